@@ -1,0 +1,61 @@
+"""Start the web server, a qcluster worker and the provider emulators together.
+
+Used by ``make run``. Prints the admin URL and the demo logins, then waits; Ctrl-C
+(or SIGTERM) stops all three. Only the main qcluster process gets SIGTERM, which lets
+it drain gracefully (a signal to its whole process group can hang it).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Run web + worker + emulators in the foreground (make run)."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+
+    def handle(self, *args, host: str, port: int, **options) -> None:
+        manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
+        procs: dict[str, subprocess.Popen] = {}
+        specs = {
+            "emulators": [*manage, "run_emulators"],
+            "worker": [*manage, "qcluster"],
+            "web": [*manage, "runserver", f"{host}:{port}", "--noreload"],
+        }
+        try:
+            for name, cmd in specs.items():
+                procs[name] = subprocess.Popen(cmd, cwd=settings.BASE_DIR)
+            time.sleep(2)
+            self.stdout.write(
+                self.style.SUCCESS(f"\nCrier is running: http://{host}:{port}/admin/\n")
+                + "  API:  http://{0}:{1}/api/v1/   docs: http://{0}:{1}/api/docs/\n".format(host, port)
+                + "  Demo logins (user / password):\n"
+                + "    marketer / marketer-demo   reviewer / reviewer-demo\n"
+                + "    reviewer2 / reviewer2-demo admin / admin-demo\n"
+                + "  Ctrl-C stops web, worker and emulators.\n"
+            )
+            while all(p.poll() is None for p in procs.values()):
+                time.sleep(0.5)
+            dead = [n for n, p in procs.items() if p.poll() is not None]
+            self.stderr.write(f"{', '.join(dead)} stopped; stopping the rest")
+        except KeyboardInterrupt:
+            self.stdout.write("\nstopping…")
+        finally:
+            for proc in procs.values():
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGTERM)
+            for proc in procs.values():
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()

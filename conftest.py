@@ -1,0 +1,1 @@
+"""Root pytest configuration: shared fixtures live in tests/conftest.py."""

@@ -1,0 +1,187 @@
+"""The contract every provider module implements.
+
+A provider turns one :class:`Batch` of work for one :class:`Message` into an
+``httpx.Request`` carrying the provider's own authentication, and turns the answer (or
+a transport error) into a :class:`Result` with one of five outcomes and the provider's
+own code and message. Provider modules see frozen dataclasses, never models, so they
+are tested without a database; the send engine owns retries, rate limits and state.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, ClassVar
+
+import httpx
+
+
+class Outcome(StrEnum):
+    DELIVERED = "delivered"  # accepted by the provider
+    FAILED = "failed"  # permanent: do not retry
+    RETRY = "retry"  # transient: retry later with the same idempotency key
+    UNKNOWN = "unknown"  # the provider may or may not have acted
+    OPTED_OUT = "opted_out"  # the user refused messages
+
+
+class ProviderError(Exception):
+    """A request cannot be built (bad configuration or input); ``permanent`` says whether to retry."""
+
+    def __init__(self, message: str, *, permanent: bool = True, field: str = "") -> None:
+        super().__init__(message)
+        self.permanent = permanent
+        self.field = field
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one request may carry at this provider."""
+
+    ids_per_request: int = 1  # recipients addressed by one request (0: broadcast only)
+    test_uids: int = 5
+    tags_per_request: int = 0
+    segments_per_request: int = 0
+    languages_per_request: int = 1
+    per_user: bool = False  # one request per recipient (Alipay+)
+    broadcast: bool = True  # has a provider-side "everyone" request
+    idempotent: bool = False  # the provider deduplicates our key (safe to resend in flight)
+    max_key_length: int = 64
+    field_lengths: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AccountConfig:
+    """What a provider needs to know about the account it sends as (secrets included)."""
+
+    kind: str
+    base_url: str
+    app_id: str
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    credentials: Mapping[str, str] = field(default_factory=dict, repr=False)
+    timeout: float = 10.0
+
+    def __repr__(self) -> str:  # never print credentials
+        return f"AccountConfig(kind={self.kind!r}, base_url={self.base_url!r}, app_id={self.app_id!r})"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """The rendered text of the template in one language (for providers that carry text)."""
+
+    language: str
+    title: str
+    body: str
+
+
+@dataclass(frozen=True)
+class Message:
+    """What is sent: the provider-side template reference and its parameters."""
+
+    template_ref: str  # Binance templateId, Alipay+ templateCode, mPaaS TemplateName, UMS template_id
+    language: str
+    parameters: Mapping[str, str]
+    path: str = ""  # landing path / redirect URL
+    expired_seconds: int = 86400
+    priority: int = 2
+    options: Mapping[str, Any] = field(default_factory=dict)  # provider_options of the campaign
+    variants: tuple[Variant, ...] = ()
+    task_name: str = ""
+
+
+@dataclass(frozen=True)
+class Target:
+    """One recipient as the provider addresses it."""
+
+    external_id: str
+    address: str = ""  # Alipay+ accessToken, Jiguang userid, …
+    language: str = ""
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One provider request's worth of work with its deterministic idempotency key."""
+
+    key: str  # requestId / Msgkey / sendno
+    targets: tuple[Target, ...] = ()  # empty: provider-side broadcast
+    tags: tuple[str, ...] = ()
+    segment: str = ""
+    preview: bool = False
+    test_uids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Result:
+    """How one request ended."""
+
+    outcome: Outcome
+    code: str = ""
+    message: str = ""
+    http_status: int | None = None
+    retry_after: float | None = None
+    provider_message_id: str = ""
+    duration_ms: int = 0
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Provider:
+    """Base class of provider modules: subclasses set ``kind``/``limits`` and build/parse."""
+
+    kind: ClassVar[str] = ""
+    limits: ClassVar[Limits] = Limits()
+    # Label shown to users for an accepted request (Binance: accepted for BD review).
+    accepted_label: ClassVar[str] = "accepted by provider"
+
+    def __init__(self, account: AccountConfig) -> None:
+        self.account = account
+
+    # -- to implement ------------------------------------------------------
+    def build_request(self, message: Message, batch: Batch) -> httpx.Request:
+        """Return the signed HTTP request for ``batch``; raise ProviderError on bad input."""
+        raise NotImplementedError
+
+    def parse_response(self, response: httpx.Response) -> Result:
+        """Return the outcome of a provider answer, with the provider's code and message."""
+        raise NotImplementedError
+
+    def validate(self, message: Message) -> dict[str, list[str]]:
+        """Return field errors for ``message`` under this provider's rules (empty: valid)."""
+        return {}
+
+    # -- shared policy -----------------------------------------------------
+    def transport_error(self, exc: httpx.HTTPError) -> Result:
+        """Return the outcome of a request that got no answer.
+
+        A request that never reached the provider (connect failure) is safe to retry.
+        One that may have reached it (read timeout, dropped connection) is ``unknown``
+        unless the provider deduplicates our key, in which case resending is safe.
+        """
+        if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
+            return Result(Outcome.RETRY, code="CONNECT_ERROR", message=str(exc) or type(exc).__name__)
+        outcome = Outcome.RETRY if self.limits.idempotent else Outcome.UNKNOWN
+        return Result(outcome, code="TRANSPORT_ERROR", message=f"{type(exc).__name__}: {exc}")
+
+    def send(self, client: httpx.Client, message: Message, batch: Batch) -> Result:
+        """Send ``batch`` once with ``client`` and return its outcome (never raises for HTTP)."""
+        request = self.build_request(message, batch)
+        started = time.perf_counter()
+        try:
+            response = client.send(request)
+        except httpx.HTTPError as exc:
+            result = self.transport_error(exc)
+        else:
+            result = self.parse_response(response)
+        elapsed = int((time.perf_counter() - started) * 1000)
+        return Result(**{**result.__dict__, "duration_ms": elapsed})
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Parse a Retry-After style header holding seconds; None when absent or malformed."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if seconds >= 0 else None

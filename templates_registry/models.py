@@ -1,0 +1,76 @@
+"""Message templates: our versioned mirror of the templates registered at each provider."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class TemplateStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    ACTIVE = "active", "Active"
+    ARCHIVED = "archived", "Archived"
+
+
+class MessageTemplate(models.Model):
+    """A template known by a key, with one variant per language and provider references."""
+
+    key = models.SlugField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    default_language = models.CharField(max_length=35, default="en")
+    status = models.CharField(
+        max_length=16, choices=TemplateStatus.choices, default=TemplateStatus.DRAFT
+    )
+    # Current version number; every content change creates a TemplateVersion.
+    version = models.PositiveIntegerField(default=0)
+    # kind -> the template's id/code/name at that provider, e.g. {"binance": "1344001"}.
+    provider_refs = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["key"]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class TemplateVariant(models.Model):
+    """The text of a template in one language (BCP-47), with ``${name}`` placeholders."""
+
+    template = models.ForeignKey(MessageTemplate, on_delete=models.CASCADE, related_name="variants")
+    language = models.CharField(max_length=35)
+    title = models.CharField(max_length=200, blank=True)
+    body = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["template", "language"]
+        constraints = [
+            models.UniqueConstraint(fields=["template", "language"], name="variant_unique_language")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.template.key} [{self.language}]"
+
+
+class TemplateVersion(models.Model):
+    """An immutable snapshot of a template's content; campaigns pin one."""
+
+    template = models.ForeignKey(MessageTemplate, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField()
+    default_language = models.CharField(max_length=35)
+    # [{"language": …, "title": …, "body": …}, …] sorted by language.
+    variants = models.JSONField()
+    variables = models.JSONField(default=list)
+    provider_refs = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["template", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["template", "number"], name="template_version_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.template.key} v{self.number}"

@@ -1,0 +1,35 @@
+"""Fixtures shared by the whole suite."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group
+
+
+@pytest.fixture
+def make_user(django_user_model):
+    """Return a factory of staff users in the given groups."""
+
+    def make(username: str, *groups: str, superuser: bool = False):
+        user = django_user_model.objects.create_user(
+            username=username, password=f"{username}-pw", is_staff=True, is_superuser=superuser
+        )
+        user.groups.set(Group.objects.filter(name__in=groups))
+        return user
+
+    return make
+
+
+@pytest.fixture
+def marketer(make_user):
+    return make_user("marketer", "Marketing")
+
+
+@pytest.fixture
+def reviewer(make_user):
+    return make_user("reviewer", "Reviewers")
+
+
+@pytest.fixture
+def reviewer2(make_user):
+    return make_user("reviewer2", "Reviewers")

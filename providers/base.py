@@ -137,6 +137,14 @@ class Provider:
         self.account = account
 
     # -- to implement ------------------------------------------------------
+    def payload(self, message: Message, batch: Batch) -> dict[str, Any]:
+        """Return the business fields of the request for ``batch``: no authentication,
+        timestamps or nonces, so the same message and batch always give the same dict.
+
+        Reviewers see this and the approval snapshot hashes it; ``build_request`` sends it.
+        """
+        raise NotImplementedError
+
     def build_request(self, message: Message, batch: Batch) -> httpx.Request:
         """Return the signed HTTP request for ``batch``; raise ProviderError on bad input."""
         raise NotImplementedError

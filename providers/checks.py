@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from cryptography.fernet import Fernet
 from django.conf import settings
 from django.core.checks import Error, Tags, register
-from cryptography.fernet import Fernet
 
 
 @register(Tags.security, deploy=True)

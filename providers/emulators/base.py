@@ -111,7 +111,9 @@ class Emulator:
         raise NotImplementedError
 
     # -- helpers for subclasses -------------------------------------------
-    def accept(self, request: EmuRequest, *, key: str, targets: tuple[str, ...] = (), payload: Any = None) -> None:
+    def accept(
+        self, request: EmuRequest, *, key: str, targets: tuple[str, ...] = (), payload: Any = None
+    ) -> None:
         """Record that the provider acted on this request."""
         with self._lock:
             self.accepted.append(Accepted(time.time(), request.path, key, tuple(targets), payload))
@@ -174,7 +176,13 @@ class Emulator:
             q = request.query
             with self._lock:
                 rows = [
-                    {"at": a.at, "path": a.path, "key": a.key, "targets": list(a.targets), "payload": a.payload}
+                    {
+                        "at": a.at,
+                        "path": a.path,
+                        "key": a.key,
+                        "targets": list(a.targets),
+                        "payload": a.payload,
+                    }
                     for a in self.accepted
                     if (not q.get("key") or a.key == q["key"])
                     and (not q.get("target") or q["target"] in a.targets)

@@ -38,7 +38,7 @@ class Command(BaseCommand):
             time.sleep(2)
             self.stdout.write(
                 self.style.SUCCESS(f"\nCrier is running: http://{host}:{port}/admin/\n")
-                + "  API:  http://{0}:{1}/api/v1/   docs: http://{0}:{1}/api/docs/\n".format(host, port)
+                + f"  API:  http://{host}:{port}/api/v1/   docs: http://{host}:{port}/api/docs/\n"
                 + "  Demo logins (user / password):\n"
                 + "    marketer / marketer-demo   reviewer / reviewer-demo\n"
                 + "    reviewer2 / reviewer2-demo admin / admin-demo\n"

@@ -10,7 +10,7 @@ are tested without a database; the send engine owns retries, rate limits and sta
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -158,6 +158,18 @@ class Provider:
         return {}
 
     # -- shared policy -----------------------------------------------------
+    def batch_targets(self, targets: Iterable[Target]) -> Iterator[tuple[Target, ...]]:
+        """Yield ``targets`` in groups of at most ``limits.ids_per_request`` (one request each)."""
+        size = max(1, self.limits.ids_per_request)
+        group: list[Target] = []
+        for target in targets:
+            group.append(target)
+            if len(group) == size:
+                yield tuple(group)
+                group = []
+        if group:
+            yield tuple(group)
+
     def transport_error(self, exc: httpx.HTTPError) -> Result:
         """Return the outcome of a request that got no answer.
 

@@ -237,6 +237,8 @@ class Dispatch(models.Model):
     skipped = models.PositiveIntegerField(default=0)
     unknown = models.PositiveIntegerField(default=0)
     detail = models.TextField(blank=True)
+    # Set in the same transaction that creates all its Delivery rows: planning is all or nothing.
+    planned_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -281,6 +283,8 @@ class Delivery(models.Model):
     # External ids this request addresses (empty for a provider-side broadcast).
     targets = models.JSONField(default=list, blank=True)
     target_count = models.PositiveIntegerField(default=0)
+    # Provider-side selection instead of targets: {"tags": [...]} or {"segment": "..."}.
+    selector = models.JSONField(default=dict, blank=True)
     status = models.CharField(
         max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
     )
@@ -341,3 +345,18 @@ class SendSwitch(models.Model):
 
     def __str__(self) -> str:
         return "stopped" if self.stopped else "running"
+
+
+class Lease(models.Model):
+    """A named, expiring lease claimed with compare-and-swap (e.g. the one dispatcher ticker).
+
+    Not a lock for correctness (claims of work are atomic on their own rows); it only keeps
+    several clusters from running the same loop at once.
+    """
+
+    name = models.CharField(max_length=50, primary_key=True)
+    holder = models.CharField(max_length=100, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} held by {self.holder or 'nobody'}"

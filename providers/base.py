@@ -10,6 +10,7 @@ are tested without a database; the send engine owns retries, rate limits and sta
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -132,6 +133,8 @@ class Provider:
     limits: ClassVar[Limits] = Limits()
     # Label shown to users for an accepted request (Binance: accepted for BD review).
     accepted_label: ClassVar[str] = "accepted by provider"
+    # Provider codes meaning "your credentials were refused" (``manage.py check_provider``).
+    auth_error_codes: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, account: AccountConfig) -> None:
         self.account = account
@@ -156,6 +159,49 @@ class Provider:
     def validate(self, message: Message) -> dict[str, list[str]]:
         """Return field errors for ``message`` under this provider's rules (empty: valid)."""
         return {}
+
+    # -- account check (manage.py check_provider) ---------------------------
+    def check_request(self) -> httpx.Request:
+        """Return a harmless signed request whose answer shows whether the account works.
+
+        The default is a preview of a dummy template to one dummy test user with a fresh
+        key: a provider that authenticates it answers with a business result (often a
+        refusal of the dummy values), one that does not answers with an auth error.
+        Override it where the provider has something more harmless (or a preview would
+        reach real users).
+        """
+        dummy = Target(external_id="crier-check", address="crier-check")
+        message = Message(
+            template_ref=str(self.account.settings.get("check_template_ref") or "crier-check"),
+            language="en",
+            parameters={},
+        )
+        batch = Batch(
+            key=f"crier-check-{uuid.uuid4().hex}",
+            targets=(dummy,) if self.limits.ids_per_request else (),
+            preview=True,
+            test_uids=(dummy.external_id,),
+        )
+        return self.build_request(message, batch)
+
+    def check_outcome(self, result: Result) -> tuple[bool, str]:
+        """Return whether the answer to ``check_request`` shows working credentials and
+        configuration, and a sentence saying why (never containing secrets)."""
+        said = f"{result.code or '-'}: {result.message}".strip()
+        if result.http_status is None:
+            return False, f"no answer from {self.account.base_url} ({said})"
+        if result.code in self.auth_error_codes or result.http_status in (401, 403):
+            return False, f"authentication refused (HTTP {result.http_status}, {said})"
+        if result.http_status in (404, 405):
+            return False, (
+                f"no such API at {self.account.base_url}: check the base URL and app id "
+                f"(HTTP {result.http_status})"
+            )
+        if result.http_status >= 500:
+            return False, f"the provider failed (HTTP {result.http_status}, {said}); try again later"
+        if result.outcome is Outcome.UNKNOWN:
+            return False, f"the answer could not be trusted or understood ({said})"
+        return True, f"authenticated; the provider answered {said} ({result.outcome})"
 
     # -- shared policy -----------------------------------------------------
     def batch_targets(self, targets: Iterable[Target]) -> Iterator[tuple[Target, ...]]:

@@ -239,7 +239,8 @@ SPECTACULAR_SETTINGS = {
 REDIS_URL = env("REDIS_URL")
 Q_CLUSTER: dict = {
     "name": env("Q_CLUSTER_NAME", "crier"),
-    "workers": env_int("Q_WORKERS", 2),
+    # One worker runs the dispatcher ticker loop; the others send.
+    "workers": env_int("Q_WORKERS", 4),
     "timeout": env_int("Q_TIMEOUT", 120),
     "retry": env_int("Q_RETRY", 300),
     "max_attempts": env_int("Q_MAX_ATTEMPTS", 3),
@@ -269,3 +270,10 @@ CRIER_REQUIRE_PREVIEW = env_bool("CRIER_REQUIRE_PREVIEW", False)
 CRIER_DISPATCH_TICK_SECONDS = float(env("CRIER_DISPATCH_TICK_SECONDS", "1"))
 # A dispatch whose heartbeat is older than this is considered abandoned.
 CRIER_STALE_DISPATCH_SECONDS = env_int("CRIER_STALE_DISPATCH_SECONDS", 60)
+# Seconds one dispatch task may work before handing the rest to a new task (< Q timeout).
+CRIER_DISPATCH_TASK_BUDGET = float(env("CRIER_DISPATCH_TASK_BUDGET", "60"))
+# Retry backoff: full jitter over base * 2**(attempt-1), capped.
+CRIER_RETRY_BASE_SECONDS = float(env("CRIER_RETRY_BASE_SECONDS", "1"))
+CRIER_RETRY_MAX_SECONDS = float(env("CRIER_RETRY_MAX_SECONDS", "300"))
+# How long one dispatcher ticker task loops before handing over to the next (< Q timeout).
+CRIER_TICKER_SECONDS = float(env("CRIER_TICKER_SECONDS", "50"))

@@ -1,0 +1,76 @@
+"""django-q2 entry points: thin, they take ids and call the engine."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import close_old_connections
+from django.db.models import Q
+from django.utils import timezone
+
+from campaigns import engine
+from campaigns.models import Lease
+
+logger = logging.getLogger(__name__)
+
+TICKER_LEASE = "dispatcher-ticker"
+
+
+def run_dispatch(dispatch_id: int) -> str:
+    """Send (or continue sending) one dispatch; return what happened."""
+    return engine.dispatch_run(dispatch_id)
+
+
+def recover_dispatches() -> dict[str, int]:
+    """Watchdog: resume dispatches whose worker stopped or whose task was lost."""
+    return engine.dispatches_recover()
+
+
+def _claim_lease(name: str, holder: str, seconds: float) -> bool:
+    now = timezone.now()
+    Lease.objects.get_or_create(name=name)
+    return bool(
+        Lease.objects.filter(
+            Q(expires_at__isnull=True) | Q(expires_at__lt=now) | Q(holder=holder), name=name
+        ).update(holder=holder, expires_at=now + timedelta(seconds=seconds))
+    )
+
+
+def dispatcher_loop(duration: float | None = None) -> str:
+    """Tick the dispatcher every CRIER_DISPATCH_TICK_SECONDS for ``duration`` seconds.
+
+    django-q2's scheduler looks at its schedules only every 30 s, too coarse for sends
+    that should start within seconds of their time. So one worker runs this loop: a
+    lease makes concurrent copies (from several clusters, or a duplicated task) exit at
+    once, and each loop enqueues its successor before it ends. A django-q2 Schedule
+    starts it every minute as a safety net in case the chain is lost (Redis broker).
+    The watchdog runs every 10 s inside the loop.
+    """
+    from django_q.tasks import async_task
+
+    duration = settings.CRIER_TICKER_SECONDS if duration is None else duration
+    me = engine.worker_id()
+    tick = settings.CRIER_DISPATCH_TICK_SECONDS
+    if not _claim_lease(TICKER_LEASE, me, tick * 5 + 5):
+        return "another ticker is running"
+    ends = time.monotonic() + duration
+    last_watchdog = 0.0
+    while time.monotonic() < ends:
+        started = time.monotonic()
+        try:
+            engine.dispatcher_tick()
+            if started - last_watchdog >= 10:
+                engine.dispatches_recover()
+                last_watchdog = started
+        except Exception:  # keep ticking: one bad campaign must not stop all sending
+            logger.exception("dispatcher tick failed")
+            close_old_connections()
+        if not _claim_lease(TICKER_LEASE, me, tick * 5 + 5):
+            return "lease lost"
+        time.sleep(max(0.0, tick - (time.monotonic() - started)))
+    Lease.objects.filter(name=TICKER_LEASE, holder=me).update(expires_at=timezone.now())
+    async_task("campaigns.tasks.dispatcher_loop", task_name="dispatcher-loop")
+    return "handed over"

@@ -3,7 +3,8 @@
 Every setting an operator may change comes from an environment variable (see the
 configuration table in README.md). A `.env` file in the project folder is read
 for variables not already set (``make run`` writes one with fresh keys); it is
-ignored under pytest so tests stay hermetic.
+ignored under pytest so tests stay hermetic (``CRIER_ENV_FILE`` names another file, or
+disables it when empty).
 """
 
 from __future__ import annotations
@@ -31,8 +32,10 @@ def _load_dotenv(path: Path) -> None:
         os.environ.setdefault(key.strip(), value.strip().strip("'\""))
 
 
-if not UNDER_PYTEST:
-    _load_dotenv(BASE_DIR / ".env")
+# CRIER_ENV_FILE names another file; empty disables it (tests' subprocesses do that).
+_env_file = os.environ.get("CRIER_ENV_FILE", str(BASE_DIR / ".env"))
+if _env_file and not UNDER_PYTEST:
+    _load_dotenv(Path(_env_file))
 
 
 def env(name: str, default: str = "") -> str:
@@ -79,6 +82,8 @@ def database_from_url(url: str) -> dict:
                 "timeout": 30,
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             },
+            # A file, not memory: integration tests run real qcluster processes against it.
+            "TEST": {"NAME": name + "-test"},
         }
     if parsed.scheme in {"postgres", "postgresql", "pgsql"}:
         return {

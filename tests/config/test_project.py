@@ -78,6 +78,7 @@ def test_check_deploy_is_clean_with_production_variables(tmp_path):
         if k not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "CRIER_FIELD_KEYS", "PYTEST_CURRENT_TEST"}
     }
     env.update(
+        CRIER_ENV_FILE="",
         DEBUG="0",
         SECRET_KEY="x" * 20 + "-a-long-random-production-secret-key-" + "y" * 20,
         ALLOWED_HOSTS="crier.example.com",
@@ -94,7 +95,7 @@ def test_check_deploy_is_clean_with_production_variables(tmp_path):
 
 def test_production_without_secret_key_refuses_to_start(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG"}}
-    env.update(DEBUG="0", DATABASE_URL=f"sqlite:///{tmp_path}/x.db")
+    env.update(CRIER_ENV_FILE="", DEBUG="0", DATABASE_URL=f"sqlite:///{tmp_path}/x.db")
     proc = subprocess.run(
         [sys.executable, "manage.py", "check"], cwd=settings.BASE_DIR, env=env,
         capture_output=True, text=True, timeout=120,
@@ -105,7 +106,7 @@ def test_production_without_secret_key_refuses_to_start(tmp_path):
 
 def test_production_without_field_key_fails_the_deploy_check(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in {"CRIER_FIELD_KEYS"}}
-    env.update(DEBUG="0", SECRET_KEY="s" * 60, ALLOWED_HOSTS="x.example",
+    env.update(CRIER_ENV_FILE="", DEBUG="0", SECRET_KEY="s" * 60, ALLOWED_HOSTS="x.example",
                DATABASE_URL=f"sqlite:///{tmp_path}/x.db")
     proc = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy"], cwd=settings.BASE_DIR, env=env,

@@ -89,6 +89,8 @@ class AudienceMember(models.Model):
                 fields=["audience", "suppressed", "external_id"], name="audience_member_unique"
             )
         ]
+        # The send engine pages through a list by id (keyset pagination).
+        indexes = [models.Index(fields=["audience", "suppressed", "id"], name="audience_member_scan_idx")]
 
     def __str__(self) -> str:
         return f"{self.audience_id}:{'-' if self.suppressed else '+'}{self.external_id}"

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
+from django.db.models import Q
+
+from templates_registry.languages import validate_language_tag
 
 
 class TemplateStatus(models.TextChoices):
@@ -16,7 +20,10 @@ class MessageTemplate(models.Model):
 
     key = models.SlugField(max_length=100, unique=True)
     description = models.TextField(blank=True)
-    default_language = models.CharField(max_length=35, default="en")
+    default_language = models.CharField(
+        max_length=35, default="en", validators=[validate_language_tag],
+        help_text="BCP-47 tag of the variant used when no variant matches the recipient's language.",
+    )
     status = models.CharField(
         max_length=16, choices=TemplateStatus.choices, default=TemplateStatus.DRAFT
     )
@@ -29,6 +36,11 @@ class MessageTemplate(models.Model):
 
     class Meta:
         ordering = ["key"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=TemplateStatus.values), name="template_status_valid"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.key
@@ -38,7 +50,9 @@ class TemplateVariant(models.Model):
     """The text of a template in one language (BCP-47), with ``${name}`` placeholders."""
 
     template = models.ForeignKey(MessageTemplate, on_delete=models.CASCADE, related_name="variants")
-    language = models.CharField(max_length=35)
+    language = models.CharField(
+        max_length=35, validators=[validate_language_tag], help_text="BCP-47 tag: en, en-US, zh-CN."
+    )
     title = models.CharField(max_length=200, blank=True)
     body = models.TextField()
     created_at = models.DateTimeField(auto_now_add=True)
@@ -55,7 +69,11 @@ class TemplateVariant(models.Model):
 
 
 class TemplateVersion(models.Model):
-    """An immutable snapshot of a template's content; campaigns pin one."""
+    """An immutable snapshot of a template's content; campaigns pin one.
+
+    Created only by ``templates_registry.services`` and never updated: a campaign approved
+    against version 3 keeps sending version 3's text however the template changes later.
+    """
 
     template = models.ForeignKey(MessageTemplate, on_delete=models.PROTECT, related_name="versions")
     number = models.PositiveIntegerField()
@@ -64,12 +82,16 @@ class TemplateVersion(models.Model):
     variants = models.JSONField()
     variables = models.JSONField(default=list)
     provider_refs = models.JSONField(default=dict)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["template", "-number"]
         constraints = [
-            models.UniqueConstraint(fields=["template", "number"], name="template_version_unique")
+            models.UniqueConstraint(fields=["template", "number"], name="template_version_unique"),
+            models.CheckConstraint(condition=Q(number__gte=1), name="template_version_number_positive"),
         ]
 
     def __str__(self) -> str:

@@ -1,0 +1,144 @@
+"""Render a template version in a language with a campaign's parameters.
+
+The variant is chosen by exact language, then by ever shorter forms of it (``en-US`` →
+``en``; ``zh-Hant-TW`` → ``zh-Hant`` → ``zh``), then by the template's default language;
+:class:`Rendered` says which one was used. Parameters must name exactly the template's
+variables (the union over all its variants: a provider renders whichever language the
+user reads, so every variable must travel): a missing or unknown name is an error that
+lists all of them, and the output never keeps a placeholder unreplaced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from django.core.exceptions import ValidationError
+
+from templates_registry.languages import language_fallbacks
+from templates_registry.placeholders import Placeholder, PlaceholderError, Text, parse
+from templates_registry.selectors import current_version
+
+if TYPE_CHECKING:
+    from templates_registry.models import MessageTemplate, TemplateVersion
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A rendered message and the language of the variant it came from."""
+
+    language_used: str
+    title: str
+    body: str
+
+
+class RenderError(ValidationError):
+    """Parameters that do not fit the template: ``missing``, ``unknown`` and ``invalid`` names.
+
+    A ValidationError on the field ``parameters``, so forms and the API show it as such.
+    """
+
+    def __init__(
+        self,
+        *,
+        missing: Sequence[str] = (),
+        unknown: Sequence[str] = (),
+        invalid: Mapping[str, str] | None = None,
+        variables: Sequence[str] = (),
+    ) -> None:
+        self.missing = sorted(missing)
+        self.unknown = sorted(unknown)
+        self.invalid = dict(invalid or {})
+        messages = []
+        if self.missing:
+            messages.append(
+                f"missing parameters: {', '.join(self.missing)} "
+                f"(the template's variables are: {', '.join(variables) or 'none'})"
+            )
+        if self.unknown:
+            messages.append(
+                f"unknown parameters: {', '.join(self.unknown)} "
+                f"(not variables of the template; its variables are: {', '.join(variables) or 'none'})"
+            )
+        messages.extend(f"parameter {name!r}: {problem}" for name, problem in self.invalid.items())
+        super().__init__({"parameters": messages})
+
+
+@lru_cache(maxsize=2048)
+def _parsed(text: str) -> tuple[Text | Placeholder, ...]:
+    # Version texts never change, so a text parsed once stays parsed.
+    return tuple(parse(text))
+
+
+def _substitute(text: str, parameters: Mapping[str, str]) -> str:
+    return "".join(
+        parameters[part.name] if isinstance(part, Placeholder) else part.value for part in _parsed(text)
+    )
+
+
+def check_parameters(variables: Sequence[str], parameters: Mapping[str, object]) -> None:
+    """Raise RenderError unless ``parameters`` supplies exactly ``variables`` as plain text."""
+    expected = set(variables)
+    invalid = {}
+    for name, value in parameters.items():
+        if name not in expected:
+            continue
+        if not isinstance(value, str):
+            invalid[name] = f"must be text, got {type(value).__name__} {value!r}"
+        elif "${" in value:
+            # A value is inserted as plain text, never rendered again: "${x}" in a value is
+            # a mistake (a placeholder copied into a parameter) that would reach users.
+            invalid[name] = (
+                f"contains '${{' at position {value.index('${')}; values are plain text, "
+                "not templates"
+            )
+    missing = expected - parameters.keys()
+    unknown = parameters.keys() - expected
+    if missing or unknown or invalid:
+        raise RenderError(
+            missing=list(missing), unknown=list(unknown), invalid=invalid, variables=sorted(expected)
+        )
+
+
+def choose_variant(
+    variants: Sequence[Mapping[str, str]], language: str, default_language: str
+) -> Mapping[str, str]:
+    """Return the variant for ``language``: exact, then shorter forms, then the default."""
+    by_language = {variant["language"]: variant for variant in variants}
+    candidates = language_fallbacks(language) if language else []
+    for candidate in [*candidates, default_language]:
+        if candidate in by_language:
+            return by_language[candidate]
+    raise ValidationError(
+        {"language": [f"no variant for {language!r} and none for the default language {default_language!r}"]}
+    )
+
+
+def render_version(version: TemplateVersion, language: str, parameters: Mapping[str, str]) -> Rendered:
+    """Render ``version`` for a reader of ``language`` (empty: the default language).
+
+    Raise RenderError (a ValidationError on ``parameters``) naming every missing, unknown
+    or non-text parameter, and ValidationError on ``language`` for a malformed tag.
+    """
+    check_parameters(version.variables, parameters)
+    try:
+        variant = choose_variant(version.variants, language, version.default_language)
+    except ValidationError as exc:
+        if hasattr(exc, "error_dict"):
+            raise
+        raise ValidationError({"language": exc.messages}) from exc
+    try:
+        title = _substitute(variant.get("title", ""), parameters)
+        body = _substitute(variant["body"], parameters)
+    except PlaceholderError as exc:  # versions are checked when created; this means a corrupt row
+        raise ValidationError(
+            {"template": [f"{version} variant {variant['language']} cannot be rendered: {exc}"]}
+        ) from exc
+    return Rendered(language_used=variant["language"], title=title, body=body)
+
+
+def render(template: MessageTemplate, language: str, parameters: Mapping[str, str]) -> Rendered:
+    """Render the template's current version (see :func:`render_version`)."""
+    return render_version(current_version(template), language, parameters)

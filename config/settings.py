@@ -83,7 +83,8 @@ def database_from_url(url: str) -> dict:
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             },
             # A file, not memory: integration tests run real qcluster processes against it.
-            "TEST": {"NAME": name + "-test"},
+            # One per test process, so concurrent test runs never share (and break) it.
+            "TEST": {"NAME": f"{name}-test-{os.getpid()}"},
         }
     if parsed.scheme in {"postgres", "postgresql", "pgsql"}:
         return {

@@ -1,0 +1,259 @@
+"""The send engine in-process, against the provider emulators over real HTTP."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from campaigns import engine
+from campaigns.models import (
+    Campaign,
+    CampaignStatus,
+    Delivery,
+    DeliveryAttempt,
+    DeliveryStatus,
+    Dispatch,
+    DispatchStatus,
+    Recipient,
+)
+from tests.campaigns.conftest import make_audience, make_recipients
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def fast_retries(settings):
+    settings.CRIER_RETRY_BASE_SECONDS = 0.01
+    settings.CRIER_RETRY_MAX_SECONDS = 0.05
+
+
+def run_due(**kwargs) -> list[Dispatch]:
+    """Tick the dispatcher and run every dispatch it created to the end, in-process."""
+    created = engine.dispatcher_tick()
+    for dispatch_id in created:
+        outcome = "continue"
+        while outcome == "continue":
+            outcome = engine.dispatch_run(dispatch_id, **kwargs)
+    return list(Dispatch.objects.filter(pk__in=created))
+
+
+def test_binance_broadcast_is_sent_once_and_the_campaign_ends_sent(make_account, approved_campaign):
+    account, server = make_account("binance")
+    campaign = approved_campaign(account, make_audience("all"))
+
+    [dispatch] = run_due()
+
+    dispatch.refresh_from_db()
+    assert dispatch.status == DispatchStatus.SENT
+    assert (dispatch.total_requests, dispatch.delivered) == (1, 1)
+    assert len(server.app.accepted) == 1
+    delivery = dispatch.deliveries.get()
+    assert delivery.status == DeliveryStatus.DELIVERED and delivery.provider_code == "000000"
+    assert delivery.attempt_log.count() == 1
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.SENT
+    assert campaign.next_due_at is None
+
+
+def test_a_second_tick_creates_no_second_dispatch(make_account, approved_campaign):
+    account, server = make_account("binance")
+    approved_campaign(account, make_audience("all"))
+    assert len(engine.dispatcher_tick()) == 1
+    assert engine.dispatcher_tick() == []
+    assert Dispatch.objects.count() == 1
+
+
+def test_a_duplicated_task_finds_the_dispatch_claimed_and_sends_nothing(make_account, approved_campaign):
+    account, server = make_account("binance")
+    approved_campaign(account, make_audience("all"))
+    [dispatch_id] = engine.dispatcher_tick()
+    assert engine.dispatch_run(dispatch_id) == DispatchStatus.SENT
+    assert engine.dispatch_run(dispatch_id) == "not-claimed"
+    assert len(server.app.accepted) == 1
+
+
+def test_alipayplus_sends_one_request_per_recipient_through_transient_faults(make_account, approved_campaign):
+    account, server = make_account("alipayplus", max_attempts=20)
+    ids = make_recipients(60)
+    server.app.knobs.faults = {"UNKNOWN_EXCEPTION": 0.15, "REQUEST_TRAFFIC_EXCEED_LIMIT": 0.15}
+    approved_campaign(account, make_audience("all"))
+
+    [dispatch] = run_due()
+
+    dispatch.refresh_from_db()
+    assert dispatch.status == DispatchStatus.SENT, dispatch.detail
+    assert dispatch.delivered == 60
+    counts = server.app.counts_by_target()
+    assert sorted(counts) == sorted(f"tok_{x}" for x in ids) or sorted(counts) == sorted(ids)
+    assert set(counts.values()) == {1}
+    assert DeliveryAttempt.objects.filter(outcome="retry").exists()
+    # every retry used the same requestId as the first attempt
+    keys = set(Delivery.objects.values_list("idempotency_key", flat=True))
+    assert set(server.app.counts_by_key()) == keys
+
+
+def test_jiguang_2500_user_ids_become_three_requests(make_account, approved_campaign):
+    account, server = make_account("jiguang")
+    ids = make_recipients(2500, kind="jiguang")
+    approved_campaign(account, make_audience("users", user_ids=ids))
+
+    [dispatch] = run_due()
+
+    dispatch.refresh_from_db()
+    assert dispatch.status == DispatchStatus.SENT
+    assert dispatch.total_requests == 3 and dispatch.total_recipients == 2500
+    sizes = sorted(len(a.targets) for a in server.app.accepted)
+    assert sizes == [500, 1000, 1000]
+    assert set(server.app.counts_by_target().values()) == {1}
+
+
+def test_suppressed_and_opted_out_recipients_are_skipped_with_the_reason(make_account, approved_campaign):
+    account, server = make_account("jiguang")
+    ids = make_recipients(10, kind="jiguang")
+    Recipient.objects.filter(external_id=ids[0]).update(opted_out_providers=["jiguang"])
+    approved_campaign(account, make_audience("users", user_ids=ids, suppressed=[ids[1]]))
+
+    [dispatch] = run_due()
+
+    dispatch.refresh_from_db()
+    assert dispatch.total_recipients == 8
+    assert dispatch.skipped == 2
+    assert "opt" in dispatch.detail and "suppress" in dispatch.detail
+    sent = set(server.app.counts_by_target())
+    assert not sent & {f"tok_{ids[0]}", ids[0], f"tok_{ids[1]}", ids[1]}
+
+
+def test_a_campaign_changed_after_approval_is_refused_not_sent(make_account, approved_campaign):
+    account, server = make_account("binance")
+    campaign = approved_campaign(account, make_audience("all"))
+    Campaign.objects.filter(pk=campaign.pk).update(parameters={"name": "Eve", "bonus": "1000 USDT"})
+
+    [dispatch] = run_due()
+
+    dispatch.refresh_from_db()
+    assert dispatch.status == DispatchStatus.REFUSED
+    assert "changed since it was approved" in dispatch.detail
+    assert server.app.accepted == []
+
+
+def test_an_occurrence_reached_after_its_expiry_is_recorded_expired_not_sent(make_account, approved_campaign):
+    account, server = make_account("binance")
+    approved_campaign(
+        account, make_audience("all"), due=timezone.now() - timedelta(minutes=10), expired_seconds=60
+    )
+
+    [dispatch] = run_due()
+
+    dispatch.refresh_from_db()
+    assert dispatch.status == DispatchStatus.EXPIRED
+    assert "expired_seconds is 60" in dispatch.detail
+    assert server.app.accepted == []
+
+
+def test_the_emergency_stop_halts_dispatching_and_resume_continues(make_account, approved_campaign):
+    account, server = make_account("binance")
+    approved_campaign(account, make_audience("all"))
+    engine.sending_stop(reason="wrong link")
+    assert engine.dispatcher_tick() == []
+
+    engine.sending_resume()
+    [dispatch_id] = engine.dispatcher_tick()
+    engine.sending_stop()
+    assert engine.dispatch_run(dispatch_id) == "stopped"
+    assert Dispatch.objects.get(pk=dispatch_id).status == DispatchStatus.PENDING
+    engine.sending_resume()
+    assert engine.dispatch_run(dispatch_id) == DispatchStatus.SENT
+    assert len(server.app.accepted) == 1
+
+
+def test_retryable_answers_give_up_after_the_accounts_max_attempts(make_account, approved_campaign):
+    account, server = make_account("binance", max_attempts=3)
+    server.app.knobs.faults = {"900231": 1.0}
+    approved_campaign(account, make_audience("all"))
+
+    [dispatch] = run_due()
+
+    delivery = dispatch.deliveries.get()
+    assert delivery.status == DeliveryStatus.FAILED
+    assert delivery.attempts == 3
+    assert delivery.provider_code == "900231"
+    assert "gave up after 3 attempts" in delivery.provider_message
+    assert dispatch.__class__.objects.get(pk=dispatch.pk).status == DispatchStatus.FAILED
+
+
+def test_a_timeout_at_a_provider_without_idempotency_is_unknown_and_an_operator_closes_it(
+    make_account, approved_campaign
+):
+    account, server = make_account("binance", timeout_seconds=0.3)
+    server.app.knobs.latency_ms = 1500
+    campaign = approved_campaign(account, make_audience("all"))
+
+    [dispatch] = run_due()
+
+    delivery = dispatch.deliveries.get()
+    assert delivery.status == DeliveryStatus.UNKNOWN
+    assert Dispatch.objects.get(pk=dispatch.pk).status == DispatchStatus.FAILED
+    assert delivery.attempts == 1  # never retried blindly
+
+    engine.delivery_resolve(delivery=delivery, action="close")
+    assert Delivery.objects.get(pk=delivery.pk).status == DeliveryStatus.CLOSED
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.FAILED
+
+
+def test_the_watchdog_resends_in_flight_alipayplus_requests_but_marks_broadcasts_unknown(
+    make_account, approved_campaign
+):
+    alipay, alipay_server = make_account("alipayplus")
+    make_recipients(3)
+    binance, binance_server = make_account("binance")
+    approved_campaign(alipay, make_audience("all"))
+    approved_campaign(binance, make_audience("all", name="everyone-2"))
+    dispatch_ids = engine.dispatcher_tick()
+    assert len(dispatch_ids) == 2
+    # Simulate a worker that planned, marked its requests in flight, and died.
+    for dispatch in Dispatch.objects.filter(pk__in=dispatch_ids).select_related("campaign__provider_account"):
+        engine.dispatch_plan(dispatch, engine.provider_for(dispatch.campaign.provider_account))
+        dispatch.deliveries.update(status=DeliveryStatus.IN_FLIGHT, attempts=1)
+        Dispatch.objects.filter(pk=dispatch.pk).update(
+            status=DispatchStatus.RUNNING,
+            claimed_by="dead-worker",
+            heartbeat_at=timezone.now() - timedelta(hours=1),
+        )
+
+    report = engine.dispatches_recover()
+
+    assert report["resumed"] == 2 and report["resent"] == 3 and report["unknown"] == 1
+    for dispatch_id in dispatch_ids:
+        engine.dispatch_run(dispatch_id)
+    assert len(alipay_server.app.accepted) == 3
+    assert binance_server.app.accepted == []
+    unknown = Delivery.objects.get(dispatch__campaign__provider_account=binance)
+    assert unknown.status == DeliveryStatus.UNKNOWN and unknown.provider_code == "WORKER_LOST"
+
+
+def test_a_worker_that_lost_its_claim_stops_sending(make_account, approved_campaign):
+    account, server = make_account("alipayplus")
+    make_recipients(5)
+    approved_campaign(account, make_audience("all"))
+    [dispatch_id] = engine.dispatcher_tick()
+    Dispatch.objects.filter(pk=dispatch_id).update(status=DispatchStatus.RUNNING, claimed_by="someone-else")
+    assert engine.dispatch_run(dispatch_id) == "not-claimed"
+    assert server.app.accepted == []
+
+
+def test_a_dispatch_out_of_budget_hands_over_and_continues_where_it_stopped(make_account, approved_campaign):
+    account, server = make_account("alipayplus", max_concurrency=2)
+    make_recipients(100)
+    approved_campaign(account, make_audience("all"))
+    [dispatch_id] = engine.dispatcher_tick()
+
+    assert engine.dispatch_run(dispatch_id, budget_seconds=0) == "continue"
+    first = len(server.app.accepted)
+    assert 0 < first < 100
+    assert Dispatch.objects.get(pk=dispatch_id).status == DispatchStatus.PENDING
+    assert engine.dispatch_run(dispatch_id) == DispatchStatus.SENT
+    assert set(server.app.counts_by_target().values()) == {1}
+    assert len(server.app.accepted) == 100

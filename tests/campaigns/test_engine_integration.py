@@ -1,0 +1,154 @@
+"""The send engine through real ``qcluster`` processes (ORM or Redis broker, as configured).
+
+These tests commit their data (``transaction=True``) so the cluster, a separate process,
+sees it; the emulators run in this process and count what they accepted.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from django.db import connection, connections
+from django_q.tasks import async_task
+
+from campaigns import engine
+from campaigns.models import Delivery, DeliveryStatus, Dispatch, DispatchStatus
+from tests.campaigns.conftest import make_audience, make_recipients, wait_for
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration]
+
+
+def start_ticker() -> None:
+    """Start the dispatcher loop now instead of waiting for django-q2's minute schedule."""
+    async_task("campaigns.tasks.dispatcher_loop", task_name="dispatcher-loop")
+
+
+def finished(dispatch_filter=None):
+    def check():
+        qs = Dispatch.objects.filter(**(dispatch_filter or {}))
+        rows = list(qs.values_list("status", flat=True))
+        done = {DispatchStatus.SENT, DispatchStatus.PARTIALLY_FAILED, DispatchStatus.FAILED}
+        return rows and all(s in done for s in rows)
+
+    return check
+
+
+def test_an_alipayplus_campaign_reaches_5000_recipients_exactly_once(
+    make_account, approved_campaign, qcluster
+):
+    account, server = make_account("alipayplus", max_concurrency=10)
+    make_recipients(5000)
+    cluster = qcluster()
+    approved_campaign(account, make_audience("all"))
+    start_ticker()
+
+    wait_for(finished(), timeout=180, what="the dispatch to finish")
+
+    dispatch = Dispatch.objects.get()
+    assert dispatch.status == DispatchStatus.SENT, (dispatch.detail, cluster.output()[-3000:])
+    counts = server.app.counts_by_target()
+    assert len(counts) == 5000
+    assert set(counts.values()) == {1}
+
+
+def test_with_30_percent_transient_failures_everything_is_still_delivered_once(
+    make_account, approved_campaign, qcluster
+):
+    account, server = make_account("alipayplus", max_concurrency=10, max_attempts=30)
+    make_recipients(5000)
+    server.app.knobs.faults = {"UNKNOWN_EXCEPTION": 0.15, "REQUEST_TRAFFIC_EXCEED_LIMIT": 0.15}
+    qcluster()
+    approved_campaign(account, make_audience("all"))
+    start_ticker()
+
+    wait_for(finished(), timeout=240, what="the dispatch to finish")
+
+    assert Dispatch.objects.get().status == DispatchStatus.SENT
+    assert server.app.requests_seen > 5000 * 1.2  # the faults really happened
+    counts = server.app.counts_by_target()
+    assert len(counts) == 5000 and set(counts.values()) == {1}
+    assert Delivery.objects.filter(status=DeliveryStatus.DELIVERED).count() == 5000
+
+
+def test_a_jiguang_campaign_to_2500_user_ids_makes_three_requests(make_account, approved_campaign, qcluster):
+    account, server = make_account("jiguang")
+    ids = make_recipients(2500, kind="jiguang")
+    qcluster()
+    approved_campaign(account, make_audience("users", user_ids=ids))
+    start_ticker()
+
+    wait_for(finished(), timeout=120, what="the dispatch to finish")
+
+    assert len(server.app.accepted) == 3
+    assert set(server.app.counts_by_target().values()) == {1}
+
+
+def test_a_worker_killed_mid_dispatch_loses_nothing_and_sends_nothing_twice(
+    make_account, approved_campaign, qcluster
+):
+    alipay, alipay_server = make_account("alipayplus", max_concurrency=5)
+    make_recipients(5000)
+    alipay_server.app.knobs.latency_ms = 5  # slow enough to be killed half-way
+    binance, binance_server = make_account("binance", timeout_seconds=30)
+    binance_server.app.knobs.latency_ms = 60_000  # the broadcast is in flight when the worker dies
+    first = qcluster()
+    approved_campaign(alipay, make_audience("all"))
+    approved_campaign(binance, make_audience("all", name="everyone-binance"))
+    start_ticker()
+
+    wait_for(lambda: len(alipay_server.app.accepted) > 1000, timeout=120, what="1000 Alipay+ requests")
+    wait_for(
+        lambda: binance_server.app.requests_seen >= 1, timeout=60, what="the Binance broadcast in flight"
+    )
+    first.kill()
+    sent_before = len(alipay_server.app.accepted)
+    assert sent_before < 5000
+    binance_server.app.knobs.latency_ms = 0
+
+    qcluster()  # a new machine; the watchdog finds the stale dispatches
+    start_ticker()
+    wait_for(finished(), timeout=240, what="both dispatches to finish")
+
+    counts = alipay_server.app.counts_by_target()
+    assert len(counts) == 5000 and set(counts.values()) == {1}
+    broadcast = Delivery.objects.get(dispatch__campaign__provider_account=binance)
+    assert broadcast.status == DeliveryStatus.UNKNOWN
+    assert binance_server.app.requests_seen == 1  # no second broadcast
+    assert broadcast.attempts == 1
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="several clusters need PostgreSQL")
+def test_two_clusters_on_the_same_due_occurrences_send_each_once(make_account, approved_campaign, qcluster):
+    account, server = make_account("jiguang")
+    ids = make_recipients(3000, kind="jiguang")
+    qcluster(Q_CLUSTER_NAME="crier")
+    qcluster(Q_CLUSTER_NAME="crier")
+    for i in range(5):
+        approved_campaign(
+            account, make_audience("users", name=f"a{i}", user_ids=ids[i * 500 : (i + 1) * 500])
+        )
+    # Both clusters' tickers and a burst of duplicate tasks race for the same occurrences.
+    for _ in range(3):
+        start_ticker()
+
+    def tick() -> None:
+        try:
+            engine.dispatcher_tick()
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=tick) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    wait_for(finished(), timeout=120, what="all dispatches to finish")
+    time.sleep(1)
+
+    assert Dispatch.objects.count() == 5
+    assert len(server.app.accepted) == 5
+    counts = server.app.counts_by_target()
+    assert len(counts) == 2500 and set(counts.values()) == {1}

@@ -56,3 +56,27 @@ def make_template():
 @pytest.fixture
 def welcome(db, make_template):
     return make_template()
+
+
+@pytest.fixture
+def make_campaign(db, marketer):
+    """Return a factory of campaigns pinned to a version (built directly: campaigns is not ours)."""
+    from campaigns.models import Audience, Campaign
+    from providers.models import ProviderAccount
+
+    def make(version, name: str = "launch"):
+        account, _ = ProviderAccount.objects.get_or_create(
+            name="binance-test", defaults={"kind": "binance", "base_url": "http://127.0.0.1:9"}
+        )
+        audience, _ = Audience.objects.get_or_create(name="everyone", defaults={"kind": "all"})
+        return Campaign.objects.create(
+            name=name,
+            template=version.template,
+            template_version=version,
+            provider_account=account,
+            audience=audience,
+            parameters=PARAMETERS,
+            created_by=marketer,
+        )
+
+    return make

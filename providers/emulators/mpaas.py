@@ -1,0 +1,669 @@
+"""A local stand-in for the Alibaba Cloud API gateway in front of mPaaS Message Push.
+
+It answers ``PushBroadcast``, ``CancelPushScheduler`` and ``QueryPushSchedulerList`` at
+``POST /`` the way the POP gateway and mPaaS do (PROVIDERS.md §3), so the official SDKs
+work against it unchanged:
+
+* **Signatures.** RPC signature 1.0 (HMAC-SHA1; ``aliyun-python-sdk-core``, our client,
+  Tea with ``signature_algorithm='v2'``) and ACS3-HMAC-SHA256 (the Tea SDK default), the
+  latter verified over the headers its ``SignedHeaders`` names. A mismatch answers 400
+  ``SignatureDoesNotMatch`` with the server StringToSign after the colon, which
+  ``aliyun-python-sdk-core`` compares with its own to tell a wrong secret
+  (``InvalidAccessKeySecret``) from a signing bug. Unknown key: 404
+  ``InvalidAccessKeyId.NotFound``; clock skew beyond ``timestamp_window`` or a reused
+  ``SignatureNonce``: the gateway's 400s.
+* **PushBroadcast rules.** Required parameters (gateway ``MissingParameter``), mPaaS
+  result codes for bad values (``DeliveryType`` 1/2/7 → 3009/3030, ``ExpiredSeconds`` →
+  3020/3026, ``TaskName`` → 3019, ``ExtendedParams`` > 20 keys → 3035, …) and a reused
+  ``Msgkey`` rejected with ``duplicate_msgkey_code`` (default ``3028 INVALID_PARAM``,
+  PROVIDERS.md §5: the real code is undocumented). Business failures are HTTP 200 with
+  ``ResultCode`` = the numeric code and ``PushResult.Success`` false [INFER].
+* **Scheduling.** ``StrategyType`` 1 (``fixedTime``) and 2 (recurring) go to a task
+  table with the documented rules (≤ ``max_pending_tasks`` pending, start/end not before
+  today 00:00, end ≥ start, end ≤ 180 days from today, in ``schedule_utc_offset`` hours,
+  default Beijing time); ``PushResult.Data`` is the task id. The emulator lists and
+  cancels tasks but fires nothing itself.
+* **Faults** (``knobs.faults``): ``Throttling.User``/``Throttling``/``Throttling.Api``
+  (400) and ``ServiceUnavailable`` (503) with ``x-acs-retry-after`` (milliseconds, as the
+  Tea retry policy reads it), ``InternalError``/``UnknownError`` (500), or a numeric mPaaS
+  code answered as a business failure. The rate limit answers ``Throttling.User``.
+
+Accepted broadcasts are recorded with key = ``Msgkey`` and targets ``("*",)``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+from urllib.parse import parse_qs
+
+from providers import aliyun_signature as sig
+from providers.emulators.base import Emulator, EmuRequest, EmuResponse
+
+VERSIONS = ("2019-08-21", "2020-10-28")
+HOST_ID = "mpaas.aliyuncs.com"
+SIGNATURE_MISMATCH_PREFIX = (
+    "Specified signature is not matched with our calculation. server string to sign is:"
+)
+PUSH_BROADCAST_REQUIRED = ("AppId", "WorkspaceId", "DeliveryType", "Msgkey", "ExpiredSeconds", "TemplateName")
+INTEGER_PARAMS = (
+    "DeliveryType",
+    "ExpiredSeconds",
+    "PushStatus",
+    "BindPeriod",
+    "UnBindPeriod",
+    "StrategyType",
+    "AndroidChannel",
+    "TimeMode",
+    "BindStartTime",
+    "BindEndTime",
+    "UnBindStartTime",
+    "UnBindEndTime",
+)
+RPC_REQUIRED = (
+    "AccessKeyId",
+    "Signature",
+    "SignatureMethod",
+    "SignatureNonce",
+    "SignatureVersion",
+    "Timestamp",
+)
+ACS3_SIGNED_REQUIRED = (
+    "host",
+    "x-acs-action",
+    "x-acs-version",
+    "x-acs-date",
+    "x-acs-signature-nonce",
+    "x-acs-content-sha256",
+)
+TIME_OF_DAY = re.compile(r"^([01]\d|2[0-3]):[0-5]\d:[0-5]\d$")
+RECURRENCE_MAX_DAYS = 180
+BROADCAST_TYPE = 3  # QueryPushSchedulerList Type: 0 simple, 1 template, 2 multiple, 3 broadcast
+
+# Gateway faults: code → (HTTP status, message, carries x-acs-retry-after).
+GATEWAY_FAULTS: dict[str, tuple[int, str, bool]] = {
+    "Throttling": (400, "Request was denied due to request throttling.", True),
+    "Throttling.User": (400, "Request was denied due to user flow control.", True),
+    "Throttling.Api": (400, "Request was denied due to api flow control.", True),
+    "ServiceUnavailable": (503, "The request has failed due to a temporary failure of the server.", True),
+    "InternalError": (500, "The request processing has failed due to some unknown error.", False),
+    "UnknownError": (500, "The request processing has failed due to some unknown error.", False),
+}
+# mPaaS result code names (PROVIDERS.md §3.6), used in business failure messages.
+RESULT_NAMES: dict[str, str] = {
+    "3003": "NEED_APPID_WORKSPACEID",
+    "3007": "APPID_WRONG",
+    "3009": "DELIVERY_TYPE_NOT_SUPPORTED",
+    "3019": "TASKNAME_NULL",
+    "3020": "EXPIREDSECONDS_WRONG",
+    "3022": "TEMPLATE_NOT_EXIST",
+    "3023": "TEMPLATEKV_NOT_ENOUGH",
+    "3025": "NEED_TEMPLATE",
+    "3026": "EXPIREDTIME_TOO_LONG",
+    "3028": "INVALID_PARAM",
+    "3030": "BROADCAST_ONLY_SUPPORT_BY_DEVICE",
+    "3032": "REST_API_SWITCH_NOT_OPEN",
+    "3035": "EXTEND_PARAM_TO_MUCH",
+    "3044": "INVALID_EXTEND_PARAM",
+}
+
+
+class _Reject(Exception):
+    """Stop handling a request and answer ``response``."""
+
+    def __init__(self, response: EmuResponse) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
+@dataclass
+class ScheduledTask:
+    """A scheduled (StrategyType 1) or recurring (2) broadcast held by the emulator."""
+
+    unique_id: str
+    app_id: str
+    workspace_id: str
+    msgkey: str
+    strategy_type: int
+    content: dict[str, Any]
+    delivery_type: int
+    task_name: str
+    template_name: str
+    created_ms: int
+    cancelled: bool = False
+    cancelled_children: set[str] = field(default_factory=set)
+
+    def runs(self, tz: timezone) -> list[tuple[str, str, int]]:
+        """Return (unique id, parent id, push time ms) of every occurrence, cancelled ones left out."""
+        if self.cancelled:
+            return []
+        if self.strategy_type == 1:
+            return [(self.unique_id, "", int(self.content["fixedTime"]))]
+        hour, minute, second = (int(x) for x in self.content["time"].split(":"))
+        first = datetime.fromtimestamp(int(self.content["startTime"]) / 1000, tz).date()
+        last = datetime.fromtimestamp(int(self.content["endTime"]) / 1000, tz).date()
+        circle = int(self.content["circleType"])
+        values = {int(v) for v in self.content.get("circleValue") or ()}
+        rows = []
+        day = first
+        while day <= last:
+            due = (
+                circle == 1
+                or (circle == 2 and day.isoweekday() in values)
+                or (circle == 3 and day.day in values)
+            )
+            child = f"{self.unique_id}-{day:%Y%m%d}"
+            if due and child not in self.cancelled_children:
+                at = datetime(day.year, day.month, day.day, hour, minute, second, tzinfo=tz)
+                rows.append((child, self.unique_id, int(at.timestamp() * 1000)))
+            day += timedelta(days=1)
+        return rows
+
+    def pending(self, now_ms: int, tz: timezone) -> bool:
+        """Say whether an occurrence of this task is still to come."""
+        return any(at > now_ms for _uid, _parent, at in self.runs(tz))
+
+
+class MpaasEmulator(Emulator):
+    """The POP gateway + mPaaS push backend for PushBroadcast and its scheduler APIs."""
+
+    kind = "mpaas"
+
+    def __init__(
+        self,
+        credentials: Mapping[str, str] | None = None,
+        *,
+        seed: int | None = None,
+        timestamp_window: float = 900.0,
+        duplicate_msgkey_code: str = "3028",
+        max_expired_seconds: int = 72 * 3600,
+        max_pending_tasks: int = 100,
+        schedule_utc_offset: float = 8.0,
+        immediate_task_id: bool = True,
+        require_task_name: bool = True,
+        retry_after_ms: int = 1000,
+        apps: Mapping[str, str] | None = None,
+        templates: Mapping[str, Iterable[str]] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(credentials, seed=seed)
+        self.timestamp_window = timestamp_window
+        self.duplicate_msgkey_code = duplicate_msgkey_code
+        self.max_expired_seconds = max_expired_seconds  # [INFER] no documented maximum; 72 h
+        self.max_pending_tasks = max_pending_tasks
+        self.schedule_tz = timezone(timedelta(hours=schedule_utc_offset))
+        self.immediate_task_id = immediate_task_id
+        self.require_task_name = require_task_name
+        self.retry_after_ms = retry_after_ms
+        # Known apps (AppId → WorkspaceId) and templates (name → placeholders); empty: any.
+        self.apps: dict[str, str] = dict(apps or {})
+        self.templates: dict[str, set[str]] = {k: set(v) for k, v in (templates or {}).items()}
+        self.clock = clock
+        self.tasks: dict[str, ScheduledTask] = {}
+        self._msgkeys: set[tuple[str, str, str]] = set()
+        self._nonces: dict[str, float] = {}
+        self._state = threading.Lock()
+
+    def reset(self) -> None:
+        super().reset()
+        with self._state:
+            self.tasks.clear()
+            self._msgkeys.clear()
+            self._nonces.clear()
+
+    # -- responses ---------------------------------------------------------
+    def _pop_error(
+        self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+    ) -> EmuResponse:
+        request_id = str(uuid.uuid4()).upper()
+        body = {
+            "RequestId": request_id,
+            "HostId": HOST_ID,
+            "Code": code,
+            "Message": message,
+            "Recommend": f"https://api.aliyun.com/troubleshoot?q={code}",
+        }
+        return EmuResponse.json(status, body, {"x-acs-request-id": request_id, **(headers or {})})
+
+    def _missing(self, name: str) -> _Reject:
+        return _Reject(
+            self._pop_error(
+                400,
+                "MissingParameter",
+                f'The input parameter "{name}" that is mandatory for processing this request '
+                "is not supplied.",
+            )
+        )
+
+    def _invalid(self, name: str) -> _Reject:
+        return _Reject(
+            self._pop_error(400, "InvalidParameter", f'The specified parameter "{name}" is not valid.')
+        )
+
+    def _ok(self, payload: Mapping[str, Any]) -> EmuResponse:
+        request_id = str(uuid.uuid4()).upper()
+        return EmuResponse.json(200, {"RequestId": request_id, **payload}, {"x-acs-request-id": request_id})
+
+    def _business_error(self, code: str, detail: str) -> _Reject:
+        text = f"{RESULT_NAMES.get(code, 'ERROR')}: {detail}"
+        return _Reject(
+            self._ok(
+                {
+                    "ResultCode": code,
+                    "ResultMessage": text,
+                    "PushResult": {"Success": False, "ResultMsg": text, "Data": ""},
+                }
+            )
+        )
+
+    def _throttled(self, code: str) -> EmuResponse:
+        status, message, retry = GATEWAY_FAULTS[code]
+        headers = {"x-acs-retry-after": str(self.retry_after_ms)} if retry else {}
+        return self._pop_error(status, code, message, headers)
+
+    def fault(self, code: str, request: EmuRequest) -> EmuResponse:
+        """Return the gateway error for ``code``, or a business failure for a numeric mPaaS code."""
+        if code in GATEWAY_FAULTS:
+            return self._throttled(code)
+        return self._business_error(code, "injected fault").response
+
+    def rate_limited(self, request: EmuRequest) -> EmuResponse:
+        """Return the gateway's per-user flow-control error."""
+        return self._throttled("Throttling.User")
+
+    # -- authentication ----------------------------------------------------
+    def _check_time(self, value: str, name: str) -> None:
+        try:
+            at = datetime.strptime(value, sig.TIMESTAMP_FORMAT).replace(tzinfo=UTC).timestamp()
+        except ValueError:
+            raise _Reject(
+                self._pop_error(
+                    400,
+                    "IllegalTimestamp",
+                    f'The input parameter "{name}" that is mandatory for processing this request '
+                    "is not supplied or its format is illegal.",
+                )
+            ) from None
+        if abs(self.clock() - at) > self.timestamp_window:
+            raise _Reject(
+                self._pop_error(
+                    400, "InvalidTimeStamp.Expired", "Specified time stamp or date header is expired."
+                )
+            )
+
+    def _secret_for(self, access_key_id: str) -> str:
+        secret = self.credentials.get(access_key_id)
+        if secret is None:
+            raise _Reject(
+                self._pop_error(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found.")
+            )
+        return secret
+
+    def _mismatch(self, string_to_sign: str) -> _Reject:
+        return _Reject(
+            self._pop_error(400, "SignatureDoesNotMatch", SIGNATURE_MISMATCH_PREFIX + string_to_sign)
+        )
+
+    def _use_nonce(self, nonce: str) -> None:
+        now = self.clock()
+        with self._state:
+            horizon = now - 2 * self.timestamp_window
+            for old in [n for n, at in self._nonces.items() if at < horizon]:
+                del self._nonces[old]
+            if nonce in self._nonces:
+                raise _Reject(
+                    self._pop_error(400, "SignatureNonceUsed", "Specified signature nonce was used already.")
+                )
+            self._nonces[nonce] = now
+
+    def _check_rpc(self, request: EmuRequest, params: Mapping[str, str]) -> None:
+        for name in RPC_REQUIRED:
+            if name not in params or (name != "Signature" and not params[name]):
+                raise self._missing(name)
+        if params["SignatureMethod"] != sig.RPC_SIGNATURE_METHOD or params["SignatureVersion"] != "1.0":
+            raise _Reject(
+                self._pop_error(
+                    400, "IncompleteSignature", "The request signature does not conform to Aliyun standards."
+                )
+            )
+        self._check_time(params["Timestamp"], "Timestamp")
+        secret = self._secret_for(params["AccessKeyId"])
+        string_to_sign = sig.rpc_string_to_sign(method=request.method, params=params)
+        expected = sig.rpc_signature(string_to_sign=string_to_sign, secret=secret)
+        if not hmac.compare_digest(expected, params["Signature"]):
+            raise self._mismatch(string_to_sign)
+        self._use_nonce(params["SignatureNonce"])
+
+    def _check_acs3(self, request: EmuRequest, authorization: str) -> None:
+        fields = sig.parse_acs3_authorization(authorization)
+        if fields is None:
+            raise _Reject(
+                self._pop_error(
+                    400, "IncompleteSignature", "The request signature does not conform to Aliyun standards."
+                )
+            )
+        signed = [name.strip().lower() for name in fields["SignedHeaders"].split(";") if name.strip()]
+        for name in ACS3_SIGNED_REQUIRED:
+            if name not in request.headers:
+                raise self._missing(name)
+            if name not in signed:
+                raise _Reject(
+                    self._pop_error(
+                        400, "IncompleteSignature", f"The header {name} must be signed (SignedHeaders)."
+                    )
+                )
+        self._check_time(request.headers["x-acs-date"], "x-acs-date")
+        secret = self._secret_for(fields["Credential"])
+        canonical = sig.acs3_canonical_request(
+            method=request.method,
+            path=request.path,
+            query=request.query,
+            headers={name: request.headers.get(name, "") for name in signed},
+            signed_headers=signed,
+            payload_hash=sig.sha256_hex(request.body),  # the body we got, not the header's claim
+        )
+        string_to_sign = sig.acs3_string_to_sign(canonical)
+        expected = sig.acs3_signature(string_to_sign=string_to_sign, secret=secret)
+        if not hmac.compare_digest(expected, fields["Signature"]):
+            raise self._mismatch(string_to_sign)
+        self._use_nonce(request.headers["x-acs-signature-nonce"])
+
+    # -- dispatch ----------------------------------------------------------
+    def handle(self, request: EmuRequest) -> EmuResponse:
+        """Authenticate the request, then run its Action."""
+        try:
+            return self._handle(request)
+        except _Reject as reject:
+            return reject.response
+
+    def _handle(self, request: EmuRequest) -> EmuResponse:
+        if request.path != "/" or request.method not in ("GET", "POST"):
+            raise _Reject(
+                self._pop_error(
+                    404,
+                    "InvalidAction.NotFound",
+                    "Specified api is not found, please check your url and method.",
+                )
+            )
+        params = dict(request.query)
+        if request.body and "json" not in request.headers.get("content-type", ""):
+            try:
+                form = parse_qs(request.body.decode("utf-8"), keep_blank_values=True)
+            except UnicodeDecodeError:
+                raise self._business_error("3031", "the request body must be UTF-8") from None
+            params.update({k: v[-1] for k, v in form.items()})
+        authorization = request.headers.get("authorization", "")
+        if authorization.startswith("ACS3-"):
+            self._check_acs3(request, authorization)
+            action = request.headers["x-acs-action"]
+            version = request.headers["x-acs-version"]
+        else:
+            self._check_rpc(request, params)
+            action, version = params.get("Action", ""), params.get("Version", "")
+        if version not in VERSIONS:
+            raise _Reject(self._pop_error(400, "InvalidVersion", "Specified parameter Version is not valid."))
+        handler = {
+            "PushBroadcast": self._push_broadcast,
+            "CancelPushScheduler": self._cancel_push_scheduler,
+            "QueryPushSchedulerList": self._query_push_scheduler_list,
+        }.get(action)
+        if handler is None:
+            raise _Reject(
+                self._pop_error(
+                    404,
+                    "InvalidAction.NotFound",
+                    "Specified api is not found, please check your url and method.",
+                )
+            )
+        return handler(request, params)
+
+    # -- PushBroadcast -----------------------------------------------------
+    def _integers(self, params: Mapping[str, str]) -> dict[str, int]:
+        values = {}
+        for name in INTEGER_PARAMS:
+            if params.get(name, "") != "":
+                try:
+                    values[name] = int(params[name])
+                except ValueError:
+                    raise self._invalid(name) from None
+        return values
+
+    def _json_object(self, params: Mapping[str, str], name: str, code: str) -> dict[str, Any] | None:
+        if not params.get(name):
+            return None
+        try:
+            value = json.loads(params[name])
+        except ValueError:
+            value = None
+        if not isinstance(value, dict):
+            raise self._business_error(code, f"{name} must be a JSON object")
+        return value
+
+    def _push_broadcast(self, request: EmuRequest, params: Mapping[str, str]) -> EmuResponse:
+        for name in PUSH_BROADCAST_REQUIRED:
+            if not params.get(name):
+                raise self._missing(name)
+        ints = self._integers(params)
+        app_id, workspace_id, msgkey = params["AppId"], params["WorkspaceId"], params["Msgkey"]
+        if self.apps and self.apps.get(app_id) != workspace_id:
+            raise self._business_error("3007", f"appId {app_id} or workspace {workspace_id} is invalid")
+        if self.require_task_name and not params.get("TaskName"):
+            raise self._business_error("3019", "TaskName is empty")
+        delivery = ints["DeliveryType"]
+        if delivery == 3:
+            raise self._business_error("3030", "a broadcast is sent by device (DeliveryType 1, 2 or 7)")
+        if delivery not in (1, 2, 7):
+            raise self._business_error("3009", f"DeliveryType {delivery} is not supported")
+        expired = ints["ExpiredSeconds"]
+        if expired <= 0:
+            raise self._business_error("3020", f"ExpiredSeconds {expired} is invalid")
+        if expired > self.max_expired_seconds:
+            raise self._business_error(
+                "3026", f"ExpiredSeconds {expired} exceeds the maximum {self.max_expired_seconds}"
+            )
+        key_values = self._json_object(params, "TemplateKeyValue", "3028") or {}
+        template = params["TemplateName"]
+        if self.templates:
+            if template not in self.templates:
+                raise self._business_error("3022", f"template {template} does not exist")
+            missing = sorted(self.templates[template] - set(key_values))
+            if missing:
+                raise self._business_error(
+                    "3023", f"template {template} needs values for {', '.join(missing)}"
+                )
+        extended = self._json_object(params, "ExtendedParams", "3044")
+        if extended is not None and len(extended) > 20:
+            raise self._business_error("3035", f"ExtendedParams has {len(extended)} keys; at most 20")
+        if ints.get("PushStatus", 0) not in (0, 1, 2):
+            raise self._business_error("3028", f"PushStatus {ints['PushStatus']} must be 0, 1 or 2")
+        for name in ("BindPeriod", "UnBindPeriod"):
+            if name in ints and ints[name] not in (1, 2, 3, 4):
+                raise self._business_error("3028", f"{name} {ints[name]} must be 1, 2, 3 or 4")
+        strategy = ints.get("StrategyType", 0)
+        if strategy not in (0, 1, 2):
+            raise self._business_error("3028", f"StrategyType {strategy} must be 0, 1 or 2")
+        content = None
+        if strategy:
+            content = self._json_object(params, "StrategyContent", "3028")
+            if content is None:
+                raise self._business_error("3028", f"StrategyType {strategy} needs StrategyContent")
+            self._check_strategy(strategy, content)
+
+        with self._state:
+            if (app_id, workspace_id, msgkey) in self._msgkeys:
+                raise self._business_error(self.duplicate_msgkey_code, f"Msgkey {msgkey} is duplicated")
+            task_id = uuid.uuid4().hex
+            if strategy:
+                now_ms = int(self.clock() * 1000)
+                pending = sum(
+                    1
+                    for t in self.tasks.values()
+                    if (t.app_id, t.workspace_id) == (app_id, workspace_id)
+                    and t.pending(now_ms, self.schedule_tz)
+                )
+                if pending >= self.max_pending_tasks:
+                    raise self._business_error(
+                        "3028",
+                        f"{pending} scheduled or recurring tasks are pending; at most "
+                        f"{self.max_pending_tasks} are allowed",
+                    )
+                self.tasks[task_id] = ScheduledTask(
+                    unique_id=task_id,
+                    app_id=app_id,
+                    workspace_id=workspace_id,
+                    msgkey=msgkey,
+                    strategy_type=strategy,
+                    content=content or {},
+                    delivery_type=delivery,
+                    task_name=params.get("TaskName", ""),
+                    template_name=template,
+                    created_ms=now_ms,
+                )
+            self._msgkeys.add((app_id, workspace_id, msgkey))
+        self.accept(request, key=msgkey, targets=("*",), payload=dict(params))
+        data = task_id if strategy or self.immediate_task_id else ""
+        return self._ok(
+            {
+                "ResultCode": "OK",
+                "ResultMessage": "",
+                "PushResult": {"Success": True, "ResultMsg": "", "Data": data},
+            }
+        )
+
+    def _check_strategy(self, strategy: int, content: Mapping[str, Any]) -> None:
+        """Enforce the documented StrategyContent rules; raise a 3028 business failure otherwise."""
+        now = self.clock()
+        today = datetime.fromtimestamp(now, self.schedule_tz).date()
+        today_start_ms = int(
+            datetime(today.year, today.month, today.day, tzinfo=self.schedule_tz).timestamp() * 1000
+        )
+
+        def integer(name: str) -> int:
+            value = content.get(name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise self._business_error(
+                    "3028", f"StrategyContent.{name} must be a timestamp in milliseconds"
+                )
+            return value
+
+        if strategy == 1:
+            fixed = integer("fixedTime")
+            if fixed <= now * 1000:
+                raise self._business_error("3028", f"fixedTime {fixed} is in the past")
+            return
+        start, end = integer("startTime"), integer("endTime")
+        if start < today_start_ms or end < today_start_ms:
+            raise self._business_error("3028", "startTime and endTime cannot be earlier than 00:00 today")
+        if end < start:
+            raise self._business_error("3028", "endTime cannot be earlier than startTime")
+        end_day = datetime.fromtimestamp(end / 1000, self.schedule_tz).date()
+        if end_day > today + timedelta(days=RECURRENCE_MAX_DAYS):
+            raise self._business_error(
+                "3028",
+                f"endTime {end_day} is {(end_day - today).days} days away; at most "
+                f"{RECURRENCE_MAX_DAYS} days from today",
+            )
+        circle = content.get("circleType")
+        if circle not in (1, 2, 3):
+            raise self._business_error(
+                "3028", f"circleType {circle!r} must be 1 (day), 2 (week) or 3 (month)"
+            )
+        if not isinstance(content.get("time"), str) or not TIME_OF_DAY.match(content["time"]):
+            raise self._business_error("3028", f"time {content.get('time')!r} must be HH:mm:ss")
+        if circle in (2, 3):
+            values = content.get("circleValue")
+            top = 7 if circle == 2 else 31
+            if (
+                not isinstance(values, list)
+                or not values
+                or not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= top for v in values)
+            ):
+                raise self._business_error("3028", f"circleValue {values!r} must list values from 1 to {top}")
+
+    # -- scheduler APIs ----------------------------------------------------
+    def _task_rows(self, app_id: str, workspace_id: str) -> list[dict[str, Any]]:
+        now_ms = int(self.clock() * 1000)
+        rows = []
+        with self._state:
+            tasks = [t for t in self.tasks.values() if (t.app_id, t.workspace_id) == (app_id, workspace_id)]
+        for task in tasks:
+            for unique_id, parent_id, at in task.runs(self.schedule_tz):
+                rows.append(
+                    {
+                        "UniqueId": unique_id,
+                        "ParentId": parent_id,
+                        "PushTime": at,
+                        "PushTitle": task.task_name,
+                        "PushContent": task.template_name,
+                        "Type": BROADCAST_TYPE,
+                        "DeliveryType": task.delivery_type,
+                        "StrategyType": task.strategy_type,
+                        # The emulator never fires a task; "executed" only says its time has passed.
+                        "ExecutedStatus": 1 if at <= now_ms else 0,
+                        "CreateType": 0,
+                        "GmtCreate": task.created_ms,
+                    }
+                )
+        return sorted(rows, key=lambda row: (row["PushTime"], row["UniqueId"]))
+
+    def _query_push_scheduler_list(self, request: EmuRequest, params: Mapping[str, str]) -> EmuResponse:
+        for name in ("AppId", "WorkspaceId", "StartTime", "EndTime"):
+            if not params.get(name):
+                raise self._missing(name)
+        numbers = {}
+        for name, default in (("StartTime", None), ("EndTime", None), ("PageNumber", 1), ("PageSize", 500)):
+            try:
+                numbers[name] = int(params[name]) if params.get(name) else default
+            except ValueError:
+                raise self._invalid(name) from None
+        rows = [
+            row
+            for row in self._task_rows(params["AppId"], params["WorkspaceId"])
+            if numbers["StartTime"] <= row["PushTime"] <= numbers["EndTime"]
+        ]
+        if params.get("Type") and params["Type"] != str(BROADCAST_TYPE):
+            rows = []
+        if params.get("UniqueId"):
+            wanted = params["UniqueId"]
+            rows = [row for row in rows if wanted in (row["UniqueId"], row["ParentId"])]
+        size, page = max(1, numbers["PageSize"]), max(1, numbers["PageNumber"])
+        return self._ok(
+            {
+                "ResultCode": "OK",
+                "ResultMessage": "",
+                "ResultContent": {
+                    "Data": {"TotalCount": len(rows), "List": rows[(page - 1) * size : page * size]}
+                },
+            }
+        )
+
+    def _cancel_push_scheduler(self, request: EmuRequest, params: Mapping[str, str]) -> EmuResponse:
+        for name in ("AppId", "WorkspaceId", "UniqueIds"):
+            if not params.get(name):
+                raise self._missing(name)
+        owner = (params["AppId"], params["WorkspaceId"])
+        cancelled = 0
+        with self._state:
+            for unique_id in (u.strip() for u in params["UniqueIds"].split(",") if u.strip()):
+                task = self.tasks.get(unique_id)
+                if task is not None and (task.app_id, task.workspace_id) == owner and not task.cancelled:
+                    task.cancelled = True
+                    cancelled += 1
+                    continue
+                parent = self.tasks.get(unique_id.rsplit("-", 1)[0])
+                if (
+                    parent is not None
+                    and (parent.app_id, parent.workspace_id) == owner
+                    and any(uid == unique_id for uid, _p, _at in parent.runs(self.schedule_tz))
+                ):
+                    parent.cancelled_children.add(unique_id)
+                    cancelled += 1
+        return self._ok({"ResultCode": "OK", "ResultMessage": "", "ResultContent": str(cancelled)})

@@ -1,0 +1,365 @@
+"""Alibaba Cloud mPaaS Message Push: ``PushBroadcast`` (template push to every device).
+
+Wire format (PROVIDERS.md §3): RPC/POP style, ``POST {base}/`` with the common parameters
+(``Action``, ``Version``, ``AccessKeyId``, ``Timestamp``, ``SignatureNonce``, …,
+``Signature``) in the query string and the business parameters form-urlencoded in the
+body, all of them signed with HMAC-SHA1 signature 1.0 (:mod:`providers.aliyun_signature`),
+exactly as ``aliyun-python-sdk-core`` sends them.
+
+Version: ``2019-08-21`` by default, the version ``aliyun-python-sdk-mpaas`` and the
+documentation's Python/Node/PHP samples speak; it is the one whose RPC 1.0 signing we
+can check byte for byte against the official SDK. An account may set
+``settings["api_version"] = "2020-10-28"`` (the Tea SDK's version: same action, same
+parameter names, same signature 1.0 when signed the "v2" way) to get the newer API, e.g.
+for native scheduling with ``StrategyType``/``StrategyContent``, which only the
+2020-10-28 SDK models.
+
+Account settings: ``workspace_id`` (required), ``delivery_type`` (1 Android, 2 iOS,
+7 HarmonyOS; a campaign's ``provider_options["DeliveryType"]`` overrides it),
+``region_id`` (default ``cn-hangzhou``), ``api_version``.
+
+Idempotency: ``Msgkey`` (our ``Batch.key``) must be unique and mPaaS rejects a reused
+one instead of replaying the first answer, so it is no dedupe key for us: a timeout is
+``unknown`` (the broadcast may have gone out), and a "duplicate Msgkey" answer is a
+permanent failure whose message tells the operator that an earlier attempt with the
+same key was probably accepted.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+import httpx
+
+from providers import aliyun_signature as sig
+from providers.base import (
+    AccountConfig,
+    Batch,
+    Limits,
+    Message,
+    Outcome,
+    Provider,
+    ProviderError,
+    Result,
+    retry_after_seconds,
+)
+
+ACTION = "PushBroadcast"
+DEFAULT_VERSION = "2019-08-21"
+VERSIONS = ("2019-08-21", "2020-10-28")
+DEFAULT_REGION = "cn-hangzhou"
+DELIVERY_TYPES = {1: "Android", 2: "iOS", 7: "HarmonyOS"}
+MAX_EXTENDED_PARAMS = 20
+
+# Gateway codes the SDKs themselves retry (aliyunsdkcore retry_config.json), plus the
+# HTTP statuses they retry; everything else the gateway says is permanent.
+RETRYABLE_CODES = frozenset({"ServiceUnavailable", "InternalError", "UnknownError"})
+RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
+
+# Optional PushBroadcast parameters a campaign may pass through ``provider_options``,
+# by wire name. JSON-typed ones are sent as JSON strings, as both SDKs do.
+OPTION_PARAMS: dict[str, type] = {
+    "DeliveryType": int,
+    "StrategyType": int,
+    "StrategyContent": dict,
+    "PushStatus": int,
+    "BindPeriod": int,
+    "UnBindPeriod": int,
+    "TimeMode": int,
+    "BindStartTime": int,
+    "BindEndTime": int,
+    "UnBindStartTime": int,
+    "UnBindEndTime": int,
+    "AndroidChannel": int,
+    "Classification": str,
+    "ExtendedParams": dict,
+    "PushAction": int,
+    "NotifyType": str,
+    "Silent": int,
+    "TransparentMessagePayload": dict,
+    "TransparentMessageUrgency": str,
+    "ThirdChannelCategory": dict,
+    "NotifyLevel": dict,
+    "MiChannelId": str,
+    "ChannelId": str,
+    "TenantId": str,
+    "TaskName": str,
+}
+# Parameters Crier always sets itself; an option of the same name would fight them.
+OWN_PARAMS = frozenset(
+    {"AppId", "WorkspaceId", "TemplateName", "TemplateKeyValue", "ExpiredSeconds", "Msgkey"}
+)
+
+
+def _wire_name(name: str) -> str:
+    """Return the PascalCase wire name of an option written as in the docs (``strategyType``)."""
+    return name[:1].upper() + name[1:]
+
+
+def _json_text(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def _as_json_object(value: Any) -> dict | None:
+    """Return ``value`` as a dict when it is one or a JSON string of one; None otherwise."""
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, str):
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return None
+        return parsed if isinstance(parsed, dict) else None
+    return None
+
+
+def _is_duplicate_msgkey(text: str) -> bool:
+    lowered = text.lower()
+    return "msgkey" in lowered and any(
+        word in lowered for word in ("duplicat", "repeat", "already", "exist", "used", "重复")
+    )
+
+
+class MpaasProvider(Provider):
+    """Send a template broadcast to every device of one platform through mPaaS PushBroadcast."""
+
+    kind: ClassVar[str] = "mpaas"
+    limits: ClassVar[Limits] = Limits(
+        ids_per_request=0,  # broadcast by device type only: no per-user addressing
+        test_uids=0,  # PushBroadcast has no preview audience
+        tags_per_request=0,
+        segments_per_request=0,
+        broadcast=True,
+        idempotent=False,  # a reused Msgkey is rejected, not replayed
+        max_key_length=64,
+    )
+
+    def __init__(
+        self,
+        account: AccountConfig,
+        *,
+        clock: Callable[[], float] = time.time,
+        nonce: Callable[[], str] = lambda: uuid.uuid4().hex,
+    ) -> None:
+        super().__init__(account)
+        self._clock = clock
+        self._nonce = nonce
+
+    # -- building ----------------------------------------------------------
+    def _options(self, message: Message) -> tuple[dict[str, Any], list[str]]:
+        """Return the pass-through options by wire name, and the errors found in them."""
+        options: dict[str, Any] = {}
+        errors: list[str] = []
+        for raw_name, value in (message.options or {}).items():
+            name = _wire_name(str(raw_name))
+            if name in OWN_PARAMS:
+                errors.append(
+                    f"option {raw_name!r} is set by Crier from the campaign and cannot be overridden"
+                )
+                continue
+            if name not in OPTION_PARAMS:
+                errors.append(
+                    f"option {raw_name!r} is not a PushBroadcast parameter; "
+                    f"known: {', '.join(sorted(OPTION_PARAMS))}"
+                )
+                continue
+            if value is None:
+                continue
+            expected = OPTION_PARAMS[name]
+            if expected is int:
+                try:
+                    value = int(value)
+                except (TypeError, ValueError):
+                    errors.append(f"option {name}={value!r} must be an integer")
+                    continue
+            elif expected is dict:
+                parsed = _as_json_object(value)
+                if parsed is None:
+                    errors.append(f"option {name}={value!r} must be a JSON object")
+                    continue
+                value = parsed
+            options[name] = value
+        return options, errors
+
+    def _delivery_type(self, options: Mapping[str, Any]) -> int | None:
+        value = options.get("DeliveryType", self.account.settings.get("delivery_type"))
+        try:
+            return int(value) if value not in (None, "") else None
+        except (TypeError, ValueError):
+            return None
+
+    def validate(self, message: Message) -> dict[str, list[str]]:
+        """Return field errors for ``message`` under PushBroadcast's rules (empty: valid)."""
+        errors: dict[str, list[str]] = {}
+        options, option_errors = self._options(message)
+        if option_errors:
+            errors["options"] = option_errors
+        if not message.template_ref:
+            errors.setdefault("template", []).append("mPaaS needs the template name (TemplateName)")
+        if not self.account.app_id:
+            errors.setdefault("account", []).append("the mPaaS account has no app_id (AppId)")
+        if not self.account.settings.get("workspace_id"):
+            errors.setdefault("account", []).append("the mPaaS account settings have no workspace_id")
+        version = self.account.settings.get("api_version", DEFAULT_VERSION)
+        if version not in VERSIONS:
+            errors.setdefault("account", []).append(
+                f"api_version {version!r} is not one of {', '.join(VERSIONS)}"
+            )
+        delivery = self._delivery_type(options)
+        if delivery not in DELIVERY_TYPES:
+            errors.setdefault("delivery_type", []).append(
+                f"delivery_type {delivery!r} is not valid; PushBroadcast takes "
+                + ", ".join(f"{k} ({v})" for k, v in DELIVERY_TYPES.items())
+                + " in the account settings or the campaign's provider options"
+            )
+        if message.expired_seconds <= 0:
+            errors.setdefault("expired_seconds", []).append(
+                f"expired_seconds {message.expired_seconds} must be a positive number of seconds"
+            )
+        extended = options.get("ExtendedParams")
+        if isinstance(extended, dict) and len(extended) > MAX_EXTENDED_PARAMS:
+            errors.setdefault("options", []).append(
+                f"ExtendedParams has {len(extended)} keys; mPaaS allows at most {MAX_EXTENDED_PARAMS}"
+            )
+        strategy = options.get("StrategyType", 0)
+        if strategy not in (0, 1, 2):
+            errors.setdefault("options", []).append(
+                f"StrategyType {strategy!r} must be 0 (now), 1 (scheduled) or 2 (recurring)"
+            )
+        elif strategy != 0 and "StrategyContent" not in options:
+            errors.setdefault("options", []).append(f"StrategyType {strategy} needs StrategyContent")
+        return errors
+
+    def payload(self, message: Message, batch: Batch) -> dict[str, Any]:
+        """Return the PushBroadcast business parameters (wire names, string values) for ``batch``."""
+        options, _errors = self._options(message)
+        params: dict[str, Any] = {
+            "AppId": self.account.app_id,
+            "WorkspaceId": str(self.account.settings.get("workspace_id", "")),
+            "DeliveryType": str(self._delivery_type(options) or ""),
+            "TemplateName": message.template_ref,
+            "TemplateKeyValue": _json_text(dict(message.parameters)),
+            # TaskName is required by the documentation (not by the SDK): never leave it empty.
+            "TaskName": options.pop("TaskName", "") or message.task_name or f"crier {batch.key}",
+            "ExpiredSeconds": str(message.expired_seconds),
+            "Msgkey": batch.key,
+        }
+        options.pop("DeliveryType", None)
+        for name in sorted(options):
+            value = options[name]
+            params[name] = _json_text(value) if isinstance(value, dict | list) else str(value)
+        return params
+
+    def build_request(self, message: Message, batch: Batch) -> httpx.Request:
+        """Return the signed PushBroadcast request for ``batch``; raise ProviderError on bad input."""
+        if batch.targets or batch.tags or batch.segment or batch.test_uids or batch.preview:
+            raise ProviderError(
+                "mPaaS PushBroadcast reaches every device of one platform; it cannot address "
+                "users, tags, segments or test uids (no previews)",
+                field="audience",
+            )
+        if not batch.key or len(batch.key) > self.limits.max_key_length:
+            raise ProviderError(
+                f"Msgkey {batch.key!r} must be 1 to {self.limits.max_key_length} characters", field="key"
+            )
+        errors = self.validate(message)
+        if errors:
+            field, messages = next(iter(errors.items()))
+            raise ProviderError("; ".join(messages), field=field)
+        access_key_id = self.account.credentials.get("access_key_id", "")
+        secret = self.account.credentials.get("access_key_secret", "")
+        if not access_key_id or not secret:
+            raise ProviderError(
+                "the mPaaS account has no access_key_id/access_key_secret", field="credentials"
+            )
+
+        body = self.payload(message, batch)
+        common = sig.rpc_common_params(
+            action=ACTION,
+            version=self.account.settings.get("api_version", DEFAULT_VERSION),
+            access_key_id=access_key_id,
+            timestamp=time.strftime(sig.TIMESTAMP_FORMAT, time.gmtime(self._clock())),
+            nonce=self._nonce(),
+            region_id=self.account.settings.get("region_id", DEFAULT_REGION),
+        )
+        string_to_sign = sig.rpc_string_to_sign(method="POST", params={**common, **body})
+        common["Signature"] = sig.rpc_signature(string_to_sign=string_to_sign, secret=secret)
+        return httpx.Request(
+            "POST",
+            f"{self.account.base_url.rstrip('/')}/?{sig.form_encode(common)}",
+            content=sig.form_encode(body).encode("ascii"),
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Accept": "application/json",
+                "User-Agent": "crier-mpaas/1",
+            },
+            # A hand-built Request carries no timeout of its own; the account's applies.
+            extensions={"timeout": httpx.Timeout(self.account.timeout).as_dict()},
+        )
+
+    # -- parsing -----------------------------------------------------------
+    def parse_response(self, response: httpx.Response) -> Result:
+        """Return the outcome of a PushBroadcast answer (gateway error or business result)."""
+        status = response.status_code
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            body = None
+        # Tea's retry policy sleeps x-acs-retry-after as milliseconds; we report seconds.
+        retry_ms = retry_after_seconds(response.headers.get("x-acs-retry-after"))
+        retry_after = retry_ms / 1000 if retry_ms else None
+
+        if status == 200:
+            if body is None:
+                # A 200 we cannot read may still mean the broadcast was accepted.
+                return Result(
+                    Outcome.UNKNOWN,
+                    code="BAD_RESPONSE",
+                    http_status=status,
+                    message=f"unreadable 200 answer: {response.text[:200]!r}",
+                )
+            return self._business_result(body, status)
+
+        raw = body or {}
+        code = str(raw.get("Code", "") or f"HTTP_{status}")
+        message = str(raw.get("Message", "") or response.text[:200])
+        retryable = code.startswith("Throttling") or code in RETRYABLE_CODES or status in RETRYABLE_STATUSES
+        return Result(
+            Outcome.RETRY if retryable else Outcome.FAILED,
+            code=code,
+            message=message,
+            http_status=status,
+            retry_after=retry_after,
+            raw=raw,
+        )
+
+    def _business_result(self, body: Mapping[str, Any], status: int) -> Result:
+        push = body.get("PushResult") or {}
+        result_code = str(body.get("ResultCode", ""))
+        if result_code == "OK" and push.get("Success") is True:
+            return Result(
+                Outcome.DELIVERED,
+                code="OK",
+                message=str(push.get("ResultMsg") or ""),
+                http_status=status,
+                provider_message_id=str(push.get("Data") or ""),
+                raw=dict(body),
+            )
+        message = str(push.get("ResultMsg") or body.get("ResultMessage") or "")
+        code = result_code if result_code and result_code != "OK" else message.split(":", 1)[0].strip()
+        if _is_duplicate_msgkey(message):
+            message = (
+                "mPaaS rejected a Msgkey it has seen before: an earlier attempt of this broadcast "
+                "was probably accepted, so it is not resent; check the mPaaS console "
+                f"(QueryPushAnalysisTaskList) before sending it again under a new key. mPaaS said: {message}"
+            )
+        # All mPaaS 3xxx result codes are configuration or input errors: permanent.
+        return Result(
+            Outcome.FAILED, code=code or "FAILED", message=message, http_status=status, raw=dict(body)
+        )

@@ -1,3 +1,11 @@
-"""REST routes of the templates registry (filled in by the API issue)."""
+"""REST routes of the templates registry (included under /api/v1/)."""
 
-urlpatterns: list = []
+from rest_framework.routers import DefaultRouter
+
+from templates_registry.api import TemplateViewSet
+
+router = DefaultRouter()
+router.include_root_view = False
+router.register("templates", TemplateViewSet, basename="template")
+
+urlpatterns = router.urls

@@ -143,7 +143,7 @@ def variable_warnings(content: TemplateContent) -> list[str]:
     warnings = []
     for name in content.variables:
         users = [language for language, names in used.items() if name in names]
-        lacking = [language for language in used if name not in users]
+        lacking = [language for language, names in used.items() if name not in names]
         if lacking:
             warnings.append(
                 f"variable {name!r} is used by {', '.join(users)} but not by {', '.join(lacking)}"

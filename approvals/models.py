@@ -74,14 +74,18 @@ class ReviewDecision(models.Model):
         return f"{self.reviewer_id} {self.decision} {self.review_id}"
 
 
+class AuditEventImmutable(PermissionError):
+    """An attempt to change or remove a recorded audit event."""
+
+
 class AuditEventQuerySet(models.QuerySet):
     """Audit events are append-only: bulk updates and deletes are refused."""
 
     def update(self, **kwargs):  # type: ignore[override]
-        raise PermissionError("audit events are append-only")
+        raise AuditEventImmutable("audit events are append-only: update refused")
 
     def delete(self):  # type: ignore[override]
-        raise PermissionError("audit events are append-only")
+        raise AuditEventImmutable("audit events are append-only: delete refused")
 
 
 class AuditEvent(models.Model):
@@ -112,6 +116,22 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["id"]
+        # The base manager is what Model.save() and deletion collectors use for
+        # updates; making it the append-only one closes that side door too.
+        base_manager_name = "objects"
+        constraints = [
+            # One successor per event: two concurrent appends can never fork the chain.
+            models.UniqueConstraint(fields=["prev_hash"], name="audit_event_linear_chain"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.action} {self.object_type}:{self.object_id} {self.from_state}->{self.to_state}"
+
+    # Integrity guards, not business rules: an event, once written, never changes.
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            raise AuditEventImmutable(f"audit event {self.pk} is append-only: save refused")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):  # type: ignore[override]
+        raise AuditEventImmutable(f"audit event {self.pk} is append-only: delete refused")

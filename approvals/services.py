@@ -1,0 +1,336 @@
+"""Four-eyes review of campaigns: submit, withdraw, approve, reject, and voiding reviews.
+
+A submission freezes the campaign's snapshot (``campaigns.snapshot``) and its hash on a
+:class:`~approvals.models.Review`. Approving binds that hash to the campaign
+(``approved_hash``): the send engine refuses any occurrence whose content hashes
+differently. The four-eyes rule: the creator of a campaign, whoever submitted it and
+whoever edited it since its last approval may never approve it, whatever the path (admin,
+API, management command all call :func:`campaign_approve`). A campaign is approved when
+``approvals_required`` distinct reviewers approved the same review:
+``CRIER_APPROVALS_REQUIRED`` (default 1), or ``CRIER_APPROVALS_REQUIRED_BROADCAST``
+(default 2) for an audience of everyone.
+
+Every review state change goes through :func:`review_transition` (table, compare-and-swap,
+audit event); every campaign state change through ``campaigns.services.campaign_transition``.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from approvals.audit import record_event
+from approvals.models import DecisionKind, Review, ReviewDecision, ReviewStatus
+from approvals.selectors import (
+    APPROVE_PERM,
+    approval_blockers,
+    review_has_successful_preview,
+    review_open,
+)
+from campaigns.messages import build_message
+from campaigns.models import AudienceKind, Campaign, CampaignStatus
+from campaigns.services import (
+    CampaignTransitionError,
+    campaign_check_sendable,
+    campaign_first_due,
+    campaign_transition,
+    campaign_void_if_changed,
+    refresh_stale,
+    require_perm,
+)
+from campaigns.snapshot import campaign_snapshot, snapshot_hash, snapshot_provider
+
+R = ReviewStatus
+S = CampaignStatus
+
+REVIEW_TRANSITIONS: dict[tuple[str, str], str] = {
+    (R.PENDING, R.APPROVED): "approve",
+    (R.PENDING, R.REJECTED): "reject",
+    (R.PENDING, R.WITHDRAWN): "withdraw",
+    (R.PENDING, R.VOIDED): "void",
+    (R.APPROVED, R.VOIDED): "void",
+}
+
+
+class ReviewConflict(Exception):
+    """A review cannot take this decision or move (HTTP 409)."""
+
+    conflict = True
+
+
+class ApprovalVoided(CampaignTransitionError):
+    """The campaign changed since it was submitted: its review was voided, not approved."""
+
+
+def _describe(campaign: Campaign) -> str:
+    return f"campaign {campaign.pk} {campaign.name!r}"
+
+
+def approvals_required(*, campaign: Campaign) -> int:
+    """Return how many distinct reviewers must approve ``campaign`` (more for everyone)."""
+    if campaign.audience.kind == AudienceKind.ALL:
+        return max(1, settings.CRIER_APPROVALS_REQUIRED_BROADCAST)
+    return max(1, settings.CRIER_APPROVALS_REQUIRED)
+
+
+def review_transition(
+    *, review: Review, to: str, actor=None, reason: str = "", data: dict | None = None
+) -> Review:
+    """Move ``review`` to ``to`` with a compare-and-swap, record it, and return it."""
+    frm = review.status
+    if (frm, to) not in REVIEW_TRANSITIONS:
+        raise ReviewConflict(f"review {review.pk} is {frm}; it cannot become {to}")
+    now = timezone.now()
+    with transaction.atomic():
+        changed = Review.objects.filter(pk=review.pk, status=frm).update(status=to, decided_at=now)
+        if not changed:
+            raise ReviewConflict(f"review {review.pk} is no longer {frm}; {to} refused")
+        record_event(
+            campaign=review.campaign,
+            object_type="review",
+            object_id=review.pk,
+            action=REVIEW_TRANSITIONS[(frm, to)],
+            from_state=frm,
+            to_state=to,
+            actor=actor,
+            reason=reason,
+            data=data,
+        )
+    review.status, review.decided_at = to, now
+    return review
+
+
+def review_void_for_campaign(*, campaign: Campaign, actor=None, reason: str = "") -> Review | None:
+    """Void the review that stands for ``campaign``'s current status (pending in review,
+    the approved one when approved) and return it; None if there is none."""
+    wanted = R.PENDING if campaign.status == S.IN_REVIEW else R.APPROVED
+    review = campaign.reviews.filter(status=wanted).order_by("-submitted_at", "-id").first()
+    if review is None:
+        return None
+    return review_transition(review=review, to=R.VOIDED, actor=actor, reason=reason)
+
+
+def review_close_open(*, campaign: Campaign, actor=None, reason: str = "") -> Review | None:
+    """Withdraw ``campaign``'s pending review (the campaign leaves review); return it."""
+    review = review_open(campaign=campaign)
+    if review is None:
+        return None
+    return review_transition(review=review, to=R.WITHDRAWN, actor=actor, reason=reason)
+
+
+def _locked(campaign: Campaign) -> Campaign:
+    return (
+        Campaign.objects.select_for_update(of=("self",))
+        .select_related("template", "template_version", "provider_account", "audience")
+        .get(pk=campaign.pk)
+    )
+
+
+def _require_in_review(campaign: Campaign, doing: str) -> Review:
+    if campaign.status != S.IN_REVIEW:
+        raise CampaignTransitionError(
+            f"{_describe(campaign)} is {campaign.status}; only a campaign in review can be {doing}"
+        )
+    review = review_open(campaign=campaign)
+    if review is None:  # pragma: no cover - submit always opens one
+        raise CampaignTransitionError(f"{_describe(campaign)} is in review but has no open review")
+    return review
+
+
+def _provider_errors(campaign: Campaign) -> None:
+    errors = snapshot_provider(campaign).validate(build_message(campaign))
+    if errors:
+        raise ValidationError({field: list(messages) for field, messages in errors.items()})
+
+
+def campaign_submit(*, campaign: Campaign, actor) -> Review:
+    """Submit a draft for review: validate it, freeze its snapshot and hash, open a review.
+
+    Raises ValidationError (field errors) when the campaign cannot be sent as it stands
+    (schedule, pending limit, mPaaS audience rule, template, parameters, provider rules),
+    CampaignTransitionError when it is not a draft, PermissionDenied without
+    ``campaigns.submit_campaign``. Return the new review.
+    """
+    require_perm(actor, "campaigns.submit_campaign", "submit campaigns for review")
+    with transaction.atomic():
+        current = _locked(campaign)
+        if current.status != S.DRAFT:
+            hint = " (edit it first: editing a rejected campaign returns it to draft)" if (
+                current.status == S.REJECTED
+            ) else ""
+            raise CampaignTransitionError(
+                f"{_describe(current)} is {current.status}; only a draft can be submitted{hint}"
+            )
+        fields = {}
+        if current.template_version_id is None:
+            from templates_registry.selectors import current_version
+
+            current.template_version = fields["template_version"] = current_version(current.template)
+        now = timezone.now()
+        campaign_check_sendable(campaign=current, now=now)
+        snapshot = campaign_snapshot(current)
+        _provider_errors(current)
+        content_hash = snapshot_hash(snapshot)
+        required = approvals_required(campaign=current)
+        review = Review.objects.create(
+            campaign=current,
+            content_hash=content_hash,
+            snapshot=snapshot,
+            approvals_required=required,
+            submitted_by=actor,
+        )
+        record_event(
+            campaign=current,
+            object_type="review",
+            object_id=review.pk,
+            action="open",
+            to_state=review.status,
+            actor=actor,
+            data={"content_hash": content_hash, "approvals_required": required},
+        )
+        campaign_transition(
+            campaign=current,
+            to=S.IN_REVIEW,
+            actor=actor,
+            action="submit",
+            data={"review": review.pk, "content_hash": content_hash},
+            fields={**fields, "submitted_hash": content_hash},
+        )
+    refresh_stale(campaign, current)
+    return review
+
+
+def campaign_withdraw(*, campaign: Campaign, actor, reason: str = "") -> Review:
+    """Take a campaign out of review, back to draft; its review is withdrawn.
+
+    Allowed to its submitter and to holders of ``campaigns.submit_campaign``.
+    """
+    with transaction.atomic():
+        current = _locked(campaign)
+        review = _require_in_review(current, "withdrawn")
+        is_submitter = actor is not None and actor.pk == review.submitted_by_id
+        if not is_submitter:
+            require_perm(actor, "campaigns.submit_campaign", "withdraw campaigns from review")
+        review_transition(review=review, to=R.WITHDRAWN, actor=actor, reason=reason)
+        campaign_transition(
+            campaign=current, to=S.DRAFT, actor=actor, reason=reason, action="withdraw",
+            data={"review": review.pk},
+        )
+    refresh_stale(campaign, current)
+    return review
+
+
+def _refuse_second_decision(review: Review, actor) -> None:
+    decided = review.decisions.filter(reviewer=actor).values_list("decision", flat=True).first()
+    if decided:
+        raise ReviewConflict(
+            f"{actor.get_username()!r} already decided ({decided}) on review {review.pk} of campaign "
+            f"{review.campaign_id}; each reviewer decides once"
+        )
+
+
+def _decide(review: Review, actor, decision: str, comment: str) -> ReviewDecision:
+    _refuse_second_decision(review, actor)
+    made = ReviewDecision.objects.create(review=review, reviewer=actor, decision=decision, comment=comment)
+    approvals = review.decisions.filter(decision=DecisionKind.APPROVE).count()
+    record_event(
+        campaign=review.campaign,
+        object_type="review_decision",
+        object_id=made.pk,
+        action=decision,
+        to_state=decision,
+        actor=actor,
+        reason=comment,
+        data={"review": review.pk, "approvals": approvals, "required": review.approvals_required},
+    )
+    return made
+
+
+def campaign_approve(*, campaign: Campaign, actor, comment: str = "") -> Review:
+    """Record ``actor``'s approval of the campaign's open review; approve the campaign when
+    the quorum is reached. Return the review (``status`` says whether it is approved).
+
+    Refused with PermissionDenied without ``campaigns.approve_campaign`` or under the
+    four-eyes rule; ReviewConflict when ``actor`` already decided; ValidationError when the
+    schedule, the pending limit, the mPaaS rule or a required preview
+    (``CRIER_REQUIRE_PREVIEW``) says no; ApprovalVoided when the content no longer hashes
+    to what was submitted (the review is then voided and the campaign is back in draft).
+    On approval the campaign records the reviewed hash and its first due time.
+    """
+    require_perm(actor, APPROVE_PERM, "approve campaigns")
+    comment = (comment or "").strip()
+    voided_reason = ""
+    with transaction.atomic():
+        current = _locked(campaign)
+        review = _require_in_review(current, "approved")
+        roles = approval_blockers(campaign=current, review=review).get(actor.pk)
+        if roles:
+            raise PermissionDenied(
+                f"four-eyes rule: {actor.get_username()!r} {' and '.join(roles)} {_describe(current)} "
+                "and may not approve it; another reviewer must"
+            )
+        _refuse_second_decision(review, actor)
+        if campaign_void_if_changed(campaign=current, actor=actor):
+            voids = current.audit_events.filter(action="void").order_by("-id")
+            voided_reason = voids.values_list("reason", flat=True).first()
+        else:
+            if settings.CRIER_REQUIRE_PREVIEW and not review_has_successful_preview(review=review):
+                raise ValidationError(
+                    {"preview": [f"{_describe(current)} needs a successful preview of the reviewed "
+                                 "content before approval (CRIER_REQUIRE_PREVIEW is on); send one"]}
+                )
+            now = timezone.now()
+            campaign_check_sendable(campaign=current, now=now)
+            first_due = campaign_first_due(campaign=current, now=now)
+            _decide(review, actor, DecisionKind.APPROVE, comment)
+            approvers = list(
+                review.decisions.filter(decision=DecisionKind.APPROVE)
+                .order_by("created_at", "id")
+                .values_list("reviewer__username", flat=True)
+            )
+            if len(approvers) >= review.approvals_required:
+                data = {"review": review.pk, "content_hash": review.content_hash, "approvers": approvers}
+                review_transition(review=review, to=R.APPROVED, actor=actor, reason=comment, data=data)
+                campaign_transition(
+                    campaign=current,
+                    to=S.APPROVED,
+                    actor=actor,
+                    reason=comment,
+                    action="approve",
+                    data={**data, "first_due_at": first_due.isoformat()},
+                    fields={"approved_hash": review.content_hash, "next_due_at": first_due},
+                )
+    refresh_stale(campaign, current)
+    if voided_reason:
+        raise ApprovalVoided(
+            f"{_describe(current)} was not approved: {voided_reason}; resubmit it for review"
+        )
+    review.refresh_from_db()
+    return review
+
+
+def campaign_reject(*, campaign: Campaign, actor, comment: str) -> Review:
+    """Reject the campaign's open review with a comment (required) saying what to change.
+
+    One rejection rejects the review; the author edits the campaign (back to draft) and
+    submits again. Needs ``campaigns.approve_campaign``.
+    """
+    comment = (comment or "").strip()
+    if not comment:
+        raise ValidationError(
+            {"comment": ["comment is empty; a rejection must tell the author what to change"]}
+        )
+    require_perm(actor, APPROVE_PERM, "reject campaigns")
+    with transaction.atomic():
+        current = _locked(campaign)
+        review = _require_in_review(current, "rejected")
+        _decide(review, actor, DecisionKind.REJECT, comment)
+        review_transition(review=review, to=R.REJECTED, actor=actor, reason=comment)
+        campaign_transition(
+            campaign=current, to=S.REJECTED, actor=actor, reason=comment, action="reject",
+            data={"review": review.pk},
+        )
+    refresh_stale(campaign, current)
+    return review

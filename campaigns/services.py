@@ -1,0 +1,565 @@
+"""Every change to a campaign: the life cycle's one transition table and helper, edits,
+cancellation, previews, and the check that an approval still matches the content.
+
+The life cycle (DESIGN.md)::
+
+    draft --submit--> in_review --approve--> approved --(due)--> sending --> sent | partially_failed | failed
+      ^   <--withdraw--  | reject                ^   <--(recurring: more due)--  |
+      +------edit---- rejected                   +-- cancel (before the last occurrence) --> cancelled
+
+``campaign_transition`` is the only code that writes ``Campaign.status``: it checks
+:data:`TRANSITIONS`, moves the row with a compare-and-swap on the old status, raises
+:class:`CampaignTransitionError` (HTTP 409) when the move is illegal or lost a race, and
+appends an audit event in the same transaction. Submitting, approving, rejecting and
+withdrawing live in ``approvals.services`` (they are about reviews); they call this helper.
+
+An approval is bound to a content hash (``campaigns.snapshot``). An edit through
+:func:`campaign_edit` of an approved campaign voids the approval and returns it to draft;
+a change made elsewhere (the audience edited, the template version re-pinned, the account
+moved) is caught by :func:`campaign_verify_approval` / :func:`campaign_void_if_changed`,
+which the send engine and the admin call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime, time
+from functools import cache
+from typing import Any
+from zoneinfo import available_timezones
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, models, transaction
+from django.utils import timezone
+
+from approvals.audit import record_event
+from campaigns.models import Campaign, CampaignStatus, Dispatch, DispatchStatus
+from campaigns.snapshot import campaign_hash, campaign_snapshot, snapshot_changes, snapshot_hash
+
+S = CampaignStatus
+
+# (from, to) -> the action recorded when a caller names none.
+TRANSITIONS: dict[tuple[str, str], str] = {
+    (S.DRAFT, S.DRAFT): "edit",
+    (S.DRAFT, S.IN_REVIEW): "submit",
+    (S.IN_REVIEW, S.DRAFT): "withdraw",  # also "void" when the content changed under review
+    (S.IN_REVIEW, S.APPROVED): "approve",
+    (S.IN_REVIEW, S.REJECTED): "reject",
+    (S.REJECTED, S.DRAFT): "edit",
+    (S.APPROVED, S.DRAFT): "void",  # an edit or a detected change voids the approval
+    (S.APPROVED, S.SENDING): "start",
+    (S.SENDING, S.APPROVED): "rearm",  # recurring: more occurrences are due
+    (S.SENDING, S.SENT): "finish",
+    (S.SENDING, S.PARTIALLY_FAILED): "finish",
+    (S.SENDING, S.FAILED): "finish",
+    (S.DRAFT, S.CANCELLED): "cancel",
+    (S.IN_REVIEW, S.CANCELLED): "cancel",
+    (S.REJECTED, S.CANCELLED): "cancel",
+    (S.APPROVED, S.CANCELLED): "cancel",
+}
+
+FINAL_STATES = frozenset({S.SENT, S.PARTIALLY_FAILED, S.FAILED, S.CANCELLED})
+# Editing is allowed in draft and rejected (back to draft) and voids an approval.
+EDITABLE_STATES = frozenset({S.DRAFT, S.REJECTED, S.APPROVED})
+# Previews go out any time before approval.
+PREVIEWABLE_STATES = frozenset({S.DRAFT, S.IN_REVIEW, S.REJECTED})
+MAX_TEST_UIDS = 5
+
+EDITABLE_FIELDS: tuple[str, ...] = (
+    "name",
+    "template",
+    "template_version",
+    "provider_account",
+    "audience",
+    "language",
+    "parameters",
+    "path",
+    "provider_options",
+    "priority",
+    "expired_seconds",
+    "test_uids",
+    "schedule_kind",
+    "fixed_time",
+    "circle_type",
+    "circle_value",
+    "time",
+    "start_date",
+    "end_date",
+    "cron",
+    "timezone",
+)
+
+
+class CampaignTransitionError(Exception):
+    """A campaign cannot make the requested move from its current status (HTTP 409)."""
+
+    conflict = True
+
+
+def allowed_targets(status: str) -> list[str]:
+    """Return the statuses a campaign in ``status`` may move to."""
+    return [to for (frm, to) in TRANSITIONS if frm == status]
+
+
+def require_perm(actor, perm: str, doing: str) -> None:
+    """Raise PermissionDenied unless ``actor`` holds ``perm`` (named in the message)."""
+    if actor is None or not actor.has_perm(perm):
+        who = getattr(actor, "username", None) or "anonymous"
+        raise PermissionDenied(f"user {who!r} may not {doing}: it needs the permission {perm}")
+
+
+def _describe(campaign: Campaign) -> str:
+    return f"campaign {campaign.pk} {campaign.name!r}"
+
+
+def campaign_transition(
+    *,
+    campaign: Campaign,
+    to: str,
+    actor=None,
+    reason: str = "",
+    data: Mapping[str, Any] | None = None,
+    action: str = "",
+    fields: Mapping[str, Any] | None = None,
+) -> Campaign:
+    """Move ``campaign`` from its status to ``to``, record it, and return the campaign.
+
+    The move is a compare-and-swap on the status the instance holds, so a stale instance
+    or a concurrent move raises :class:`CampaignTransitionError` instead of overwriting.
+    ``fields`` are column updates made in the same UPDATE (e.g. ``approved_hash``,
+    ``next_due_at``). Moving to draft clears the submission and approval hashes; moving
+    to draft or a final state clears ``next_due_at``. ``action`` names the audit event
+    (default: the table's name for the move).
+    """
+    frm = campaign.status
+    if (frm, to) not in TRANSITIONS:
+        targets = ", ".join(allowed_targets(frm)) or "nowhere (final)"
+        raise CampaignTransitionError(
+            f"{_describe(campaign)} is {frm}; it cannot move to {to} (from {frm} it may move to: {targets})"
+        )
+    action = action or TRANSITIONS[(frm, to)]
+    updates: dict[str, Any] = {"status": to, "updated_at": timezone.now()}
+    if to == S.DRAFT:
+        updates.update(submitted_hash="", approved_hash="", next_due_at=None)
+    elif to in FINAL_STATES:
+        updates["next_due_at"] = None
+    updates.update(fields or {})
+    with transaction.atomic():
+        changed = Campaign.objects.filter(pk=campaign.pk, status=frm).update(**updates)
+        if not changed:
+            now = Campaign.objects.filter(pk=campaign.pk).values_list("status", flat=True).first()
+            raise CampaignTransitionError(
+                f"{_describe(campaign)} is no longer {frm} (it is {now or 'deleted'}); {action} refused"
+            )
+        record_event(
+            campaign=campaign,
+            object_type="campaign",
+            object_id=campaign.pk,
+            action=action,
+            from_state=frm,
+            to_state=to,
+            actor=actor,
+            reason=reason,
+            data=data,
+        )
+    for name, value in updates.items():
+        setattr(campaign, name, value)
+    return campaign
+
+
+# --- validation ------------------------------------------------------------------------
+
+
+def _current_version(template):
+    from templates_registry.selectors import current_version
+
+    return current_version(template)
+
+
+@cache
+def _time_zones() -> frozenset[str]:
+    return frozenset(available_timezones()) | {"UTC"}
+
+
+def campaign_clean(campaign: Campaign) -> None:
+    """Raise ValidationError with field errors when ``campaign``'s values break a rule.
+
+    The model's own validation (choices, ranges, constraints) plus: the pinned version
+    belongs to the template, ``parameters`` and ``provider_options`` are objects,
+    ``test_uids`` is a list of at most five ids, ``circle_value`` a list of whole numbers,
+    and ``timezone`` an IANA zone. Schedule dates relative to today are checked on submit
+    and approve (``campaigns.schedule.validate``), when they matter.
+    """
+    errors: dict[str, list[str]] = {}
+    try:
+        campaign.full_clean(exclude=["created_by"])
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    version = campaign.template_version
+    if version is not None and campaign.template_id and version.template_id != campaign.template_id:
+        errors.setdefault("template_version", []).append(
+            f"template_version {version} belongs to another template than {campaign.template}"
+        )
+    if not isinstance(campaign.parameters, dict):
+        errors.setdefault("parameters", []).append(
+            f"parameters {campaign.parameters!r} must be an object of name: value"
+        )
+    if not isinstance(campaign.provider_options, dict):
+        errors.setdefault("provider_options", []).append(
+            f"provider_options {campaign.provider_options!r} must be an object"
+        )
+    uids = campaign.test_uids
+    if not isinstance(uids, list) or not all(isinstance(u, str | int) and str(u).strip() for u in uids):
+        errors.setdefault("test_uids", []).append(f"test_uids {uids!r} must be a list of user ids")
+    elif len(uids) > MAX_TEST_UIDS:
+        errors.setdefault("test_uids", []).append(
+            f"test_uids has {len(uids)} ids; a preview goes to at most {MAX_TEST_UIDS} test users"
+        )
+    circle = campaign.circle_value
+    whole = isinstance(circle, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in circle)
+    if not whole:
+        errors.setdefault("circle_value", []).append(
+            f"circle_value {circle!r} must be a list of whole numbers (weekdays 1-7 or month days 1-31)"
+        )
+    if campaign.timezone and campaign.timezone not in _time_zones():
+        errors.setdefault("timezone", []).append(
+            f"timezone {campaign.timezone!r} is not an IANA time zone (e.g. Asia/Shanghai)"
+        )
+    if errors:
+        raise ValidationError(errors)
+
+
+def _merge_errors(errors: dict[str, list[str]], exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, messages in exc.message_dict.items():
+            errors.setdefault(field, []).extend(messages)
+    else:
+        errors.setdefault("non_field_errors", []).extend(exc.messages)
+
+
+def campaign_check_sendable(*, campaign: Campaign, now: datetime) -> None:
+    """Raise ValidationError unless ``campaign`` may be scheduled as it stands at ``now``.
+
+    Run on submit and on approve, inside the caller's transaction: the field rules
+    (:func:`campaign_clean`), the schedule rules (``campaigns.schedule.validate``), the
+    pending-campaign limit per provider account and the mPaaS audience rule
+    (``campaigns.limits``). Schedule errors are keyed by campaign field (``schedule_kind``
+    for the kind; ``schedule`` for a schedule that would never fire).
+    """
+    from campaigns.limits import check_mpaas_audience, check_pending_limit
+    from campaigns.schedule import ScheduleSpec, validate
+
+    campaign_clean(campaign)
+    errors: dict[str, list[str]] = {}
+    try:
+        schedule_errors = validate(ScheduleSpec.from_campaign(campaign), now=now)
+    except ValidationError as exc:
+        _merge_errors(errors, exc)
+    else:
+        for field, messages in schedule_errors.items():
+            errors.setdefault("schedule_kind" if field == "kind" else field, []).extend(messages)
+    for check in (
+        lambda: check_pending_limit(campaign=campaign, now=now),
+        lambda: check_mpaas_audience(campaign=campaign),
+    ):
+        try:
+            check()
+        except ValidationError as exc:
+            _merge_errors(errors, exc)
+    if errors:
+        raise ValidationError(errors)
+
+
+def campaign_first_due(*, campaign: Campaign, now: datetime) -> datetime:
+    """Return when the campaign is first due after ``now``: ``now`` itself for schedule "now".
+
+    Raises ValidationError on ``schedule`` when the schedule has no occurrence left.
+    """
+    if campaign.schedule_kind == "now":
+        return now
+    from campaigns.schedule import ScheduleError, ScheduleSpec, next_occurrence
+
+    try:
+        first = next_occurrence(ScheduleSpec.from_campaign(campaign), after=now)
+    except ScheduleError as exc:
+        raise ValidationError({"schedule": [str(exc)]}) from exc
+    if first is None:
+        raise ValidationError(
+            {"schedule": [f"the {campaign.schedule_kind} schedule has no occurrence after "
+                          f"{now:%Y-%m-%d %H:%M:%S} UTC; nothing would be sent"]}
+        )
+    return first
+
+
+# --- create and edit -------------------------------------------------------------------
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, models.Model):
+        return value.pk
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    return value
+
+
+def _unknown_fields(data: Mapping[str, Any]) -> None:
+    unknown = sorted(set(data) - set(EDITABLE_FIELDS))
+    if unknown:
+        raise ValidationError(
+            {name: [f"{name} is not a campaign field that can be set; settable: {', '.join(EDITABLE_FIELDS)}"]
+             for name in unknown}
+        )
+
+
+def campaign_create(*, actor, data: Mapping[str, Any]) -> Campaign:
+    """Create a draft campaign from ``data`` (field: value), pinned to the template's
+    current version unless ``template_version`` is given, and record it."""
+    require_perm(actor, "campaigns.add_campaign", "create campaigns")
+    _unknown_fields(data)
+    campaign = Campaign(created_by=actor, **data)
+    if campaign.template_version_id is None and campaign.template_id:
+        campaign.template_version = _current_version(campaign.template)
+    campaign_clean(campaign)
+    with transaction.atomic():
+        campaign.save(force_insert=True)
+        record_event(
+            campaign=campaign,
+            object_type="campaign",
+            object_id=campaign.pk,
+            action="create",
+            to_state=campaign.status,
+            actor=actor,
+            data={"fields": sorted(data)},
+        )
+    return campaign
+
+
+def _same(current: Any, new: Any) -> bool:
+    if isinstance(current, models.Model) or isinstance(new, models.Model):
+        return getattr(current, "pk", current) == getattr(new, "pk", new)
+    return current == new
+
+
+def campaign_edit(*, campaign: Campaign, actor, changes: Mapping[str, Any]) -> Campaign:
+    """Apply ``changes`` (field: value) to ``campaign`` and return it, in draft.
+
+    Allowed in draft, in rejected (the campaign returns to draft) and in approved, where
+    the edit voids the approval (the campaign returns to draft, its schedule stops, and
+    the review is marked voided). A campaign in review must be withdrawn first. Changing
+    the template pins the new template's current version. Values equal to the current
+    ones are ignored; an edit that changes nothing leaves a draft or approved campaign
+    untouched (and reopens a rejected one).
+    """
+    require_perm(actor, "campaigns.change_campaign", "edit campaigns")
+    _unknown_fields(changes)
+    with transaction.atomic():
+        current = Campaign.objects.select_for_update().select_related("template").get(pk=campaign.pk)
+        if current.status not in EDITABLE_STATES:
+            hint = " (withdraw it from review first)" if current.status == S.IN_REVIEW else ""
+            raise CampaignTransitionError(
+                f"{_describe(current)} is {current.status}; campaigns can be edited only in draft, "
+                f"rejected or approved (which voids the approval){hint}"
+            )
+        changes = dict(changes)
+        new_template = changes.get("template")
+        if (
+            new_template is not None
+            and not _same(current.template, new_template)
+            and "template_version" not in changes
+        ):
+            changes["template_version"] = _current_version(new_template)
+        diff = {name: value for name, value in changes.items() if not _same(getattr(current, name), value)}
+        if not diff and current.status != S.REJECTED:
+            return current
+        before = {name: _json_value(getattr(current, name)) for name in diff}
+        for name, value in diff.items():
+            setattr(current, name, value)
+        campaign_clean(current)
+        voiding = current.status == S.APPROVED
+        reason = f"edited {', '.join(sorted(diff)) or 'nothing'}"
+        if voiding:
+            from approvals.services import review_void_for_campaign
+
+            reason = f"approval voided: {reason}"
+            review_void_for_campaign(campaign=current, actor=actor, reason=reason)
+        campaign_transition(
+            campaign=current,
+            to=S.DRAFT,
+            actor=actor,
+            reason=reason,
+            action="edit",
+            data={
+                "changes": {
+                    name: {"from": before[name], "to": _json_value(diff[name])} for name in sorted(diff)
+                },
+                "voided_approval": voiding,
+            },
+            fields=diff,
+        )
+    refresh_stale(campaign, current)
+    return current
+
+
+# --- cancel and the approval check -----------------------------------------------------
+
+
+def campaign_cancel(*, campaign: Campaign, actor, reason: str = "") -> Campaign:
+    """Cancel ``campaign`` before its last occurrence: nothing more is sent.
+
+    Allowed from draft, in review (the review is withdrawn), rejected and approved
+    (between occurrences of a recurring campaign too). Pending occurrences that were not
+    started are cancelled with it. While an occurrence is sending, wait for it to end
+    (or use the emergency stop).
+    """
+    require_perm(actor, "campaigns.cancel_campaign", "cancel campaigns")
+    with transaction.atomic():
+        current = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        if current.status == S.IN_REVIEW:
+            from approvals.services import review_close_open
+
+            review_close_open(campaign=current, actor=actor, reason=reason or "campaign cancelled")
+        campaign_transition(campaign=current, to=S.CANCELLED, actor=actor, reason=reason, action="cancel")
+        Dispatch.objects.filter(campaign=current, is_preview=False, status=DispatchStatus.PENDING).update(
+            status=DispatchStatus.CANCELLED,
+            detail="campaign cancelled",
+            finished_at=timezone.now(),
+            updated_at=timezone.now(),
+        )
+    refresh_stale(campaign, current)
+    return current
+
+
+def refresh_stale(campaign: Campaign, current: Campaign) -> None:
+    """Bring the caller's instance up to date with the row a service changed."""
+    if campaign is not current:
+        campaign.refresh_from_db()
+
+
+def _fresh(campaign: Campaign, *, lock: bool = False) -> Campaign:
+    queryset = Campaign.objects.select_related(
+        "template", "template_version", "provider_account", "audience"
+    )
+    if lock:
+        queryset = queryset.select_for_update(of=("self",))
+    return queryset.get(pk=campaign.pk)
+
+
+def campaign_verify_approval(*, campaign: Campaign) -> bool:
+    """Return True if ``campaign`` (as stored now) is approved and its content still
+    hashes to the approved hash; False otherwise (a dispatch must not send then)."""
+    current = _fresh(campaign)
+    if current.status not in (S.APPROVED, S.SENDING) or not current.approved_hash:
+        return False
+    try:
+        return campaign_hash(current) == current.approved_hash
+    except ValidationError:
+        return False
+
+
+def campaign_void_if_changed(*, campaign: Campaign, actor=None) -> bool:
+    """Void the approval (or the pending review) of ``campaign`` if its content changed.
+
+    For an approved campaign the current hash is compared with ``approved_hash``, for one
+    in review with ``submitted_hash``. On a mismatch the review is voided and the campaign
+    returns to draft, with the parts that changed in the audit trail; return True. Return
+    False when nothing was voided (unchanged, or a status with no approval to void).
+    """
+    with transaction.atomic():
+        current = _fresh(campaign, lock=True)
+        if current.status == S.APPROVED:
+            expected = current.approved_hash
+        elif current.status == S.IN_REVIEW:
+            expected = current.submitted_hash
+        else:
+            return False
+        problem = ""
+        try:
+            snapshot = campaign_snapshot(current)
+            actual = snapshot_hash(snapshot)
+        except ValidationError as exc:
+            snapshot, actual = {}, ""
+            problem = "; ".join(f"{f}: {' '.join(m)}" for f, m in exc.message_dict.items()) if hasattr(
+                exc, "error_dict"
+            ) else " ".join(exc.messages)
+        if actual == expected:
+            return False
+        from approvals.services import review_void_for_campaign
+
+        review = review_void_for_campaign(campaign=current, actor=actor, reason="content changed")
+        changed = snapshot_changes(review.snapshot, snapshot) if review is not None and snapshot else []
+        if problem:
+            reason = f"approval voided: the message can no longer be built ({problem})"
+        else:
+            reason = f"approval voided: {', '.join(changed) or 'content'} changed since submission"
+        campaign_transition(
+            campaign=current,
+            to=S.DRAFT,
+            actor=actor,
+            reason=reason,
+            action="void",
+            data={"changed": changed, "expected_hash": expected, "current_hash": actual},
+        )
+    refresh_stale(campaign, current)
+    return True
+
+
+# --- previews --------------------------------------------------------------------------
+
+
+def _start_preview(dispatch_id: int) -> bool:
+    """Hand a preview dispatch to the send engine; return False if there is no engine."""
+    try:
+        from campaigns.engine import run_preview
+    except ImportError:
+        return False
+    run_preview(dispatch_id)
+    return True
+
+
+def campaign_preview(*, campaign: Campaign, actor) -> Dispatch:
+    """Send the campaign as it stands to its test uids (at most five), before approval.
+
+    Creates a preview Dispatch due now, bound to the current content hash (a review counts
+    only previews of the content it reviews), records it, and hands it to the send engine
+    once the transaction commits. Return the dispatch.
+    """
+    if actor is None or not (
+        actor.has_perm("campaigns.change_campaign") or actor.has_perm("campaigns.approve_campaign")
+    ):
+        require_perm(actor, "campaigns.change_campaign", "send previews")
+    with transaction.atomic():
+        current = _fresh(campaign, lock=True)
+        if current.status not in PREVIEWABLE_STATES:
+            raise CampaignTransitionError(
+                f"{_describe(current)} is {current.status}; previews are sent only before approval "
+                f"(in {', '.join(sorted(PREVIEWABLE_STATES))})"
+            )
+        uids = [str(uid) for uid in current.test_uids or []]
+        if not uids:
+            raise ValidationError(
+                {"test_uids": ["test_uids is empty; a preview goes to 1 to 5 test users listed there"]}
+            )
+        campaign_clean(current)
+        content_hash = campaign_hash(current)
+        due_at = timezone.now().replace(microsecond=0)
+        try:
+            with transaction.atomic():
+                dispatch = Dispatch.objects.create(
+                    campaign=current, due_at=due_at, is_preview=True, content_hash=content_hash
+                )
+        except IntegrityError:
+            raise CampaignTransitionError(
+                f"a preview of {_describe(current)} was started at {due_at:%H:%M:%S} UTC; "
+                "wait a second before sending another"
+            ) from None
+        record_event(
+            campaign=current,
+            object_type="dispatch",
+            object_id=dispatch.pk,
+            action="preview",
+            to_state=dispatch.status,
+            actor=actor,
+            data={"test_uids": uids, "content_hash": content_hash},
+        )
+        _start_preview(dispatch.pk)
+    return dispatch

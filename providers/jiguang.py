@@ -1,0 +1,288 @@
+"""Jiguang UMS template messages: ``/v1/template/broadcast`` and ``/v1/template/sent``.
+
+Wire format (PROVIDERS.md §4): JSON over HTTP Basic auth ``base64(channel_key:master_secret)``.
+A batch with no targets, tags or segment is a broadcast to the whole audience
+(``POST {base}/v1/template/broadcast``, no ``aud_*``); anything else goes to
+``POST {base}/v1/template/sent`` with ``aud_userid`` (≤ 1000 a request, so
+``limits.ids_per_request`` makes :meth:`Provider.batch_targets` split larger lists),
+``aud_tag`` (≤ 20) and ``aud_segment`` (≤ 1).
+
+Campaign ``provider_options`` may carry ``app_para`` (required when the template has
+the App channel), ``rule_id``, ``callback`` and the ``option`` fields ``owner``,
+``black_id`` and ``white_id``; Crier sets ``option.sendno`` (the batch key) and
+``option.priority`` (the campaign priority) itself.
+
+Idempotency: ``sendno`` is only echoed back, UMS does not deduplicate on it, so a
+request that got no answer is ``unknown``.
+
+Daily quota (1015029): the answer is ``retry`` at the next local midnight of the
+account's ``settings["quota_timezone"]``, by default ``Asia/Shanghai``: UMS is a Chinese
+service and documents no time zone, so Beijing midnight is our assumption.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import httpx
+
+from providers.base import (
+    AccountConfig,
+    Batch,
+    Limits,
+    Message,
+    Outcome,
+    Provider,
+    ProviderError,
+    Result,
+    retry_after_seconds,
+)
+
+BROADCAST_PATH = "/v1/template/broadcast"
+SENT_PATH = "/v1/template/sent"
+DEFAULT_QUOTA_TIMEZONE = "Asia/Shanghai"
+MAX_USERIDS = 1000
+MAX_TAGS = 20
+MAX_SEGMENTS = 1
+MAX_TIME_TO_LIVE = 10 * 86400
+# UMS user ids: letters, digits, ``_`` and ``@!#$&*+=.|¥``, at most 64 characters.
+USERID = re.compile(r"^[A-Za-z0-9_@!#$&*+=.|¥]{1,64}$")
+
+CODE_AUTH_FAILED = 4005
+CODE_SERVER_ERROR = 5000
+CODE_DAILY_QUOTA = 1015029
+CODE_TOO_FREQUENT = 1015030
+RETRYABLE_CODES = frozenset({CODE_SERVER_ERROR, CODE_TOO_FREQUENT})
+
+# Options that go at the top level of the message object, and those that go in ``option``.
+TOP_LEVEL_OPTIONS = ("app_para", "rule_id", "callback")
+OPTION_FIELDS = ("owner", "black_id", "white_id")
+
+
+def basic_authorization(*, channel_key: str, master_secret: str) -> str:
+    """Return the ``Authorization`` header value for a channel key and its master secret."""
+    token = base64.b64encode(f"{channel_key}:{master_secret}".encode()).decode("ascii")
+    return f"Basic {token}"
+
+
+class JiguangProvider(Provider):
+    """Send a UMS general template to everyone, or to user ids, tags or a segment."""
+
+    kind: ClassVar[str] = "jiguang"
+    limits: ClassVar[Limits] = Limits(
+        ids_per_request=MAX_USERIDS,
+        test_uids=5,
+        tags_per_request=MAX_TAGS,
+        segments_per_request=MAX_SEGMENTS,
+        broadcast=True,
+        idempotent=False,  # sendno is echoed, never deduplicated
+        max_key_length=64,
+    )
+
+    def __init__(self, account: AccountConfig, *, clock: Callable[[], float] = time.time) -> None:
+        super().__init__(account)
+        self._clock = clock
+
+    # -- building ----------------------------------------------------------
+    def _template_id(self, message: Message) -> int | None:
+        try:
+            return int(message.template_ref)
+        except (TypeError, ValueError):
+            return None
+
+    def validate(self, message: Message) -> dict[str, list[str]]:
+        """Return field errors for ``message`` under the UMS message-object rules (empty: valid)."""
+        errors: dict[str, list[str]] = {}
+        if self._template_id(message) is None:
+            errors["template"] = [
+                f"UMS template_id {message.template_ref!r} must be the integer id of a general template"
+            ]
+        if message.priority not in (1, 2, 3):
+            errors["priority"] = [f"priority {message.priority} must be 1 (high), 2 (medium) or 3 (low)"]
+        options = message.options or {}
+        known = set(TOP_LEVEL_OPTIONS) | set(OPTION_FIELDS)
+        unknown = sorted(set(options) - known)
+        if unknown:
+            errors["options"] = [
+                f"options {', '.join(unknown)} are not UMS template parameters; "
+                f"known: {', '.join(sorted(known))}"
+            ]
+        if options.get("black_id") is not None and options.get("white_id") is not None:
+            errors.setdefault("options", []).append("black_id and white_id cannot both be given")
+        app_para = options.get("app_para")
+        if app_para is not None:
+            if not isinstance(app_para, Mapping) or not app_para.get("platform"):
+                errors.setdefault("options", []).append("app_para must be an object with a platform")
+            else:
+                ttl = app_para.get("time_to_live")
+                if ttl is not None and (not isinstance(ttl, int) or not 0 <= ttl <= MAX_TIME_TO_LIVE):
+                    errors.setdefault("options", []).append(
+                        f"app_para.time_to_live {ttl!r} must be 0 to {MAX_TIME_TO_LIVE} seconds (10 days)"
+                    )
+        for name in ("rule_id", "black_id", "white_id"):
+            value = options.get(name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                errors.setdefault("options", []).append(f"{name} {value!r} must be an integer")
+        callback = options.get("callback")
+        if callback is not None and not isinstance(callback, Mapping):
+            errors.setdefault("options", []).append("callback must be an object with url and/or params")
+        return errors
+
+    def _path(self, batch: Batch) -> str:
+        audience = batch.targets or batch.tags or batch.segment or (batch.preview and batch.test_uids)
+        return SENT_PATH if audience else BROADCAST_PATH
+
+    def payload(self, message: Message, batch: Batch) -> dict[str, Any]:
+        """Return the UMS message object for ``batch`` (``aud_*`` only for ``/template/sent``)."""
+        body: dict[str, Any] = {}
+        userids = [t.address or t.external_id for t in batch.targets]
+        if batch.preview:
+            userids += [uid for uid in batch.test_uids if uid not in userids]
+        if userids:
+            body["aud_userid"] = userids
+        if batch.tags:
+            body["aud_tag"] = list(batch.tags)
+        if batch.segment:
+            body["aud_segment"] = [batch.segment]
+        template_id = self._template_id(message)
+        body["template_id"] = template_id if template_id is not None else message.template_ref
+        body["template_para"] = dict(message.parameters)
+        options = message.options or {}
+        for name in TOP_LEVEL_OPTIONS:
+            if options.get(name) is not None:
+                body[name] = options[name]
+        option: dict[str, Any] = {"sendno": batch.key, "priority": message.priority}
+        for name in OPTION_FIELDS:
+            if options.get(name) is not None:
+                option[name] = options[name]
+        body["option"] = option
+        return body
+
+    def build_request(self, message: Message, batch: Batch) -> httpx.Request:
+        """Return the authenticated template request for ``batch``; raise ProviderError on bad input."""
+        errors = self.validate(message)
+        if errors:
+            field, messages = next(iter(errors.items()))
+            raise ProviderError("; ".join(messages), field=field)
+        if batch.preview and not (batch.targets or batch.test_uids):
+            # An empty preview must never fall through to the everyone-broadcast endpoint.
+            raise ProviderError("a preview needs test user ids", field="test_uids")
+        if len(batch.targets) > MAX_USERIDS:
+            raise ProviderError(
+                f"{len(batch.targets)} user ids in one request; UMS takes at most {MAX_USERIDS} "
+                "(split with batch_targets)",
+                field="targets",
+            )
+        bad = [uid for uid in self.payload(message, batch).get("aud_userid", ()) if not USERID.match(uid)]
+        if bad:
+            # One bad id makes UMS refuse the whole request: name it before sending.
+            raise ProviderError(
+                f"{len(bad)} user id(s) UMS cannot take, e.g. {bad[0]!r}: a user id is 1 to 64 "
+                "letters, digits, _ or @!#$&*+=.|¥",
+                field="targets",
+            )
+        if len(batch.tags) > MAX_TAGS:
+            raise ProviderError(
+                f"{len(batch.tags)} tags in one request; UMS takes at most {MAX_TAGS}", field="tags"
+            )
+        if not batch.key or len(batch.key) > self.limits.max_key_length:
+            raise ProviderError(
+                f"sendno {batch.key!r} must be 1 to {self.limits.max_key_length} characters", field="key"
+            )
+        channel_key = self.account.credentials.get("channel_key", "")
+        master_secret = self.account.credentials.get("master_secret", "")
+        if not channel_key or not master_secret:
+            raise ProviderError("the Jiguang account has no channel_key/master_secret", field="credentials")
+        body = json.dumps(self.payload(message, batch), ensure_ascii=False, separators=(",", ":"))
+        return httpx.Request(
+            "POST",
+            f"{self.account.base_url.rstrip('/')}{self._path(batch)}",
+            content=body.encode("utf-8"),
+            headers={
+                "Authorization": basic_authorization(channel_key=channel_key, master_secret=master_secret),
+                "Content-Type": "application/json; charset=utf-8",
+                "Accept": "application/json",
+                "User-Agent": "crier-jiguang/1",
+            },
+            # A hand-built Request carries no timeout of its own; the account's applies.
+            extensions={"timeout": httpx.Timeout(self.account.timeout).as_dict()},
+        )
+
+    # -- parsing -----------------------------------------------------------
+    def _seconds_to_quota_reset(self) -> float:
+        name = self.account.settings.get("quota_timezone", DEFAULT_QUOTA_TIMEZONE)
+        try:
+            zone = ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            zone = ZoneInfo(DEFAULT_QUOTA_TIMEZONE)
+        now = datetime.fromtimestamp(self._clock(), zone)
+        midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), tzinfo=zone)
+        return max(1.0, midnight.timestamp() - now.timestamp())
+
+    def parse_response(self, response: httpx.Response) -> Result:
+        """Return the outcome of a UMS answer with its business code and message."""
+        status = response.status_code
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            if status == 200:
+                # UMS says 200 is always success, but we cannot read which message it made.
+                return Result(
+                    Outcome.UNKNOWN,
+                    code="BAD_RESPONSE",
+                    http_status=status,
+                    message=f"unreadable 200 answer: {response.text[:200]!r}",
+                )
+            retryable = status >= 500 or status == 429
+            return Result(
+                Outcome.RETRY if retryable else Outcome.FAILED,
+                code=f"HTTP_{status}",
+                message=response.text[:200],
+                http_status=status,
+                retry_after=retry_after_seconds(response.headers.get("Retry-After")),
+            )
+        code = body.get("code")
+        message = str(body.get("message", ""))
+        if status == 200 and code == 0:
+            return Result(
+                Outcome.DELIVERED,
+                code="0",
+                message=message,
+                http_status=status,
+                provider_message_id=str(body.get("msgid") or body.get("msgno") or ""),
+                raw=body,
+            )
+        if code == CODE_DAILY_QUOTA:
+            return Result(
+                Outcome.RETRY,
+                code=str(code),
+                message=message or "today's broadcast quota is used up",
+                http_status=status,
+                retry_after=self._seconds_to_quota_reset(),
+                raw=body,
+            )
+        if code in RETRYABLE_CODES or (code is None and status >= 500):
+            return Result(
+                Outcome.RETRY,
+                code=str(code if code is not None else f"HTTP_{status}"),
+                message=message,
+                http_status=status,
+                retry_after=retry_after_seconds(response.headers.get("Retry-After")),
+                raw=body,
+            )
+        return Result(
+            Outcome.FAILED,
+            code=str(code if code is not None else f"HTTP_{status}"),
+            message=message or f"HTTP {status}",
+            http_status=status,
+            raw=body,
+        )

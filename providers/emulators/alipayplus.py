@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import threading
 import time
 import uuid
@@ -88,6 +89,15 @@ def public_key_pem(private_key_pem: str) -> str:
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
         .decode()
     )
+
+
+def default_platform_key_path() -> Path:
+    """Return where the demo's emulator platform key lives: ``CRIER_ALIPAYPLUS_PLATFORM_KEY``,
+    else ``var/emulators/alipayplus-platform-key.pem`` in the project folder."""
+    configured = os.environ.get("CRIER_ALIPAYPLUS_PLATFORM_KEY")
+    if configured:
+        return Path(configured)
+    return Path(__file__).resolve().parents[2] / "var" / "emulators" / "alipayplus-platform-key.pem"
 
 
 def load_or_create_platform_key(path: Path) -> str:

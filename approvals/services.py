@@ -273,7 +273,7 @@ def campaign_approve(*, campaign: Campaign, actor, comment: str = "") -> Review:
             )
         _refuse_second_decision(review, actor)
         if campaign_void_if_changed(campaign=current, actor=actor):
-            voids = current.audit_events.filter(action="void").order_by("-id")
+            voids = current.audit_events.filter(object_type="campaign", action="void").order_by("-id")
             voided_reason = voids.values_list("reason", flat=True).first()
         else:
             if settings.CRIER_REQUIRE_PREVIEW and not review_has_successful_preview(review=review):

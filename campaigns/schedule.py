@@ -616,9 +616,10 @@ def occurrences(
     knows and the schedule does not. ``once`` yields ``fixed_time``. ``recurring`` and
     ``cron`` yield local wall times in the campaign's zone within 00:00 of ``start_date``
     to 24:00 of ``end_date``, converted to UTC under the daylight-saving rule of the
-    module docstring; a monthly day a month lacks is skipped. The work done is per
-    matching day (recurring) or per cron match, never per minute. Raise ``ScheduleError``
-    at once for a schedule that cannot be evaluated.
+    module docstring; a monthly day a month lacks is skipped. Evaluation starts at
+    ``after`` (not at the start of the period) and costs one step per day (recurring) or
+    per cron match, never one per minute. Raise ``ScheduleError`` at once, not on the
+    first ``next()``, for a schedule that cannot be evaluated.
     """
     _require_aware(after, "after")
     if until is not None:

@@ -1,13 +1,202 @@
-"""Admin registrations for provider accounts (credentials are write-only)."""
+"""Admin for provider accounts: credentials are write-only.
 
+The form has one field per credential of the account's kind (all kinds on the add
+page, grouped, only the chosen kind's being used). A secret is never rendered back —
+not from the database, not even the value just submitted when the form has an error —
+each field says only whether a value is stored, and leaving it empty keeps the stored
+value. ``credentials_encrypted`` is never shown. Adding, changing and deleting accounts
+needs ``providers.manage_provider_accounts``; others with the view permission see the
+settings and which credentials are set.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
 from django.contrib import admin
+from django.http import HttpRequest
 
-from providers.models import ProviderAccount
+from providers import crypto
+from providers.alipayplus import load_private_key, load_public_key
+from providers.models import CREDENTIAL_FIELDS, OPTIONAL_CREDENTIALS, ProviderAccount
+from providers.registry import PROVIDERS
+
+PEM_FIELDS = {"private_key": load_private_key, "platform_public_key": load_public_key}
+ACCOUNT_FIELDS = [
+    "name",
+    "kind",
+    "base_url",
+    "app_id",
+    "settings",
+    "rate_limit",
+    "max_concurrency",
+    "max_attempts",
+    "timeout_seconds",
+    "enabled",
+]
+
+
+class WriteOnlyTextarea(forms.Textarea):
+    """A textarea that never renders a value, not even one submitted with a form error."""
+
+    def format_value(self, value: Any) -> None:
+        return None
+
+
+def _credential_field(name: str) -> forms.CharField:
+    widget = (
+        WriteOnlyTextarea(attrs={"rows": 4, "autocomplete": "off", "spellcheck": "false"})
+        if name in PEM_FIELDS
+        else forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"})
+    )
+    return forms.CharField(required=False, widget=widget, label=name.replace("_", " ").capitalize())
+
+
+def kind_label(kind: str) -> str:
+    return PROVIDERS.get(kind, (kind, ""))[0]
+
+
+def stored_credentials(account: ProviderAccount) -> dict[str, str] | None:
+    """Return the stored credentials, {} when none, None when they cannot be decrypted."""
+    try:
+        return account.get_credentials() if account.credentials_encrypted else {}
+    except crypto.CredentialsUnreadable:
+        return None
+
+
+def credentials_summary(account: ProviderAccount) -> str:
+    """Return which credentials are set, without any value."""
+    stored = stored_credentials(account)
+    if stored is None:
+        return "unreadable with the configured CRIER_FIELD_KEYS: enter them again"
+    names = CREDENTIAL_FIELDS.get(account.kind, ())
+    missing = [n for n in names if not stored.get(n) and n not in OPTIONAL_CREDENTIALS]
+    shown = ", ".join(f"{n}: {'set' if stored.get(n) else 'not set'}" for n in names)
+    return f"{'complete' if not missing else 'incomplete'} ({shown})"
+
+
+class ProviderAccountForm(forms.ModelForm):
+    """Account settings plus write-only credential fields (declared for every kind)."""
+
+    # Real provider endpoints are HTTPS; the local emulators are typed with http://.
+    base_url = forms.URLField(
+        max_length=300, assume_scheme="https", help_text="e.g. https://dip-cb.binanceapi.com"
+    )
+
+    class Meta:
+        model = ProviderAccount
+        fields = ACCOUNT_FIELDS
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.stored = stored_credentials(self.instance) if self.instance.pk else {}
+        if self.instance.pk:
+            # An account keeps its kind: another kind's credentials would not fit it.
+            own = set(CREDENTIAL_FIELDS.get(self.instance.kind, ()))
+            for name in [n for n in self.credential_names() if n not in own]:
+                del self.fields[name]
+        for name in self.credential_names():
+            if name not in self.fields:
+                continue
+            if self.stored and self.stored.get(name):
+                help_text = "Set. Leave empty to keep the stored value."
+            elif self.stored is None:
+                help_text = "Stored value unreadable: enter it again."
+            else:
+                help_text = "Not set." + (" Optional." if name in OPTIONAL_CREDENTIALS else "")
+            self.fields[name].help_text = help_text
+
+    @staticmethod
+    def credential_names() -> list[str]:
+        return [name for names in CREDENTIAL_FIELDS.values() for name in names]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        kind = self.instance.kind if self.instance.pk else cleaned.get("kind")
+        if not kind:
+            return cleaned
+        own = CREDENTIAL_FIELDS.get(kind, ())
+        for name in self.credential_names():
+            if name in self.fields and name not in own and cleaned.get(name):
+                self.add_error(name, f"{name} belongs to another kind of account, not {kind_label(kind)}.")
+        stored = self.stored or {}
+        for name in own:
+            value = cleaned.get(name, "")
+            if value and name in PEM_FIELDS:
+                try:
+                    PEM_FIELDS[name](value)
+                except ValueError as exc:
+                    # The reason names the format, never the value.
+                    self.add_error(name, f"{name} is {exc}.")
+            elif not value and not stored.get(name) and name not in OPTIONAL_CREDENTIALS:
+                self.add_error(name, f"{name} is required for {kind_label(kind)} accounts.")
+        return cleaned
+
+    def save(self, commit: bool = True) -> ProviderAccount:
+        account = super().save(commit=False)
+        own = CREDENTIAL_FIELDS.get(account.kind, ())
+        merged = dict(self.stored or {})
+        merged.update({name: self.cleaned_data[name] for name in own if self.cleaned_data.get(name)})
+        account.credentials_encrypted = crypto.encrypt_json(merged) if merged else ""
+        if commit:
+            account.save()
+        return account
+
+
+# Declared on the class (not added per instance) so the admin's form factory knows them.
+for _name in ProviderAccountForm.credential_names():
+    ProviderAccountForm.base_fields[_name] = _credential_field(_name)
+    ProviderAccountForm.declared_fields[_name] = ProviderAccountForm.base_fields[_name]
 
 
 @admin.register(ProviderAccount)
 class ProviderAccountAdmin(admin.ModelAdmin):
-    list_display = ["name", "kind", "base_url", "app_id", "rate_limit", "enabled"]
+    form = ProviderAccountForm
+    list_display = ["name", "kind", "base_url", "app_id", "rate_limit", "enabled", "credentials"]
     list_filter = ["kind", "enabled"]
     search_fields = ["name", "app_id"]
     exclude = ["credentials_encrypted"]
+
+    @admin.display(description="credentials")
+    def credentials(self, obj: ProviderAccount) -> str:
+        return credentials_summary(obj)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ProviderAccount | None = None) -> list[str]:
+        return ["kind", "credentials"] if obj else ["credentials"]
+
+    def get_fieldsets(self, request: HttpRequest, obj: ProviderAccount | None = None) -> list:
+        fieldsets: list = [(None, {"fields": ACCOUNT_FIELDS})]
+        if obj is None:
+            for kind, names in CREDENTIAL_FIELDS.items():
+                fieldsets.append(
+                    (
+                        f"{kind_label(kind)} credentials",
+                        {"fields": list(names), "description": "Only for a kind chosen above."},
+                    )
+                )
+            return fieldsets
+        fieldsets.append(("Credentials", {"fields": ["credentials"]}))
+        if self.has_change_permission(request, obj):
+            fieldsets.append(
+                (
+                    f"Replace {kind_label(obj.kind)} credentials",
+                    {
+                        "fields": list(CREDENTIAL_FIELDS.get(obj.kind, ())),
+                        "description": "Stored values are never shown. Fill in only what you replace.",
+                    },
+                )
+            )
+        return fieldsets
+
+    def _may_manage(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("providers.manage_provider_accounts")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return super().has_add_permission(request) and self._may_manage(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: ProviderAccount | None = None) -> bool:
+        return super().has_change_permission(request, obj) and self._may_manage(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: ProviderAccount | None = None) -> bool:
+        return super().has_delete_permission(request, obj) and self._may_manage(request)

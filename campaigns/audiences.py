@@ -1,0 +1,638 @@
+"""Audiences: check them, size them, import their member and suppression lists, and stream
+their recipients to the send engine.
+
+An audience is one of four kinds (``AudienceKind``):
+
+* ``all`` — everyone. On a provider with a provider-side broadcast (Binance, mPaaS,
+  Jiguang) the engine sends one broadcast and never resolves it here; on a provider that
+  needs a per-user address (Alipay+) it means every recipient that has that address.
+* ``users`` — the external ids listed in ``AudienceMember`` (``suppressed=False``). A
+  listed id need not have a Recipient row: Jiguang addresses users by id, so such an id
+  is a target with address = its external id; Alipay+ needs a token, so it is skipped as
+  ``unknown recipient``.
+* ``tags`` — recipients having any of the audience's tags (through ``RecipientTag``).
+* ``segment`` — a provider-side segment id, sent to the provider as is; it cannot be
+  resolved locally.
+
+Every kind has a suppression list (``AudienceMember`` with ``suppressed=True``): those ids
+are never sent to, whatever else says so.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from campaigns.models import Audience, AudienceKind, AudienceMember, Recipient, RecipientTag
+from campaigns.recipients import (
+    ImportReport,
+    MalformedRow,
+    RowError,
+    clean_tags,
+    external_id_error,
+    recipient_opt_out,
+)
+from providers.base import Limits
+from providers.registry import PROVIDERS, provider_class
+
+__all__ = [
+    "ADDRESS_REQUIRED",
+    "AudienceStream",
+    "SkipReason",
+    "TargetRow",
+    "audience_create",
+    "audience_import_members",
+    "audience_size",
+    "audience_update",
+    "audience_validate",
+    "iter_audience_targets",
+    "recipient_opt_out",
+]
+
+# Provider kinds that address a user only through a stored per-user address (Alipay+:
+# the accessToken from applyToken). Every other kind falls back to the external id
+# (Jiguang: the UMS userid is our external id unless addresses["jiguang"] says otherwise).
+ADDRESS_REQUIRED = frozenset({"alipayplus"})
+SEGMENT_MAX_LENGTH = 200
+
+
+def provider_limits(kind: str) -> Limits:
+    """Return the published limits of provider ``kind`` (its module is the one source)."""
+    return provider_class(kind).limits
+
+
+# --- validation -----------------------------------------------------------------------
+
+
+def audience_validate(
+    *,
+    kind: str,
+    tags: Sequence[str] | None = None,
+    segment: Any = "",
+    provider_kind: str | None = None,
+) -> dict[str, Any]:
+    """Return ``{"kind", "tags", "segment"}`` cleaned; raise ValidationError by field.
+
+    Rules for every audience: a known kind; ``tags`` only (and at least one) for kind
+    ``tags``, each a valid Jiguang tag; ``segment`` only (and exactly one id) for kind
+    ``segment``. With ``provider_kind`` also the provider's limits: a broadcast-only
+    provider takes only ``all``; a provider that sends tags itself takes at most
+    ``tags_per_request`` of them (Jiguang: 20, since more would need several requests and a
+    user holding tags from two of them would get the message twice); a segment needs a
+    provider that takes one.
+    """
+    errors: dict[str, list[str]] = {}
+
+    def fail(field_name: str, message: str) -> None:
+        errors.setdefault(field_name, []).append(message)
+
+    if kind not in AudienceKind.values:
+        fail("kind", f"kind {kind!r} is not one of {', '.join(AudienceKind.values)}")
+
+    cleaned_tags: list[str] = []
+    if kind == AudienceKind.TAGS:
+        cleaned_tags, messages = clean_tags(list(tags or []))
+        for message in messages:
+            fail("tags", message)
+        if not cleaned_tags and not messages:
+            fail("tags", "an audience of kind 'tags' needs at least one tag")
+    elif tags:
+        fail("tags", f"tags {list(tags)!r} are only used by audiences of kind 'tags', not {kind!r}")
+
+    if isinstance(segment, list | tuple):
+        if len(segment) != 1:
+            fail("segment", f"segment {list(segment)!r} must be exactly one segment id (providers take one)")
+            segment = ""
+        else:
+            segment = segment[0]
+    segment = segment.strip() if isinstance(segment, str) else segment
+    if kind == AudienceKind.SEGMENT:
+        if not isinstance(segment, str) or not segment:
+            fail("segment", "an audience of kind 'segment' needs exactly one provider segment id")
+        elif len(segment) > SEGMENT_MAX_LENGTH or "," in segment or any(c.isspace() for c in segment):
+            fail(
+                "segment",
+                f"segment {segment!r} must be one segment id of at most {SEGMENT_MAX_LENGTH} characters, "
+                "without commas or spaces (providers take one segment per send)",
+            )
+    elif segment:
+        fail("segment", f"segment {segment!r} is only used by audiences of kind 'segment', not {kind!r}")
+
+    if provider_kind is not None and not errors:
+        if provider_kind not in PROVIDERS:
+            fail("provider_kind", f"provider_kind {provider_kind!r} is not one of {', '.join(PROVIDERS)}")
+        else:
+            limits = provider_limits(provider_kind)
+            provider_tags = kind == AudienceKind.TAGS and limits.tags_per_request > 0
+            if (
+                kind in (AudienceKind.USERS, AudienceKind.TAGS)
+                and limits.ids_per_request < 1
+                and not provider_tags
+            ):
+                fail(
+                    "kind",
+                    f"provider {provider_kind!r} only broadcasts to everyone; kind {kind!r} cannot be sent",
+                )
+            if provider_tags and len(cleaned_tags) > limits.tags_per_request:
+                fail(
+                    "tags",
+                    f"tags has {len(cleaned_tags)} tags; provider {provider_kind!r} takes at most "
+                    f"{limits.tags_per_request} per send",
+                )
+            if kind == AudienceKind.SEGMENT and limits.segments_per_request < 1:
+                fail("kind", f"provider {provider_kind!r} cannot send to a provider segment")
+            if kind == AudienceKind.ALL and not limits.broadcast and limits.ids_per_request < 1:
+                fail("kind", f"provider {provider_kind!r} can neither broadcast nor address users")
+
+    if errors:
+        raise ValidationError(errors)
+    return {"kind": kind, "tags": cleaned_tags, "segment": segment if kind == AudienceKind.SEGMENT else ""}
+
+
+# --- create / update --------------------------------------------------------------------
+
+
+def _check_name(name: Any, *, exclude_pk: int | None = None) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise ValidationError({"name": ["name is required"]})
+    name = name.strip()
+    if len(name) > 200:
+        raise ValidationError({"name": [f"name is {len(name)} characters; at most 200"]})
+    taken = Audience.objects.filter(name=name)
+    if exclude_pk is not None:
+        taken = taken.exclude(pk=exclude_pk)
+    if taken.exists():
+        raise ValidationError({"name": [f"name {name!r} is already used by another audience"]})
+    return name
+
+
+def _import_or_raise(
+    *, audience: Audience, external_ids: Iterable[str], suppressed: bool, field_name: str
+) -> ImportReport:
+    report = audience_import_members(
+        audience=audience, external_ids=external_ids, suppressed=suppressed, replace=True
+    )
+    if report.error_count:
+        raise ValidationError({field_name: [f"row {e.row}: {e.message}" for e in report.errors]})
+    return report
+
+
+def audience_create(
+    *,
+    name: str,
+    kind: str,
+    tags: Sequence[str] | None = None,
+    segment: Any = "",
+    user_ids: Iterable[str] | None = None,
+    suppressed_ids: Iterable[str] | None = None,
+) -> Audience:
+    """Create an audience with its member and suppression lists, all or nothing.
+
+    Raise ValidationError by field (``user_ids``/``suppressed_ids`` errors name the
+    1-based position of each bad id); nothing is written then. For lists too long for one
+    request, create the audience empty and stream them in with ``audience_import_members``.
+    """
+    cleaned = audience_validate(kind=kind, tags=tags, segment=segment)
+    if user_ids and kind != AudienceKind.USERS:
+        raise ValidationError(
+            {"user_ids": [f"user_ids are only used by audiences of kind 'users', not {kind!r}"]}
+        )
+    with transaction.atomic():
+        audience = Audience.objects.create(name=_check_name(name), **cleaned)
+        if user_ids:
+            _import_or_raise(
+                audience=audience, external_ids=user_ids, suppressed=False, field_name="user_ids"
+            )
+        if suppressed_ids:
+            _import_or_raise(
+                audience=audience, external_ids=suppressed_ids, suppressed=True, field_name="suppressed_ids"
+            )
+    return audience
+
+
+def audience_update(
+    *,
+    audience: Audience,
+    name: str | None = None,
+    kind: str | None = None,
+    tags: Sequence[str] | None = None,
+    segment: Any = None,
+    user_ids: Iterable[str] | None = None,
+    suppressed_ids: Iterable[str] | None = None,
+) -> Audience:
+    """Change an audience; arguments left as None are kept, lists given replace the stored ones.
+
+    All or nothing: on a ValidationError (by field) nothing is written. Members listed
+    while the audience had another kind are kept (they are ignored unless it is ``users``).
+    """
+    new_kind = kind if kind is not None else audience.kind
+    new_tags = tags if tags is not None else (audience.tags if new_kind == AudienceKind.TAGS else [])
+    new_segment = (
+        segment if segment is not None else (audience.segment if new_kind == AudienceKind.SEGMENT else "")
+    )
+    cleaned = audience_validate(kind=new_kind, tags=new_tags, segment=new_segment)
+    if user_ids and new_kind != AudienceKind.USERS:
+        raise ValidationError(
+            {"user_ids": [f"user_ids are only used by audiences of kind 'users', not {new_kind!r}"]}
+        )
+    with transaction.atomic():
+        locked = Audience.objects.select_for_update().get(pk=audience.pk)
+        if name is not None:
+            locked.name = _check_name(name, exclude_pk=locked.pk)
+        for attr, value in cleaned.items():
+            setattr(locked, attr, value)
+        try:
+            locked.save()
+        except IntegrityError as exc:  # a concurrent rename took the name
+            raise ValidationError({"name": [f"name {locked.name!r} is already used"]}) from exc
+        if user_ids is not None:
+            _import_or_raise(audience=locked, external_ids=user_ids, suppressed=False, field_name="user_ids")
+        if suppressed_ids is not None:
+            _import_or_raise(
+                audience=locked, external_ids=suppressed_ids, suppressed=True, field_name="suppressed_ids"
+            )
+    return locked
+
+
+# --- member lists -----------------------------------------------------------------------
+
+
+def _write_members(
+    *,
+    audience: Audience,
+    suppressed: bool,
+    ids: list[str],
+    repeats: int,
+    replace_before: int | None,
+    report: ImportReport,
+) -> None:
+    listed = AudienceMember.objects.filter(audience=audience, suppressed=suppressed, external_id__in=ids)
+    present = dict(listed.values_list("external_id", "id"))
+    report.updated += len(present) + repeats
+    report.created += len(ids) - len(present)
+    if report.dry_run:
+        return
+    if replace_before is not None:
+        # Rows of the old list that the new list keeps are moved above the old high-water
+        # mark (delete + insert), so what remains at or below it at the end is what to drop.
+        old = [pk for pk in present.values() if pk <= replace_before]
+        if old:
+            AudienceMember.objects.filter(id__in=old).delete()
+        ids = [i for i in ids if i not in present or present[i] <= replace_before]
+    else:
+        ids = [i for i in ids if i not in present]
+    AudienceMember.objects.bulk_create(
+        [AudienceMember(audience=audience, suppressed=suppressed, external_id=i) for i in ids],
+        ignore_conflicts=True,
+    )
+
+
+def audience_import_members(
+    *,
+    audience: Audience,
+    external_ids: Iterable[str | MalformedRow],
+    suppressed: bool = False,
+    replace: bool = False,
+    batch_size: int = 2000,
+    dry_run: bool = False,
+) -> ImportReport:
+    """Add ``external_ids`` to the audience's member list (or, with ``suppressed``, to its
+    suppression list); with ``replace`` the list becomes exactly these ids. Return the report.
+
+    ``created`` counts ids newly listed, ``updated`` ids already listed (left as they
+    were; a repeated id counts here too), ``removed`` ids a replacing import dropped. Bad
+    ids are refused one by one and reported by 1-based position; the good ones are
+    imported (run with ``dry_run`` first for all-or-nothing, as the admin does). A
+    replacing import runs in one transaction, so readers see the old list or the new one,
+    never a mix; memory stays flat in the number of ids either way.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size {batch_size} must be at least 1")
+    report = ImportReport(dry_run=dry_run)
+    with transaction.atomic():
+        replace_before = None
+        if replace:
+            replace_before = (
+                AudienceMember.objects.filter(audience=audience, suppressed=suppressed).aggregate(
+                    top=Max("id")
+                )["top"]
+                or 0
+            )
+        batch: list[str] = []
+        seen: set[str] = set()
+        repeats = 0
+        for number, raw in enumerate(external_ids, start=1):
+            report.rows = number
+            if isinstance(raw, MalformedRow):
+                report.add_errors([RowError(number, raw.field, raw.message)])
+                continue
+            value = raw.strip() if isinstance(raw, str) else raw
+            if message := external_id_error(value):
+                report.add_errors([RowError(number, "external_id", message)])
+                continue
+            if value in seen:
+                repeats += 1
+                continue
+            seen.add(value)
+            batch.append(value)
+            if len(batch) >= batch_size:
+                _write_members(
+                    audience=audience,
+                    suppressed=suppressed,
+                    ids=batch,
+                    repeats=repeats,
+                    replace_before=replace_before,
+                    report=report,
+                )
+                batch, seen, repeats = [], set(), 0
+        if batch or repeats:
+            _write_members(
+                audience=audience,
+                suppressed=suppressed,
+                ids=batch,
+                repeats=repeats,
+                replace_before=replace_before,
+                report=report,
+            )
+        if replace:
+            stale = AudienceMember.objects.filter(
+                audience=audience, suppressed=suppressed, id__lte=replace_before
+            )
+            if dry_run:
+                # Nothing was moved: the old rows the new list keeps are ``updated``.
+                report.removed = max(0, stale.count() - report.updated)
+            else:
+                report.removed = stale.delete()[0]
+        if not dry_run:
+            Audience.objects.filter(pk=audience.pk).update(updated_at=timezone.now())
+    return report
+
+
+def parse_member_lines(stream: Any) -> Iterator[str]:
+    """Yield the external ids of a CSV or text file: the first cell of each non-blank line.
+
+    A first line reading ``external_id``, ``user_id``, ``userid`` or ``id`` is a header and
+    skipped. Lines are yielded lazily.
+    """
+    import csv
+
+    from campaigns.recipients import _text_stream
+
+    reader = csv.reader(_text_stream(stream))
+    first = True
+    for cells in reader:
+        cell = cells[0].strip() if cells else ""
+        if first:
+            first = False
+            if cell.lower() in {"external_id", "user_id", "userid", "id"}:
+                continue
+        if not cell and all(not c.strip() for c in cells):
+            continue
+        yield cell
+
+
+# --- size ---------------------------------------------------------------------------------
+
+
+def _suppressed_ids(audience: Audience):
+    return AudienceMember.objects.filter(audience=audience, suppressed=True).values("external_id")
+
+
+def audience_size(audience: Audience, *, provider_kind: str | None = None) -> int | None:
+    """Return how many recipients the audience resolves to, or None where only the provider knows.
+
+    None for a ``segment``, and for ``all`` on a provider that broadcasts (the provider's
+    "everyone" is not our Recipient table). Otherwise the count after the suppression list
+    and, for a provider in ``ADDRESS_REQUIRED``, of recipients having that address; for
+    ``all`` without a provider, the recipients known here. Opt-outs are not subtracted:
+    they depend on the template, and the send reports them as skipped.
+    """
+    kind = audience.kind
+    if kind == AudienceKind.SEGMENT:
+        return None
+    needs_address = provider_kind in ADDRESS_REQUIRED
+    if kind == AudienceKind.ALL:
+        if provider_kind is not None and provider_limits(provider_kind).broadcast:
+            return None
+        recipients = Recipient.objects.all()
+    elif kind == AudienceKind.TAGS:
+        recipients = Recipient.objects.filter(
+            id__in=RecipientTag.objects.filter(tag__in=list(audience.tags or [])).values("recipient_id")
+        )
+    else:
+        listed = AudienceMember.objects.filter(audience=audience, suppressed=False).exclude(
+            external_id__in=_suppressed_ids(audience)
+        )
+        if not needs_address:
+            # Listed ids without a Recipient row count: they are targets by id.
+            return listed.count()
+        recipients = Recipient.objects.filter(external_id__in=listed.values("external_id"))
+    if needs_address:
+        recipients = recipients.filter(addresses__has_key=provider_kind)
+    return recipients.exclude(external_id__in=_suppressed_ids(audience)).count()
+
+
+# --- streaming to the engine --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TargetRow:
+    """One recipient to send to: who, at which provider address, in which language."""
+
+    external_id: str
+    address: str
+    language: str
+
+
+class SkipReason(StrEnum):
+    SUPPRESSED = "suppressed"
+    UNKNOWN_RECIPIENT = "unknown recipient"
+    OPTED_OUT_PROVIDER = "opted out of provider"
+    OPTED_OUT_TEMPLATE = "opted out of template"
+    NO_ADDRESS = "no address"
+
+
+_RECIPIENT_COLUMNS = (
+    "id",
+    "external_id",
+    "language",
+    "addresses",
+    "opted_out_providers",
+    "opted_out_templates",
+)
+
+
+class AudienceStream:
+    """The recipients of one audience for one provider and template, in chunks.
+
+    Iterate ``chunks()`` (or the stream itself) once: it yields lists of ``chunk_size``
+    TargetRows (the last may be shorter), reading the database a page at a time with
+    keyset pagination — ``Recipient.id`` for ``all``/``tags``, ``AudienceMember.id`` for
+    ``users`` — so memory stays flat in audience size. As it goes, ``skipped`` counts the
+    recipients left out by ``SkipReason`` and ``targets`` those yielded; both are final
+    once the iteration ends. For ``all`` on a provider in ``ADDRESS_REQUIRED`` the
+    recipients without that address are not part of the audience (filtered in SQL, not
+    counted as skipped); in ``users`` and ``tags`` audiences they are skipped as
+    ``no address``.
+    """
+
+    def __init__(
+        self, audience: Audience, *, provider_kind: str, template_key: str, chunk_size: int = 1000
+    ) -> None:
+        if audience.kind == AudienceKind.SEGMENT:
+            raise ValidationError(
+                {
+                    "kind": [
+                        f"audience {audience.name!r} is a provider segment ({audience.segment!r}); it "
+                        "cannot be resolved to recipients here: send the segment id to the provider"
+                    ]
+                }
+            )
+        if audience.kind not in AudienceKind.values:
+            raise ValidationError(
+                {"kind": [f"audience {audience.name!r} has unknown kind {audience.kind!r}"]}
+            )
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size {chunk_size} must be at least 1")
+        self.audience = audience
+        self.provider_kind = provider_kind
+        self.template_key = template_key
+        self.chunk_size = chunk_size
+        self.skipped: Counter[str] = Counter()
+        self.targets = 0
+        self._started = False
+        self._has_suppressions: bool | None = None
+
+    def __iter__(self) -> Iterator[list[TargetRow]]:
+        return self.chunks()
+
+    def chunks(self) -> Iterator[list[TargetRow]]:
+        """Yield the targets in lists of ``chunk_size``; may be iterated only once."""
+        if self._started:
+            raise RuntimeError("an AudienceStream can be iterated only once; make a new one")
+        self._started = True
+        return self._chunks()
+
+    def _chunks(self) -> Iterator[list[TargetRow]]:
+        pending: list[TargetRow] = []
+        pages = self._member_pages() if self.audience.kind == AudienceKind.USERS else self._recipient_pages()
+        for page in pages:
+            pending.extend(page)
+            while len(pending) >= self.chunk_size:
+                chunk, pending = pending[: self.chunk_size], pending[self.chunk_size :]
+                self.targets += len(chunk)
+                yield chunk
+        if pending:
+            self.targets += len(pending)
+            yield pending
+
+    def _suppressed_among(self, external_ids: list[str]) -> set[str]:
+        if self._has_suppressions is None:
+            self._has_suppressions = AudienceMember.objects.filter(
+                audience=self.audience, suppressed=True
+            ).exists()
+        if not self._has_suppressions:
+            return set()
+        return set(
+            AudienceMember.objects.filter(
+                audience=self.audience, suppressed=True, external_id__in=external_ids
+            ).values_list("external_id", flat=True)
+        )
+
+    def _target(self, external_id: str, row: tuple | None, suppressed: set[str]) -> TargetRow | None:
+        """Return the target for one id, or None after counting why it is skipped."""
+        kind = self.provider_kind
+        reason = None
+        address = ""
+        language = ""
+        if external_id in suppressed:
+            reason = SkipReason.SUPPRESSED
+        elif row is None:
+            if kind in ADDRESS_REQUIRED:
+                reason = SkipReason.UNKNOWN_RECIPIENT
+            else:
+                address = external_id
+        else:
+            _pk, _ext, language, addresses, opted_providers, opted_templates = row
+            address = (addresses or {}).get(kind) or ""
+            if kind in (opted_providers or ()):
+                reason = SkipReason.OPTED_OUT_PROVIDER
+            elif self.template_key in (opted_templates or ()):
+                reason = SkipReason.OPTED_OUT_TEMPLATE
+            elif not address:
+                if kind in ADDRESS_REQUIRED:
+                    reason = SkipReason.NO_ADDRESS
+                else:
+                    address = external_id
+        if reason is not None:
+            self.skipped[reason] += 1
+            return None
+        return TargetRow(external_id=external_id, address=address, language=language or "")
+
+    def _recipient_pages(self) -> Iterator[list[TargetRow]]:
+        recipients = Recipient.objects.all()
+        if self.audience.kind == AudienceKind.TAGS:
+            recipients = recipients.filter(
+                id__in=RecipientTag.objects.filter(tag__in=list(self.audience.tags or [])).values(
+                    "recipient_id"
+                )
+            )
+        elif self.provider_kind in ADDRESS_REQUIRED:
+            recipients = recipients.filter(addresses__has_key=self.provider_kind)
+        after = 0
+        while True:
+            rows = list(
+                recipients.filter(id__gt=after)
+                .order_by("id")
+                .values_list(*_RECIPIENT_COLUMNS)[: self.chunk_size]
+            )
+            if not rows:
+                return
+            after = rows[-1][0]
+            suppressed = self._suppressed_among([row[1] for row in rows])
+            page = [self._target(row[1], row, suppressed) for row in rows]
+            yield [t for t in page if t is not None]
+
+    def _member_pages(self) -> Iterator[list[TargetRow]]:
+        members = AudienceMember.objects.filter(audience=self.audience, suppressed=False)
+        after = 0
+        while True:
+            listed = list(
+                members.filter(id__gt=after)
+                .order_by("id")
+                .values_list("id", "external_id")[: self.chunk_size]
+            )
+            if not listed:
+                return
+            after = listed[-1][0]
+            ids = [external_id for _pk, external_id in listed]
+            suppressed = self._suppressed_among(ids)
+            known = {
+                row[1]: row
+                for row in Recipient.objects.filter(external_id__in=ids).values_list(*_RECIPIENT_COLUMNS)
+            }
+            page = [self._target(external_id, known.get(external_id), suppressed) for external_id in ids]
+            yield [t for t in page if t is not None]
+
+
+def iter_audience_targets(
+    audience: Audience, *, provider_kind: str, template_key: str, chunk_size: int = 1000
+) -> AudienceStream:
+    """Return the stream of ``audience``'s targets for ``provider_kind`` and ``template_key``.
+
+    Iterate it (or its ``chunks()``) for lists of TargetRow ordered by id; read its
+    ``skipped`` Counter afterwards for who was left out and why (see AudienceStream).
+    Raise ValidationError at once for a ``segment`` audience, which only the provider can
+    resolve.
+    """
+    return AudienceStream(
+        audience, provider_kind=provider_kind, template_key=template_key, chunk_size=chunk_size
+    )

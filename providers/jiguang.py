@@ -26,6 +26,7 @@ import base64
 import json
 import re
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
@@ -47,6 +48,7 @@ from providers.base import (
 
 BROADCAST_PATH = "/v1/template/broadcast"
 SENT_PATH = "/v1/template/sent"
+RETRACT_PATH = "/v1/retract/"
 DEFAULT_QUOTA_TIMEZONE = "Asia/Shanghai"
 MAX_USERIDS = 1000
 MAX_TAGS = 20
@@ -76,6 +78,7 @@ class JiguangProvider(Provider):
     """Send a UMS general template to everyone, or to user ids, tags or a segment."""
 
     kind: ClassVar[str] = "jiguang"
+    auth_error_codes: ClassVar[frozenset[str]] = frozenset({str(CODE_AUTH_FAILED)})
     limits: ClassVar[Limits] = Limits(
         ids_per_request=MAX_USERIDS,
         test_uids=5,
@@ -212,6 +215,28 @@ class JiguangProvider(Provider):
                 "User-Agent": "crier-jiguang/1",
             },
             # A hand-built Request carries no timeout of its own; the account's applies.
+            extensions={"timeout": httpx.Timeout(self.account.timeout).as_dict()},
+        )
+
+    # -- account check -----------------------------------------------------
+    def check_request(self) -> httpx.Request:
+        """Return a retract of a message id that cannot exist: it sends nothing to anyone.
+
+        UMS checks the Basic credentials first (401/4005), then answers that the id is
+        unknown, which proves the channel key and master secret.
+        """
+        channel_key = self.account.credentials.get("channel_key", "")
+        master_secret = self.account.credentials.get("master_secret", "")
+        if not channel_key or not master_secret:
+            raise ProviderError("the Jiguang account has no channel_key/master_secret", field="credentials")
+        return httpx.Request(
+            "POST",
+            f"{self.account.base_url.rstrip('/')}{RETRACT_PATH}crier-check-{uuid.uuid4().hex}",
+            headers={
+                "Authorization": basic_authorization(channel_key=channel_key, master_secret=master_secret),
+                "Accept": "application/json",
+                "User-Agent": "crier-jiguang/1",
+            },
             extensions={"timeout": httpx.Timeout(self.account.timeout).as_dict()},
         )
 

@@ -28,6 +28,7 @@ same key was probably accepted.
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -117,6 +118,12 @@ def _as_json_object(value: Any) -> dict | None:
     return None
 
 
+def _leading_code(message: str) -> str:
+    """Return the code a message starts with (``3022: …``, ``INVALID_PARAM: …``), or ``PUSH_FAILED``."""
+    head = message.split(":", 1)[0].strip()
+    return head if re.fullmatch(r"-?\d+|[A-Z][A-Z0-9_.]*", head) else "PUSH_FAILED"
+
+
 def _is_duplicate_msgkey(text: str) -> bool:
     lowered = text.lower()
     return "msgkey" in lowered and any(
@@ -128,6 +135,14 @@ class MpaasProvider(Provider):
     """Send a template broadcast to every device of one platform through mPaaS PushBroadcast."""
 
     kind: ClassVar[str] = "mpaas"
+    auth_error_codes: ClassVar[frozenset[str]] = frozenset(
+        {
+            "SignatureDoesNotMatch",
+            "IncompleteSignature",
+            "InvalidAccessKeyId.NotFound",
+            "InvalidAccessKeySecret",
+        }
+    )
     limits: ClassVar[Limits] = Limits(
         ids_per_request=0,  # broadcast by device type only: no per-user addressing
         test_uids=0,  # PushBroadcast has no preview audience
@@ -270,17 +285,24 @@ class MpaasProvider(Provider):
         if errors:
             field, messages = next(iter(errors.items()))
             raise ProviderError("; ".join(messages), field=field)
+        return self._signed_request(
+            action=ACTION,
+            version=self.account.settings.get("api_version", DEFAULT_VERSION),
+            body=self.payload(message, batch),
+        )
+
+    def _signed_request(self, *, action: str, version: str, body: Mapping[str, str]) -> httpx.Request:
+        """Return ``POST {base}/`` with the common parameters in the query and ``body`` as a form,
+        all signed with RPC signature 1.0, the way aliyun-python-sdk-core sends them."""
         access_key_id = self.account.credentials.get("access_key_id", "")
         secret = self.account.credentials.get("access_key_secret", "")
         if not access_key_id or not secret:
             raise ProviderError(
                 "the mPaaS account has no access_key_id/access_key_secret", field="credentials"
             )
-
-        body = self.payload(message, batch)
         common = sig.rpc_common_params(
-            action=ACTION,
-            version=self.account.settings.get("api_version", DEFAULT_VERSION),
+            action=action,
+            version=version,
             access_key_id=access_key_id,
             timestamp=time.strftime(sig.TIMESTAMP_FORMAT, time.gmtime(self._clock())),
             nonce=self._nonce(),
@@ -300,6 +322,44 @@ class MpaasProvider(Provider):
             # A hand-built Request carries no timeout of its own; the account's applies.
             extensions={"timeout": httpx.Timeout(self.account.timeout).as_dict()},
         )
+
+    # -- account check -----------------------------------------------------
+    def check_request(self) -> httpx.Request:
+        """Return a signed QueryPushSchedulerList for the last minute: read-only, it pushes nothing.
+
+        It proves the key pair and that mPaaS knows the app and workspace. The action exists
+        only in API version 2020-10-28, whatever version the account sends with.
+        """
+        now_ms = int(self._clock() * 1000)
+        return self._signed_request(
+            action="QueryPushSchedulerList",
+            version="2020-10-28",
+            body={
+                "AppId": self.account.app_id,
+                "WorkspaceId": str(self.account.settings.get("workspace_id", "")),
+                "StartTime": str(now_ms - 60_000),
+                "EndTime": str(now_ms),
+                "PageSize": "1",
+            },
+        )
+
+    def check_outcome(self, result: Result) -> tuple[bool, str]:
+        """Return whether the check answer shows a working key pair, app and workspace."""
+        said = f"{result.code or '-'}: {result.message}".strip()
+        if result.http_status == 200 and result.raw.get("ResultCode") == "OK":
+            return True, "authenticated; mPaaS accepted the app and workspace (QueryPushSchedulerList OK)"
+        if result.http_status == 200:
+            return False, f"authenticated, but mPaaS refused the app or workspace ({said})"
+        if (
+            result.http_status is not None
+            and 400 <= result.http_status < 500
+            and result.http_status not in (401, 403, 404, 405)
+            and result.code not in self.auth_error_codes
+            and not result.code.startswith("Throttling")
+        ):
+            # The gateway checks clock, nonce and parameters before the key: no proof either way.
+            return False, f"the API gateway refused the check request ({said})"
+        return super().check_outcome(result)
 
     # -- parsing -----------------------------------------------------------
     def parse_response(self, response: httpx.Response) -> Result:
@@ -351,8 +411,17 @@ class MpaasProvider(Provider):
                 provider_message_id=str(push.get("Data") or ""),
                 raw=dict(body),
             )
+        if result_code == "OK" and not push:
+            # No PushResult to say whether the push was created: do not guess either way.
+            return Result(
+                Outcome.UNKNOWN,
+                code="OK",
+                message="ResultCode OK without a PushResult",
+                http_status=status,
+                raw=dict(body),
+            )
         message = str(push.get("ResultMsg") or body.get("ResultMessage") or "")
-        code = result_code if result_code and result_code != "OK" else message.split(":", 1)[0].strip()
+        code = result_code if result_code and result_code != "OK" else _leading_code(message)
         if _is_duplicate_msgkey(message):
             message = (
                 "mPaaS rejected a Msgkey it has seen before: an earlier attempt of this broadcast "

@@ -252,17 +252,14 @@ class MpaasEmulator(Emulator):
         request_id = str(uuid.uuid4()).upper()
         return EmuResponse.json(200, {"RequestId": request_id, **payload}, {"x-acs-request-id": request_id})
 
-    def _business_error(self, code: str, detail: str) -> _Reject:
+    def _business_error(self, code: str, detail: str, *, push: bool = True) -> _Reject:
+        """Return a business failure: HTTP 200, ``ResultCode`` = the code, and for push
+        actions a ``PushResult`` with ``Success`` false [INFER: the shape is undocumented]."""
         text = f"{RESULT_NAMES.get(code, 'ERROR')}: {detail}"
-        return _Reject(
-            self._ok(
-                {
-                    "ResultCode": code,
-                    "ResultMessage": text,
-                    "PushResult": {"Success": False, "ResultMsg": text, "Data": ""},
-                }
-            )
-        )
+        answer: dict[str, Any] = {"ResultCode": code, "ResultMessage": text}
+        if push:
+            answer["PushResult"] = {"Success": False, "ResultMsg": text, "Data": ""}
+        return _Reject(self._ok(answer))
 
     def _throttled(self, code: str) -> EmuResponse:
         status, message, retry = GATEWAY_FAULTS[code]
@@ -447,14 +444,19 @@ class MpaasEmulator(Emulator):
             raise self._business_error(code, f"{name} must be a JSON object")
         return value
 
+    def _check_app(self, app_id: str, workspace_id: str, *, push: bool = True) -> None:
+        if self.apps and self.apps.get(app_id) != workspace_id:
+            raise self._business_error(
+                "3007", f"appId {app_id} or workspace {workspace_id} is invalid", push=push
+            )
+
     def _push_broadcast(self, request: EmuRequest, params: Mapping[str, str]) -> EmuResponse:
         for name in PUSH_BROADCAST_REQUIRED:
             if not params.get(name):
                 raise self._missing(name)
         ints = self._integers(params)
         app_id, workspace_id, msgkey = params["AppId"], params["WorkspaceId"], params["Msgkey"]
-        if self.apps and self.apps.get(app_id) != workspace_id:
-            raise self._business_error("3007", f"appId {app_id} or workspace {workspace_id} is invalid")
+        self._check_app(app_id, workspace_id)
         if self.require_task_name and not params.get("TaskName"):
             raise self._business_error("3019", "TaskName is empty")
         delivery = ints["DeliveryType"]
@@ -618,6 +620,7 @@ class MpaasEmulator(Emulator):
         for name in ("AppId", "WorkspaceId", "StartTime", "EndTime"):
             if not params.get(name):
                 raise self._missing(name)
+        self._check_app(params["AppId"], params["WorkspaceId"], push=False)
         numbers = {}
         for name, default in (("StartTime", None), ("EndTime", None), ("PageNumber", 1), ("PageSize", 500)):
             try:
@@ -649,6 +652,7 @@ class MpaasEmulator(Emulator):
         for name in ("AppId", "WorkspaceId", "UniqueIds"):
             if not params.get(name):
                 raise self._missing(name)
+        self._check_app(params["AppId"], params["WorkspaceId"], push=False)
         owner = (params["AppId"], params["WorkspaceId"])
         cancelled = 0
         with self._state:

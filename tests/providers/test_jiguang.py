@@ -349,3 +349,35 @@ def test_the_master_secret_is_only_in_the_authorization_header(provider):
     assert MASTER_SECRET not in str(request.url)
     token = request.headers["authorization"].removeprefix("Basic ")
     assert base64.b64decode(token).decode() == f"{CHANNEL_KEY}:{MASTER_SECRET}"
+
+
+def test_a_connection_dropped_after_the_emulator_accepted_is_unknown(provider, emulator, client):
+    emulator.app.knobs.fail_after_accept = 1.0
+
+    result = provider.send(client, MESSAGE, Batch(key="s"))
+
+    assert result.outcome is Outcome.UNKNOWN
+    assert emulator.app.counts_by_key() == {"s": 1}
+
+
+# -- account check (manage.py check_provider) ----------------------------------------
+
+
+def check(provider: JiguangProvider, client: httpx.Client) -> tuple[bool, str]:
+    return provider.check_outcome(provider.parse_response(client.send(provider.check_request())))
+
+
+def test_the_account_check_retracts_a_message_that_cannot_exist_and_passes(provider, emulator, client):
+    request = provider.check_request()
+    ok, why = check(provider, client)
+
+    assert request.url.path.startswith("/v1/retract/crier-check-")
+    assert ok, why
+    assert emulator.app.accepted == []
+
+
+def test_the_account_check_fails_on_a_wrong_master_secret(emulator, client):
+    ok, why = check(JiguangProvider(account(emulator.url, secret="wrong")), client)
+
+    assert not ok
+    assert "authentication refused" in why and "4005" in why

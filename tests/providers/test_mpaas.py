@@ -393,3 +393,71 @@ def test_secrets_never_appear_in_the_request_repr_or_the_account_repr(provider):
     assert ACCESS_KEY_SECRET not in repr(provider.account)
     assert ACCESS_KEY_SECRET not in str(request.url)
     assert ACCESS_KEY_SECRET.encode() not in request.content
+
+
+def test_a_connection_dropped_after_the_emulator_accepted_is_unknown(provider, emulator, client):
+    emulator.app.knobs.fail_after_accept = 1.0
+
+    result = provider.send(client, MESSAGE, Batch(key="k"))
+
+    assert result.outcome is Outcome.UNKNOWN
+    assert emulator.app.counts_by_key() == {"k": 1}
+
+
+def test_ok_without_a_push_result_is_unknown(provider):
+    result = provider.parse_response(httpx.Response(200, json={"RequestId": "r", "ResultCode": "OK"}))
+
+    assert result.outcome is Outcome.UNKNOWN
+
+
+def test_a_failure_message_without_a_code_gets_a_generic_code(provider):
+    body = {"ResultCode": "OK", "PushResult": {"Success": False, "ResultMsg": "param is invalid"}}
+
+    result = provider.parse_response(httpx.Response(200, json=body))
+
+    assert (result.outcome, result.code, result.message) == (
+        Outcome.FAILED,
+        "PUSH_FAILED",
+        "param is invalid",
+    )
+
+
+# -- account check (manage.py check_provider) ----------------------------------------
+
+
+def check(provider: MpaasProvider, client: httpx.Client) -> tuple[bool, str]:
+    request = provider.check_request()
+    return provider.check_outcome(provider.parse_response(client.send(request)))
+
+
+def test_the_account_check_is_a_read_only_scheduler_query_that_passes(provider, emulator, client):
+    request = provider.check_request()
+    ok, why = check(provider, client)
+
+    assert sent_params(request)[0]["Action"] == "QueryPushSchedulerList"
+    assert ok, why
+    assert emulator.app.accepted == []
+
+
+def test_the_account_check_fails_on_a_wrong_secret(emulator, client):
+    ok, why = check(MpaasProvider(account(emulator.url, secret="wrong")), client)
+
+    assert not ok
+    assert "authentication refused" in why and "SignatureDoesNotMatch" in why
+    assert "wrong" not in why.replace("SignatureDoesNotMatch", "")
+
+
+def test_the_account_check_fails_on_an_unknown_workspace(start_emulator, client):
+    server = start_emulator("mpaas", {ACCESS_KEY_ID: ACCESS_KEY_SECRET}, apps={APP_ID: "prod"})
+
+    ok, why = check(MpaasProvider(account(server.url)), client)
+
+    assert not ok
+    assert "refused the app or workspace" in why
+
+
+def test_the_account_check_fails_when_the_gateway_refuses_the_clock(emulator, client):
+    ok, why = check(MpaasProvider(account(emulator.url), clock=lambda: time.time() - 7200), client)
+
+    assert not ok
+    assert "InvalidTimeStamp.Expired" in why

@@ -1,3 +1,12 @@
-"""REST routes of the campaigns app (filled in by the API issue)."""
+"""REST routes of the campaigns app (included under /api/v1/)."""
 
-urlpatterns: list = []
+from rest_framework.routers import DefaultRouter
+
+from campaigns.api_audiences import AudienceViewSet, RecipientViewSet
+
+router = DefaultRouter()
+router.include_root_view = False
+router.register("recipients", RecipientViewSet, basename="recipient")
+router.register("audiences", AudienceViewSet, basename="audience")
+
+urlpatterns = [*router.urls]

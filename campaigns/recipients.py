@@ -487,6 +487,19 @@ def recipient_opt_out(*, external_id: str, provider_kind: str, template_key: str
     return True
 
 
+# Address kinds that are credentials (an Alipay+ accessToken lets us message the user):
+# shown only by their last characters in the API and the admin.
+SECRET_ADDRESS_KINDS = frozenset({"alipayplus"})
+
+
+def masked_addresses(addresses: Mapping[str, str] | None) -> dict[str, str]:
+    """Return ``addresses`` with credential-like values cut to their last four characters."""
+    return {
+        kind: (f"…{value[-4:]}" if kind in SECRET_ADDRESS_KINDS and value else value)
+        for kind, value in (addresses or {}).items()
+    }
+
+
 # --- parsers --------------------------------------------------------------------------
 
 

@@ -1,3 +1,11 @@
-"""REST routes of the approvals app (filled in by the API issue)."""
+"""REST routes of the approvals app (included under /api/v1/)."""
 
-urlpatterns: list = []
+from rest_framework.routers import DefaultRouter
+
+from approvals.api import ReviewViewSet
+
+router = DefaultRouter()
+router.include_root_view = False
+router.register("reviews", ReviewViewSet, basename="review")
+
+urlpatterns = router.urls

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from approvals.models import AuditEvent, DecisionKind, Review, ReviewStatus
-from campaigns.models import Campaign, CampaignStatus, Dispatch, DispatchStatus
+from campaigns.models import Campaign, CampaignStatus, Dispatch, DispatchStatus, ScheduleKind
+from campaigns.schedule import ScheduleError, ScheduleSpec, next_occurrences
+from campaigns.services import FINAL_STATES
+from campaigns.snapshot import snapshot_provider
 
 APPROVE_PERM = "campaigns.approve_campaign"
 # Audit actions on a campaign that make their actor one of its authors.
@@ -128,3 +135,53 @@ def campaign_previews(*, campaign: Campaign) -> QuerySet[Dispatch]:
 def campaign_audit_trail(*, campaign: Campaign) -> QuerySet[AuditEvent]:
     """Return the audit events of ``campaign`` in the order they happened."""
     return AuditEvent.objects.filter(campaign=campaign).select_related("actor").order_by("id")
+
+
+def campaign_accepted_label(*, campaign: Campaign) -> str:
+    """Return what an accepted request means at the campaign's provider (e.g. Binance:
+    "accepted for Binance review", not delivered)."""
+    return snapshot_provider(campaign).accepted_label
+
+
+def dispatch_outcome(*, dispatch: Dispatch, accepted_label: str) -> str:
+    """Return a preview's outcome in words, an accepted request named as the provider means it."""
+    if dispatch.status == DispatchStatus.SENT:
+        return f"{accepted_label} ({dispatch.delivered} of {dispatch.total_requests} requests)"
+    if dispatch.status == DispatchStatus.PARTIALLY_FAILED:
+        return f"partially failed: {dispatch.delivered} {accepted_label}, {dispatch.failed} failed"
+    if dispatch.status in (DispatchStatus.FAILED, DispatchStatus.REFUSED, DispatchStatus.EXPIRED):
+        detail = f": {dispatch.detail}" if dispatch.detail else ""
+        return f"{dispatch.get_status_display().lower()}{detail}"
+    return dispatch.get_status_display().lower()
+
+
+def campaign_approval_summary(*, campaign: Campaign) -> dict | None:
+    """Return the latest review's state: status, approvals required and given; None if
+    the campaign was never submitted."""
+    review = review_latest(campaign=campaign)
+    if review is None:
+        return None
+    decisions = list(review.decisions.select_related("reviewer").order_by("created_at", "id"))
+    return {
+        "review": review.pk,
+        "status": review.status,
+        "content_hash": review.content_hash,
+        "required": review.approvals_required,
+        "approved_by": [d.reviewer.get_username() for d in decisions if d.decision == DecisionKind.APPROVE],
+        "rejected_by": [d.reviewer.get_username() for d in decisions if d.decision == DecisionKind.REJECT],
+        "submitted_by": review.submitted_by.get_username(),
+        "submitted_at": review.submitted_at,
+    }
+
+
+def campaign_next_occurrences(*, campaign: Campaign, count: int = 5) -> list[datetime]:
+    """Return the campaign's next due times in UTC (for schedule "now", its due time once
+    approved); empty for a finished campaign or a schedule that cannot be evaluated."""
+    if campaign.status in FINAL_STATES:
+        return []
+    if campaign.schedule_kind == ScheduleKind.NOW:
+        return [campaign.next_due_at] if campaign.next_due_at else []
+    try:
+        return next_occurrences(ScheduleSpec.from_campaign(campaign), after=timezone.now(), count=count)
+    except (ValidationError, ScheduleError):
+        return []

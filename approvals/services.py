@@ -41,6 +41,7 @@ from campaigns.services import (
     require_perm,
 )
 from campaigns.snapshot import campaign_snapshot, snapshot_hash, snapshot_provider
+from templates_registry.selectors import current_version
 
 R = ReviewStatus
 S = CampaignStatus
@@ -165,8 +166,6 @@ def campaign_submit(*, campaign: Campaign, actor) -> Review:
             )
         fields = {}
         if current.template_version_id is None:
-            from templates_registry.selectors import current_version
-
             current.template_version = fields["template_version"] = current_version(current.template)
         now = timezone.now()
         campaign_check_sendable(campaign=current, now=now)

@@ -18,6 +18,9 @@ An approval is bound to a content hash (``campaigns.snapshot``). An edit through
 a change made elsewhere (the audience edited, the template version re-pinned, the account
 moved) is caught by :func:`campaign_verify_approval` / :func:`campaign_void_if_changed`,
 which the send engine and the admin call.
+
+Reviews are voided through ``approvals.services``, imported inside the functions that need
+it because that module builds on this one.
 """
 
 from __future__ import annotations
@@ -33,8 +36,11 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from approvals.audit import record_event
-from campaigns.models import Campaign, CampaignStatus, Dispatch, DispatchStatus
+from campaigns.limits import check_mpaas_audience, check_pending_limit
+from campaigns.models import Campaign, CampaignStatus, Dispatch, DispatchStatus, ScheduleKind
+from campaigns.schedule import ScheduleError, ScheduleSpec, next_occurrence, validate
 from campaigns.snapshot import campaign_hash, campaign_snapshot, snapshot_changes, snapshot_hash
+from templates_registry.selectors import current_version
 
 S = CampaignStatus
 
@@ -170,12 +176,6 @@ def campaign_transition(
 # --- validation ------------------------------------------------------------------------
 
 
-def _current_version(template):
-    from templates_registry.selectors import current_version
-
-    return current_version(template)
-
-
 @cache
 def _time_zones() -> frozenset[str]:
     return frozenset(available_timezones()) | {"UTC"}
@@ -246,9 +246,6 @@ def campaign_check_sendable(*, campaign: Campaign, now: datetime) -> None:
     (``campaigns.limits``). Schedule errors are keyed by campaign field (``schedule_kind``
     for the kind; ``schedule`` for a schedule that would never fire).
     """
-    from campaigns.limits import check_mpaas_audience, check_pending_limit
-    from campaigns.schedule import ScheduleSpec, validate
-
     campaign_clean(campaign)
     errors: dict[str, list[str]] = {}
     try:
@@ -275,10 +272,8 @@ def campaign_first_due(*, campaign: Campaign, now: datetime) -> datetime:
 
     Raises ValidationError on ``schedule`` when the schedule has no occurrence left.
     """
-    if campaign.schedule_kind == "now":
+    if campaign.schedule_kind == ScheduleKind.NOW:
         return now
-    from campaigns.schedule import ScheduleError, ScheduleSpec, next_occurrence
-
     try:
         first = next_occurrence(ScheduleSpec.from_campaign(campaign), after=now)
     except ScheduleError as exc:
@@ -318,7 +313,7 @@ def campaign_create(*, actor, data: Mapping[str, Any]) -> Campaign:
     _unknown_fields(data)
     campaign = Campaign(created_by=actor, **data)
     if campaign.template_version_id is None and campaign.template_id:
-        campaign.template_version = _current_version(campaign.template)
+        campaign.template_version = current_version(campaign.template)
     campaign_clean(campaign)
     with transaction.atomic():
         campaign.save(force_insert=True)
@@ -367,7 +362,7 @@ def campaign_edit(*, campaign: Campaign, actor, changes: Mapping[str, Any]) -> C
             and not _same(current.template, new_template)
             and "template_version" not in changes
         ):
-            changes["template_version"] = _current_version(new_template)
+            changes["template_version"] = current_version(new_template)
         diff = {name: value for name, value in changes.items() if not _same(getattr(current, name), value)}
         if not diff and current.status != S.REJECTED:
             return current

@@ -32,6 +32,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 
+from campaigns.audiences import audience_size
 from campaigns.messages import build_message
 from campaigns.models import AudienceKind, Campaign
 from providers.base import AccountConfig, Batch, Provider, ProviderError, Target
@@ -67,8 +68,6 @@ def _digest(values: list[str]) -> str:
 
 
 def _audience(campaign: Campaign) -> dict[str, Any]:
-    from campaigns.audiences import audience_size
-
     audience = campaign.audience
     members = audience.members.order_by("external_id")
     included = list(members.filter(suppressed=False).values_list("external_id", flat=True))

@@ -1,0 +1,114 @@
+"""REST API of reviews: ``GET /api/v1/reviews/?status=pending`` and ``/api/v1/reviews/{id}/``.
+
+Decisions are taken on the campaign (``POST /api/v1/campaigns/{id}/approve/`` and
+``…/reject/``); a review shows what was submitted (the snapshot: rendered messages, the
+provider request bodies, the audience and its size, the schedule), who decided, the
+previews of exactly that content, and whether the requesting user may approve it.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from approvals.models import Review, ReviewDecision, ReviewStatus
+from approvals.selectors import (
+    approve_refusal,
+    campaign_accepted_label,
+    dispatch_outcome,
+    review_list,
+    review_previews,
+)
+
+
+class ReviewPermission(BasePermission):
+    """Reading reviews needs ``approvals.view_review`` (every role has it)."""
+
+    def has_permission(self, request: Request, view: viewsets.GenericViewSet) -> bool:
+        user = request.user
+        return bool(user and user.is_authenticated and user.has_perm("approvals.view_review"))
+
+
+class DecisionSerializer(serializers.ModelSerializer):
+    reviewer = serializers.StringRelatedField()
+
+    class Meta:
+        model = ReviewDecision
+        fields = ["reviewer", "decision", "comment", "created_at"]
+        read_only_fields = fields
+
+
+class ReviewSerializer(serializers.ModelSerializer):
+    campaign_name = serializers.CharField(source="campaign.name", read_only=True)
+    campaign_status = serializers.CharField(source="campaign.status", read_only=True)
+    submitted_by = serializers.StringRelatedField()
+    decisions = DecisionSerializer(many=True, read_only=True)
+    may_approve = serializers.SerializerMethodField(help_text="Whether the requesting user may approve now.")
+    may_not_approve_because = serializers.SerializerMethodField()
+    previews = serializers.SerializerMethodField(help_text="Previews of exactly the reviewed content.")
+
+    class Meta:
+        model = Review
+        fields = [
+            "id",
+            "campaign",
+            "campaign_name",
+            "campaign_status",
+            "status",
+            "content_hash",
+            "approvals_required",
+            "decisions",
+            "submitted_by",
+            "submitted_at",
+            "decided_at",
+            "may_approve",
+            "may_not_approve_because",
+            "previews",
+            "snapshot",
+        ]
+        read_only_fields = fields
+
+    def _refusal(self, review: Review) -> str | None:
+        if review.status != ReviewStatus.PENDING:
+            return f"the review is {review.status}"
+        user = self.context["request"].user
+        return approve_refusal(user=user, campaign=review.campaign, review=review)
+
+    def get_may_approve(self, review: Review) -> bool:
+        return self._refusal(review) is None
+
+    def get_may_not_approve_because(self, review: Review) -> str:
+        return self._refusal(review) or ""
+
+    def get_previews(self, review: Review) -> list[dict]:
+        label = campaign_accepted_label(campaign=review.campaign)
+        return [
+            {
+                "id": d.pk,
+                "status": d.status,
+                "due_at": d.due_at,
+                "outcome": dispatch_outcome(dispatch=d, accepted_label=label),
+            }
+            for d in review_previews(review=review)
+        ]
+
+
+@extend_schema(tags=["reviews"])
+class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Reviews of campaigns: what was submitted, at which hash, and who decided."""
+
+    permission_classes = [ReviewPermission]
+    serializer_class = ReviewSerializer
+    queryset = Review.objects.none()
+
+    def get_queryset(self):
+        return review_list(status=self.request.query_params.get("status") or None).select_related(
+            "campaign__provider_account", "campaign__created_by"
+        )
+
+    @extend_schema(parameters=[OpenApiParameter("status", enum=ReviewStatus.values, required=False)])
+    def list(self, request: Request, *args, **kwargs) -> Response:
+        return super().list(request, *args, **kwargs)

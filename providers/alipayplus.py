@@ -36,6 +36,7 @@ from __future__ import annotations
 import base64
 import json
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, ClassVar
 from urllib.parse import quote_plus, unquote_plus
 
@@ -80,6 +81,9 @@ RETRY_CODES: dict[str, float | None] = {
 }
 
 
+# Cached: loading validates the RSA key (~65 ms), and the send engine may build a provider
+# per request; the texts are the accounts' own keys, already held in memory.
+@lru_cache(maxsize=64)
 def load_private_key(text: str) -> rsa.RSAPrivateKey:
     """Return the RSA private key in ``text``: PEM, or the bare base64 PKCS#8 the portal shows."""
     data = text.strip().encode()
@@ -96,6 +100,7 @@ def load_private_key(text: str) -> rsa.RSAPrivateKey:
     return key
 
 
+@lru_cache(maxsize=64)
 def load_public_key(text: str) -> rsa.RSAPublicKey:
     """Return the RSA public key in ``text`` (PEM or bare base64 SubjectPublicKeyInfo);
     a private key is accepted too and its public half returned."""
@@ -320,7 +325,15 @@ class AlipayPlusProvider(Provider):
     # -- the answer --------------------------------------------------------
     def verify_response(self, response: httpx.Response) -> Result | None:
         """Return an ``unknown`` Result when the answer's signature does not verify, else None."""
-        key = self.platform_key()
+        try:
+            key = self.platform_key()
+        except ProviderError as exc:
+            return Result(
+                Outcome.UNKNOWN,
+                code="PLATFORM_KEY_UNUSABLE",
+                message=f"{exc}; the answer cannot be verified",
+                http_status=response.status_code,
+            )
         if key is None:
             return None
         header = response.headers.get("Signature", "")

@@ -432,3 +432,14 @@ def test_check_request_is_a_dummy_token_with_a_unique_request_id(provider, emula
     assert ids[0] != ids[1]
     result = provider.parse_response(client.send(first))
     assert provider.check_outcome(result)[0]
+
+
+def test_an_unusable_platform_key_makes_the_answer_unknown_not_an_exception(emulator, merchant_key, client):
+    good = AlipayPlusProvider(make_account(emulator.url, merchant_key, None))
+    response = client.send(good.build_request(MESSAGE, batch()))
+    config = make_account(emulator.url, merchant_key, None)
+    broken = AccountConfig(
+        **{**config.__dict__, "credentials": {**config.credentials, "platform_public_key": "not a key"}}
+    )
+    result = AlipayPlusProvider(broken).parse_response(response)
+    assert (result.outcome, result.code) == (Outcome.UNKNOWN, "PLATFORM_KEY_UNUSABLE")

@@ -37,6 +37,7 @@ from campaigns.recipients import (
     MalformedRow,
     RowError,
     clean_tags,
+    csv_records,
     external_id_error,
     recipient_opt_out,
 )
@@ -376,19 +377,17 @@ def audience_import_members(
     return report
 
 
-def parse_member_lines(stream: Any) -> Iterator[str]:
+def parse_member_lines(stream: Any) -> Iterator[str | MalformedRow]:
     """Yield the external ids of a CSV or text file: the first cell of each non-blank line.
 
     A first line reading ``external_id``, ``user_id``, ``userid`` or ``id`` is a header and
-    skipped. Lines are yielded lazily.
+    skipped. Lines are yielded lazily; a file that is not UTF-8 text ends with a MalformedRow.
     """
-    import csv
-
-    from campaigns.recipients import _text_stream
-
-    reader = csv.reader(_text_stream(stream))
     first = True
-    for cells in reader:
+    for cells in csv_records(stream):
+        if isinstance(cells, MalformedRow):
+            yield cells
+            return
         cell = cells[0].strip() if cells else ""
         if first:
             first = False

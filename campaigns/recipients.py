@@ -510,6 +510,29 @@ def _text_stream(stream: IO) -> IO[str]:
     return stream
 
 
+def csv_records(stream: IO) -> Iterator[list[str] | MalformedRow]:
+    """Yield the records of a CSV file as lists of cells, lazily.
+
+    A file that is not UTF-8 text, or not CSV, yields a MalformedRow where reading failed
+    and ends: what follows cannot be trusted.
+    """
+    reader = csv.reader(_text_stream(stream))
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except UnicodeDecodeError as exc:
+            yield MalformedRow(
+                "file", f"the file is not UTF-8 text ({exc.reason} at byte {exc.start} of a block)"
+            )
+            return
+        except csv.Error as exc:
+            yield MalformedRow("file", f"the file is not valid CSV: {exc}")
+            return
+        yield cells
+
+
 def _csv_header(header: list[str]) -> list[str]:
     """Return the normalized header; raise ValidationError when a column is unknown or missing."""
     columns = [name.strip().lower() for name in header]
@@ -543,14 +566,19 @@ def parse_csv(stream: IO) -> Iterator[dict[str, Any] | MalformedRow]:
     cells yields a MalformedRow. Raise ValidationError (field ``file``) on a bad header,
     before any row is yielded.
     """
-    reader = csv.reader(_text_stream(stream))
-    header = next(reader, None)
+    records = csv_records(stream)
+    header = next(records, None)
     if header is None:
         raise ValidationError(
             {"file": ["the file is empty; the first line must be a header with external_id"]}
         )
+    if isinstance(header, MalformedRow):
+        raise ValidationError({"file": [header.message]})
     columns = _csv_header(header)
-    for cells in reader:
+    for cells in records:
+        if isinstance(cells, MalformedRow):
+            yield cells
+            return
         if not cells or all(not cell.strip() for cell in cells):
             continue  # blank lines (e.g. at the end of the file) are not rows
         if len(cells) != len(columns):
@@ -584,7 +612,15 @@ def parse_json(stream: IO) -> Iterator[Any]:
     JSON yields a MalformedRow for that element and ends the stream, since nothing after
     it can be trusted to line up with the row numbers.
     """
-    text = _text_stream(stream)
+    try:
+        yield from _json_values(_text_stream(stream))
+    except UnicodeDecodeError as exc:
+        yield MalformedRow(
+            "file", f"the file is not UTF-8 text ({exc.reason} at byte {exc.start} of a block)"
+        )
+
+
+def _json_values(text: IO[str]) -> Iterator[Any]:
     decoder = json.JSONDecoder()
     buffer = ""
     eof = False

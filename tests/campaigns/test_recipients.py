@@ -298,3 +298,14 @@ def test_an_empty_json_body_yields_no_rows_and_an_unclosed_array_is_reported():
     assert list(parse_json(io.StringIO("[]"))) == []
     rows = list(parse_json(io.StringIO('[{"external_id": "u1"}')))
     assert rows[0] == {"external_id": "u1"} and isinstance(rows[1], MalformedRow)
+
+
+def test_a_file_that_is_not_utf8_is_reported_not_crashed_on():
+    with pytest.raises(ValidationError) as exc:
+        list(parse_csv(io.BytesIO("external_id,tags\nu1,café\n".encode("latin-1"))))
+    assert "UTF-8" in exc.value.message_dict["file"][0]
+    long_file = b"external_id\n" + b"".join(b"u%d\n" % i for i in range(20_000)) + "café\n".encode("latin-1")
+    rows = list(parse_csv(io.BytesIO(long_file)))
+    assert isinstance(rows[-1], MalformedRow) and "UTF-8" in rows[-1].message
+    rows = list(parse_json(io.BytesIO(b'[{"external_id": "caf\xe9"}]')))
+    assert isinstance(rows[-1], MalformedRow) and "UTF-8" in rows[-1].message

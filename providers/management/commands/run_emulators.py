@@ -6,7 +6,8 @@ credentials of the *enabled* provider accounts of its kind, read from the databa
 decrypted in this process only (never printed). The Alipay+ emulator signs its answers
 with the platform key kept at ``CRIER_ALIPAYPLUS_PLATFORM_KEY`` (default
 ``var/emulators/alipayplus-platform-key.pem``), the key whose public half the demo
-account verifies answers with.
+account verifies answers with. Credentials are read once at start: restart the command
+(or ``PUT /_emulator/credentials``) after adding an account.
 """
 
 from __future__ import annotations

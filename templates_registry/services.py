@@ -156,7 +156,9 @@ def template_update(
     """
     try:
         with transaction.atomic():
-            current = content_of_version(template.versions.get(number=template.version))
+            stored = template.versions.filter(number=template.version).first()
+            # A template made outside these services has no version yet; its first save makes one.
+            current = content_of_version(stored) if stored else TemplateContent(template.default_language, ())
             content = content_clean(
                 default_language=current.default_language if default_language is None else default_language,
                 variants=[v.as_dict() for v in current.variants] if variants is None else variants,

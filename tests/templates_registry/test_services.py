@@ -216,3 +216,10 @@ def test_the_author_of_a_version_is_recorded(db, make_template, marketer):
     template = make_template(by=marketer)
     template_update(template=template, variants=THREE_LANGUAGES[:1], by=marketer)
     assert [v.created_by for v in template.versions.all()] == [marketer, marketer]
+
+
+def test_a_template_made_without_the_services_gets_version_one_on_its_first_update(db):
+    template = MessageTemplate.objects.create(key="raw")
+    template_update(template=template, variants=[{"language": "en", "body": "Hi ${name}"}])
+    assert template.version == 1
+    assert current_version(template).variables == ["name"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
@@ -11,8 +12,9 @@ from django.utils import timezone
 from approvals.models import AuditEvent, DecisionKind, Review, ReviewStatus
 from campaigns.models import Campaign, CampaignStatus, Dispatch, DispatchStatus, ScheduleKind
 from campaigns.schedule import ScheduleError, ScheduleSpec, next_occurrences
-from campaigns.services import FINAL_STATES
-from campaigns.snapshot import snapshot_provider
+from campaigns.services import FINAL_STATES, PREVIEWABLE_STATES, TRANSITIONS
+from campaigns.snapshot import campaign_snapshot, snapshot_provider
+from providers.base import Provider
 
 APPROVE_PERM = "campaigns.approve_campaign"
 # Audit actions on a campaign that make their actor one of its authors.
@@ -185,3 +187,92 @@ def campaign_next_occurrences(*, campaign: Campaign, count: int = 5) -> list[dat
         return next_occurrences(ScheduleSpec.from_campaign(campaign), after=timezone.now(), count=count)
     except (ValidationError, ScheduleError):
         return []
+
+
+def campaign_available_actions(*, user, campaign: Campaign) -> list[str]:
+    """Return the transitions ``user`` may start on ``campaign`` now, for buttons.
+
+    Among: ``submit``, ``withdraw``, ``preview``, ``cancel``, ``review`` (open the review
+    page), ``approve``, ``reject``. The services check again when a button is pressed.
+    """
+    status = campaign.status
+    actions: list[str] = []
+    if status == CampaignStatus.DRAFT and user.has_perm("campaigns.submit_campaign"):
+        actions.append("submit")
+    if status == CampaignStatus.IN_REVIEW:
+        review = review_open(campaign=campaign)
+        submitter = review is not None and review.submitted_by_id == user.pk
+        if submitter or user.has_perm("campaigns.submit_campaign"):
+            actions.append("withdraw")
+    if (
+        status in PREVIEWABLE_STATES
+        and campaign.test_uids
+        and (user.has_perm("campaigns.change_campaign") or user.has_perm(APPROVE_PERM))
+    ):
+        actions.append("preview")
+    if (status, CampaignStatus.CANCELLED) in TRANSITIONS and user.has_perm("campaigns.cancel_campaign"):
+        actions.append("cancel")
+    if status == CampaignStatus.IN_REVIEW and user.has_perm(APPROVE_PERM):
+        actions.append("review")
+        review = review_open(campaign=campaign)
+        if review is not None and not review.decisions.filter(reviewer=user).exists():
+            if user_may_approve(user=user, campaign=campaign, review=review):
+                actions.append("approve")
+            actions.append("reject")
+    return actions
+
+
+def review_page(*, campaign: Campaign, user) -> dict:
+    """Return what a reviewer sees for ``campaign``: the reviewed snapshot (or, before a
+    submission, the live one), the rendered messages, audience and size, schedule and
+    next occurrences, provider request bodies, previews, decisions, and what ``user`` may do.
+    """
+    review = review_open(campaign=campaign) or review_latest(campaign=campaign)
+    frozen = review is not None and (
+        (review.status == ReviewStatus.PENDING and campaign.status == CampaignStatus.IN_REVIEW)
+        or (review.status == ReviewStatus.APPROVED and campaign.status not in (CampaignStatus.DRAFT,))
+    )
+    snapshot: dict = {}
+    errors: dict[str, list[str]] = {}
+    if frozen:
+        snapshot = review.snapshot
+    else:
+        try:
+            snapshot = campaign_snapshot(campaign)
+        except ValidationError as exc:
+            errors = exc.message_dict if hasattr(exc, "error_dict") else {"campaign": exc.messages}
+    label = campaign_accepted_label(campaign=campaign)
+    reviewed_hash = review.content_hash if review is not None else ""
+    previews = [
+        {
+            "dispatch": d,
+            "outcome": dispatch_outcome(dispatch=d, accepted_label=label),
+            "of_reviewed_content": bool(reviewed_hash) and d.content_hash == reviewed_hash,
+        }
+        for d in campaign_previews(campaign=campaign)[:20]
+    ]
+    pending = review is not None and review.status == ReviewStatus.PENDING
+    decisions = list(review.decisions.select_related("reviewer")) if review is not None else []
+    refusal = approve_refusal(user=user, campaign=campaign, review=review if pending else None)
+    actions = campaign_available_actions(user=user, campaign=campaign)
+    return {
+        "review": review,
+        "snapshot": snapshot,
+        "snapshot_is_frozen": frozen,
+        "snapshot_errors": errors,
+        "rendered_messages": snapshot.get("messages", []),
+        "requests_json": json.dumps(
+            snapshot.get("requests", []), indent=2, ensure_ascii=False, sort_keys=True
+        ),
+        "audience_snapshot": snapshot.get("audience", {}),
+        "schedule_snapshot": snapshot.get("schedule", {}),
+        "next_occurrences": campaign_next_occurrences(campaign=campaign),
+        "accepted_label": label,
+        "provider_reviews": label != Provider.accepted_label,
+        "previews": previews,
+        "decisions": decisions,
+        "approvals_given": sum(1 for d in decisions if d.decision == DecisionKind.APPROVE),
+        "may_approve": "approve" in actions,
+        "approve_refusal": refusal or "",
+        "may_reject": "reject" in actions,
+    }

@@ -152,7 +152,10 @@ literal_text = (
     .filter(lambda t: "${" not in t)
     .map(lambda t: t + " " if t.endswith("$") else t)
 )
-values = st.text(max_size=12).filter(lambda v: "${" not in v and not v.startswith("{"))
+values = st.text(max_size=12).filter(lambda v: "${" not in v)
+# Without "$" and "{" a value cannot combine with the text around it into "${", so any
+# "${" in the output could only be a placeholder the renderer left behind.
+plain_values = st.text(max_size=12).filter(lambda v: "$" not in v and "{" not in v)
 
 
 @st.composite
@@ -185,7 +188,7 @@ def templates(draw):
 @no_deadline
 @given(templates(), st.sampled_from([*LANGUAGES, "fr", "zh-Hant-TW", ""]), st.data())
 def test_rendering_any_valid_template_with_all_its_parameters_leaves_no_placeholder(version, language, data):
-    parameters = {name: data.draw(values, label=name) for name in version.variables}
+    parameters = {name: data.draw(plain_values, label=name) for name in version.variables}
     rendered = render_version(version, language, parameters)
     assert "${" not in rendered.title
     assert "${" not in rendered.body

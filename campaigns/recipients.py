@@ -493,9 +493,12 @@ SECRET_ADDRESS_KINDS = frozenset({"alipayplus"})
 
 
 def masked_addresses(addresses: Mapping[str, str] | None) -> dict[str, str]:
-    """Return ``addresses`` with credential-like values cut to their last four characters."""
+    """Return ``addresses`` with credential-like values cut to their last four characters
+    (nothing at all of a value of eight characters or fewer)."""
     return {
-        kind: (f"…{value[-4:]}" if kind in SECRET_ADDRESS_KINDS and value else value)
+        kind: (
+            f"…{value[-4:] if len(value) > 8 else ''}" if kind in SECRET_ADDRESS_KINDS and value else value
+        )
         for kind, value in (addresses or {}).items()
     }
 

@@ -22,6 +22,7 @@ from campaigns.audiences import (
     iter_audience_targets,
     parse_member_lines,
 )
+from campaigns.demo import seed_audiences
 from campaigns.models import Audience, AudienceMember, Recipient
 from campaigns.recipients import recipient_opt_out, recipients_bulk_upsert
 from providers.base import Limits
@@ -335,3 +336,17 @@ def test_memory_stays_flat_in_audience_size():
 
     small, large = peak_for(2_000), peak_for(20_000)
     assert large < small * 1.5
+
+
+# --- demo ---------------------------------------------------------------------------------
+
+
+def test_the_demo_seed_is_idempotent_and_its_audiences_have_the_expected_sizes():
+    seed_audiences(io.StringIO())
+    out = io.StringIO()
+    seed_audiences(out)
+    assert "200 already there" in out.getvalue()
+    assert Recipient.objects.count() == 200 and Audience.objects.count() == 3
+    assert audience_size(Audience.objects.get(name="Beta testers")) == 19
+    assert audience_size(Audience.objects.get(name="VIP users")) == 20
+    assert audience_size(Audience.objects.get(name="Everyone"), provider_kind="alipayplus") == 200 - 200 // 7

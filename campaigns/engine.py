@@ -43,7 +43,7 @@ from datetime import datetime, timedelta
 
 import httpx
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections, connection, transaction
 from django.db.models import Count, F, Min, Q, Sum
 from django.utils import timezone
 
@@ -363,6 +363,35 @@ def _heartbeat(dispatch_id: int, me: str) -> bool:
     )
 
 
+class HeartbeatThread(threading.Thread):
+    """Renew a dispatch claim every ``interval`` seconds while requests are in flight.
+
+    A chunk can take longer than the watchdog's patience (a slow provider, a low rate
+    limit), and a live worker must not look dead. Sets ``lost`` when the claim was taken.
+    """
+
+    def __init__(self, dispatch_id: int, me: str, interval: float) -> None:
+        super().__init__(name=f"heartbeat-{dispatch_id}", daemon=True)
+        self.dispatch_id = dispatch_id
+        self.me = me
+        self.interval = interval
+        self.stopped = threading.Event()
+        self.lost = False
+
+    def run(self) -> None:
+        try:
+            while not self.stopped.wait(self.interval):
+                if not _heartbeat(self.dispatch_id, self.me):
+                    self.lost = True
+                    return
+        finally:
+            connection.close()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join(timeout=30)
+
+
 def _release(dispatch_id: int, me: str, detail: str = "") -> bool:
     """Hand a running dispatch back (running -> pending) so another task can continue it."""
     changes = {"status": DispatchStatus.PENDING, "claimed_by": "", "heartbeat_at": None}
@@ -551,6 +580,8 @@ def _send_loop(dispatch: Dispatch, provider: Provider, message: Message, *, me: 
     # Requests that are not deduplicated by the provider go in small chunks, so a crash
     # leaves few of them in flight (each becomes `unknown`); deduplicated ones in larger.
     chunk_size = concurrency * (20 if provider.limits.idempotent else 1)
+    # …and no chunk should take much longer than a few seconds at the account's rate.
+    chunk_size = max(concurrency, min(chunk_size, int(account.rate_limit * 5)))
     bucket = TokenBucket(account.rate_limit, burst=min(account.rate_limit, concurrency))
     expires = None
     if not dispatch.is_preview:
@@ -603,7 +634,12 @@ def _send_loop(dispatch: Dispatch, provider: Provider, message: Message, *, me: 
                 d.status = DeliveryStatus.IN_FLIGHT
             recipients = _addresses(provider.kind, (t for d in chunk for t in d.targets))
             batches = [_batch_for(d, provider, recipients) for d in chunk]
-            results = list(pool.map(lambda b: _send_one(provider, client, bucket, message, b), batches))
+            beat = HeartbeatThread(dispatch.pk, me, max(0.5, settings.CRIER_STALE_DISPATCH_SECONDS / 4))
+            beat.start()
+            try:
+                results = list(pool.map(lambda b: _send_one(provider, client, bucket, message, b), batches))
+            finally:
+                beat.stop()
             _record(
                 chunk,
                 results,

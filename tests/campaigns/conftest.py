@@ -245,6 +245,8 @@ def qcluster(tmp_path) -> Iterator[Callable[..., Cluster]]:
             CRIER_FIELD_KEYS=",".join(settings.FIELD_ENCRYPTION_KEYS),
             DATABASE_URL=test_database_url(),
             CRIER_DISPATCH_TICK_SECONDS="0.2",
+            # Short ticker loops, so a graceful stop does not wait for a long one to end.
+            CRIER_TICKER_SECONDS="3",
             CRIER_STALE_DISPATCH_SECONDS="4",
             CRIER_RETRY_BASE_SECONDS="0.05",
             CRIER_RETRY_MAX_SECONDS="0.5",

@@ -235,6 +235,16 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several choice sets are all called "kind"; give each enum its own schema name.
+    "ENUM_NAME_OVERRIDES": {
+        "ScheduleKindEnum": "campaigns.models.ScheduleKind",
+        "AudienceKindEnum": "campaigns.models.AudienceKind",
+        "CampaignStatusEnum": "campaigns.models.CampaignStatus",
+        "DispatchStatusEnum": "campaigns.models.DispatchStatus",
+        "DeliveryStatusEnum": "campaigns.models.DeliveryStatus",
+        "TemplateStatusEnum": "templates_registry.models.TemplateStatus",
+        "ReviewStatusEnum": "approvals.models.ReviewStatus",
+    },
 }
 
 # --- Queue (django-q2) ------------------------------------------------------

@@ -227,6 +227,19 @@ def wait_for(predicate: Callable[[], Any], *, timeout: float, interval: float = 
         time.sleep(interval)
 
 
+_RUNNING: list[Cluster] = []
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Attach the logs of the test's qcluster processes to a failure report."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and _RUNNING:
+        for i, cluster in enumerate(_RUNNING):
+            report.sections.append((f"qcluster {i} log (tail)", cluster.output()[-6000:]))
+
+
 @pytest.fixture
 def qcluster(tmp_path) -> Iterator[Callable[..., Cluster]]:
     """Return ``start(**env) -> Cluster`` running real qcluster processes; all stop at teardown."""
@@ -267,11 +280,13 @@ def qcluster(tmp_path) -> Iterator[Callable[..., Cluster]]:
         )
         cluster = Cluster(proc, log)
         clusters.append(cluster)
+        _RUNNING.append(cluster)
         return cluster
 
     yield start
     for cluster in clusters:
         cluster.stop()
+    _RUNNING.clear()
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import BasePermission
@@ -87,8 +87,15 @@ SCHEDULE_FIELDS = {
 }
 
 
+@extend_schema_field(
+    {"type": "string", "enum": ScheduleKind.values, "description": "now, once, recurring or cron"}
+)
+class ScheduleKindField(serializers.ChoiceField):
+    """The schedule kind, described inline so its enum never collides with other "kind" enums."""
+
+
 class ScheduleSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=ScheduleKind.choices, default=ScheduleKind.NOW)
+    kind = ScheduleKindField(choices=ScheduleKind.choices, default=ScheduleKind.NOW)
     fixed_time = serializers.DateTimeField(required=False, allow_null=True, default=None)
     circle_type = serializers.ChoiceField(
         choices=CircleType.choices, required=False, allow_null=True, default=None,

@@ -39,7 +39,13 @@ from approvals.audit import record_event
 from campaigns.limits import check_mpaas_audience, check_pending_limit
 from campaigns.models import Campaign, CampaignStatus, Dispatch, DispatchStatus, ScheduleKind
 from campaigns.schedule import ScheduleError, ScheduleSpec, next_occurrence, validate
-from campaigns.snapshot import campaign_hash, campaign_snapshot, snapshot_changes, snapshot_hash
+from campaigns.snapshot import (
+    campaign_hash,
+    campaign_snapshot,
+    snapshot_changes,
+    snapshot_hash,
+    snapshot_provider,
+)
 from templates_registry.selectors import current_version
 
 S = CampaignStatus
@@ -535,6 +541,18 @@ def campaign_preview(*, campaign: Campaign, actor) -> Dispatch:
                 {"test_uids": ["test_uids is empty; a preview goes to 1 to 5 test users listed there"]}
             )
         campaign_clean(current)
+        kind = current.provider_account.kind
+        most = snapshot_provider(current).limits.test_uids
+        if most < 1:
+            raise ValidationError(
+                {"test_uids": [f"provider {kind!r} has no preview audience; send a preview through "
+                               "another account, or review the rendered text on the review page"]}
+            )
+        if len(uids) > most:
+            raise ValidationError(
+                {"test_uids": [f"test_uids has {len(uids)} ids; provider {kind!r} previews to at most "
+                               f"{most}"]}
+            )
         content_hash = campaign_hash(current)
         due_at = timezone.now().replace(microsecond=0)
         try:

@@ -348,3 +348,14 @@ def test_a_user_list_on_a_broadcast_only_provider_cannot_be_submitted(marketer, 
     with pytest.raises(ValidationError) as caught:
         campaign_submit(campaign=campaign, actor=marketer)
     assert "audience" in caught.value.message_dict
+
+
+def test_a_preview_through_a_provider_without_a_preview_audience_is_refused(marketer, sale_template):
+    campaign = make_campaign(
+        marketer, template=sale_template, provider_account=make_account("mpaas"),
+        audience=make_audience("all"),
+    )
+
+    with pytest.raises(ValidationError) as caught:
+        campaign_preview(campaign=campaign, actor=marketer)
+    assert "has no preview audience" in caught.value.message_dict["test_uids"][0]

@@ -451,10 +451,7 @@ def campaign_verify_approval(*, campaign: Campaign) -> bool:
     current = _fresh(campaign)
     if current.status not in (S.APPROVED, S.SENDING) or not current.approved_hash:
         return False
-    try:
-        return campaign_hash(current) == current.approved_hash
-    except ValidationError:
-        return False
+    return campaign_hash(current) == current.approved_hash
 
 
 def campaign_void_if_changed(*, campaign: Campaign, actor=None) -> bool:
@@ -553,7 +550,7 @@ def campaign_preview(*, campaign: Campaign, actor) -> Dispatch:
                 {"test_uids": [f"test_uids has {len(uids)} ids; provider {kind!r} previews to at most "
                                f"{most}"]}
             )
-        content_hash = campaign_hash(current)
+        content_hash = snapshot_hash(campaign_snapshot(current))  # raises the field errors
         due_at = timezone.now().replace(microsecond=0)
         try:
             with transaction.atomic():

@@ -183,8 +183,18 @@ def snapshot_hash(snapshot: dict[str, Any]) -> str:
 
 
 def campaign_hash(campaign: Campaign) -> str:
-    """Return the content hash of the campaign as it would be sent now (see module docstring)."""
-    return snapshot_hash(campaign_snapshot(campaign))
+    """Return the content hash of the campaign as it would be sent now (see module docstring).
+
+    When the message can no longer be built (say a parameter the pinned version needs is
+    gone), return the hash of the errors instead: a value no approval can hold, so a
+    dispatch comparing it with ``approved_hash`` refuses instead of crashing. Call
+    :func:`campaign_snapshot` to get the errors themselves.
+    """
+    try:
+        return snapshot_hash(campaign_snapshot(campaign))
+    except ValidationError as exc:
+        problems = exc.message_dict if hasattr(exc, "error_dict") else {"campaign": exc.messages}
+        return snapshot_hash({"unbuildable": problems})
 
 
 def snapshot_changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:

@@ -359,3 +359,14 @@ def test_a_preview_through_a_provider_without_a_preview_audience_is_refused(mark
     with pytest.raises(ValidationError) as caught:
         campaign_preview(campaign=campaign, actor=marketer)
     assert "has no preview audience" in caught.value.message_dict["test_uids"][0]
+
+
+def test_a_campaign_that_can_no_longer_be_built_hashes_to_something_no_approval_holds(approved):
+    Campaign.objects.filter(pk=approved.pk).update(parameters={})
+    approved.refresh_from_db()
+
+    assert campaign_hash(approved) != approved.approved_hash  # no exception: the engine refuses
+    assert campaign_verify_approval(campaign=approved) is False
+    assert campaign_void_if_changed(campaign=approved) is True
+    event = AuditEvent.objects.filter(campaign=approved, object_type="campaign", action="void").get()
+    assert "can no longer be built" in event.reason and "pct" in event.reason

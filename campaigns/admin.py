@@ -133,6 +133,9 @@ class CampaignAdmin(admin.ModelAdmin):
 
     # --- editing through the services -----------------------------------------------
 
+    def get_inlines(self, request: HttpRequest, obj: Campaign | None = None) -> list:
+        return self.inlines if obj is not None else []  # a new campaign has no trail yet
+
     def get_readonly_fields(self, request: HttpRequest, obj: Campaign | None = None) -> list[str]:
         readonly = list(self.readonly_fields)
         if obj is None:

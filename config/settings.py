@@ -10,6 +10,7 @@ disables it when empty).
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
@@ -61,6 +62,16 @@ def env_int(name: str, default: int) -> int:
 
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in env(name, default).split(",") if item.strip()]
+
+
+def env_rate(name: str, default: str) -> str | None:
+    """Return a DRF throttle rate such as ``100/minute`` (None when set empty: no limit)."""
+    value = os.environ.get(name, default).strip()
+    if not value:
+        return None
+    if not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", value):
+        raise ImproperlyConfigured(f"{name}={value!r} is not a rate such as '100/minute' or '5/second'")
+    return value
 
 
 def database_from_url(url: str) -> dict:
@@ -225,6 +236,17 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "config.api.api_exception_handler",
+    # Requests per user (by account) and per anonymous client (by IP) answer 429 beyond
+    # these rates ("<n>/second|minute|hour|day"; empty disables). Counted in the default
+    # cache, so per process unless CACHES points at a shared cache.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env_rate("CRIER_API_THROTTLE_ANON", "60/minute"),
+        "user": env_rate("CRIER_API_THROTTLE_USER", "3000/minute"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Crier API",
@@ -244,6 +266,7 @@ SPECTACULAR_SETTINGS = {
         "DeliveryStatusEnum": "campaigns.models.DeliveryStatus",
         "TemplateStatusEnum": "templates_registry.models.TemplateStatus",
         "ReviewStatusEnum": "approvals.models.ReviewStatus",
+        "ProviderKindEnum": "providers.api.PROVIDER_KIND_CHOICES",
     },
 }
 

@@ -18,11 +18,9 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from providers import crypto
-from providers.alipayplus import load_private_key, load_public_key
 from providers.models import CREDENTIAL_FIELDS, OPTIONAL_CREDENTIALS, ProviderAccount
-from providers.registry import PROVIDERS
+from providers.services import PEM_FIELDS, credential_errors, kind_label, stored_credentials
 
-PEM_FIELDS = {"private_key": load_private_key, "platform_public_key": load_public_key}
 ACCOUNT_FIELDS = [
     "name",
     "kind",
@@ -51,18 +49,6 @@ def _credential_field(name: str) -> forms.CharField:
         else forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"})
     )
     return forms.CharField(required=False, widget=widget, label=name.replace("_", " ").capitalize())
-
-
-def kind_label(kind: str) -> str:
-    return PROVIDERS.get(kind, (kind, ""))[0]
-
-
-def stored_credentials(account: ProviderAccount) -> dict[str, str] | None:
-    """Return the stored credentials, {} when none, None when they cannot be decrypted."""
-    try:
-        return account.get_credentials() if account.credentials_encrypted else {}
-    except crypto.CredentialsUnreadable:
-        return None
 
 
 def credentials_summary(account: ProviderAccount) -> str:
@@ -116,21 +102,11 @@ class ProviderAccountForm(forms.ModelForm):
         kind = self.instance.kind if self.instance.pk else cleaned.get("kind")
         if not kind:
             return cleaned
-        own = CREDENTIAL_FIELDS.get(kind, ())
-        for name in self.credential_names():
-            if name in self.fields and name not in own and cleaned.get(name):
-                self.add_error(name, f"{name} belongs to another kind of account, not {kind_label(kind)}.")
-        stored = self.stored or {}
-        for name in own:
-            value = cleaned.get(name, "")
-            if value and name in PEM_FIELDS:
-                try:
-                    PEM_FIELDS[name](value)
-                except ValueError as exc:
-                    # The reason names the format, never the value.
-                    self.add_error(name, f"{name} is {exc}.")
-            elif not value and not stored.get(name) and name not in OPTIONAL_CREDENTIALS:
-                self.add_error(name, f"{name} is required for {kind_label(kind)} accounts.")
+        # Only the credential fields this form shows (a change page shows its kind's).
+        given = {name: cleaned.get(name, "") for name in self.credential_names() if name in self.fields}
+        for name, messages in credential_errors(kind=kind, values=given, stored=self.stored).items():
+            for message in messages:
+                self.add_error(name, message)
         return cleaned
 
     def save(self, commit: bool = True) -> ProviderAccount:

@@ -1,3 +1,11 @@
-"""REST routes of the providers app (filled in by the API issue)."""
+"""REST routes of the providers app (included under /api/v1/)."""
 
-urlpatterns: list = []
+from rest_framework.routers import DefaultRouter
+
+from providers.api import ProviderAccountViewSet
+
+router = DefaultRouter()
+router.include_root_view = False
+router.register("provider-accounts", ProviderAccountViewSet, basename="provider-account")
+
+urlpatterns = router.urls

@@ -1,0 +1,296 @@
+"""Reads of the send ledger: dispatch progress, deliveries, the stop switch, the calendar.
+
+Selectors only read. The REST API and the admin build on the same functions, so a number
+shown in one is the number shown in the other.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Prefetch, Q, QuerySet
+from django.utils import timezone
+
+from campaigns.models import (
+    Campaign,
+    CampaignStatus,
+    Delivery,
+    DeliveryAttempt,
+    DeliveryStatus,
+    Dispatch,
+    ScheduleKind,
+    SendSwitch,
+)
+from campaigns.schedule import ScheduleError, ScheduleSpec, occurrences
+
+logger = logging.getLogger(__name__)
+
+# --- dispatches and deliveries ----------------------------------------------------------
+
+# Live progress field -> the delivery statuses it counts (as the engine's stored counters).
+PROGRESS_STATUSES: dict[str, tuple[str, ...]] = {
+    "delivered": (DeliveryStatus.DELIVERED,),
+    "failed": (DeliveryStatus.FAILED, DeliveryStatus.EXPIRED),
+    "opted_out": (DeliveryStatus.OPTED_OUT,),
+    "unknown": (DeliveryStatus.UNKNOWN,),
+    "retrying": (DeliveryStatus.RETRY,),
+    "in_flight": (DeliveryStatus.IN_FLIGHT,),
+    "pending": (DeliveryStatus.PENDING,),
+    "closed": (DeliveryStatus.CLOSED,),
+}
+
+
+def dispatch_list(
+    *, campaign_id: int | None = None, status: str | None = None, is_preview: bool | None = None
+) -> QuerySet[Dispatch]:
+    """Return dispatches, latest occurrence first, optionally of one campaign and status."""
+    dispatches = Dispatch.objects.select_related("campaign").order_by("-due_at", "-id")
+    if campaign_id is not None:
+        dispatches = dispatches.filter(campaign_id=campaign_id)
+    if status is not None:
+        dispatches = dispatches.filter(status=status)
+    if is_preview is not None:
+        dispatches = dispatches.filter(is_preview=is_preview)
+    return dispatches
+
+
+def delivery_counts(*, dispatch_ids: Iterable[int]) -> dict[int, dict[str, int]]:
+    """Return, per dispatch id, how many of its deliveries are in each status (one query)."""
+    counts: dict[int, dict[str, int]] = defaultdict(dict)
+    rows = (
+        Delivery.objects.filter(dispatch_id__in=list(dispatch_ids))
+        .values("dispatch_id", "status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for row in rows:
+        counts[row["dispatch_id"]][row["status"]] = row["n"]
+    return dict(counts)
+
+
+def dispatch_live_progress(*, dispatch: Dispatch, counts: Mapping[str, int] | None) -> dict[str, int]:
+    """Return the progress counters of ``dispatch`` from its deliveries' live ``counts``.
+
+    The engine stores counters on the dispatch only between chunks; the deliveries are
+    the ledger, so a running dispatch is counted from them. A dispatch without delivery
+    rows (not planned yet, or ended before planning) keeps its stored counters.
+    """
+    if not counts:
+        return {
+            "delivered": dispatch.delivered,
+            "failed": dispatch.failed,
+            "opted_out": dispatch.opted_out,
+            "unknown": dispatch.unknown,
+            "retrying": 0,
+            "in_flight": 0,
+            "pending": 0,
+            "closed": 0,
+        }
+    return {
+        field: sum(counts.get(status, 0) for status in statuses)
+        for field, statuses in PROGRESS_STATUSES.items()
+    }
+
+
+def delivery_list(
+    *, dispatch_id: int, status: str | None = None, provider_code: str | None = None
+) -> QuerySet[Delivery]:
+    """Return the deliveries of one dispatch in batch order, optionally filtered."""
+    deliveries = Delivery.objects.filter(dispatch_id=dispatch_id).defer("targets", "selector")
+    if status is not None:
+        deliveries = deliveries.filter(status=status)
+    if provider_code is not None:
+        deliveries = deliveries.filter(provider_code=provider_code)
+    return deliveries.order_by("batch_no", "id")
+
+
+def delivery_detail_queryset() -> QuerySet[Delivery]:
+    """Return deliveries with their attempts prefetched in order, for the single-delivery view."""
+    return Delivery.objects.prefetch_related(
+        Prefetch("attempt_log", queryset=DeliveryAttempt.objects.order_by("number", "id"))
+    )
+
+
+def send_switch_get() -> SendSwitch:
+    """Return the emergency stop switch (an unsaved running switch when never touched)."""
+    return SendSwitch.objects.select_related("changed_by").filter(pk=1).first() or SendSwitch(pk=1)
+
+
+# --- calendar ---------------------------------------------------------------------------
+
+CALENDAR_STATUSES: tuple[str, ...] = (
+    CampaignStatus.APPROVED,
+    CampaignStatus.SENDING,
+    CampaignStatus.IN_REVIEW,
+)
+# More than this many occurrences of one campaign in a window (a cron every minute) are cut.
+CALENDAR_PER_CAMPAIGN = 500
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarOccurrence:
+    """One upcoming occurrence of a campaign, for a calendar.
+
+    ``day`` is the date of ``due_at`` in the calendar's zone; ``local_time`` the same
+    instant in the campaign's own zone. ``approved`` is False for a campaign still in
+    review (it will only go out if approved in time). ``overlaps`` lists the other
+    campaigns with an occurrence for the same audience on the same day. ``truncated``
+    marks a campaign that has more occurrences in the window than were listed.
+    """
+
+    day: dt.date
+    due_at: dt.datetime
+    local_time: dt.datetime
+    timezone: str
+    campaign_id: int
+    campaign_name: str
+    status: str
+    approved: bool
+    provider_kind: str
+    provider_account_id: int
+    provider_account_name: str
+    audience_id: int
+    audience_name: str
+    overlaps: tuple[int, ...] = ()
+    truncated: bool = False
+
+
+def _zone_of(name: str) -> dt.tzinfo:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return dt.UTC
+
+
+def _calendar_campaigns(low: dt.datetime, high: dt.datetime) -> QuerySet[Campaign]:
+    """Return the campaigns that may have an occurrence in [low, high) — one query.
+
+    Recurrence dates are local to each campaign's zone, so their bounds get a day of slack.
+    """
+    slack = dt.timedelta(days=1)
+    may_fall_inside = (
+        Q(
+            schedule_kind=ScheduleKind.NOW,
+            status__in=[CampaignStatus.APPROVED, CampaignStatus.SENDING],
+            next_due_at__lt=high,
+        )
+        | Q(schedule_kind=ScheduleKind.ONCE, fixed_time__gte=low, fixed_time__lt=high)
+        | Q(
+            schedule_kind__in=[ScheduleKind.RECURRING, ScheduleKind.CRON],
+            start_date__lte=(high + slack).date(),
+            end_date__gte=(low - slack).date(),
+        )
+    )
+    return (
+        Campaign.objects.filter(may_fall_inside, status__in=CALENDAR_STATUSES)
+        .select_related("provider_account", "audience")
+        .order_by("id")
+    )
+
+
+def _campaign_due_times(
+    campaign: Campaign, *, low: dt.datetime, high: dt.datetime, now: dt.datetime, limit: int
+) -> list[dt.datetime]:
+    """Return the campaign's due times in [low, high), at most ``limit`` + 1 of them.
+
+    An approved campaign's next undispatched occurrence is ``next_due_at`` (it may lie a
+    moment in the past while a worker picks it up); one in review can only go out after
+    it is approved, so from now on.
+    """
+    approved = campaign.status != CampaignStatus.IN_REVIEW
+    if approved:
+        if campaign.next_due_at is None:
+            return []
+        if campaign.schedule_kind == ScheduleKind.NOW:
+            return [campaign.next_due_at] if low <= campaign.next_due_at < high else []
+        start = max(low, campaign.next_due_at)
+    else:
+        start = max(low, now)
+    try:
+        spec = ScheduleSpec.from_campaign(campaign)
+        return list(
+            occurrences(
+                spec,
+                after=start - dt.timedelta(microseconds=1),
+                until=high - dt.timedelta(microseconds=1),
+                limit=limit + 1,
+            )
+        )
+    except (ScheduleError, ValidationError) as exc:
+        logger.warning("campaign %s has a schedule that cannot be evaluated: %s", campaign.pk, exc)
+        return []
+
+
+def calendar_occurrences(
+    *,
+    start: dt.date,
+    end: dt.date,
+    zone: dt.tzinfo | None = None,
+    now: dt.datetime | None = None,
+    per_campaign: int = CALENDAR_PER_CAMPAIGN,
+) -> list[CalendarOccurrence]:
+    """Return the upcoming occurrences from ``start`` to ``end`` (both included), in order.
+
+    Days are dates in ``zone`` (default: the current time zone, ``TIME_ZONE``). Covers
+    campaigns approved or sending, and those in review (``approved`` False); a campaign in
+    review scheduled "now" has no time yet and is left out. One query reads the campaigns;
+    ``campaigns.schedule`` computes their occurrences, at most ``per_campaign`` each
+    (``truncated`` marks a cut). Occurrences for the same audience on the same day name
+    each other in ``overlaps``. Sorted by due time, then campaign id.
+    """
+    zone = zone or timezone.get_current_timezone()
+    now = now or timezone.now()
+    low = dt.datetime.combine(start, dt.time(), tzinfo=zone).astimezone(dt.UTC)
+    high = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tzinfo=zone).astimezone(dt.UTC)
+    found: list[CalendarOccurrence] = []
+    for campaign in _calendar_campaigns(low, high):
+        due_times = _campaign_due_times(campaign, low=low, high=high, now=now, limit=per_campaign)
+        truncated = len(due_times) > per_campaign
+        campaign_zone = _zone_of(campaign.timezone)
+        for due_at in due_times[:per_campaign]:
+            due_at = due_at.astimezone(dt.UTC)
+            found.append(
+                CalendarOccurrence(
+                    day=due_at.astimezone(zone).date(),
+                    due_at=due_at,
+                    local_time=due_at.astimezone(campaign_zone),
+                    timezone=campaign.timezone,
+                    campaign_id=campaign.pk,
+                    campaign_name=campaign.name,
+                    status=campaign.status,
+                    approved=campaign.status != CampaignStatus.IN_REVIEW,
+                    provider_kind=campaign.provider_account.kind,
+                    provider_account_id=campaign.provider_account_id,
+                    provider_account_name=campaign.provider_account.name,
+                    audience_id=campaign.audience_id,
+                    audience_name=campaign.audience.name,
+                    truncated=truncated,
+                )
+            )
+    return _with_overlaps(sorted(found, key=lambda o: (o.due_at, o.campaign_id)))
+
+
+def _with_overlaps(found: list[CalendarOccurrence]) -> list[CalendarOccurrence]:
+    same_day: dict[tuple[dt.date, int], set[int]] = defaultdict(set)
+    for occurrence in found:
+        same_day[(occurrence.day, occurrence.audience_id)].add(occurrence.campaign_id)
+    return [
+        replace(o, overlaps=tuple(sorted(same_day[(o.day, o.audience_id)] - {o.campaign_id})))
+        for o in found
+    ]
+
+
+def calendar_days(occurrences_in_order: Iterable[CalendarOccurrence]) -> list[dict[str, Any]]:
+    """Return ``[{"date": day, "occurrences": [...]}]`` for occurrences sorted by due time."""
+    days: dict[dt.date, list[CalendarOccurrence]] = {}
+    for occurrence in occurrences_in_order:
+        days.setdefault(occurrence.day, []).append(occurrence)
+    return [{"date": day, "occurrences": items} for day, items in sorted(days.items())]

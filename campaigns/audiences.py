@@ -20,6 +20,7 @@ are never sent to, whatever else says so.
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -274,17 +275,38 @@ def _write_members(
     repeats: int,
     replace_before: int | None,
     report: ImportReport,
-) -> None:
+) -> int:
+    """Write one batch of distinct ids; return how many of them the old list held."""
+    with transaction.atomic():
+        return _write_member_batch(
+            audience=audience,
+            suppressed=suppressed,
+            ids=ids,
+            repeats=repeats,
+            replace_before=replace_before,
+            report=report,
+        )
+
+
+def _write_member_batch(
+    *,
+    audience: Audience,
+    suppressed: bool,
+    ids: list[str],
+    repeats: int,
+    replace_before: int | None,
+    report: ImportReport,
+) -> int:
     listed = AudienceMember.objects.filter(audience=audience, suppressed=suppressed, external_id__in=ids)
     present = dict(listed.values_list("external_id", "id"))
     report.updated += len(present) + repeats
     report.created += len(ids) - len(present)
+    old = [pk for pk in present.values() if replace_before is not None and pk <= replace_before]
     if report.dry_run:
-        return
+        return len(old)
     if replace_before is not None:
         # Rows of the old list that the new list keeps are moved above the old high-water
         # mark (delete + insert), so what remains at or below it at the end is what to drop.
-        old = [pk for pk in present.values() if pk <= replace_before]
         if old:
             AudienceMember.objects.filter(id__in=old).delete()
         ids = [i for i in ids if i not in present or present[i] <= replace_before]
@@ -294,6 +316,7 @@ def _write_members(
         [AudienceMember(audience=audience, suppressed=suppressed, external_id=i) for i in ids],
         ignore_conflicts=True,
     )
+    return len(old)
 
 
 def audience_import_members(
@@ -313,12 +336,17 @@ def audience_import_members(
     ids are refused one by one and reported by 1-based position; the good ones are
     imported (run with ``dry_run`` first for all-or-nothing, as the admin does). A
     replacing import runs in one transaction, so readers see the old list or the new one,
-    never a mix; memory stays flat in the number of ids either way.
+    never a mix; memory stays flat in the number of ids either way. Repeats are found
+    within a batch of ``batch_size`` ids and, when writing, against what earlier batches
+    wrote; a dry run cannot see the latter, so it counts an id repeated further apart
+    twice.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size {batch_size} must be at least 1")
     report = ImportReport(dry_run=dry_run)
-    with transaction.atomic():
+    # A replacement is one transaction; an addition commits batch by batch (as recipient
+    # imports do), so it never holds SQLite's write lock for a whole long file.
+    with transaction.atomic() if replace else contextlib.nullcontext():
         replace_before = None
         if replace:
             replace_before = (
@@ -329,7 +357,7 @@ def audience_import_members(
             )
         batch: list[str] = []
         seen: set[str] = set()
-        repeats = 0
+        repeats = kept_old = 0
         for number, raw in enumerate(external_ids, start=1):
             report.rows = number
             if isinstance(raw, MalformedRow):
@@ -345,7 +373,7 @@ def audience_import_members(
             seen.add(value)
             batch.append(value)
             if len(batch) >= batch_size:
-                _write_members(
+                kept_old += _write_members(
                     audience=audience,
                     suppressed=suppressed,
                     ids=batch,
@@ -355,7 +383,7 @@ def audience_import_members(
                 )
                 batch, seen, repeats = [], set(), 0
         if batch or repeats:
-            _write_members(
+            kept_old += _write_members(
                 audience=audience,
                 suppressed=suppressed,
                 ids=batch,
@@ -369,7 +397,7 @@ def audience_import_members(
             )
             if dry_run:
                 # Nothing was moved: the old rows the new list keeps are ``updated``.
-                report.removed = max(0, stale.count() - report.updated)
+                report.removed = max(0, stale.count() - kept_old)
             else:
                 report.removed = stale.delete()[0]
         if not dry_run:

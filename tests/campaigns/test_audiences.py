@@ -171,8 +171,10 @@ def test_replacing_a_list_drops_what_is_not_in_the_new_one_across_batches():
 
 def test_a_dry_run_replacement_counts_removals_without_writing():
     audience = audience_create(name="Beta", kind="users", user_ids=["a", "b", "c"])
-    report = audience_import_members(audience=audience, external_ids=["a", "d"], replace=True, dry_run=True)
-    assert (report.created, report.updated, report.removed) == (1, 1, 2)
+    report = audience_import_members(
+        audience=audience, external_ids=["a", "d", "a"], replace=True, dry_run=True
+    )
+    assert (report.created, report.updated, report.removed) == (1, 2, 2)
     assert members(audience) == {"a", "b", "c"}
 
 

@@ -25,23 +25,8 @@ from campaigns.audiences import (
 from campaigns.demo import seed_audiences
 from campaigns.models import Audience, AudienceMember, Recipient
 from campaigns.recipients import recipient_opt_out, recipients_bulk_upsert
-from providers.base import Limits
 
 pytestmark = pytest.mark.django_db
-
-# The limits PROVIDERS.md documents; the provider modules publish the same ones.
-DOCUMENTED_LIMITS = {
-    "binance": Limits(ids_per_request=0, broadcast=True),
-    "alipayplus": Limits(ids_per_request=1, per_user=True, broadcast=False),
-    "mpaas": Limits(ids_per_request=0, broadcast=True),
-    "jiguang": Limits(ids_per_request=1000, tags_per_request=20, segments_per_request=1, broadcast=True),
-}
-
-
-@pytest.fixture(autouse=True)
-def documented_limits(monkeypatch):
-    monkeypatch.setattr("campaigns.audiences.provider_limits", DOCUMENTED_LIMITS.__getitem__)
-
 
 def seed(*rows):
     report = recipients_bulk_upsert(rows=list(rows))

@@ -44,8 +44,9 @@ def dispatcher_loop(duration: float | None = None) -> str:
 
     django-q2's scheduler looks at its schedules only every 30 s, too coarse for sends
     that should start within seconds of their time. So one worker runs this loop: a
-    lease makes concurrent copies (from several clusters, or a duplicated task) exit at
-    once, and each loop enqueues its successor before it ends. A django-q2 Schedule
+    lease keeps concurrent copies (from several clusters, or a duplicated task) waiting
+    until it is free or their time is up, and each loop enqueues its successor before
+    it ends. A django-q2 Schedule
     starts it every minute as a safety net in case the chain is lost (Redis broker).
     The watchdog runs every 10 s inside the loop.
     """
@@ -54,9 +55,14 @@ def dispatcher_loop(duration: float | None = None) -> str:
     duration = settings.CRIER_TICKER_SECONDS if duration is None else duration
     me = engine.worker_id()
     tick = settings.CRIER_DISPATCH_TICK_SECONDS
-    if not _claim_lease(TICKER_LEASE, me, tick * 5 + 5):
-        return "another ticker is running"
     ends = time.monotonic() + duration
+    # Wait for the lease rather than give up: its holder may have died, and then the
+    # lease expires within a few ticks and this loop must take over (a dead holder
+    # never enqueues its successor).
+    while not _claim_lease(TICKER_LEASE, me, tick * 5 + 5):
+        if time.monotonic() >= ends:
+            return "another ticker is running"
+        time.sleep(tick)
     last_watchdog = 0.0
     while time.monotonic() < ends:
         started = time.monotonic()

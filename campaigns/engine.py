@@ -567,12 +567,17 @@ def dispatch_run(dispatch_id: int, *, budget_seconds: float | None = None) -> st
 
             current = campaign_hash(campaign)
             if not campaign.approved_hash or current != campaign.approved_hash:
-                return _end_without_sending(
+                refused = _end_without_sending(
                     dispatch,
                     me,
                     DispatchStatus.REFUSED,
                     "the campaign changed since it was approved (content hash differs); not sent",
                 )
+                from campaigns.services import campaign_void_if_changed
+
+                # Back to draft, with what changed in the audit trail: it needs a new review.
+                campaign_void_if_changed(campaign=campaign)
+                return refused
             Dispatch.objects.filter(pk=dispatch_id).update(content_hash=current)
             if campaign.status == CampaignStatus.APPROVED:
                 _campaign_transition(

@@ -136,6 +136,9 @@ def test_a_campaign_changed_after_approval_is_refused_not_sent(make_account, app
     assert dispatch.status == DispatchStatus.REFUSED
     assert "changed since it was approved" in dispatch.detail
     assert server.app.accepted == []
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.DRAFT and campaign.next_due_at is None
+    assert campaign.audit_events.filter(action="void").exists()
 
 
 def test_an_occurrence_reached_after_its_expiry_is_recorded_expired_not_sent(make_account, approved_campaign):

@@ -9,7 +9,8 @@ An audience is one of four kinds (``AudienceKind``):
 * ``users`` — the external ids listed in ``AudienceMember`` (``suppressed=False``). A
   listed id need not have a Recipient row: Jiguang addresses users by id, so such an id
   is a target with address = its external id; Alipay+ needs a token, so it is skipped as
-  ``unknown recipient``.
+  ``unknown recipient``. An external id with a character Jiguang refuses ("-") and no
+  stored Jiguang address is skipped as ``id not valid at provider`` for Jiguang.
 * ``tags`` — recipients having any of the audience's tags (through ``RecipientTag``).
 * ``segment`` — a provider-side segment id, sent to the provider as is; it cannot be
   resolved locally.
@@ -34,6 +35,7 @@ from django.utils import timezone
 
 from campaigns.models import Audience, AudienceKind, AudienceMember, Recipient, RecipientTag
 from campaigns.recipients import (
+    ADDRESS_PATTERNS,
     ImportReport,
     MalformedRow,
     RowError,
@@ -485,6 +487,7 @@ class SkipReason(StrEnum):
     OPTED_OUT_PROVIDER = "opted out of provider"
     OPTED_OUT_TEMPLATE = "opted out of template"
     NO_ADDRESS = "no address"
+    INVALID_ADDRESS = "id not valid at provider"
 
 
 _RECIPIENT_COLUMNS = (
@@ -599,6 +602,11 @@ class AudienceStream:
                     reason = SkipReason.NO_ADDRESS
                 else:
                     address = external_id
+        pattern = ADDRESS_PATTERNS.get(kind)
+        if reason is None and pattern is not None and not pattern.fullmatch(address):
+            # Only the fallback to the external id can get here (stored addresses are
+            # checked on import); one bad id would make the provider refuse a whole batch.
+            reason = SkipReason.INVALID_ADDRESS
         if reason is not None:
             self.skipped[reason] += 1
             return None

@@ -46,15 +46,21 @@ ADDRESS_MAX_LENGTH = 128
 # bad rows cannot exhaust memory.
 MAX_REPORTED_ERRORS = 1000
 
-# Jiguang UMS user ids: letters, digits, "_" and @!#$&*+=.|¥ (both the Latin-1 and the
-# full-width yen sign, which the Chinese documentation uses). "-" is accepted too, as
-# the send-engine issue specifies, because ids such as UUIDs need it.
-_ID_CHARS = r"A-Za-z0-9_@!#$&*+=.|¥￥\-"
-_EXTERNAL_ID = re.compile(rf"[{_ID_CHARS}]{{1,{EXTERNAL_ID_MAX_LENGTH}}}")
-# Jiguang tags: the same characters plus CJK ideographs.
-_TAG = re.compile(rf"[{_ID_CHARS}\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+# Jiguang UMS characters: letters, digits, "_" and @!#$&*+=.|¥ (PROVIDERS.md, and what
+# providers.jiguang and its emulator check). External ids also take "-", as the send-engine
+# issue specifies, because ids such as UUIDs need it; such an id is not a valid Jiguang
+# userid, so for Jiguang it needs an explicit addresses["jiguang"] (see ADDRESS_PATTERNS).
+_JIGUANG_CHARS = r"A-Za-z0-9_@!#$&*+=.|¥"
+_EXTERNAL_ID = re.compile(rf"[{_JIGUANG_CHARS}\-]{{1,{EXTERNAL_ID_MAX_LENGTH}}}")
+# Tags go to Jiguang as they are (aud_tag): its characters plus CJK ideographs.
+_TAG = re.compile(rf"[{_JIGUANG_CHARS}\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+# What a provider accepts as a user address, where it documents a rule.
+ADDRESS_PATTERNS: dict[str, re.Pattern[str]] = {
+    "jiguang": re.compile(rf"[{_JIGUANG_CHARS}]{{1,{EXTERNAL_ID_MAX_LENGTH}}}"),
+}
+ADDRESS_RULES = {"jiguang": "1–64 characters among letters, digits, _ @ ! # $ & * + = . | ¥"}
 ID_RULE = "1–64 characters among letters, digits, _ @ ! # $ & * + = . | ¥ -"
-TAG_RULE = f"at most {TAG_MAX_BYTES} bytes of UTF-8 among letters, digits, CJK, _ @ ! # $ & * + = . | ¥ -"
+TAG_RULE = f"at most {TAG_MAX_BYTES} bytes of UTF-8 among letters, digits, CJK, _ @ ! # $ & * + = . | ¥"
 
 ROW_FIELDS = ("external_id", "language", "tags", "addresses")
 CSV_TAG_SEPARATORS = re.compile(r"[|;]")
@@ -264,6 +270,8 @@ def recipient_clean_row(
                         f"addresses.{kind} is {len(address)} characters; "
                         f"an address is at most {ADDRESS_MAX_LENGTH}",
                     )
+                elif kind in ADDRESS_PATTERNS and not ADDRESS_PATTERNS[kind].fullmatch(address):
+                    fail("addresses", f"addresses.{kind} {address!r} must be {ADDRESS_RULES[kind]}")
                 else:
                     addresses[kind] = address
 

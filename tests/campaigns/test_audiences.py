@@ -28,6 +28,7 @@ from campaigns.recipients import recipient_opt_out, recipients_bulk_upsert
 
 pytestmark = pytest.mark.django_db
 
+
 def seed(*rows):
     report = recipients_bulk_upsert(rows=list(rows))
     assert report.invalid == 0, report.errors
@@ -206,7 +207,7 @@ def test_sizes_follow_kind_suppression_and_provider_addresses():
 
 def test_a_users_audience_streams_members_with_addresses_and_counts_what_it_skipped():
     seed(
-        {"external_id": "u1", "language": "zh-CN", "addresses": {"jiguang": "jg-1", "alipayplus": "t1"}},
+        {"external_id": "u1", "language": "zh-CN", "addresses": {"jiguang": "jg_1", "alipayplus": "t1"}},
         {"external_id": "u2"},
         {"external_id": "u3", "addresses": {"alipayplus": "t3"}},
         {"external_id": "u4", "addresses": {"alipayplus": "t4"}},
@@ -219,7 +220,7 @@ def test_a_users_audience_streams_members_with_addresses_and_counts_what_it_skip
 
     chunks, stream = stream_all(audience, provider_kind="jiguang")
     assert [t for c in chunks for t in c] == [
-        TargetRow("u1", "jg-1", "zh-CN"),
+        TargetRow("u1", "jg_1", "zh-CN"),
         TargetRow("u2", "u2", "en"),
         TargetRow("u3", "u3", "en"),  # opted out of Alipay+ only
         TargetRow("ghost", "ghost", ""),
@@ -337,3 +338,13 @@ def test_the_demo_seed_is_idempotent_and_its_audiences_have_the_expected_sizes()
     assert audience_size(Audience.objects.get(name="Beta testers")) == 19
     assert audience_size(Audience.objects.get(name="VIP users")) == 20
     assert audience_size(Audience.objects.get(name="Everyone"), provider_kind="alipayplus") == 200 - 200 // 7
+
+
+def test_an_id_jiguang_would_refuse_is_skipped_for_jiguang_unless_it_has_a_jiguang_address():
+    seed({"external_id": "with-hyphen", "addresses": {"jiguang": "with_underscore", "alipayplus": "t"}})
+    audience = audience_create(name="Beta", kind="users", user_ids=["with-hyphen", "ghost-id"])
+    chunks, stream = stream_all(audience, provider_kind="jiguang")
+    assert [t for c in chunks for t in c] == [TargetRow("with-hyphen", "with_underscore", "en")]
+    assert stream.skipped == {SkipReason.INVALID_ADDRESS: 1}
+    chunks, stream = stream_all(audience, provider_kind="alipayplus")
+    assert [t.external_id for c in chunks for t in c] == ["with-hyphen"]

@@ -309,3 +309,13 @@ def test_a_file_that_is_not_utf8_is_reported_not_crashed_on():
     assert isinstance(rows[-1], MalformedRow) and "UTF-8" in rows[-1].message
     rows = list(parse_json(io.BytesIO(b'[{"external_id": "caf\xe9"}]')))
     assert isinstance(rows[-1], MalformedRow) and "UTF-8" in rows[-1].message
+
+
+def test_jiguang_addresses_and_tags_follow_the_jiguang_charset_which_has_no_hyphen():
+    clean, _ = recipient_clean_row({"external_id": "a-uuid-like-id", "addresses": {"jiguang": "a_valid.id"}})
+    assert clean is not None
+    clean, errors = recipient_clean_row(
+        {"external_id": "u1", "addresses": {"jiguang": "a-b"}, "tags": ["x-y"]}
+    )
+    assert clean is None
+    assert {e.field for e in errors} == {"addresses", "tags"}

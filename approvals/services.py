@@ -16,6 +16,8 @@ audit event); every campaign state change through ``campaigns.services.campaign_
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -301,6 +303,9 @@ def campaign_approve(*, campaign: Campaign, actor, comment: str = "") -> Review:
                     data={**data, "first_due_at": first_due.isoformat()},
                     fields={"approved_hash": review.content_hash, "next_due_at": first_due},
                 )
+                if first_due <= timezone.now() + timedelta(seconds=settings.CRIER_DISPATCH_TICK_SECONDS):
+                    # Due now: dispatch at once instead of at the ticker's next pass.
+                    transaction.on_commit(_tick_now)
     refresh_stale(campaign, current)
     if voided_reason:
         raise ApprovalVoided(
@@ -308,6 +313,12 @@ def campaign_approve(*, campaign: Campaign, actor, comment: str = "") -> Review:
         )
     review.refresh_from_db()
     return review
+
+
+def _tick_now() -> None:
+    from django_q.tasks import async_task
+
+    async_task("campaigns.tasks.tick_once", task_name="tick-once")
 
 
 def campaign_reject(*, campaign: Campaign, actor, comment: str) -> Review:

@@ -24,6 +24,12 @@ def run_dispatch(dispatch_id: int) -> str:
     return engine.dispatch_run(dispatch_id)
 
 
+def tick_once() -> list[int]:
+    """Turn what is due now into dispatches (enqueued on approval of a campaign due now,
+    so it does not wait for the ticker loop)."""
+    return engine.dispatcher_tick()
+
+
 def recover_dispatches() -> dict[str, int]:
     """Watchdog: resume dispatches whose worker stopped or whose task was lost."""
     return engine.dispatches_recover()

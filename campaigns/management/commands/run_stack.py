@@ -17,6 +17,10 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 class Command(BaseCommand):
     help = "Run web + worker + emulators in the foreground (make run)."
 
@@ -25,6 +29,9 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
 
     def handle(self, *args, host: str, port: int, **options) -> None:
+        # SIGTERM ends this process without running `finally`: turn it into the same
+        # orderly stop as Ctrl-C so the children are stopped too.
+        signal.signal(signal.SIGTERM, _interrupt)
         manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
         procs: dict[str, subprocess.Popen] = {}
         specs = {
@@ -35,7 +42,12 @@ class Command(BaseCommand):
         try:
             for name, cmd in specs.items():
                 procs[name] = subprocess.Popen(cmd, cwd=settings.BASE_DIR)
-            time.sleep(2)
+            time.sleep(3)
+            # Start the dispatcher loop now rather than at django-q2's next schedule check
+            # (up to 30 s away); a second loop would only wait for the lease.
+            from django_q.tasks import async_task
+
+            async_task("campaigns.tasks.dispatcher_loop", task_name="dispatcher-loop")
             self.stdout.write(
                 self.style.SUCCESS(f"\nCrier is running: http://{host}:{port}/admin/\n")
                 + f"  API:  http://{host}:{port}/api/v1/   docs: http://{host}:{port}/api/docs/\n"

@@ -30,7 +30,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from campaigns.models import Audience, AudienceKind, AudienceMember, Recipient, RecipientTag
@@ -431,7 +431,7 @@ def parse_member_lines(stream: Any) -> Iterator[str | MalformedRow]:
 # --- size ---------------------------------------------------------------------------------
 
 
-def _suppressed_ids(audience: Audience):
+def _suppressed_ids(audience: Audience) -> QuerySet:
     return AudienceMember.objects.filter(audience=audience, suppressed=True).values("external_id")
 
 

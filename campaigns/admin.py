@@ -1,6 +1,5 @@
 """Admin registrations for recipients, audiences, campaigns, dispatches and deliveries."""
 
-from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -19,19 +18,20 @@ from approvals.services import (
     campaign_withdraw,
 )
 from campaigns.admin_audiences import AudienceAdminBase, RecipientAdminBase
+from campaigns.admin_dashboard import DashboardActionsMixin
+from campaigns.admin_report import CampaignPagesMixin
+from campaigns.forms_campaign import CampaignAdminForm
 from campaigns.models import Audience, Campaign, CampaignStatus, Delivery, Dispatch, Recipient
 from campaigns.services import (
     EDITABLE_FIELDS,
     EDITABLE_STATES,
     CampaignTransitionError,
     campaign_cancel,
-    campaign_clean,
     campaign_create,
     campaign_edit,
     campaign_preview,
     campaign_void_if_changed,
 )
-from templates_registry.selectors import current_version
 
 
 @admin.register(Recipient)
@@ -82,28 +82,8 @@ class AuditEventInline(admin.TabularInline):
         return False
 
 
-class CampaignForm(forms.ModelForm):
-    """The model form plus the services' field rules (shown on the fields, not as a 500)."""
-
-    class Meta:
-        model = Campaign
-        fields = list(EDITABLE_FIELDS)
-
-    def _post_clean(self) -> None:
-        super()._post_clean()
-        if self.instance.template_id and not self.instance.template_version_id:
-            self.instance.template_version = current_version(self.instance.template)
-        try:
-            campaign_clean(self.instance)
-        except ValidationError as exc:
-            # Only what the model validation above did not already report.
-            extra = {k: v for k, v in exc.error_dict.items() if k in self.fields and k not in self.errors}
-            if extra:
-                self._update_errors(ValidationError(extra))
-
-
 @admin.register(Campaign)
-class CampaignAdmin(admin.ModelAdmin):
+class CampaignAdmin(DashboardActionsMixin, CampaignPagesMixin, admin.ModelAdmin):
     """Campaigns: saved through the services; transitions as buttons; a review page per campaign.
 
     The buttons (submit, withdraw, preview, cancel) and the review page's approve/reject
@@ -112,22 +92,26 @@ class CampaignAdmin(admin.ModelAdmin):
     a user the services would allow.
     """
 
-    form = CampaignForm
+    form = CampaignAdminForm
     change_form_template = "admin/campaigns/campaign/change_form.html"
     change_list_template = "admin/campaigns/campaign/change_list.html"
-    list_display = ["name", "status", "provider_account", "schedule_kind", "next_due_at", "created_by"]
+    list_display = [
+        "name", "status", "provider_account", "schedule_kind", "next_due_at", "created_by", "report_link",
+    ]
     list_filter = ["status", "schedule_kind", "provider_account__kind"]
     search_fields = ["name"]
     list_select_related = ["provider_account", "created_by"]
-    readonly_fields = ["status", "submitted_hash", "approved_hash", "next_due_at", "created_by"]
+    readonly_fields = [
+        "status", "submitted_hash", "approved_hash", "next_due_at", "created_by", "next_occurrences",
+    ]
     inlines = [AuditEventInline]
     fieldsets = [
         (None, {"fields": ["name", "status", "template", "template_version", "provider_account",
                            "audience"]}),
         ("Message", {"fields": ["language", "parameters", "path", "provider_options", "priority",
                                 "expired_seconds", "test_uids"]}),
-        ("Schedule", {"fields": ["schedule_kind", "fixed_time", "circle_type", "circle_value", "time",
-                                 "start_date", "end_date", "cron", "timezone"]}),
+        ("Schedule", {"fields": ["schedule_kind", "timezone", "fixed_time", "circle_type", "circle_value",
+                                 "time", "start_date", "end_date", "cron", "next_occurrences"]}),
         ("Approval", {"fields": ["submitted_hash", "approved_hash", "next_due_at", "created_by"]}),
     ]
 
@@ -199,6 +183,8 @@ class CampaignAdmin(admin.ModelAdmin):
                 view(self.transition_view),
                 name="campaigns_campaign_transition",
             ),
+            *self.pages_urls(),
+            *self.dashboard_urls(),
             *super().get_urls(),
         ]
 

@@ -1,0 +1,206 @@
+"""The admin index as a dashboard: what waits for me, what goes out soon, what runs, what failed.
+
+``dashboard_for`` gathers, for one user, each section they have the permissions for:
+
+* campaigns awaiting my review (``approvals.selectors.campaigns_awaiting_review``);
+* my drafts and rejected campaigns;
+* what goes out in the next 7 days (``campaigns.selectors.calendar_occurrences``);
+* dispatches running now, with progress counted from their deliveries in one query;
+* recent failures: occurrences that ended failed, partially failed, refused or expired in
+  the last 7 days, with their most frequent provider codes;
+* deliveries whose outcome is ``unknown``, for an operator to resend or close.
+
+Every list is capped and every count is one query, so the page costs the same with ten
+campaigns or ten thousand. The template ``admin/index.html`` (config/templates) shows it
+through the ``crier_dashboard`` template tag. :class:`DashboardActionsMixin` adds the
+operators' resend/close action to ``CampaignAdmin``; it calls
+``campaigns.engine.delivery_resolve``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Max, Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import path, reverse
+from django.utils import timezone
+
+from approvals.selectors import APPROVE_PERM, campaigns_awaiting_review
+from campaigns.engine import DeliveryNotUnknown, delivery_resolve
+from campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryStatus, Dispatch, DispatchStatus
+from campaigns.selectors import calendar_occurrences, delivery_counts, dispatch_live_progress
+
+OPERATE_PERM = "campaigns.operate_dispatches"
+SECTION_LIMIT = 10
+UPCOMING_DAYS = 7
+UPCOMING_LIMIT = 15
+FAILURE_DAYS = 7
+UNKNOWN_LIMIT = 20
+FAILED_DISPATCH = (
+    DispatchStatus.FAILED,
+    DispatchStatus.PARTIALLY_FAILED,
+    DispatchStatus.REFUSED,
+    DispatchStatus.EXPIRED,
+)
+
+
+def awaiting_review(*, user) -> dict[str, Any]:
+    """Return the campaigns ``user`` may approve now (first few) and how many there are."""
+    campaigns = campaigns_awaiting_review(user=user)
+    return {"items": campaigns[:SECTION_LIMIT], "count": len(campaigns)}
+
+
+def my_campaigns(*, user) -> dict[str, Any]:
+    """Return ``user``'s drafts and rejected campaigns, last changed first, and how many."""
+    mine = Campaign.objects.filter(
+        created_by=user, status__in=[CampaignStatus.DRAFT, CampaignStatus.REJECTED]
+    )
+    latest = mine.select_related("template", "audience", "provider_account").order_by("-updated_at")
+    items = list(latest[:SECTION_LIMIT])
+    return {"items": items, "count": len(items) if len(items) < SECTION_LIMIT else mine.count()}
+
+
+def upcoming(*, now: dt.datetime) -> dict[str, Any]:
+    """Return the occurrences of the next 7 days (the first few) and how many there are."""
+    today = timezone.localdate(now)
+    found = [
+        o
+        for o in calendar_occurrences(start=today, end=today + dt.timedelta(days=UPCOMING_DAYS - 1))
+        if o.due_at >= now - dt.timedelta(minutes=5)
+    ]
+    return {"items": found[:UPCOMING_LIMIT], "count": len(found)}
+
+
+def running_dispatches() -> list[dict[str, Any]]:
+    """Return the dispatches sending now (and those waiting for a worker) with live progress."""
+    dispatches = list(
+        Dispatch.objects.filter(status__in=[DispatchStatus.RUNNING, DispatchStatus.PENDING])
+        .select_related("campaign")
+        .order_by("-status", "due_at")[:SECTION_LIMIT]
+    )
+    counts = delivery_counts(dispatch_ids=[d.pk for d in dispatches])
+    rows = []
+    for dispatch in dispatches:
+        progress = dispatch_live_progress(dispatch=dispatch, counts=counts.get(dispatch.pk))
+        settled = sum(progress[k] for k in ("delivered", "failed", "opted_out", "unknown", "closed"))
+        total = dispatch.total_requests or sum(progress.values())
+        rows.append(
+            {
+                "dispatch": dispatch,
+                "progress": progress,
+                "settled": settled,
+                "total": total,
+                "percent": round(100 * settled / total) if total else 0,
+                "report_url": _report_url(dispatch),
+            }
+        )
+    return rows
+
+
+def _report_url(dispatch: Dispatch) -> str:
+    url = reverse("admin:campaigns_campaign_report", args=[dispatch.campaign_id])
+    return f"{url}?dispatch={dispatch.pk}"
+
+
+def recent_failures(*, now: dt.datetime) -> list[dict[str, Any]]:
+    """Return occurrences that ended badly in the last 7 days, newest first, with their top codes."""
+    since = now - dt.timedelta(days=FAILURE_DAYS)
+    dispatches = list(
+        Dispatch.objects.filter(status__in=FAILED_DISPATCH, finished_at__gte=since)
+        .select_related("campaign")
+        .order_by("-finished_at")[:SECTION_LIMIT]
+    )
+    codes: dict[int, list[dict[str, Any]]] = {}
+    rows = (
+        Delivery.objects.filter(
+            dispatch_id__in=[d.pk for d in dispatches],
+            status__in=[DeliveryStatus.FAILED, DeliveryStatus.EXPIRED, DeliveryStatus.UNKNOWN],
+        )
+        .values("dispatch_id", "provider_code")
+        .annotate(n=Count("id"), message=Max("provider_message"))
+        .order_by("dispatch_id", "-n")
+    )
+    for row in rows:
+        codes.setdefault(row["dispatch_id"], []).append(row)
+    return [
+        {"dispatch": d, "codes": codes.get(d.pk, [])[:3], "report_url": _report_url(d)} for d in dispatches
+    ]
+
+
+def unknown_deliveries() -> dict[str, Any]:
+    """Return deliveries whose outcome is unknown (the first few) and how many there are.
+
+    Read through the dispatches that can hold one — those not finished, and finished ones
+    whose stored ``unknown`` counter is set (the engine stores it when a dispatch ends) —
+    so the delivery table is only read through its (dispatch, status) index.
+    """
+    holders = Dispatch.objects.filter(
+        Q(unknown__gt=0) | Q(status__in=[DispatchStatus.PENDING, DispatchStatus.RUNNING])
+    ).values("pk")
+    unknown = Delivery.objects.filter(dispatch_id__in=holders, status=DeliveryStatus.UNKNOWN)
+    items = list(
+        unknown.select_related("dispatch__campaign")
+        .defer("targets", "selector")
+        .order_by("updated_at", "id")[:UNKNOWN_LIMIT]
+    )
+    return {"items": items, "count": len(items) if len(items) < UNKNOWN_LIMIT else unknown.count()}
+
+
+def dashboard_for(*, user, now: dt.datetime | None = None) -> dict[str, Any]:
+    """Return the dashboard sections ``user`` may see (a section they may not see is None)."""
+    now = now or timezone.now()
+    views_campaigns = user.has_perm("campaigns.view_campaign")
+    views_dispatches = user.has_perm("campaigns.view_dispatch")
+    return {
+        "awaiting": awaiting_review(user=user) if user.has_perm(APPROVE_PERM) else None,
+        "mine": my_campaigns(user=user) if user.has_perm("campaigns.add_campaign") else None,
+        "upcoming": upcoming(now=now) if views_campaigns else None,
+        "running": running_dispatches() if views_dispatches else None,
+        "failures": recent_failures(now=now) if views_dispatches else None,
+        "unknown": unknown_deliveries() if user.has_perm("campaigns.view_delivery") else None,
+        "may_operate": user.has_perm(OPERATE_PERM),
+        "may_add": user.has_perm("campaigns.add_campaign"),
+        "may_view_campaigns": views_campaigns,
+    }
+
+
+class DashboardActionsMixin:
+    """The operators' action on the dashboard: resend or close an ``unknown`` delivery."""
+
+    def dashboard_urls(self) -> list:
+        """Return the URL patterns of the dashboard's actions."""
+        return [
+            path(
+                "deliveries/<int:delivery_id>/resolve/<str:action>/",
+                self.admin_site.admin_view(self.delivery_resolve_view),
+                name="campaigns_delivery_resolve",
+            )
+        ]
+
+    def delivery_resolve_view(self, request: HttpRequest, delivery_id: int, action: str) -> HttpResponse:
+        """Resend or close one unknown delivery (POST, operators only) and return to the dashboard."""
+        back = request.POST.get("next") or reverse("admin:index")
+        if not back.startswith("/"):
+            back = reverse("admin:index")
+        if request.method != "POST":
+            return redirect(back)
+        if not request.user.has_perm(OPERATE_PERM):
+            raise PermissionDenied
+        if action not in ("resend", "close"):
+            raise Http404(f"no action {action!r}")
+        delivery = Delivery.objects.select_related("dispatch__campaign").filter(pk=delivery_id).first()
+        if delivery is None:
+            raise Http404(f"no delivery {delivery_id}")
+        try:
+            delivery_resolve(delivery=delivery, action=action, actor=request.user)
+        except DeliveryNotUnknown as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+        else:
+            done = "will be sent again with the same key" if action == "resend" else "is closed"
+            self.message_user(request, f"Delivery {delivery.idempotency_key} {done}.", messages.SUCCESS)
+        return redirect(back)

@@ -1,0 +1,610 @@
+"""The campaign admin form: one input per template variable, schedule widgets that match the
+kind, and the service rules reported on the fields they concern.
+
+Forms only check input; ``campaigns.services`` writes. What the form adds to the model form:
+
+* ``parameters`` is one text input per variable of the template version the campaign will
+  pin (the posted template's current version, or the pinned one while the template is
+  unchanged). A missing value is an error on ``parameters`` naming the variable; values
+  for variables the version does not declare are dropped (rendering refuses them).
+* ``language`` chooses among the version's languages.
+* ``fixed_time`` is a local date and time in the campaign's ``timezone`` (stored in UTC);
+  ``circle_value`` is weekday or month-day checkboxes; ``time`` and the dates are pickers.
+* When a schedule field changes, the schedule is checked as submitting would check it
+  (``campaigns.schedule.validate``), so a schedule that cannot be sent is reported on save.
+
+``campaign_form.js`` (static) redraws the variable inputs and languages when the template
+changes, shows only the schedule fields of the chosen kind, and asks the admin's JSON
+endpoints for the next five occurrences and the audience's size. Without JavaScript the
+form still works: the inputs follow the template after a save.
+
+The raw formats of the model form are still read (``parameters`` as a JSON object,
+``test_uids`` and ``circle_value`` as JSON lists), so scripts posting them keep working.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Mapping
+from functools import cache
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db.models import Model, Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join, json_script
+
+from campaigns.audiences import audience_size
+from campaigns.models import Audience, Campaign, CircleType, ScheduleKind
+from campaigns.schedule import ScheduleSpec, next_occurrences, notes, validate, wall_time_to_utc
+from campaigns.services import EDITABLE_FIELDS, MAX_TEST_UIDS, campaign_clean
+from providers.models import ProviderAccount
+from providers.registry import PROVIDERS
+from templates_registry.models import MessageTemplate, TemplateStatus, TemplateVersion
+from templates_registry.selectors import current_version, template_list
+
+WEEKDAYS = ((1, "Mon"), (2, "Tue"), (3, "Wed"), (4, "Thu"), (5, "Fri"), (6, "Sat"), (7, "Sun"))
+SCHEDULE_FIELDS = (
+    "schedule_kind",
+    "fixed_time",
+    "circle_type",
+    "circle_value",
+    "time",
+    "start_date",
+    "end_date",
+    "cron",
+    "timezone",
+)
+LOCAL_INPUT = "%Y-%m-%dT%H:%M"
+_SPLIT = re.compile(r"[\s,;]+")
+
+
+@cache
+def time_zone_names() -> tuple[str, ...]:
+    """Return the IANA zone names a campaign may use, UTC first, then sorted."""
+    return ("UTC", *sorted(name for name in available_timezones() if name != "UTC"))
+
+
+def _zone(name: str) -> ZoneInfo | None:
+    try:
+        return ZoneInfo(name) if name else None
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def _version_info(version: TemplateVersion) -> dict[str, Any]:
+    variants = list(version.variants or [])
+    default = next((v for v in variants if v["language"] == version.default_language), None)
+    default = default or (variants[0] if variants else {"title": "", "body": ""})
+    return {
+        "version": version.number,
+        "variables": list(version.variables or []),
+        "languages": [v["language"] for v in variants],
+        "default_language": version.default_language,
+        "title": default.get("title", ""),
+        "body": default.get("body", ""),
+        "providers": sorted(version.provider_refs or {}),
+    }
+
+
+def template_catalog(templates) -> dict[str, dict[str, Any]]:
+    """Return, per template id, its key and current version's variables, languages and text."""
+    return {str(t.pk): {"key": t.key, **_version_info(current_version(t))} for t in templates}
+
+
+def audience_size_text(*, audience: Audience | None, account: ProviderAccount | None) -> str:
+    """Return the audience's size in words for the provider of ``account``."""
+    if audience is None:
+        return ""
+    kind = account.kind if account is not None else None
+    size = audience_size(audience, provider_kind=kind)
+    if size is None:
+        return f"{audience.get_kind_display()}: the size is known only to the provider"
+    through = f" reachable through {PROVIDERS[kind][0]}" if kind in PROVIDERS else ""
+    return f"{size:,} recipient{'' if size == 1 else 's'}{through}"
+
+
+def schedule_preview(data: Mapping[str, Any], *, now: dt.datetime | None = None, count: int = 5) -> dict:
+    """Return the next ``count`` occurrences, errors and notes of the schedule in ``data``.
+
+    ``data`` holds the form's schedule fields (``schedule_kind``, ``fixed_time`` as a
+    local date and time in ``timezone``, ``circle_type``, ``circle_value`` as "1,3",
+    ``time``, ``start_date``, ``end_date``, ``cron``). Occurrences are listed in the
+    schedule's zone and in UTC.
+    """
+    now = now or timezone.now()
+    kind = str(data.get("schedule_kind") or ScheduleKind.NOW)
+    raw = {
+        "kind": kind,
+        "fixed_time": data.get("fixed_time") or None,
+        "circle_type": data.get("circle_type") or None,
+        "circle_value": data.get("circle_value") or "",
+        "time": data.get("time") or None,
+        "start_date": data.get("start_date") or None,
+        "end_date": data.get("end_date") or None,
+        "cron": data.get("cron") or "",
+        "timezone": data.get("timezone") or "UTC",
+    }
+    if kind != ScheduleKind.RECURRING:
+        raw.update(circle_type=None, circle_value="")
+    try:
+        spec = ScheduleSpec.from_dict(raw)
+    except ValidationError as exc:
+        return {"kind": kind, "occurrences": [], "errors": exc.message_dict, "notes": []}
+    errors = {("schedule_kind" if k == "kind" else k): v for k, v in validate(spec, now=now).items()}
+    result: dict[str, Any] = {"kind": kind, "occurrences": [], "errors": errors, "notes": notes(spec)}
+    if kind == ScheduleKind.NOW:
+        result["notes"] = ["sent as soon as it is approved", *result["notes"]]
+        return result
+    if errors:
+        return result
+    zone = _zone(spec.timezone) or dt.UTC
+    result["occurrences"] = [
+        {
+            "utc": moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "local": moment.astimezone(zone).strftime("%a %Y-%m-%d %H:%M"),
+            "iso": moment.isoformat(),
+        }
+        for moment in next_occurrences(spec, after=now, count=count)
+    ]
+    result["timezone"] = spec.timezone
+    return result
+
+
+# --- fields and widgets ------------------------------------------------------------------------
+
+
+class ParametersWidget(forms.Widget):
+    """One text input per template variable, named ``<name>__<variable>``."""
+
+    def __init__(self, attrs: dict | None = None) -> None:
+        super().__init__(attrs)
+        self.variables: list[str] = []
+        self.empty_text = "This template has no variables."
+
+    def render(self, name: str, value: Any, attrs: dict | None = None, renderer=None) -> str:
+        values = value if isinstance(value, dict) else _json_object(value)
+        names = list(self.variables) or sorted(values)
+        rows = format_html_join(
+            "",
+            '<div class="parameter-input"><label for="id_{0}__{1}"><code>${{{1}}}</code></label>'
+            '<input type="text" class="vTextField" name="{0}__{1}" id="id_{0}__{1}" value="{2}"></div>',
+            ((name, variable, values.get(variable, "")) for variable in names),
+        )
+        empty = "" if names else format_html('<p class="help">{}</p>', self.empty_text)
+        return format_html(
+            '<div class="parameter-inputs" id="id_{0}" data-name="{0}">{1}{2}</div>'
+            '<input type="hidden" name="{0}-present" value="1">',
+            name,
+            rows,
+            empty,
+        )
+
+    def value_from_datadict(self, data, files, name: str) -> Any:
+        if name in data:  # the raw JSON the model form took
+            return data.get(name)
+        prefix = f"{name}__"
+        if f"{name}-present" not in data and not any(key.startswith(prefix) for key in data):
+            return None
+        return {key[len(prefix) :]: data.get(key, "") for key in data if key.startswith(prefix)}
+
+    def value_omitted_from_data(self, data, files, name: str) -> bool:
+        return self.value_from_datadict(data, files, name) is None
+
+
+def _json_object(value: Any) -> dict:
+    if not value:
+        return {}
+    try:
+        parsed = json.loads(value)
+    except (TypeError, ValueError):
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+class ParametersField(forms.Field):
+    """The campaign's parameters as ``{variable: value}``; the form checks them against the version."""
+
+    widget = ParametersWidget
+
+    def to_python(self, value: Any) -> dict[str, str]:
+        if value in (None, ""):
+            return {}
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError as exc:
+                raise ValidationError(f"parameters {value!r} is not a JSON object of name: value") from exc
+        if not isinstance(value, dict):
+            raise ValidationError(f"parameters {value!r} must be an object of name: value")
+        return {str(k): ("" if v is None else str(v)).strip() for k, v in value.items()}
+
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        try:
+            return self.to_python(initial or {}) != self.to_python(data)
+        except ValidationError:
+            return True
+
+
+class ListField(forms.CharField):
+    """A list of ids typed as "a, b c" (a JSON list is read too); shown comma separated."""
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return ", ".join(str(v) for v in value)
+        return value
+
+    def to_python(self, value: Any) -> list[str]:
+        if isinstance(value, list | tuple):
+            return [str(v).strip() for v in value if str(v).strip()]
+        text = (value or "").strip()
+        if text.startswith("["):
+            try:
+                parsed = json.loads(text)
+            except ValueError as exc:
+                raise ValidationError(f"{text!r} is not a list of ids") from exc
+            return self.to_python(parsed if isinstance(parsed, list) else [parsed])
+        return [part for part in _SPLIT.split(text) if part]
+
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        try:
+            return self.to_python(initial or []) != self.to_python(data)
+        except ValidationError:
+            return True
+
+
+class CircleValueWidget(forms.Widget):
+    """Weekday checkboxes (weekly) and month-day checkboxes (monthly); the script shows one."""
+
+    def render(self, name: str, value: Any, attrs: dict | None = None, renderer=None) -> str:
+        values = value if isinstance(value, list | tuple) else []
+        chosen = {str(v) for v in values if v is not None}
+
+        def boxes(suffix: str, choices) -> str:
+            return format_html_join(
+                "",
+                '<label class="circle-choice">'
+                '<input type="checkbox" name="{0}_{1}" value="{2}"{3}> {4}</label>',
+                (
+                    (name, suffix, number, " checked" if str(number) in chosen else "", label)
+                    for number, label in choices
+                ),
+            )
+
+        return format_html(
+            '<div class="circle-value" id="id_{0}">'
+            '<div class="circle-weekdays" data-circle-type="2" aria-label="Weekdays">{1}</div>'
+            '<div class="circle-monthdays" data-circle-type="3" aria-label="Days of the month">{2}</div>'
+            '<p class="circle-daily help" data-circle-type="1">Every day.</p>'
+            "</div>",
+            name,
+            boxes("weekly", WEEKDAYS),
+            boxes("monthly", [(day, day) for day in range(1, 32)]),
+        )
+
+    def value_from_datadict(self, data, files, name: str) -> Any:
+        if name in data:  # the raw JSON list the model form took
+            return data.get(name)
+        circle_type = str(data.get("circle_type") or "")
+        suffix = {str(CircleType.WEEKLY): "weekly", str(CircleType.MONTHLY): "monthly"}.get(circle_type)
+        if suffix is None:
+            return []
+        getlist = getattr(data, "getlist", None)
+        return getlist(f"{name}_{suffix}") if getlist else data.get(f"{name}_{suffix}", [])
+
+    def value_omitted_from_data(self, data, files, name: str) -> bool:
+        return False
+
+
+class CircleValueField(forms.Field):
+    """Weekdays 1-7 or month days 1-31, as a sorted list of whole numbers."""
+
+    widget = CircleValueWidget
+
+    def to_python(self, value: Any) -> list[int]:
+        if value in (None, ""):
+            return []
+        if isinstance(value, str):
+            text = value.strip()
+            try:
+                value = json.loads(text) if text.startswith("[") else [p for p in _SPLIT.split(text) if p]
+            except ValueError as exc:
+                raise ValidationError(f"circle_value {text!r} is not a list of numbers") from exc
+        try:
+            return sorted({int(v) for v in value})
+        except (TypeError, ValueError) as exc:
+            raise ValidationError(f"circle_value {value!r} must be whole numbers") from exc
+
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        try:
+            return self.to_python(initial or []) != self.to_python(data)
+        except ValidationError:
+            return True
+
+
+class LocalDateTimeField(forms.DateTimeField):
+    """A date and time as the user reads it in the campaign's zone (naive; the form converts)."""
+
+    widget = forms.DateTimeInput(format=LOCAL_INPUT, attrs={"type": "datetime-local", "step": 60})
+    input_formats = [LOCAL_INPUT, "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
+
+    def to_python(self, value: Any) -> dt.datetime | None:
+        if value in self.empty_values:
+            return None
+        if isinstance(value, dt.datetime):
+            return value
+        text = str(value).strip()
+        for fmt in self.input_formats:
+            try:
+                return dt.datetime.strptime(text, fmt)
+            except ValueError:
+                continue
+        raise ValidationError(
+            f"fixed_time {text!r} is not a date and time (YYYY-MM-DD HH:MM)", code="invalid"
+        )
+
+
+# --- the form ------------------------------------------------------------------------------------
+
+
+class CampaignAdminForm(forms.ModelForm):
+    """Write a campaign: template and its variables, account, audience, language, schedule, test uids."""
+
+    parameters = ParametersField(required=False, help_text="One value per variable of the template.")
+    language = forms.ChoiceField(
+        help_text="The campaign's language; recipients get their own language where the template has it."
+    )
+    test_uids = ListField(
+        label="Test uids",
+        required=False,
+        help_text=f"Up to {MAX_TEST_UIDS} user ids that previews go to, separated by commas.",
+        widget=forms.TextInput(attrs={"class": "vTextField", "placeholder": "u001, u002"}),
+    )
+    fixed_time = LocalDateTimeField(
+        required=False, label="Send at", help_text="Date and time in the campaign's time zone."
+    )
+    circle_value = CircleValueField(required=False, label="On")
+    timezone = forms.ChoiceField(
+        choices=[(name, name) for name in time_zone_names()],
+        initial="UTC",
+        help_text="Times above are in this zone; a daily 09:00 stays 09:00 across daylight saving.",
+    )
+
+    class Meta:
+        model = Campaign
+        fields = list(EDITABLE_FIELDS)
+        widgets = {
+            "schedule_kind": forms.RadioSelect(attrs={"class": "radiolist inline"}),
+            "time": forms.TimeInput(format="%H:%M", attrs={"type": "time", "step": 60}),
+            "start_date": forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}),
+            "end_date": forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}),
+            "cron": forms.TextInput(attrs={"placeholder": "0 9 * * 1-5", "class": "vTextField"}),
+        }
+        labels = {
+            "circle_type": "Repeats",
+            "time": "At (local time)",
+            "start_date": "From",
+            "end_date": "Until",
+            "schedule_kind": "When",
+        }
+        help_texts = {
+            "cron": "Five fields: minute hour day-of-month month day-of-week, in the campaign's time zone.",
+            "end_date": "At most 180 days from today.",
+        }
+
+    class Media:
+        js = ["campaigns/campaign_form.js"]
+        css = {"all": ["campaigns/campaign_form.css"]}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        instance = self.instance
+        # Stored values (foreign keys as ids) to tell what an edit really changes.
+        stored = {name: getattr(instance, Campaign._meta.get_field(name).attname) for name in EDITABLE_FIELDS}
+        self._stored = stored if instance.pk else {}
+        self.version = self._version_in_use()
+        if "fixed_time" in self.fields and instance.fixed_time and not self.is_bound:
+            zone = _zone(instance.timezone) or dt.UTC
+            self.initial["fixed_time"] = instance.fixed_time.astimezone(zone).replace(tzinfo=None)
+        if "template" in self.fields:
+            self._set_up_template()
+        if "parameters" in self.fields:
+            widget = self.fields["parameters"].widget
+            widget.variables = list(self.version.variables) if self.version else []
+            if self.version is None:
+                widget.empty_text = "Choose a template: one input per variable appears here."
+        if "language" in self.fields:
+            self._set_up_languages()
+        if "audience" in self.fields:
+            self._set_up_audience()
+
+    # --- what the posted template pins ---------------------------------------------------------
+
+    def _posted(self, name: str) -> Any:
+        """Return the value submitted for ``name`` (or given as initial, e.g. ``?template=3``)."""
+        if name not in self.fields:
+            return None
+        if self.is_bound:
+            return self.data.get(self.add_prefix(name))
+        value = self.initial.get(name)
+        return getattr(value, "pk", value)
+
+    def _version_in_use(self) -> TemplateVersion | None:
+        """Return the version the campaign will pin once saved (as the services pin it)."""
+        instance = self.instance
+        template_id = self._posted("template") or instance.template_id
+        if not template_id:
+            return None
+        try:
+            template = MessageTemplate.objects.get(pk=template_id)
+        except (MessageTemplate.DoesNotExist, ValueError, TypeError):
+            return None
+        version_id = self._posted("template_version")
+        if version_id:
+            version = TemplateVersion.objects.filter(pk=version_id, template=template).first()
+            if version is not None:
+                return version
+        if instance.pk and instance.template_id == template.pk and instance.template_version_id:
+            return instance.template_version
+        try:
+            return current_version(template)
+        except TemplateVersion.DoesNotExist:
+            return None
+
+    def _set_up_template(self) -> None:
+        field = self.fields["template"]
+        chosen = Q(status=TemplateStatus.ACTIVE)
+        if self.instance.template_id:
+            chosen |= Q(pk=self.instance.template_id)
+        templates = template_list().filter(chosen).order_by("key")
+        field.queryset = templates
+        config = {
+            "templates": template_catalog(templates),
+            "scheduleUrl": reverse("admin:campaigns_campaign_schedule_preview"),
+            "audienceSizeUrl": reverse("admin:campaigns_campaign_audience_size"),
+        }
+        # The admin shows help text unescaped; every value here is escaped by format_html.
+        field.help_text = format_html(
+            '<span id="template-info">{}</span>{}',
+            self._template_info(),
+            json_script(config, "campaign-form-config"),
+        )
+
+    def _template_info(self) -> str:
+        if self.version is None:
+            return ""
+        info = _version_info(self.version)
+        variables = ", ".join(f"${{{name}}}" for name in info["variables"]) or "none"
+        return format_html(
+            "Version {} · languages {} · variables {}<br><q>{}</q> — {}",
+            info["version"],
+            ", ".join(info["languages"]),
+            variables,
+            info["title"],
+            info["body"],
+        )
+
+    def _set_up_languages(self) -> None:
+        languages = [v["language"] for v in self.version.variants] if self.version else []
+        current = self._posted("language") or self.instance.language
+        if current and current not in languages and self.instance.pk and current == self.instance.language:
+            languages.append(current)  # kept as stored, even if the template dropped it
+        self.fields["language"].choices = [(lang, lang) for lang in languages] or [("en", "en")]
+        if not self.instance.pk and self.version is not None and not self.is_bound:
+            self.initial.setdefault("language", self.version.default_language)
+
+    def _set_up_audience(self) -> None:
+        audience = self.instance.audience if self.instance.audience_id else None
+        account = self.instance.provider_account if self.instance.provider_account_id else None
+        self.fields["audience"].help_text = format_html(
+            'Size: <span id="audience-size">{}</span>',
+            audience_size_text(audience=audience, account=account) or "choose an audience",
+        )
+
+    # --- checks ------------------------------------------------------------------------------------
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        self._clean_parameters(cleaned)
+        self._clean_fixed_time(cleaned)
+        if "circle_value" in cleaned and cleaned.get("schedule_kind") != ScheduleKind.RECURRING:
+            cleaned["circle_value"] = []
+        if self._schedule_changed():
+            self._check_schedule(cleaned)
+        return cleaned
+
+    def _clean_parameters(self, cleaned: dict[str, Any]) -> None:
+        if "parameters" not in self.fields or self.version is None or "parameters" not in cleaned:
+            return
+        given = cleaned["parameters"]
+        variables = list(self.version.variables)
+        missing = [name for name in variables if not given.get(name)]
+        if missing:
+            names = ", ".join(f"${{{name}}}" for name in missing)
+            self.add_error(
+                "parameters",
+                f"parameters: no value for {names}; template {self.version.template.key} "
+                f"v{self.version.number} uses {'it' if len(missing) == 1 else 'them'}",
+            )
+            return
+        cleaned["parameters"] = {name: given[name] for name in variables}
+
+    def _clean_fixed_time(self, cleaned: dict[str, Any]) -> None:
+        wall = cleaned.get("fixed_time")
+        if wall is None or wall.tzinfo is not None:
+            return
+        name = cleaned.get("timezone") or self.instance.timezone or "UTC"
+        zone = _zone(name)
+        cleaned["fixed_time"] = wall_time_to_utc(wall, zone) if zone else None
+
+    def _schedule_changed(self) -> bool:
+        if not self.instance.pk:
+            return True
+        return any(name in self.changed_data for name in SCHEDULE_FIELDS)
+
+    def _check_schedule(self, cleaned: dict[str, Any]) -> None:
+        if cleaned.get("schedule_kind") in (None, ScheduleKind.NOW):
+            return
+        values = {name: cleaned.get(name, getattr(self.instance, name)) for name in SCHEDULE_FIELDS}
+        try:
+            spec = ScheduleSpec.from_dict({**values, "kind": values.pop("schedule_kind")})
+        except ValidationError:
+            return  # each unreadable value already has its field error
+        for field, messages in validate(spec, now=timezone.now()).items():
+            target = {"kind": "schedule_kind", "schedule": "schedule_kind"}.get(field, field)
+            if target in self.fields and target not in self.errors:
+                for message in messages:
+                    self.add_error(target, message)
+
+    def _post_clean(self) -> None:
+        super()._post_clean()
+        instance = self.instance
+        if instance.template_id and (
+            not instance.template_version_id or instance.template_version.template_id != instance.template_id
+        ):
+            instance.template_version = self.version or current_version(instance.template)
+        try:
+            campaign_clean(instance)
+        except ValidationError as exc:
+            # Only what the model validation above did not already report.
+            extra = {k: v for k, v in exc.error_dict.items() if k in self.fields and k not in self.errors}
+            if extra:
+                self._update_errors(ValidationError(extra))
+        version = instance.template_version
+        account = instance.provider_account if instance.provider_account_id else None
+        unregistered = (
+            version is not None and account is not None and account.kind not in (version.provider_refs or {})
+        )
+        if unregistered and "template" in self.fields and "template" not in self.errors:
+            self.add_error(
+                "template",
+                f"template {instance.template.key} v{version.number} is not registered with "
+                f"{account.kind} (provider account {account}); choose another template or account",
+            )
+
+    @property
+    def changed_data(self) -> list[str]:
+        """Return the fields whose cleaned value differs from the stored campaign.
+
+        Compared with the stored values rather than the widgets' initial text, so a new
+        time zone counts as a change of ``fixed_time`` (the same wall time is another instant).
+        """
+        cleaned = getattr(self, "cleaned_data", None)
+        if cleaned is None or not self._stored:
+            return super().changed_data
+        changed = []
+        for name in self.fields:
+            if name not in cleaned or name not in self._stored:
+                continue
+            old, new = self._stored[name], cleaned[name]
+            if isinstance(new, Model):
+                new = new.pk
+            same = old == new or (old in (None, "", [], {}) and new in (None, "", [], {}))
+            if not same:
+                changed.append(name)
+        return changed

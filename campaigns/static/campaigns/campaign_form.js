@@ -1,0 +1,209 @@
+/* The campaign admin form: variable inputs follow the template, schedule fields follow the
+   kind, and the next occurrences and the audience size are asked of the admin as you edit.
+   Plain JavaScript, no libraries; the form works without it (the server does the same
+   on save). The configuration comes from the JSON script #campaign-form-config. */
+"use strict";
+
+(function () {
+  const KIND_FIELDS = {
+    now: [],
+    once: ["fixed_time"],
+    recurring: ["circle_type", "circle_value", "time", "start_date", "end_date"],
+    cron: ["cron", "start_date", "end_date"],
+  };
+  const KIND_DEPENDENT = ["fixed_time", "circle_type", "circle_value", "time", "start_date", "end_date", "cron"];
+  const SCHEDULE_INPUTS = ["fixed_time", "circle_type", "time", "start_date", "end_date", "cron", "timezone"];
+
+  function byId(id) {
+    return document.getElementById(id);
+  }
+
+  function element(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    Object.entries(attrs || {}).forEach(([key, value]) => node.setAttribute(key, value));
+    children.forEach((child) => node.append(child));
+    return node;
+  }
+
+  function formRow(name) {
+    return document.querySelector(".form-row.field-" + name);
+  }
+
+  function scheduleKind() {
+    const checked = document.querySelector('input[name="schedule_kind"]:checked');
+    return checked ? checked.value : "now";
+  }
+
+  function circleType() {
+    const select = byId("id_circle_type");
+    return select ? select.value : "";
+  }
+
+  // --- template: its info, one input per variable, its languages ------------------------------
+
+  function showTemplate(config) {
+    const select = byId("id_template");
+    const info = config.templates[select.value];
+    const box = byId("template-info");
+    if (box) {
+      box.textContent = "";
+      if (info) {
+        const variables = info.variables.map((name) => "${" + name + "}").join(", ") || "none";
+        box.append(
+          `Version ${info.version} · languages ${info.languages.join(", ")} · variables ${variables}`,
+          element("br"),
+          element("q", {}, info.title),
+          " — " + info.body
+        );
+      }
+    }
+    rebuildParameters(info ? info.variables : []);
+    rebuildLanguages(info ? info.languages : [], info ? info.default_language : "");
+  }
+
+  function rebuildParameters(variables) {
+    const box = byId("id_parameters");
+    if (!box) return;
+    const name = box.dataset.name || "parameters";
+    const kept = {};
+    box.querySelectorAll("input").forEach((input) => {
+      kept[input.name] = input.value;
+    });
+    box.textContent = "";
+    variables.forEach((variable) => {
+      const inputName = `${name}__${variable}`;
+      const id = `id_${inputName}`;
+      const input = element("input", { type: "text", class: "vTextField", name: inputName, id: id });
+      input.value = kept[inputName] || "";
+      box.append(
+        element("div", { class: "parameter-input" },
+          element("label", { for: id }, element("code", {}, "${" + variable + "}")),
+          input)
+      );
+    });
+    if (!variables.length) box.append(element("p", { class: "help" }, "This template has no variables."));
+  }
+
+  function rebuildLanguages(languages, fallback) {
+    const select = byId("id_language");
+    if (!select || !languages.length) return;
+    const current = select.value;
+    select.textContent = "";
+    languages.forEach((language) => select.append(element("option", { value: language }, language)));
+    select.value = languages.includes(current) ? current : fallback || languages[0];
+  }
+
+  // --- schedule: the kind's fields, and the next occurrences ------------------------------------
+
+  function showKind() {
+    const wanted = KIND_FIELDS[scheduleKind()] || [];
+    KIND_DEPENDENT.forEach((name) => {
+      const row = formRow(name);
+      if (row) row.style.display = wanted.includes(name) ? "" : "none";
+    });
+    const type = circleType();
+    document.querySelectorAll(".circle-value [data-circle-type]").forEach((group) => {
+      group.style.display = group.dataset.circleType === type ? "" : "none";
+    });
+  }
+
+  function scheduleQuery() {
+    const query = new URLSearchParams({ schedule_kind: scheduleKind() });
+    SCHEDULE_INPUTS.forEach((name) => {
+      const input = byId("id_" + name);
+      if (input) query.set(name, input.value);
+    });
+    const suffix = { 2: "weekly", 3: "monthly" }[circleType()];
+    if (suffix) {
+      const boxes = document.querySelectorAll(`input[name="circle_value_${suffix}"]:checked`);
+      query.set("circle_value", Array.from(boxes, (box) => box.value).join(","));
+    }
+    return query;
+  }
+
+  let asked = 0;
+  async function refreshOccurrences(config) {
+    const box = byId("schedule-preview");
+    if (!box) return;
+    const mine = ++asked;
+    box.dataset.state = "loading";
+    let data;
+    try {
+      const response = await fetch(`${config.scheduleUrl}?${scheduleQuery()}`, {
+        credentials: "same-origin",
+        headers: { Accept: "application/json" },
+      });
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      data = await response.json();
+    } catch (error) {
+      if (mine === asked) box.dataset.state = "error";
+      return;
+    }
+    if (mine !== asked) return; // a later edit asked again
+    box.textContent = "";
+    const list = element("ol", { class: "occurrences" });
+    data.occurrences.forEach((moment) => {
+      list.append(element("li", {}, moment.local + " ", element("span", { class: "quiet" }, `(${moment.utc})`)));
+    });
+    const errors = Object.entries(data.errors || {});
+    if (!data.occurrences.length && !errors.length) {
+      list.append(element("li", {}, data.kind === "now" ? "as soon as approved" : "none"));
+    }
+    box.append(list);
+    if (errors.length) {
+      const problems = element("ul", { class: "errorlist" });
+      errors.forEach(([field, messages]) => messages.forEach((message) => problems.append(element("li", {}, message))));
+      box.append(problems);
+    }
+    const notes = (data.notes || []).filter((note) => note !== "sent as soon as it is approved");
+    if (notes.length) {
+      const list = element("ul", { class: "schedule-notes" });
+      notes.forEach((note) => list.append(element("li", {}, note)));
+      box.append(list);
+    }
+    box.dataset.state = "ready";
+  }
+
+  // --- audience size ------------------------------------------------------------------------------
+
+  async function refreshSize(config) {
+    const target = byId("audience-size");
+    const audience = byId("id_audience");
+    if (!target || !audience) return;
+    const account = byId("id_provider_account");
+    const query = new URLSearchParams({ audience: audience.value, provider_account: account ? account.value : "" });
+    try {
+      const response = await fetch(`${config.audienceSizeUrl}?${query}`, { credentials: "same-origin" });
+      if (response.ok) target.textContent = (await response.json()).size || "choose an audience";
+    } catch (error) {
+      target.textContent = "";
+    }
+  }
+
+  function start() {
+    const script = byId("campaign-form-config");
+    if (!script) return; // the campaign is read-only here
+    const config = JSON.parse(script.textContent);
+    const form = script.closest("form");
+    let timer = null;
+    const soon = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => refreshOccurrences(config), 250);
+    };
+    form.addEventListener("change", (event) => {
+      const name = event.target.name || "";
+      if (name === "template") showTemplate(config);
+      if (name === "schedule_kind" || name === "circle_type") showKind();
+      if (name === "schedule_kind" || SCHEDULE_INPUTS.includes(name) || name.startsWith("circle_value")) soon();
+      if (name === "audience" || name === "provider_account") refreshSize(config);
+    });
+    form.addEventListener("input", (event) => {
+      if (["cron", "time", "fixed_time", "start_date", "end_date"].includes(event.target.name)) soon();
+    });
+    showKind();
+    refreshOccurrences(config);
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();

@@ -1,0 +1,127 @@
+"""Fixtures for browser tests: the admin served by pytest-django's ``live_server``, driven by
+Playwright in Debian's headless Chromium (``/usr/bin/chromium``, never a downloaded browser).
+
+The tests commit their data (``transaction=True``): the live server's thread and the
+``qcluster`` processes read the same test database. A transactional test's teardown
+empties every table, the role groups the migrations made included, so ``roles``
+recreates them. Screenshots go to ``tests/screenshots/`` (ignored by git).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import Group, Permission
+
+from tests.campaigns.conftest import (  # noqa: F401  (fixtures and the hook that attaches qcluster logs)
+    make_account,
+    pytest_runtest_makereport,
+    qcluster,
+    template,
+)
+from tests.providers.conftest import start_emulator  # noqa: F401  (fixture)
+
+CHROMIUM = os.environ.get("CRIER_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(settings.BASE_DIR) / "tests" / "screenshots"
+TIMEOUT_MS = 15_000
+
+
+@pytest.fixture(scope="module")
+def browser_context(django_db_setup) -> Iterator:
+    """Return one Chromium context (fresh profile) per test module; skip without Chromium.
+
+    Playwright's sync API runs an event loop in this thread for as long as the browser
+    lives, and Django refuses ORM calls from a thread with a running loop; the calls the
+    tests (and the database fixtures) make meanwhile are plain synchronous ones, so that
+    check is lifted while the browser runs, and the browser closes with the module.
+    """
+    if not shutil.which(CHROMIUM):
+        missing = f"no Chromium at {CHROMIUM}: apt-get install chromium"
+        if os.environ.get("CRIER_REQUIRE_BROWSER"):
+            pytest.fail(missing)  # .ci/run: a browser test must never pass as skipped
+        pytest.skip(missing)
+    sync_api = pytest.importorskip("playwright.sync_api")
+    profile = tempfile.mkdtemp(prefix="crier-chromium-")
+    with pytest.MonkeyPatch.context() as patch, sync_api.sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        context = playwright.chromium.launch_persistent_context(
+            profile,
+            executable_path=CHROMIUM,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1360, "height": 900},
+            locale="en-GB",
+            timezone_id="UTC",
+        )
+        context.set_default_timeout(TIMEOUT_MS)
+        yield context
+        context.close()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
+def page(browser_context) -> Iterator:
+    """Return a new tab without cookies; a JavaScript error on any page fails the test."""
+    browser_context.clear_cookies()
+    tab = browser_context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda error: errors.append(str(error)))
+    yield tab
+    tab.close()
+    assert not errors, f"JavaScript errors: {errors}"
+
+
+@pytest.fixture
+def roles(transactional_db) -> None:
+    """Create the groups Marketing, Reviewers and Operators as the migration does."""
+    migration = importlib.import_module("approvals.migrations.0002_roles")
+    for name, perms in migration.ROLES.items():
+        group, _ = Group.objects.get_or_create(name=name)
+        group.permissions.set(
+            [Permission.objects.get(content_type__app_label=app, codename=code) for app, code in perms]
+        )
+
+
+@pytest.fixture
+def login(live_server) -> Callable:
+    """Return ``login(page, username)``: sign in through the admin login form (password ``<name>-pw``)."""
+
+    def sign_in(tab, username: str) -> None:
+        tab.context.clear_cookies()
+        tab.goto(f"{live_server.url}/admin/login/?next=/admin/")
+        tab.fill("#id_username", username)
+        tab.fill("#id_password", f"{username}-pw")
+        tab.click("input[type=submit]")
+        tab.wait_for_url(f"{live_server.url}/admin/")
+
+    return sign_in
+
+
+@pytest.fixture
+def screenshot() -> Callable:
+    """Return ``screenshot(page, name)``: save the whole page as tests/screenshots/<name>.png."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    def save(tab, name: str) -> Path:
+        path = SCREENSHOTS / f"{name}.png"
+        tab.screenshot(path=str(path), full_page=True)
+        return path
+
+    return save

@@ -61,14 +61,17 @@ def dispatcher_loop(duration: float | None = None) -> str:
     duration = settings.CRIER_TICKER_SECONDS if duration is None else duration
     me = engine.worker_id()
     tick = settings.CRIER_DISPATCH_TICK_SECONDS
-    ends = time.monotonic() + duration
+    ttl = tick * 5 + 5
     # Wait for the lease rather than give up: its holder may have died, and then the
-    # lease expires within a few ticks and this loop must take over (a dead holder
-    # never enqueues its successor).
-    while not _claim_lease(TICKER_LEASE, me, tick * 5 + 5):
-        if time.monotonic() >= ends:
+    # lease expires within ``ttl`` and this loop must take over (a dead holder never
+    # enqueues its successor). A live holder renews it every tick, so after ``ttl`` it
+    # is safe to leave: the holder chains its own successor.
+    give_up = time.monotonic() + ttl + 2 * tick
+    while not _claim_lease(TICKER_LEASE, me, ttl):
+        if time.monotonic() >= give_up:
             return "another ticker is running"
         time.sleep(tick)
+    ends = time.monotonic() + duration
     last_watchdog = 0.0
     while time.monotonic() < ends:
         started = time.monotonic()
@@ -80,7 +83,7 @@ def dispatcher_loop(duration: float | None = None) -> str:
         except Exception:  # keep ticking: one bad campaign must not stop all sending
             logger.exception("dispatcher tick failed")
             close_old_connections()
-        if not _claim_lease(TICKER_LEASE, me, tick * 5 + 5):
+        if not _claim_lease(TICKER_LEASE, me, ttl):
             return "lease lost"
         time.sleep(max(0.0, tick - (time.monotonic() - started)))
     Lease.objects.filter(name=TICKER_LEASE, holder=me).update(expires_at=timezone.now())

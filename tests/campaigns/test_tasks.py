@@ -1,0 +1,45 @@
+"""The dispatcher ticker loop and its lease."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from campaigns import tasks
+from campaigns.models import Lease
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def fast_ticks(settings):
+    settings.CRIER_DISPATCH_TICK_SECONDS = 0.05
+
+
+def test_a_ticker_takes_over_the_lease_of_a_holder_that_died():
+    # ttl is 5 ticks + 5 s; a dead holder's lease ends without being renewed
+    Lease.objects.create(
+        name=tasks.TICKER_LEASE, holder="dead", expires_at=timezone.now() + timedelta(seconds=1)
+    )
+    started = time.monotonic()
+
+    outcome = tasks.dispatcher_loop(duration=0.2)
+
+    assert outcome == "handed over"
+    assert 0.9 < time.monotonic() - started < 5
+    lease = Lease.objects.get(name=tasks.TICKER_LEASE)
+    assert lease.holder != "dead"
+
+
+def test_a_ticker_leaves_a_live_holder_alone(settings):
+    settings.CRIER_DISPATCH_TICK_SECONDS = 0.01
+    far = timezone.now() + timedelta(minutes=5)  # a live holder keeps renewing; here: far in the future
+    Lease.objects.create(name=tasks.TICKER_LEASE, holder="alive", expires_at=far)
+
+    outcome = tasks.dispatcher_loop(duration=0.1)
+
+    assert outcome == "another ticker is running"
+    assert Lease.objects.get(name=tasks.TICKER_LEASE).holder == "alive"

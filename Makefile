@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# Parallel test processes (pytest-xdist); 2 suits a 2-core machine.
+TEST_WORKERS ?= 2
 
 .PHONY: run test lint bench bench-quick install emulators worker web clean
 
@@ -25,7 +27,7 @@ run: $(STAMP) .env
 
 ## Run the whole test suite (SQLite, ORM broker unless DATABASE_URL/REDIS_URL say otherwise).
 test: $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

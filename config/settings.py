@@ -276,8 +276,11 @@ SPECTACULAR_SETTINGS = {
 # (retry) longer than the task timeout so a running task is never handed to a
 # second worker. campaigns.checks refuses settings that could double-send.
 REDIS_URL = env("REDIS_URL")
+# Under pytest-xdist each worker gets its own queue name, so parallel test processes
+# sharing one Redis never run each other's tasks.
+_XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "") if UNDER_PYTEST else ""
 Q_CLUSTER: dict = {
-    "name": env("Q_CLUSTER_NAME", "crier"),
+    "name": env("Q_CLUSTER_NAME", f"crier-{_XDIST_WORKER}" if _XDIST_WORKER else "crier"),
     # One worker runs the dispatcher ticker loop; the others send.
     "workers": env_int("Q_WORKERS", 4),
     "timeout": env_int("Q_TIMEOUT", 120),

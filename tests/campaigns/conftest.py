@@ -265,6 +265,7 @@ def qcluster(tmp_path) -> Iterator[Callable[..., Cluster]]:
             CRIER_RETRY_MAX_SECONDS="0.5",
             Q_WORKERS="3",
             Q_LOG_LEVEL="INFO",
+            Q_CLUSTER_NAME=settings.Q_CLUSTER["name"],
         )
         if settings.REDIS_URL:
             env["REDIS_URL"] = settings.REDIS_URL

@@ -254,3 +254,34 @@ def test_an_operator_closes_an_unknown_delivery_from_the_dashboard(page, login, 
     assert page.locator(f"#unknown-{delivery.pk}").count() == 0
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.CLOSED
+
+
+def test_a_marketer_previews_a_recipient_csv_with_its_refused_rows_then_imports_it(
+    page, login, live_server, roles, make_user, screenshot, tmp_path
+):
+    from campaigns.models import Recipient
+
+    make_user("marketer", "Marketing")
+    csv = tmp_path / "recipients.csv"
+    csv.write_text(
+        "external_id,language,tags,address_jiguang\n"
+        "csv_user_1,en,vip|new,jg_1\n"
+        "csv_user_2,not a language!,,jg_2\n"
+        "csv_user_3,zh-CN,vip,jg_3\n"
+    )
+    login(page, "marketer")
+    page.goto(f"{live_server.url}/admin/campaigns/recipient/upload/")
+    page.set_input_files("input[type=file]", str(csv))
+    page.click("input[name=_preview]")
+
+    page.get_by_text("First 3 rows of the file").wait_for()
+    refused = page.locator("tr.errors")
+    assert refused.count() == 1 and "csv_user_2" in refused.inner_text()
+    assert (
+        Recipient.objects.filter(external_id__startswith="csv_user").count() == 0
+    )  # a preview writes nothing
+    screenshot(page, "recipients_upload")
+
+    page.click("input[name=_import]")
+    expect_message(page, "2 created")
+    assert set(Recipient.objects.values_list("external_id", flat=True)) == {"csv_user_1", "csv_user_3"}

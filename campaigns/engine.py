@@ -47,7 +47,7 @@ from django.db import close_old_connections, connection, transaction
 from django.db.models import Count, F, Min, Q, Sum
 from django.utils import timezone
 
-from campaigns.messages import build_message, provider_for
+from campaigns.messages import provider_for
 from campaigns.models import (
     AudienceKind,
     Campaign,
@@ -60,6 +60,7 @@ from campaigns.models import (
     Recipient,
     SendSwitch,
 )
+from campaigns.provider_options import send_message
 from providers.base import Batch, Message, Outcome, Provider, Result, Target
 
 logger = logging.getLogger(__name__)
@@ -153,7 +154,10 @@ def _plan_requests(dispatch: Dispatch, provider: Provider, skipped: Counter) -> 
         return
     audience = campaign.audience
     if audience.kind == AudienceKind.ALL and limits.broadcast:
-        yield PlannedRequest()
+        # One request per variant (mPaaS: one per DeliveryType when a campaign targets several).
+        options = campaign.provider_options if isinstance(campaign.provider_options, dict) else {}
+        for params in provider.request_variants(options):
+            yield PlannedRequest(selector={"params": params} if params else None)
         return
     if audience.kind == AudienceKind.SEGMENT:
         if limits.segments_per_request < 1:
@@ -269,6 +273,7 @@ def _batch_for(delivery: Delivery, provider: Provider, recipients: dict[str, Rec
         targets=tuple(targets),
         tags=tuple(selector.get("tags", ())),
         segment=selector.get("segment", ""),
+        params=selector.get("params") or {},
     )
 
 
@@ -607,7 +612,8 @@ def dispatch_run(dispatch_id: int, *, budget_seconds: float | None = None) -> st
     else:
         provider = provider_for(account)
 
-    message = build_message(campaign)
+    # What is sent: the campaign's message and the options Crier fills in at send time.
+    message = send_message(campaign, dispatch=dispatch)
     return _send_loop(dispatch, provider, message, me=me, deadline=deadline)
 
 

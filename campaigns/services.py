@@ -38,6 +38,8 @@ from django.utils import timezone
 from approvals.audit import record_event
 from campaigns.limits import check_mpaas_audience, check_pending_limit
 from campaigns.models import Campaign, CampaignStatus, Dispatch, DispatchStatus, ScheduleKind
+from campaigns.native import native_errors
+from campaigns.provider_options import campaign_option_errors
 from campaigns.schedule import ScheduleError, ScheduleSpec, next_occurrence, validate
 from campaigns.snapshot import (
     campaign_hash,
@@ -249,7 +251,9 @@ def campaign_check_sendable(*, campaign: Campaign, now: datetime) -> None:
     Run on submit and on approve, inside the caller's transaction: the field rules
     (:func:`campaign_clean`), the schedule rules (``campaigns.schedule.validate``), the
     pending-campaign limit per provider account and the mPaaS audience rule
-    (``campaigns.limits``). Schedule errors are keyed by campaign field (``schedule_kind``
+    (``campaigns.limits``), the provider options (``campaigns.provider_options``: keyed by
+    field path, e.g. ``provider_options.PushStatus``) and mPaaS native scheduling
+    (``campaigns.native``). Schedule errors are keyed by campaign field (``schedule_kind``
     for the kind; ``schedule`` for a schedule that would never fire).
     """
     campaign_clean(campaign)
@@ -269,6 +273,9 @@ def campaign_check_sendable(*, campaign: Campaign, now: datetime) -> None:
             check()
         except ValidationError as exc:
             _merge_errors(errors, exc)
+    for found in (campaign_option_errors(campaign), native_errors(campaign)):
+        for field, messages in found.items():
+            errors.setdefault(field, []).extend(messages)
     if errors:
         raise ValidationError(errors)
 

@@ -11,8 +11,11 @@ The snapshot covers:
 * the pinned template version, its provider reference and the rendered text per language;
 * the language and the parameters;
 * the provider account (id, kind, base URL, app id, settings; never credentials) and the
-  business fields of the provider requests we will send (``Provider.payload`` with a
-  placeholder idempotency key, since keys differ per request and occurrence);
+  business fields of the provider requests we will send (``Provider.payload`` of
+  ``campaigns.provider_options.send_message`` with a placeholder idempotency key, since
+  keys differ per request and occurrence, and a placeholder for the approving reviewer
+  where a Jiguang channel with API review names them as ``option.owner``), one per
+  request variant (mPaaS: one per DeliveryType);
 * the audience definition (kind, tags, segment, digests of member and suppressed ids)
   and its size at that moment (so an audience that grew or shrank needs a new approval);
 * the schedule and its time zone, the expiry, priority, path, provider options and the
@@ -33,8 +36,8 @@ from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 
 from campaigns.audiences import audience_size
-from campaigns.messages import build_message
 from campaigns.models import AudienceKind, Campaign
+from campaigns.provider_options import send_message
 from providers.base import AccountConfig, Batch, Provider, ProviderError, Target
 from providers.registry import provider_class
 
@@ -88,7 +91,9 @@ def _request_batches(campaign: Campaign, provider: Provider) -> list[Batch]:
     audience = campaign.audience
     limits = provider.limits
     if audience.kind == AudienceKind.ALL and limits.broadcast:
-        return [Batch(key=KEY_PLACEHOLDER)]
+        # One request per variant (mPaaS: one per DeliveryType), as the engine plans them.
+        options = campaign.provider_options if isinstance(campaign.provider_options, dict) else {}
+        return [Batch(key=KEY_PLACEHOLDER, params=params) for params in provider.request_variants(options)]
     if audience.kind == AudienceKind.SEGMENT:
         if limits.segments_per_request < 1:
             raise ValidationError(
@@ -134,7 +139,7 @@ def campaign_snapshot(campaign: Campaign) -> dict[str, Any]:
     provider, or an audience the provider cannot address.
     """
     version = campaign.template_version
-    message = build_message(campaign)
+    message = send_message(campaign)
     provider = snapshot_provider(campaign)
     requests = []
     for batch in _request_batches(campaign, provider):

@@ -45,6 +45,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from providers import options as provider_options
 from providers.base import (
     AccountConfig,
     Batch,
@@ -67,9 +68,9 @@ FIELD_LENGTHS = {
     "redirectUrl": 2048,
     "extendInfo": 4096,
 }
-WALLETS = frozenset(
-    {"ALIPAY_CN", "ALIPAY_HK", "ALIPAY_MO", "TNG", "GCASH", "DANA", "KAKAOPAY", "BKASH", "CHOPE", "TRUEMONEY"}
-)
+WALLETS = provider_options.WALLETS
+# Option errors under the field names ``validate`` has always used.
+LEGACY_OPTION_KEYS = {"languages": "templates"}
 DELIVERED_STATUSES = {"S", "A", "R"}
 OPT_OUT_CODES = {"USER_NOT_SUBSCRIBED"}
 # resultCode -> seconds to wait before the same requestId is sent again.
@@ -162,22 +163,13 @@ class AlipayPlusProvider(Provider):
         self._platform_key: rsa.RSAPublicKey | None = None
 
     # -- the message -------------------------------------------------------
-    @staticmethod
-    def languages(message: Message) -> list[str]:
+    def languages(self, message: Message) -> list[str]:
         """Return the template languages sent: the message's, then ``options["languages"]``."""
-        extra = message.options.get("languages") or []
-        ordered = [message.language, *(str(language) for language in extra)]
-        return list(dict.fromkeys(language for language in ordered if language))
-
-    @staticmethod
-    def _extend_info(message: Message) -> str | None:
-        value = message.options.get("extendInfo")
-        if value is None or value == "":
-            return None
-        return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
+        return self.checked_options(message).values["languages"]
 
     def payload(self, message: Message, batch: Batch) -> dict[str, Any]:
         """Return the message/send body for the one user of ``batch``."""
+        options = self.checked_options(message).values
         parameters = {str(k): str(v) for k, v in sorted(message.parameters.items())}
         body: dict[str, Any] = {
             "appId": self.account.app_id,
@@ -186,16 +178,15 @@ class AlipayPlusProvider(Provider):
             "templateCode": message.template_ref,
             "templates": [
                 {"templateParameters": parameters, "language": language}
-                for language in self.languages(message)
+                for language in options["languages"]
             ],
         }
-        if message.path:
-            body["redirectUrl"] = message.path
-        if message.options.get("customerBelongsTo"):
-            body["customerBelongsTo"] = str(message.options["customerBelongsTo"])
-        extend_info = self._extend_info(message)
-        if extend_info is not None:
-            body["extendInfo"] = extend_info
+        if options.get("redirectUrl"):
+            body["redirectUrl"] = options["redirectUrl"]
+        if options.get("customerBelongsTo"):
+            body["customerBelongsTo"] = options["customerBelongsTo"]
+        if "extendInfo" in options:
+            body["extendInfo"] = options["extendInfo"]
         return body
 
     def validate(self, message: Message) -> dict[str, list[str]]:
@@ -209,21 +200,15 @@ class AlipayPlusProvider(Provider):
             add("templateCode", "templateCode is required")
         if not message.language.strip():
             add("language", "language is required")
-        languages = self.languages(message)
-        if len(languages) > MAX_TEMPLATES:
-            add("templates", f"{len(languages)} languages; Alipay+ takes at most {MAX_TEMPLATES} templates")
-        values = {
-            "templateCode": message.template_ref,
-            "redirectUrl": message.path,
-            "extendInfo": self._extend_info(message) or "",
-        }
-        for field, value in values.items():
-            if len(value) > FIELD_LENGTHS[field]:
-                add(field, f"{field} is {len(value)} characters; Alipay+ allows {FIELD_LENGTHS[field]}")
-        wallet = message.options.get("customerBelongsTo")
-        if wallet and wallet not in WALLETS:
-            known = ", ".join(sorted(WALLETS))
-            add("customerBelongsTo", f"customerBelongsTo {wallet!r} is not one of {known}")
+        if len(message.template_ref) > FIELD_LENGTHS["templateCode"]:
+            add(
+                "templateCode",
+                f"templateCode is {len(message.template_ref)} characters; Alipay+ allows "
+                f"{FIELD_LENGTHS['templateCode']}",
+            )
+        for path, problems in self.option_errors(message).items():
+            name = path.removeprefix("provider_options.")
+            errors.setdefault(LEGACY_OPTION_KEYS.get(name, name), []).extend(problems)
         return errors
 
     # -- the request -------------------------------------------------------

@@ -18,6 +18,8 @@ from typing import Any, ClassVar
 
 import httpx
 
+from providers import options as provider_options
+
 
 class Outcome(StrEnum):
     DELIVERED = "delivered"  # accepted by the provider
@@ -110,6 +112,9 @@ class Batch:
     segment: str = ""
     preview: bool = False
     test_uids: tuple[str, ...] = ()
+    # Per-request provider parameters, one of ``Provider.request_variants`` (e.g. the mPaaS
+    # DeliveryType of this request when a campaign targets several platforms).
+    params: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -135,6 +140,12 @@ class Provider:
     accepted_label: ClassVar[str] = "accepted by provider"
     # Provider codes meaning "your credentials were refused" (``manage.py check_provider``).
     auth_error_codes: ClassVar[frozenset[str]] = frozenset()
+    # Whether sent messages can be recalled (``recall_request``), and for how long after
+    # sending (seconds; None: as long as the message is valid, see ``recall_window``).
+    can_recall: ClassVar[bool] = False
+    recall_seconds: ClassVar[int | None] = None
+    # Provider codes answering a recall with "this message is recalled already".
+    recalled_codes: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, account: AccountConfig) -> None:
         self.account = account
@@ -159,6 +170,50 @@ class Provider:
     def validate(self, message: Message) -> dict[str, list[str]]:
         """Return field errors for ``message`` under this provider's rules (empty: valid)."""
         return {}
+
+    # -- provider options (providers.options) --------------------------------
+    def checked_options(self, message: Message) -> provider_options.Checked:
+        """Return ``message.options`` as this provider sends them, with their errors."""
+        return provider_options.check(self.kind, message, self.account.settings)
+
+    def option_errors(self, message: Message) -> dict[str, list[str]]:
+        """Return the errors of ``message.options`` keyed by field path
+        (``provider_options.PushStatus``): what submit reports for a campaign."""
+        return self.checked_options(message).errors
+
+    def request_variants(self, options: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Return the per-request parameters of one broadcast: one provider request each.
+
+        Most providers broadcast in one request (``[{}]``); mPaaS sends one request per
+        DeliveryType when a campaign targets several platforms.
+        """
+        return [{}]
+
+    # -- recall --------------------------------------------------------------
+    def recall_window(self, message: Message) -> int | None:
+        """Return for how many seconds after sending a message can be recalled (None: never)."""
+        return self.recall_seconds if self.can_recall else None
+
+    def recall_request(self, message_id: str) -> httpx.Request:
+        """Return the signed request that recalls the sent message ``message_id``."""
+        raise ProviderError(f"provider {self.kind!r} cannot recall sent messages", field="recall")
+
+    def parse_recall(self, response: httpx.Response) -> Result:
+        """Return the outcome of a recall answer (delivered: recalled)."""
+        return self.parse_response(response)
+
+    def recall(self, client: httpx.Client, message_id: str) -> Result:
+        """Recall ``message_id`` once with ``client``; return the answer (never raises for HTTP)."""
+        request = self.recall_request(message_id)
+        started = time.perf_counter()
+        try:
+            response = client.send(request)
+        except httpx.HTTPError as exc:
+            result = self.transport_error(exc)
+        else:
+            result = self.parse_recall(response)
+        elapsed = int((time.perf_counter() - started) * 1000)
+        return Result(**{**result.__dict__, "duration_ms": elapsed})
 
     # -- account check (manage.py check_provider) ---------------------------
     def check_request(self) -> httpx.Request:

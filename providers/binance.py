@@ -116,20 +116,33 @@ class BinanceProvider(Provider):
     auth_error_codes = frozenset({"900002"})
 
     def payload(self, message: Message, batch: Batch) -> dict[str, Any]:
-        """Return the BroadcastMessage body: the template, its parameters, and the preview uids."""
+        """Return the BroadcastMessage body: the template, its parameters, and the preview uids.
+
+        A preview batch (Crier's preview to the campaign's test uids) goes to its test uids;
+        a campaign whose options say ``preview: true`` sends every occurrence to its
+        ``experienceUids`` only.
+        """
+        options = self.checked_options(message).values
         body: dict[str, Any] = {
             "appId": self.account.app_id,
             "templateId": message.template_ref,
             "language": message.language,
         }
-        if message.path:
-            body["path"] = message.path
+        if options.get("path"):
+            body["path"] = options["path"]
         # Sorted so the same message always gives the same bytes (the approval hashes them).
         body["parameters"] = [
             {"name": str(name), "value": str(value)} for name, value in sorted(message.parameters.items())
         ]
-        body["preview"] = batch.preview
-        body["experienceUids"] = list(batch.test_uids) if batch.preview else []
+        if batch.preview:
+            body["preview"] = True
+            body["experienceUids"] = list(batch.test_uids)
+        elif options.get("preview"):
+            body["preview"] = True
+            body["experienceUids"] = list(options["experienceUids"])
+        else:
+            body["preview"] = False
+            body["experienceUids"] = []
         return body
 
     def validate(self, message: Message) -> dict[str, list[str]]:
@@ -142,14 +155,8 @@ class BinanceProvider(Provider):
         for name in message.parameters:
             if not str(name).strip():
                 errors.setdefault("parameters", []).append("a parameter has an empty name")
-        uids = message.options.get("experienceUids", [])
-        if not isinstance(uids, list | tuple):
-            errors.setdefault("experienceUids", []).append("experienceUids must be a list of uids")
-        elif len(uids) > self.limits.test_uids:
-            errors.setdefault("experienceUids", []).append(
-                f"experienceUids has {len(uids)} uids; Binance previews go to at most "
-                f"{self.limits.test_uids}"
-            )
+        for path, problems in self.option_errors(message).items():
+            errors.setdefault(path.rsplit(".", 1)[-1], []).extend(problems)
         return errors
 
     def _check_batch(self, message: Message, batch: Batch) -> None:

@@ -7,10 +7,16 @@ A batch with no targets, tags or segment is a broadcast to the whole audience
 ``limits.ids_per_request`` makes :meth:`Provider.batch_targets` split larger lists),
 ``aud_tag`` (≤ 20) and ``aud_segment`` (≤ 1).
 
-Campaign ``provider_options`` may carry ``app_para`` (required when the template has
-the App channel), ``rule_id``, ``callback`` and the ``option`` fields ``owner``,
-``black_id`` and ``white_id``; Crier sets ``option.sendno`` (the batch key) and
-``option.priority`` (the campaign priority) itself.
+Campaign ``provider_options`` (checked by ``providers.options``) may carry ``app_para``
+(required when the template has the App channel), ``rule_id``, ``callback``, the
+``option`` fields ``owner``, ``black_id`` and ``white_id`` (nested in ``option`` or at the
+top level), and channel registration ids (``aud_app``, ``aud_sms``, …): these are then the
+whole audience of a ``/v1/template/sent`` request, never mixed with user ids, tags or a
+segment. Crier sets ``option.sendno`` (the batch key) and ``option.priority`` (the
+campaign priority) itself.
+
+Recall: ``POST /v1/retract/{msgid}`` for messages sent within the last 24 hours
+(:meth:`JiguangProvider.recall_request`); 1015055 means it was retracted already.
 
 Idempotency: ``sendno`` is only echoed back, UMS does not deduplicate on it, so a
 request that got no answer is ``unknown``.
@@ -30,6 +36,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
+from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
@@ -61,6 +68,8 @@ CODE_AUTH_FAILED = 4005
 CODE_SERVER_ERROR = 5000
 CODE_DAILY_QUOTA = 1015029
 CODE_TOO_FREQUENT = 1015030
+CODE_ALREADY_RETRACTED = 1015055
+RETRACT_WINDOW = 24 * 3600
 RETRYABLE_CODES = frozenset({CODE_SERVER_ERROR, CODE_TOO_FREQUENT})
 
 # Options that go at the top level of the message object, and those that go in ``option``.
@@ -109,41 +118,29 @@ class JiguangProvider(Provider):
             ]
         if message.priority not in (1, 2, 3):
             errors["priority"] = [f"priority {message.priority} must be 1 (high), 2 (medium) or 3 (low)"]
-        options = message.options or {}
-        known = set(TOP_LEVEL_OPTIONS) | set(OPTION_FIELDS)
-        unknown = sorted(set(options) - known)
-        if unknown:
-            errors["options"] = [
-                f"options {', '.join(unknown)} are not UMS template parameters; "
-                f"known: {', '.join(sorted(known))}"
-            ]
-        if options.get("black_id") is not None and options.get("white_id") is not None:
-            errors.setdefault("options", []).append("black_id and white_id cannot both be given")
-        app_para = options.get("app_para")
-        if app_para is not None:
-            if not isinstance(app_para, Mapping) or not app_para.get("platform"):
-                errors.setdefault("options", []).append("app_para must be an object with a platform")
-            else:
-                ttl = app_para.get("time_to_live")
-                if ttl is not None and (not isinstance(ttl, int) or not 0 <= ttl <= MAX_TIME_TO_LIVE):
-                    errors.setdefault("options", []).append(
-                        f"app_para.time_to_live {ttl!r} must be 0 to {MAX_TIME_TO_LIVE} seconds (10 days)"
-                    )
-        for name in ("rule_id", "black_id", "white_id"):
-            value = options.get(name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-                errors.setdefault("options", []).append(f"{name} {value!r} must be an integer")
-        callback = options.get("callback")
-        if callback is not None and not isinstance(callback, Mapping):
-            errors.setdefault("options", []).append("callback must be an object with url and/or params")
+        checked = self.checked_options(message)
+        if checked.errors:
+            errors["options"] = checked.messages
         return errors
 
-    def _path(self, batch: Batch) -> str:
+    @staticmethod
+    def _channel_audiences(options: Mapping[str, Any], batch: Batch) -> dict[str, Any]:
+        # A preview goes to the test user ids, never to the campaign's channel ids.
+        return {} if batch.preview else dict(options.get("channel_audiences") or {})
+
+    def _path(self, batch: Batch, options: Mapping[str, Any] | None = None) -> str:
         audience = batch.targets or batch.tags or batch.segment or (batch.preview and batch.test_uids)
-        return SENT_PATH if audience else BROADCAST_PATH
+        if audience or self._channel_audiences(options or {}, batch):
+            return SENT_PATH
+        return BROADCAST_PATH
 
     def payload(self, message: Message, batch: Batch) -> dict[str, Any]:
-        """Return the UMS message object for ``batch`` (``aud_*`` only for ``/template/sent``)."""
+        """Return the UMS message object for ``batch`` (``aud_*`` only for ``/template/sent``).
+
+        Channel registration ids from the options (``aud_app`` …) are the whole audience of
+        such a request: UMS refuses them mixed with user ids, tags or a segment.
+        """
+        options = self.checked_options(message).values
         body: dict[str, Any] = {}
         userids = [t.address or t.external_id for t in batch.targets]
         if batch.preview:
@@ -154,18 +151,21 @@ class JiguangProvider(Provider):
             body["aud_tag"] = list(batch.tags)
         if batch.segment:
             body["aud_segment"] = [batch.segment]
+        channels = self._channel_audiences(options, batch)
+        if channels and body:
+            raise ProviderError(
+                "channel registration ids (" + ", ".join(sorted(channels)) + ") cannot be mixed with "
+                "user ids, tags or a segment in one UMS request; send them with the everyone audience",
+                field="audience",
+            )
+        body.update(channels)
         template_id = self._template_id(message)
         body["template_id"] = template_id if template_id is not None else message.template_ref
         body["template_para"] = dict(message.parameters)
-        options = message.options or {}
         for name in TOP_LEVEL_OPTIONS:
             if options.get(name) is not None:
                 body[name] = options[name]
-        option: dict[str, Any] = {"sendno": batch.key, "priority": message.priority}
-        for name in OPTION_FIELDS:
-            if options.get(name) is not None:
-                option[name] = options[name]
-        body["option"] = option
+        body["option"] = {"sendno": batch.key, "priority": message.priority, **options.get("option", {})}
         return body
 
     def build_request(self, message: Message, batch: Batch) -> httpx.Request:
@@ -204,9 +204,10 @@ class JiguangProvider(Provider):
         if not channel_key or not master_secret:
             raise ProviderError("the Jiguang account has no channel_key/master_secret", field="credentials")
         body = json.dumps(self.payload(message, batch), ensure_ascii=False, separators=(",", ":"))
+        path = self._path(batch, self.checked_options(message).values)
         return httpx.Request(
             "POST",
-            f"{self.account.base_url.rstrip('/')}{self._path(batch)}",
+            f"{self.account.base_url.rstrip('/')}{path}",
             content=body.encode("utf-8"),
             headers={
                 "Authorization": basic_authorization(channel_key=channel_key, master_secret=master_secret),
@@ -215,6 +216,34 @@ class JiguangProvider(Provider):
                 "User-Agent": "crier-jiguang/1",
             },
             # A hand-built Request carries no timeout of its own; the account's applies.
+            extensions={"timeout": httpx.Timeout(self.account.timeout).as_dict()},
+        )
+
+    # -- recall ------------------------------------------------------------
+    can_recall: ClassVar[bool] = True
+    recall_seconds: ClassVar[int | None] = RETRACT_WINDOW
+    # Answers meaning the message is recalled already (an earlier retract went through).
+    recalled_codes: ClassVar[frozenset[str]] = frozenset({str(CODE_ALREADY_RETRACTED)})
+
+    def _authorization(self) -> str:
+        channel_key = self.account.credentials.get("channel_key", "")
+        master_secret = self.account.credentials.get("master_secret", "")
+        if not channel_key or not master_secret:
+            raise ProviderError("the Jiguang account has no channel_key/master_secret", field="credentials")
+        return basic_authorization(channel_key=channel_key, master_secret=master_secret)
+
+    def recall_request(self, message_id: str) -> httpx.Request:
+        """Return ``POST /v1/retract/{msgid}`` (messages sent within the last 24 h only)."""
+        if not message_id:
+            raise ProviderError("no UMS msgid to retract", field="recall")
+        return httpx.Request(
+            "POST",
+            f"{self.account.base_url.rstrip('/')}{RETRACT_PATH}{quote(message_id, safe=':')}",
+            headers={
+                "Authorization": self._authorization(),
+                "Accept": "application/json",
+                "User-Agent": "crier-jiguang/1",
+            },
             extensions={"timeout": httpx.Timeout(self.account.timeout).as_dict()},
         )
 

@@ -15,8 +15,17 @@ for native scheduling with ``StrategyType``/``StrategyContent``, which only the
 2020-10-28 SDK models.
 
 Account settings: ``workspace_id`` (required), ``delivery_type`` (1 Android, 2 iOS,
-7 HarmonyOS; a campaign's ``provider_options["DeliveryType"]`` overrides it),
-``region_id`` (default ``cn-hangzhou``), ``api_version``.
+7 HarmonyOS; a campaign's ``provider_options["DeliveryType"]`` overrides it, and may list
+several: one request each, see :meth:`MpaasProvider.request_variants`), ``region_id``
+(default ``cn-hangzhou``), ``api_version``, ``native_scheduling`` and ``native_timezone``
+(``campaigns.native``). A request with ``StrategyType`` 1 or 2 is always sent as
+2020-10-28, the only version that has it. Options are checked and normalised by
+``providers.options`` (the documented rules between ``PushStatus``, the periods and
+``TimeMode``, …).
+
+Beyond PushBroadcast: ``RevokePushTask`` (recall a sent broadcast by its task id,
+``PushResult.Data``, while the message is valid) and ``CancelPushScheduler`` (cancel
+scheduled tasks), both 2020-10-28.
 
 Idempotency: ``Msgkey`` (our ``Batch.key``) must be unique and mPaaS rejects a reused
 one instead of replaying the first answer, so it is no dedupe key for us: a timeout is
@@ -37,6 +46,7 @@ from typing import Any, ClassVar
 import httpx
 
 from providers import aliyun_signature as sig
+from providers import options as provider_options
 from providers.base import (
     AccountConfig,
     Batch,
@@ -52,6 +62,8 @@ from providers.base import (
 ACTION = "PushBroadcast"
 DEFAULT_VERSION = "2019-08-21"
 VERSIONS = ("2019-08-21", "2020-10-28")
+# The scheduler and revoke APIs exist only in 2020-10-28, whatever version an account sends with.
+SCHEDULER_VERSION = "2020-10-28"
 DEFAULT_REGION = "cn-hangzhou"
 DELIVERY_TYPES = {1: "Android", 2: "iOS", 7: "HarmonyOS"}
 MAX_EXTENDED_PARAMS = 20
@@ -61,61 +73,14 @@ MAX_EXTENDED_PARAMS = 20
 RETRYABLE_CODES = frozenset({"ServiceUnavailable", "InternalError", "UnknownError"})
 RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
 
-# Optional PushBroadcast parameters a campaign may pass through ``provider_options``,
-# by wire name. JSON-typed ones are sent as JSON strings, as both SDKs do.
-OPTION_PARAMS: dict[str, type] = {
-    "DeliveryType": int,
-    "StrategyType": int,
-    "StrategyContent": dict,
-    "PushStatus": int,
-    "BindPeriod": int,
-    "UnBindPeriod": int,
-    "TimeMode": int,
-    "BindStartTime": int,
-    "BindEndTime": int,
-    "UnBindStartTime": int,
-    "UnBindEndTime": int,
-    "AndroidChannel": int,
-    "Classification": str,
-    "ExtendedParams": dict,
-    "PushAction": int,
-    "NotifyType": str,
-    "Silent": int,
-    "TransparentMessagePayload": dict,
-    "TransparentMessageUrgency": str,
-    "ThirdChannelCategory": dict,
-    "NotifyLevel": dict,
-    "MiChannelId": str,
-    "ChannelId": str,
-    "TenantId": str,
-    "TaskName": str,
-}
-# Parameters Crier always sets itself; an option of the same name would fight them.
-OWN_PARAMS = frozenset(
-    {"AppId", "WorkspaceId", "TemplateName", "TemplateKeyValue", "ExpiredSeconds", "Msgkey"}
-)
-
-
-def _wire_name(name: str) -> str:
-    """Return the PascalCase wire name of an option written as in the docs (``strategyType``)."""
-    return name[:1].upper() + name[1:]
+# Kept for importers: the option tables live in providers.options.
+OPTION_PARAMS = provider_options.MPAAS_PARAMS
+OWN_PARAMS = provider_options.MPAAS_OWN
+_wire_name = provider_options.mpaas_wire_name
 
 
 def _json_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-
-
-def _as_json_object(value: Any) -> dict | None:
-    """Return ``value`` as a dict when it is one or a JSON string of one; None otherwise."""
-    if isinstance(value, dict):
-        return value
-    if isinstance(value, str):
-        try:
-            parsed = json.loads(value)
-        except ValueError:
-            return None
-        return parsed if isinstance(parsed, dict) else None
-    return None
 
 
 def _leading_code(message: str) -> str:
@@ -165,54 +130,28 @@ class MpaasProvider(Provider):
         self._nonce = nonce
 
     # -- building ----------------------------------------------------------
-    def _options(self, message: Message) -> tuple[dict[str, Any], list[str]]:
-        """Return the pass-through options by wire name, and the errors found in them."""
-        options: dict[str, Any] = {}
-        errors: list[str] = []
-        for raw_name, value in (message.options or {}).items():
-            name = _wire_name(str(raw_name))
-            if name in OWN_PARAMS:
-                errors.append(
-                    f"option {raw_name!r} is set by Crier from the campaign and cannot be overridden"
-                )
-                continue
-            if name not in OPTION_PARAMS:
-                errors.append(
-                    f"option {raw_name!r} is not a PushBroadcast parameter; "
-                    f"known: {', '.join(sorted(OPTION_PARAMS))}"
-                )
-                continue
-            if value is None:
-                continue
-            expected = OPTION_PARAMS[name]
-            if expected is int:
-                try:
-                    value = int(value)
-                except (TypeError, ValueError):
-                    errors.append(f"option {name}={value!r} must be an integer")
-                    continue
-            elif expected is dict:
-                parsed = _as_json_object(value)
-                if parsed is None:
-                    errors.append(f"option {name}={value!r} must be a JSON object")
-                    continue
-                value = parsed
-            options[name] = value
-        return options, errors
+    def _delivery_types(self, options: Mapping[str, Any]) -> list[int]:
+        """Return the DeliveryType(s) a message goes to: its option, else the account setting."""
+        if "DeliveryType" in options:
+            return list(options["DeliveryType"])
+        types = provider_options.mpaas_delivery_types(self.account.settings.get("delivery_type"))
+        return types or []
 
-    def _delivery_type(self, options: Mapping[str, Any]) -> int | None:
-        value = options.get("DeliveryType", self.account.settings.get("delivery_type"))
-        try:
-            return int(value) if value not in (None, "") else None
-        except (TypeError, ValueError):
-            return None
+    def request_variants(self, options: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Return one ``{"DeliveryType": n}`` per platform when the options name several
+        (one PushBroadcast each), else ``[{}]``."""
+        checked = provider_options.check_mpaas(options or {}, settings=self.account.settings)
+        types = checked.values.get("DeliveryType") or []
+        if len(types) < 2:
+            return [{}]
+        return [{"DeliveryType": t} for t in types]
 
     def validate(self, message: Message) -> dict[str, list[str]]:
         """Return field errors for ``message`` under PushBroadcast's rules (empty: valid)."""
         errors: dict[str, list[str]] = {}
-        options, option_errors = self._options(message)
-        if option_errors:
-            errors["options"] = option_errors
+        checked = self.checked_options(message)
+        if checked.errors:
+            errors["options"] = checked.messages
         if not message.template_ref:
             errors.setdefault("template", []).append("mPaaS needs the template name (TemplateName)")
         if not self.account.app_id:
@@ -224,10 +163,11 @@ class MpaasProvider(Provider):
             errors.setdefault("account", []).append(
                 f"api_version {version!r} is not one of {', '.join(VERSIONS)}"
             )
-        delivery = self._delivery_type(options)
-        if delivery not in DELIVERY_TYPES:
+        types = self._delivery_types(checked.values)
+        if not types or any(t not in DELIVERY_TYPES for t in types):
+            setting = self.account.settings.get("delivery_type")
             errors.setdefault("delivery_type", []).append(
-                f"delivery_type {delivery!r} is not valid; PushBroadcast takes "
+                f"delivery_type {setting!r} is not valid; PushBroadcast takes "
                 + ", ".join(f"{k} ({v})" for k, v in DELIVERY_TYPES.items())
                 + " in the account settings or the campaign's provider options"
             )
@@ -235,27 +175,30 @@ class MpaasProvider(Provider):
             errors.setdefault("expired_seconds", []).append(
                 f"expired_seconds {message.expired_seconds} must be a positive number of seconds"
             )
-        extended = options.get("ExtendedParams")
-        if isinstance(extended, dict) and len(extended) > MAX_EXTENDED_PARAMS:
-            errors.setdefault("options", []).append(
-                f"ExtendedParams has {len(extended)} keys; mPaaS allows at most {MAX_EXTENDED_PARAMS}"
-            )
-        strategy = options.get("StrategyType", 0)
-        if strategy not in (0, 1, 2):
-            errors.setdefault("options", []).append(
-                f"StrategyType {strategy!r} must be 0 (now), 1 (scheduled) or 2 (recurring)"
-            )
-        elif strategy != 0 and "StrategyContent" not in options:
-            errors.setdefault("options", []).append(f"StrategyType {strategy} needs StrategyContent")
         return errors
 
     def payload(self, message: Message, batch: Batch) -> dict[str, Any]:
-        """Return the PushBroadcast business parameters (wire names, string values) for ``batch``."""
-        options, _errors = self._options(message)
+        """Return the PushBroadcast business parameters (wire names, string values) for ``batch``.
+
+        A message for several DeliveryTypes is sent one request per type: the batch's
+        ``params["DeliveryType"]`` says which (``request_variants``).
+        """
+        options = dict(self.checked_options(message).values)
+        types = self._delivery_types(options)
+        options.pop("DeliveryType", None)
+        delivery = batch.params.get("DeliveryType")
+        if delivery is None:
+            if len(types) > 1:
+                raise ProviderError(
+                    f"the message goes to DeliveryTypes {types}: one request each, and this batch "
+                    "names none (params['DeliveryType'])",
+                    field="provider_options.DeliveryType",
+                )
+            delivery = types[0] if types else ""
         params: dict[str, Any] = {
             "AppId": self.account.app_id,
             "WorkspaceId": str(self.account.settings.get("workspace_id", "")),
-            "DeliveryType": str(self._delivery_type(options) or ""),
+            "DeliveryType": str(delivery),
             "TemplateName": message.template_ref,
             "TemplateKeyValue": _json_text(dict(message.parameters)),
             # TaskName is required by the documentation (not by the SDK): never leave it empty.
@@ -263,7 +206,6 @@ class MpaasProvider(Provider):
             "ExpiredSeconds": str(message.expired_seconds),
             "Msgkey": batch.key,
         }
-        options.pop("DeliveryType", None)
         for name in sorted(options):
             value = options[name]
             params[name] = _json_text(value) if isinstance(value, dict | list) else str(value)
@@ -285,11 +227,11 @@ class MpaasProvider(Provider):
         if errors:
             field, messages = next(iter(errors.items()))
             raise ProviderError("; ".join(messages), field=field)
-        return self._signed_request(
-            action=ACTION,
-            version=self.account.settings.get("api_version", DEFAULT_VERSION),
-            body=self.payload(message, batch),
-        )
+        version = self.account.settings.get("api_version", DEFAULT_VERSION)
+        if self.checked_options(message).values.get("StrategyType"):
+            # StrategyType/StrategyContent exist only in 2020-10-28 (the 2019 SDK has neither).
+            version = SCHEDULER_VERSION
+        return self._signed_request(action=ACTION, version=version, body=self.payload(message, batch))
 
     def _signed_request(self, *, action: str, version: str, body: Mapping[str, str]) -> httpx.Request:
         """Return ``POST {base}/`` with the common parameters in the query and ``body`` as a form,
@@ -323,6 +265,60 @@ class MpaasProvider(Provider):
             extensions={"timeout": httpx.Timeout(self.account.timeout).as_dict()},
         )
 
+    # -- recall and native schedules -----------------------------------------
+    can_recall: ClassVar[bool] = True
+
+    def recall_window(self, message: Message) -> int | None:
+        """Return the message's validity (``ExpiredSeconds``): after it nothing is left to revoke."""
+        return message.expired_seconds
+
+    def _account_params(self) -> dict[str, str]:
+        return {
+            "AppId": self.account.app_id,
+            "WorkspaceId": str(self.account.settings.get("workspace_id", "")),
+        }
+
+    def recall_request(self, message_id: str) -> httpx.Request:
+        """Return RevokePushTask for the push task ``message_id`` (``PushResult.Data``)."""
+        if not message_id:
+            raise ProviderError("no mPaaS task id to revoke (PushResult.Data was empty)", field="recall")
+        return self._signed_request(
+            action="RevokePushTask",
+            version=SCHEDULER_VERSION,
+            body={**self._account_params(), "TaskId": message_id},
+        )
+
+    def parse_recall(self, response: httpx.Response) -> Result:
+        """Return the outcome of RevokePushTask: delivered means revoked."""
+        return self.parse_response(response)
+
+    def cancel_schedule_request(self, unique_ids: list[str]) -> httpx.Request:
+        """Return CancelPushScheduler for the scheduled (or recurring) tasks ``unique_ids``."""
+        if not unique_ids:
+            raise ProviderError("no mPaaS scheduled task ids to cancel", field="native_task_ids")
+        return self._signed_request(
+            action="CancelPushScheduler",
+            version=SCHEDULER_VERSION,
+            body={**self._account_params(), "UniqueIds": ",".join(unique_ids)},
+        )
+
+    def parse_cancel(self, response: httpx.Response) -> Result:
+        """Return the outcome of CancelPushScheduler (``ResultCode`` OK: cancelled)."""
+        if response.status_code == 200:
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
+            if isinstance(body, dict) and body.get("ResultCode") == "OK":
+                return Result(
+                    Outcome.DELIVERED,
+                    code="OK",
+                    message=f"cancelled: {body.get('ResultContent', '')}",
+                    http_status=200,
+                    raw=body,
+                )
+        return self.parse_response(response)
+
     # -- account check -----------------------------------------------------
     def check_request(self) -> httpx.Request:
         """Return a signed QueryPushSchedulerList for the last minute: read-only, it pushes nothing.
@@ -333,7 +329,7 @@ class MpaasProvider(Provider):
         now_ms = int(self._clock() * 1000)
         return self._signed_request(
             action="QueryPushSchedulerList",
-            version="2020-10-28",
+            version=SCHEDULER_VERSION,
             body={
                 "AppId": self.account.app_id,
                 "WorkspaceId": str(self.account.settings.get("workspace_id", "")),

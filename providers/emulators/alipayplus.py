@@ -14,7 +14,9 @@ signature must cover the full path requested. Checks, each answered with HTTP 20
    body>"`` verified with the merchant public key → else F ``INVALID_SIGNATURE``;
 2. the body: required fields, types and documented lengths, at most 5 ``templates``,
    ``customerBelongsTo`` a documented wallet → else F ``PARAM_ILLEGAL``;
-   ``templateCode`` in ``known_templates`` when set → else F ``TEMPLATE_NOT_EXIST``;
+   ``templateCode`` in ``known_templates`` when set → else F ``TEMPLATE_NOT_EXIST``; a
+   template listed in ``template_channels`` as PUSH or INBOX without ``redirectUrl`` → F
+   ``PARAM_ILLEGAL`` (the redirect is required for those channels);
 3. ``accessToken`` in ``unsubscribed_tokens`` → F ``USER_NOT_SUBSCRIBED``, in
    ``expired_tokens`` → F ``EXPIRED_ACCESS_TOKEN``;
 4. a repeated (Client-Id, appId, requestId) that succeeded before gets the stored answer
@@ -140,6 +142,7 @@ class AlipayPlusEmulator(Emulator):
         unsubscribed_tokens: Iterable[str] = (),
         expired_tokens: Iterable[str] = (),
         reject_inconsistent_repeats: bool = True,
+        template_channels: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(credentials, seed=seed)
         pem = platform_private_key or generate_private_key_pem()
@@ -150,6 +153,9 @@ class AlipayPlusEmulator(Emulator):
         self.unsubscribed_tokens = set(unsubscribed_tokens)
         self.expired_tokens = set(expired_tokens)
         self.reject_inconsistent_repeats = reject_inconsistent_repeats
+        # templateCode -> the channel it was registered for (PUSH, INBOX, SMS); PUSH and
+        # INBOX templates need a redirectUrl.
+        self.template_channels = dict(template_channels or {})
         # (client id, app id, requestId) -> (request body, answer body) of successful sends.
         self._done: dict[tuple[str, str, str], tuple[Any, bytes]] = {}
         self._done_lock = threading.Lock()
@@ -304,6 +310,9 @@ class AlipayPlusEmulator(Emulator):
             return self.signed(request, EmuResponse.json(200, json.loads(earlier_answer)))
         if self.known_templates is not None and body["templateCode"] not in self.known_templates:
             return self.answer(request, "F", "TEMPLATE_NOT_EXIST")
+        channel = self.template_channels.get(body["templateCode"])
+        if channel in ("PUSH", "INBOX") and not body.get("redirectUrl"):
+            return self.answer(request, "F", "PARAM_ILLEGAL")
         token = body["accessToken"]
         if token in self.unsubscribed_tokens:
             return self.answer(request, "F", "USER_NOT_SUBSCRIBED")

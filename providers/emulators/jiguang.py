@@ -20,6 +20,11 @@ the known template ids (1015031 otherwise).
 
 Accepted sends are recorded with key = ``sendno`` and targets = the user ids, ``("*",)``
 for a broadcast, ``tag:…``/``segment:…`` for tag and segment sends.
+
+``callback.url`` must be http(s) without a custom port, and ``rule_id`` is refused with
+channel registration ids (it has no effect there). :func:`callback_records`,
+:func:`callback_batches` and :func:`callback_headers` build the status callbacks UMS
+posts to a customer (batches of ≤ 100 records, Basic auth), for tests of a receiver.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
+from urllib.parse import urlsplit
 
 from providers.emulators.base import Emulator, EmuRequest, EmuResponse
 
@@ -248,6 +254,12 @@ class JiguangEmulator(Emulator):
             or not isinstance(callback.get("params", {}), dict)
         ):
             raise _Reject(CODE_INVALID, "callback must be {url: string, params: object}")
+        if callback and callback.get("url"):
+            parts = urlsplit(callback["url"])
+            if parts.scheme not in ("http", "https") or not parts.hostname or ":" in parts.netloc:
+                raise _Reject(CODE_INVALID, "callback.url must be http(s) without a custom port")
+        if rule_id and audiences & set(CHANNEL_AUDIENCES):
+            raise _Reject(CODE_INVALID, "rule_id has no effect with channel registration ids")
         return targets
 
     def _strings(self, body: Mapping[str, Any], key: str) -> list[str]:
@@ -327,5 +339,68 @@ class JiguangEmulator(Emulator):
             value = option.get(name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
                 raise _Reject(CODE_INVALID, f"option.{name} must be an integer")
+        if "owner" in option and not isinstance(option["owner"], str):
+            raise _Reject(CODE_INVALID, "option.owner must be a string")
         if self.require_owner and not option.get("owner"):
             raise _Reject(1015023)
+
+
+# -- status callbacks (VIP): what UMS posts to the customer's callback URL ---------------
+
+CALLBACK_TYPES: dict[int, str] = {
+    0: "target valid",
+    1: "target invalid",
+    2: "submitted",
+    3: "submit failed",
+    4: "delivered",
+    5: "delivery failed",
+    6: "clicked",
+    7: "retracted",
+    8: "retract failed",
+}
+CALLBACK_BATCH = 100  # UMS posts a batch every 100 records (or after 10 s)
+
+
+def callback_records(
+    *,
+    channel_key: str,
+    msgid: str,
+    userids: Iterable[str],
+    type: int,
+    at: float | None = None,
+    params: Mapping[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Return the status records UMS would post for ``userids`` of message ``msgid``.
+
+    Fields as documented (PROVIDERS.md §4.8): ``type`` (0–8, see :data:`CALLBACK_TYPES`),
+    ``channelkey``, ``msgid``, ``userid``, ``sender_id``; ``time`` (ms) and ``params`` (the
+    request's ``callback.params``) are [INFER]: the field list seen was truncated there.
+    """
+    if type not in CALLBACK_TYPES:
+        raise ValueError(f"callback type {type} is not one of {sorted(CALLBACK_TYPES)}")
+    moment = int((time.time() if at is None else at) * 1000)
+    records = []
+    for userid in userids:
+        record: dict[str, Any] = {
+            "type": type,
+            "channelkey": channel_key,
+            "msgid": msgid,
+            "userid": userid,
+            "sender_id": channel_key,
+            "time": moment,
+        }
+        if params:
+            record["params"] = dict(params)
+        records.append(record)
+    return records
+
+
+def callback_batches(records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Split ``records`` into the batches UMS posts (at most 100 records each)."""
+    return [records[i : i + CALLBACK_BATCH] for i in range(0, len(records), CALLBACK_BATCH)]
+
+
+def callback_headers(*, channel_key: str, master_secret: str) -> dict[str, str]:
+    """Return the headers UMS sends with a callback: JSON, Basic ``channel_key:master_secret``."""
+    token = base64.b64encode(f"{channel_key}:{master_secret}".encode()).decode("ascii")
+    return {"Content-Type": "application/json", "Authorization": f"Basic {token}"}

@@ -1,8 +1,8 @@
 """A local stand-in for the Alibaba Cloud API gateway in front of mPaaS Message Push.
 
-It answers ``PushBroadcast``, ``CancelPushScheduler`` and ``QueryPushSchedulerList`` at
-``POST /`` the way the POP gateway and mPaaS do (PROVIDERS.md §3), so the official SDKs
-work against it unchanged:
+It answers ``PushBroadcast``, ``CancelPushScheduler``, ``QueryPushSchedulerList`` and
+``RevokePushTask`` at ``POST /`` the way the POP gateway and mPaaS do (PROVIDERS.md §3),
+so the official SDKs work against it unchanged:
 
 * **Signatures.** RPC signature 1.0 (HMAC-SHA1; ``aliyun-python-sdk-core``, our client,
   Tea with ``signature_algorithm='v2'``) and ACS3-HMAC-SHA256 (the Tea SDK default), the
@@ -14,15 +14,21 @@ work against it unchanged:
   ``SignatureNonce``: the gateway's 400s.
 * **PushBroadcast rules.** Required parameters (gateway ``MissingParameter``), mPaaS
   result codes for bad values (``DeliveryType`` 1/2/7 → 3009/3030, ``ExpiredSeconds`` →
-  3020/3026, ``TaskName`` → 3019, ``ExtendedParams`` > 20 keys → 3035, …) and a reused
+  3020/3026, ``TaskName`` → 3019, ``ExtendedParams`` > 20 keys → 3035, …), a reused
   ``Msgkey`` rejected with ``duplicate_msgkey_code`` (default ``3028 INVALID_PARAM``,
-  PROVIDERS.md §5: the real code is undocumented). Business failures are HTTP 200 with
+  PROVIDERS.md §5: the real code is undocumented), and the rules between the optional
+  parameters (``PushStatus`` 0 needs ``BindPeriod``, 1/2 ``UnBindPeriod``, ``TimeMode`` 1
+  the start/end times instead; ``AndroidChannel`` 1/2; ``Classification`` 0/1;
+  ``TransparentMessageUrgency`` HIGH/NORMAL, only with a payload) answered ``3028``
+  ``INVALID_PARAM`` [INFER]. Business failures are HTTP 200 with
   ``ResultCode`` = the numeric code and ``PushResult.Success`` false [INFER].
 * **Scheduling.** ``StrategyType`` 1 (``fixedTime``) and 2 (recurring) go to a task
   table with the documented rules (≤ ``max_pending_tasks`` pending, start/end not before
   today 00:00, end ≥ start, end ≤ 180 days from today, in ``schedule_utc_offset`` hours,
   default Beijing time); ``PushResult.Data`` is the task id. The emulator lists and
   cancels tasks but fires nothing itself.
+* **Revoke.** ``RevokePushTask`` takes the ``TaskId`` of an accepted broadcast
+  (``PushResult.Data``) once; an unknown or already revoked id answers ``3028``.
 * **Faults** (``knobs.faults``): ``Throttling.User``/``Throttling``/``Throttling.Api``
   (400) and ``ServiceUnavailable`` (503) with ``x-acs-retry-after`` (milliseconds, as the
   Tea retry policy reads it), ``InternalError``/``UnknownError`` (500), or a numeric mPaaS
@@ -208,6 +214,9 @@ class MpaasEmulator(Emulator):
         self.templates: dict[str, set[str]] = {k: set(v) for k, v in (templates or {}).items()}
         self.clock = clock
         self.tasks: dict[str, ScheduledTask] = {}
+        # Every accepted broadcast by task id: (app id, workspace id) and its Msgkey; revoked ids.
+        self.pushes: dict[str, tuple[tuple[str, str], str]] = {}
+        self.revoked: set[str] = set()
         self._msgkeys: set[tuple[str, str, str]] = set()
         self._nonces: dict[str, float] = {}
         self._state = threading.Lock()
@@ -216,6 +225,8 @@ class MpaasEmulator(Emulator):
         super().reset()
         with self._state:
             self.tasks.clear()
+            self.pushes.clear()
+            self.revoked.clear()
             self._msgkeys.clear()
             self._nonces.clear()
 
@@ -411,6 +422,7 @@ class MpaasEmulator(Emulator):
             "PushBroadcast": self._push_broadcast,
             "CancelPushScheduler": self._cancel_push_scheduler,
             "QueryPushSchedulerList": self._query_push_scheduler_list,
+            "RevokePushTask": self._revoke_push_task,
         }.get(action)
         if handler is None:
             raise _Reject(
@@ -484,11 +496,7 @@ class MpaasEmulator(Emulator):
         extended = self._json_object(params, "ExtendedParams", "3044")
         if extended is not None and len(extended) > 20:
             raise self._business_error("3035", f"ExtendedParams has {len(extended)} keys; at most 20")
-        if ints.get("PushStatus", 0) not in (0, 1, 2):
-            raise self._business_error("3028", f"PushStatus {ints['PushStatus']} must be 0, 1 or 2")
-        for name in ("BindPeriod", "UnBindPeriod"):
-            if name in ints and ints[name] not in (1, 2, 3, 4):
-                raise self._business_error("3028", f"{name} {ints[name]} must be 1, 2, 3 or 4")
+        self._check_push_options(params, ints)
         strategy = ints.get("StrategyType", 0)
         if strategy not in (0, 1, 2):
             raise self._business_error("3028", f"StrategyType {strategy} must be 0, 1 or 2")
@@ -530,6 +538,7 @@ class MpaasEmulator(Emulator):
                     created_ms=now_ms,
                 )
             self._msgkeys.add((app_id, workspace_id, msgkey))
+            self.pushes[task_id] = ((app_id, workspace_id), msgkey)
         self.accept(request, key=msgkey, targets=("*",), payload=dict(params))
         data = task_id if strategy or self.immediate_task_id else ""
         return self._ok(
@@ -539,6 +548,44 @@ class MpaasEmulator(Emulator):
                 "PushResult": {"Success": True, "ResultMsg": "", "Data": data},
             }
         )
+
+    def _check_push_options(self, params: Mapping[str, str], ints: Mapping[str, int]) -> None:
+        """Enforce the documented rules of the optional PushBroadcast parameters (3028 otherwise)."""
+        if ints.get("PushStatus", 0) not in (0, 1, 2):
+            raise self._business_error("3028", f"PushStatus {ints['PushStatus']} must be 0, 1 or 2")
+        for name in ("BindPeriod", "UnBindPeriod"):
+            if name in ints and ints[name] not in (1, 2, 3, 4):
+                raise self._business_error("3028", f"{name} {ints[name]} must be 1, 2, 3 or 4")
+        mode = ints.get("TimeMode", 0)
+        if mode not in (0, 1):
+            raise self._business_error("3028", f"TimeMode {mode} must be 0 or 1")
+        if "PushStatus" in ints:
+            status = ints["PushStatus"]
+            prefix = "Bind" if status == 0 else "UnBind"
+            needed = [f"{prefix}Period"] if mode == 0 else [f"{prefix}StartTime", f"{prefix}EndTime"]
+            missing = [name for name in needed if name not in ints]
+            if missing:
+                raise self._business_error(
+                    "3028", f"{', '.join(missing)} required when PushStatus is {status} and TimeMode {mode}"
+                )
+            if mode == 1 and ints[f"{prefix}StartTime"] > ints[f"{prefix}EndTime"]:
+                raise self._business_error("3028", f"{prefix}EndTime is before {prefix}StartTime")
+        if ints.get("AndroidChannel", 1) not in (1, 2):
+            raise self._business_error("3028", f"AndroidChannel {ints['AndroidChannel']} must be 1 or 2")
+        if params.get("Classification", "1") not in ("0", "1"):
+            raise self._business_error("3028", f"Classification {params['Classification']!r} must be 0 or 1")
+        urgency = params.get("TransparentMessageUrgency")
+        if urgency:
+            if urgency not in ("HIGH", "NORMAL"):
+                raise self._business_error(
+                    "3028", f"TransparentMessageUrgency {urgency!r} must be HIGH or NORMAL"
+                )
+            if not params.get("TransparentMessagePayload"):
+                raise self._business_error(
+                    "3028", "TransparentMessageUrgency needs TransparentMessagePayload"
+                )
+        for name in ("TransparentMessagePayload", "ThirdChannelCategory", "NotifyLevel"):
+            self._json_object(params, name, "3028")
 
     def _check_strategy(self, strategy: int, content: Mapping[str, Any]) -> None:
         """Enforce the documented StrategyContent rules; raise a 3028 business failure otherwise."""
@@ -671,3 +718,26 @@ class MpaasEmulator(Emulator):
                     parent.cancelled_children.add(unique_id)
                     cancelled += 1
         return self._ok({"ResultCode": "OK", "ResultMessage": "", "ResultContent": str(cancelled)})
+
+    def _revoke_push_task(self, request: EmuRequest, params: Mapping[str, str]) -> EmuResponse:
+        """Revoke a broadcast by its task id (``PushResult.Data``): once, and only a known one."""
+        for name in ("AppId", "WorkspaceId", "TaskId"):
+            if not params.get(name):
+                raise self._missing(name)
+        self._check_app(params["AppId"], params["WorkspaceId"])
+        owner = (params["AppId"], params["WorkspaceId"])
+        task_id = params["TaskId"]
+        with self._state:
+            pushed = self.pushes.get(task_id)
+            if pushed is None or pushed[0] != owner:
+                raise self._business_error("3028", f"task {task_id} does not exist")
+            if task_id in self.revoked:
+                raise self._business_error("3028", f"task {task_id} is already revoked")
+            self.revoked.add(task_id)
+        return self._ok(
+            {
+                "ResultCode": "OK",
+                "ResultMessage": "",
+                "PushResult": {"Success": True, "ResultMsg": "", "Data": ""},
+            }
+        )

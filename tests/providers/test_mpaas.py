@@ -140,6 +140,8 @@ def test_delivery_type_and_scheduling_options_pass_through_by_wire_name(emulator
             "strategyType": 1,
             "StrategyContent": {"fixedTime": fixed},
             "PushStatus": 1,
+            # PushStatus 1 and 2 need UnBindPeriod (PROVIDERS.md §3.3; checked since options.py).
+            "UnBindPeriod": 2,
         },
     )
     provider = MpaasProvider(account(emulator.url))
@@ -151,6 +153,7 @@ def test_delivery_type_and_scheduling_options_pass_through_by_wire_name(emulator
     assert body["StrategyType"] == "1"
     assert json.loads(body["StrategyContent"]) == {"fixedTime": fixed}
     assert body["PushStatus"] == "1"
+    assert body["UnBindPeriod"] == "2"
     assert result.outcome is Outcome.DELIVERED
     (task,) = emulator.app.tasks.values()
     assert result.provider_message_id == task.unique_id

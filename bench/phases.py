@@ -9,6 +9,7 @@ before and right after the Crier run, on the same emulator process.
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
@@ -18,6 +19,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from bench import seed
+from bench.database import BASE_DIR
 from bench.limits import Rate, emulator_capacity, raw_bytes
 from bench.report import Figure
 from providers.base import Batch, Target
@@ -115,15 +117,21 @@ def measure_limits(
     capacity_requests: int,
     concurrency: int,
     tag: str,
+    distinct: int = 0,
 ) -> Rate:
-    """Measure the emulator's capacity and the raw client's rate; return the raw rate."""
+    """Measure the emulator's capacity and the raw client's rate; return the raw rate.
+
+    ``distinct``: build only this many different requests and cycle them (for providers
+    that do not deduplicate keys, where building is the expensive part).
+    """
     emulator = b.emulators[kind]
-    payloads, build = timed(
+    unique, build = timed(
         lambda: [
             raw_bytes(provider.build_request(message, make_batch(f"cap{tag}", i)))
-            for i in range(capacity_requests)
+            for i in range(min(capacity_requests, distinct or capacity_requests))
         ]
     )
+    payloads = [unique[i % len(unique)] for i in range(capacity_requests)]
     capacity = emulator_capacity(emulator.port, payloads, connections=16)
     b.details.setdefault("limits", {})[f"{kind}_emulator_capacity"] = {
         "requests": capacity.requests,
@@ -135,7 +143,9 @@ def measure_limits(
     if set(capacity.outcomes) != {"HTTP 200"}:
         raise BenchBroken(f"{kind} emulator capacity run got non-200 answers: {capacity.outcomes}")
     emulator.reset()
-    raw = b.raw_rate(kind, provider, message, make_batch, raw_requests, concurrency, tag=f"{tag}b")
+    raw = b.raw_rate(
+        kind, provider, message, make_batch, raw_requests, concurrency, tag=f"{tag}b", distinct=distinct
+    )
     b.emulator_capacity[kind] = capacity
     return raw
 
@@ -353,6 +363,7 @@ def phase_jiguang(b: Bench) -> None:
         make_batch=jiguang_batch,
         raw_requests=b.sizes["jiguang_raw"],
         capacity_requests=b.sizes["jiguang_capacity"],
+        distinct=100,
         concurrency=b.concurrency,
         tag="j",
     )
@@ -402,7 +413,14 @@ def phase_jiguang(b: Bench) -> None:
             "requests": requests,
         }
     after = b.raw_rate(
-        "jiguang", provider, message, jiguang_batch, b.sizes["jiguang_raw"], b.concurrency, tag="ja"
+        "jiguang",
+        provider,
+        message,
+        jiguang_batch,
+        b.sizes["jiguang_raw"],
+        b.concurrency,
+        tag="ja",
+        distinct=100,
     )
     b.emulators["jiguang"].reset()
     limit = limit_figures(
@@ -657,6 +675,34 @@ def calendar_url() -> str | None:
     return None
 
 
+def page_profile(client, url: str, *, with_profile: bool) -> tuple[list[tuple[float, str]], str]:
+    """GET ``url`` once more; return its queries as (ms, sql) and, if asked, a cProfile summary."""
+    import cProfile
+    import io
+    import pstats
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    profiler = cProfile.Profile() if with_profile else None
+    with CaptureQueriesContext(connection) as captured:
+        if profiler:
+            profiler.enable()
+        client.get(url)
+        if profiler:
+            profiler.disable()
+    queries = [(float(q["time"]) * 1000, q["sql"]) for q in captured.captured_queries]
+    if profiler is None:
+        return queries, ""
+    text = io.StringIO()
+    stats = pstats.Stats(profiler, stream=text)
+    own = re.escape(str(BASE_DIR)) + r"/(campaigns|approvals|templates_registry|providers|config)/"
+    stats.sort_stats("cumulative").print_stats(own, 25)
+    body = text.getvalue()
+    body = body[body.find("   ncalls") :] if "   ncalls" in body else body
+    return queries, "-- cProfile, cumulative, Crier's own functions:\n" + body
+
+
 def phase_admin(b: Bench) -> None:
     """p50/p95 of admin pages and API list endpoints with many campaigns and deliveries seeded."""
     from django.test import Client
@@ -698,7 +744,8 @@ def phase_admin(b: Bench) -> None:
         ("api.recipients", "/api/v1/recipients/", "API /api/v1/recipients/"),
     ]
     requests, budget = b.sizes["admin_requests"], b.sizes["admin_budget_s"]
-    latencies = {}
+    latencies: dict[str, Any] = {}
+    profiles: list[str] = []
     for key, url, label in pages:
         if url is None:
             b.report.skip(f"{label}: no such page is routed yet")
@@ -724,13 +771,23 @@ def phase_admin(b: Bench) -> None:
                 b.report.error(f"{label} ({url}) answered HTTP {response.status_code} on a repeat")
                 break
         p50, p95 = percentile(times, 50) * 1000, percentile(times, 95) * 1000
+        queries, profile = page_profile(client, url, with_profile=p95 >= 200)
         latencies[key] = {
             "url": url,
             "n": len(times),
             "p50_ms": round(p50, 1),
             "p95_ms": round(p95, 1),
             "bytes": len(response.content),
+            "queries": len(queries),
+            "sql_ms": round(sum(q[0] for q in queries), 1),
         }
+        if profile:
+            profiles.append(
+                f"== {label}: GET {url}  (p95 {p95:,.0f} ms; {len(queries)} queries, "
+                f"{sum(q[0] for q in queries):,.0f} ms in SQL)\n-- slowest queries (ms):\n"
+                + "".join(f"  {ms:8.1f}  {sql[:400]}\n" for ms, sql in sorted(queries, reverse=True)[:5])
+                + profile
+            )
         b.report.add(
             Figure(
                 f"{key}.p95_ms",
@@ -742,6 +799,13 @@ def phase_admin(b: Bench) -> None:
                 note=f"p50 {p50:,.0f} ms, n={len(times)}" + ("; above the 200 ms aim" if p95 >= 200 else ""),
             )
         )
+    if profiles:
+        path = b.results_dir / "profile-admin.txt"
+        path.write_text(
+            f"# pages above the 200 ms aim: one more request each, its SQL and a cProfile of it "
+            f"({b.database.vendor})\n\n" + "\n".join(profiles)
+        )
+        b.say(f"profiles of the slow pages -> {path.relative_to(b.base_dir)}")
     b.details["admin"] = {
         "seeded": seeded,
         "client": "django.test.Client in the benchmark process (no network, "
@@ -754,15 +818,14 @@ def phase_admin(b: Bench) -> None:
 
 
 def phase_profiles(b: Bench) -> None:
-    """Run one Alipay+ and one Jiguang dispatch in this process under the sampling profiler."""
-    from bench.sampler import Sampler
-    from campaigns import engine
-    from campaigns.models import Campaign, Dispatch
+    """Profile an Alipay+ and the largest Jiguang dispatch, each in a fresh process."""
+    import json
+    import subprocess
+    import sys
 
-    b.section("Profiles of the send engine (in-process dispatch_run under a sampling profiler)")
-    out = {}
-    from campaigns.models import Recipient
+    from campaigns.models import Campaign, Dispatch, Recipient
 
+    b.section("Profiles of the send engine (dispatch_run in a fresh process, sampling profiler)")
     cases = []
     size = min(b.sizes["profile_alipay"], Recipient.objects.filter(external_id__startswith="ap").count())
     if size:
@@ -771,11 +834,11 @@ def phase_profiles(b: Bench) -> None:
         cases.append(("alipayplus", audience))
     else:
         b.report.skip("profile of alipayplus: its phase did not run")
-    audiences = sorted(b.jiguang_audiences.items())
-    if audiences:
-        cases.append(("jiguang", audiences[0][1]))
+    if b.jiguang_audiences:
+        cases.append(("jiguang", b.jiguang_audiences[max(b.jiguang_audiences)]))
     else:
         b.report.skip("profile of jiguang: its phase did not run")
+    out = {}
     for kind, audience in cases:
         campaign = seed.make_campaign(
             name=f"bench profile {kind}",
@@ -785,43 +848,25 @@ def phase_profiles(b: Bench) -> None:
             author=b.author,
         )
         seed.approve(campaign)
-        Campaign.objects.filter(pk=campaign.pk).update(next_due_at=None)  # no ticker: dispatched by hand
+        Campaign.objects.filter(pk=campaign.pk).update(next_due_at=None)  # no ticker: dispatched here
         dispatch = Dispatch.objects.create(campaign=campaign, due_at=timezone.now())
-        sampler = Sampler(track_rss=True)
-        sampler.start()
-        started = time.perf_counter()
-        try:
-            status = engine.dispatch_run(dispatch.pk, budget_seconds=600)
-        finally:
-            sampler.stop()
-        seconds = time.perf_counter() - started
-        b.emulators[kind].reset()
-        text = sampler.report(top=25)
         path = b.results_dir / f"profile-{kind}.txt"
-        header = (
-            f"# in-process engine.dispatch_run of a {kind} campaign to {audience.name!r} "
-            f"({status} in {seconds:.1f} s; {b.database.vendor})\n\n"
+        b.say(f"profiling a {kind} dispatch to {audience.name!r}")
+        done = subprocess.run(
+            [sys.executable, "-m", "bench.profile_dispatch", str(dispatch.pk), str(path)],
+            cwd=b.base_dir,
+            capture_output=True,
+            text=True,
+            timeout=900,
         )
-        path.write_text(header + text + "\n" + sampler.rss_report())
-        b.say(f"profile of {kind}: {status} in {seconds:.1f} s -> {path.relative_to(b.base_dir)}")
-        out[kind] = {
-            "file": str(path.relative_to(b.base_dir)),
-            "seconds": round(seconds, 2),
-            "status": status,
-            "dispatch_thread": sampler.top(
-                "MainThread",
-                (
-                    "engine.py:_plan_requests",
-                    "engine.py:dispatch_plan",
-                    "snapshot.py:campaign_hash",
-                    "engine.py:_record",
-                    "engine.py:_store_counts",
-                    "engine.py:_addresses",
-                    "engine.py:_batch_for",
-                    "thread.py:map",
-                    "_base.py:result",
-                ),
-            ),
-            "rss_growth_mb_by_function": sampler.rss_top(8),
-        }
+        b.emulators[kind].reset()
+        if done.returncode != 0:
+            raise BenchBroken(f"profile of {kind} failed:\n{done.stdout[-2000:]}{done.stderr[-4000:]}")
+        summary = json.loads(path.with_name(path.name + ".json").read_text())
+        summary["file"] = str(path.relative_to(b.base_dir))
+        out[kind] = summary
+        b.say(
+            f"profile of {kind}: {summary['status']} in {summary['seconds']} s, peak RSS "
+            f"{summary['peak_rss_mb']} MB -> {summary['file']}"
+        )
     b.details["profiles"] = out

@@ -31,8 +31,8 @@ FULL: dict[str, Any] = {
     "alipay_raw": 5_000,
     "alipay_capacity": 3_000,
     "jiguang_sizes": (100_000, 1_000_000),
-    "jiguang_raw": 300,
-    "jiguang_capacity": 300,
+    "jiguang_raw": 1_000,
+    "jiguang_capacity": 1_000,
     "lateness_campaigns": 50,
     "lateness_span": 60,
     "admin_campaigns": 10_000,
@@ -46,8 +46,8 @@ QUICK: dict[str, Any] = {
     "alipay_raw": 500,
     "alipay_capacity": 300,
     "jiguang_sizes": (5_000, 50_000),
-    "jiguang_raw": 40,
-    "jiguang_capacity": 40,
+    "jiguang_raw": 100,
+    "jiguang_capacity": 100,
     "lateness_campaigns": 8,
     "lateness_span": 8,
     "admin_campaigns": 300,
@@ -124,14 +124,28 @@ class Bench:
             self.say(f"{kind} emulator (own process, uvicorn + uvloop) on {emulator.url}")
 
     # -- limits --------------------------------------------------------------------------
-    def raw_rate(self, kind, provider, message, make_batch, requests: int, concurrency: int, *, tag: str):
+    def raw_rate(
+        self,
+        kind,
+        provider,
+        message,
+        make_batch,
+        requests: int,
+        concurrency: int,
+        *,
+        tag: str,
+        distinct: int = 0,
+    ):
+        """Return the raw client's rate over ``requests`` batches (``distinct`` of them, cycled,
+        when given: Jiguang does not deduplicate, and a million Target objects cost memory)."""
         from bench.limits import raw_client_rate
 
         account = self.accounts[kind]
+        unique = [make_batch(f"raw{tag}", i) for i in range(min(requests, distinct or requests))]
         rate = raw_client_rate(
             provider,
             message,
-            [make_batch(f"raw{tag}", i) for i in range(requests)],
+            [unique[i % len(unique)] for i in range(requests)],
             concurrency=concurrency,
             rate_limit=account.rate_limit,
             timeout=account.timeout_seconds,

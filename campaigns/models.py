@@ -312,6 +312,47 @@ class Delivery(models.Model):
         return self.idempotency_key
 
 
+class ReceiptStatus(models.TextChoices):
+    """Per-user outcomes a provider reports after accepting a request (Jiguang callbacks)."""
+
+    TARGET_VALID = "target_valid", "Target valid"
+    TARGET_INVALID = "target_invalid", "Target invalid"
+    SUBMITTED = "submitted", "Submitted to the channel"
+    SUBMIT_FAILED = "submit_failed", "Submission failed"
+    DELIVERED = "delivered", "Delivered"
+    DELIVERY_FAILED = "delivery_failed", "Delivery failed"
+    CLICKED = "clicked", "Clicked"
+    RETRACTED = "retracted", "Retracted"
+    RETRACT_FAILED = "retract_failed", "Retraction failed"
+
+
+class DeliveryReceipt(models.Model):
+    """One user's outcome of a delivery as the provider reported it (``campaigns.callbacks``).
+
+    Unique on (delivery, user, status): a provider retrying a callback changes nothing.
+    """
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="receipts")
+    # Our external id when the provider's user id is one of the delivery's targets, else
+    # the provider's id as sent ("" for custom channel registration ids, which carry none).
+    user_id = models.CharField(max_length=128, blank=True)
+    provider_user_id = models.CharField(max_length=128, blank=True)
+    status = models.CharField(max_length=20, choices=ReceiptStatus.choices)
+    at = models.DateTimeField(help_text="When the provider says it happened.")
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["delivery", "user_id", "at"]
+        constraints = [
+            models.UniqueConstraint(fields=["delivery", "user_id", "status"], name="delivery_receipt_unique")
+        ]
+        indexes = [models.Index(fields=["delivery", "status"], name="delivery_receipt_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.delivery_id}:{self.user_id or '-'} {self.status}"
+
+
 class DeliveryAttempt(models.Model):
     """One HTTP attempt of a delivery: its outcome, the provider's code and message, timing."""
 

@@ -38,6 +38,19 @@ def pytest_terminal_summary(terminalreporter) -> None:
         terminalreporter.write_line(line)
 
 
+def pytest_collection_modifyitems(items) -> None:
+    """Give each schemathesis operation its own node id.
+
+    pytest 9 builds a node id from the function's original name plus its parametrize ids,
+    and schemathesis (4.x) passes the bare test name, so every operation got the same id
+    and pytest-xdist ran only one of them. The operation label makes them unique again.
+    """
+    for item in items:
+        label = getattr(item, "operation_label", None)
+        if label and hasattr(item, "_id") and item.nodeid.endswith(f"::{item.originalname}"):
+            item._id = item.parent.id.child(item.originalname).with_params(label)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item):
     """Report a schemathesis operation with a known bug (KNOWN_BUGS) as xfail naming it,

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from approvals.models import AuditEvent, DecisionKind, Review, ReviewStatus
 from campaigns.models import Campaign, CampaignStatus, Dispatch, DispatchStatus, ScheduleKind
+from campaigns.recall import may_recall, recall_refusal
 from campaigns.schedule import ScheduleError, ScheduleSpec, next_occurrences
 from campaigns.services import FINAL_STATES, PREVIEWABLE_STATES, TRANSITIONS
 from campaigns.snapshot import campaign_snapshot, snapshot_provider
@@ -193,7 +194,9 @@ def campaign_available_actions(*, user, campaign: Campaign) -> list[str]:
     """Return the transitions ``user`` may start on ``campaign`` now, for buttons.
 
     Among: ``submit``, ``withdraw``, ``preview``, ``cancel``, ``review`` (open the review
-    page), ``approve``, ``reject``. The services check again when a button is pressed.
+    page), ``approve``, ``reject``, ``recall`` (``campaigns.recall``: only where the
+    provider can still take back something sent). The services check again when a button
+    is pressed.
     """
     status = campaign.status
     actions: list[str] = []
@@ -219,6 +222,8 @@ def campaign_available_actions(*, user, campaign: Campaign) -> list[str]:
             if user_may_approve(user=user, campaign=campaign, review=review):
                 actions.append("approve")
             actions.append("reject")
+    if may_recall(user) and recall_refusal(campaign=campaign) is None:
+        actions.append("recall")
     return actions
 
 

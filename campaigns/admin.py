@@ -22,6 +22,7 @@ from campaigns.admin_dashboard import DashboardActionsMixin
 from campaigns.admin_report import CampaignPagesMixin
 from campaigns.forms_campaign import CampaignAdminForm
 from campaigns.models import Audience, Campaign, CampaignStatus, Delivery, Dispatch, Recipient
+from campaigns.recall import campaign_recall
 from campaigns.services import (
     EDITABLE_FIELDS,
     EDITABLE_STATES,
@@ -50,6 +51,7 @@ BUTTON_LABELS = {
     "withdraw": "Withdraw from review",
     "preview": "Send preview to test uids",
     "cancel": "Cancel campaign",
+    "recall": "Recall from users",  # campaigns.recall: shown only where the provider can recall
 }
 
 
@@ -270,6 +272,9 @@ class CampaignAdmin(DashboardActionsMixin, CampaignPagesMixin, admin.ModelAdmin)
                 campaign=campaign, actor=request.user, reason=request.POST.get("reason", "")
             ),
             "preview": lambda: campaign_preview(campaign=campaign, actor=request.user),
+            "recall": lambda: campaign_recall(
+                campaign=campaign, actor=request.user, reason=request.POST.get("reason", "")
+            ),
         }
         if action not in runs:
             raise Http404(f"no transition {action!r}")
@@ -279,7 +284,8 @@ class CampaignAdmin(DashboardActionsMixin, CampaignPagesMixin, admin.ModelAdmin)
             self.message_user(request, _error_text(exc), messages.ERROR)
         else:
             done = {"submit": "submitted for review", "withdraw": "withdrawn from review",
-                    "cancel": "cancelled", "preview": "preview started: it goes to the test uids"}[action]
+                    "cancel": "cancelled", "preview": "preview started: it goes to the test uids",
+                    "recall": "recall sent to the provider (its answers are in the audit trail)"}[action]
             self.message_user(request, f"{campaign}: {done}.", messages.SUCCESS)
         return redirect(back)
 

@@ -4,7 +4,8 @@
 retrieve and update (PUT/PATCH go through ``campaign_edit``: editing an approved campaign
 voids its approval). There is no DELETE: the audit trail keeps every campaign; cancel it.
 Transitions are POSTs: ``submit``, ``withdraw``, ``approve`` (``{"comment"}``),
-``reject`` (``{"comment"}`` required), ``cancel``, ``preview``; ``GET …/{id}/audit/`` lists
+``reject`` (``{"comment"}`` required), ``cancel``, ``preview``, ``recall`` (``{"reason"}``;
+Jiguang and mPaaS only, 409 where nothing can be recalled); ``GET …/{id}/audit/`` lists
 the campaign's audit trail. An illegal transition answers 409, a forbidden actor 403
 (the services check permissions and the four-eyes rule), bad input 400 with field errors.
 """
@@ -29,6 +30,7 @@ from approvals.selectors import (
 )
 from approvals.services import campaign_approve, campaign_reject, campaign_submit, campaign_withdraw
 from campaigns.models import Audience, Campaign, CampaignStatus, CircleType, Dispatch, ScheduleKind
+from campaigns.recall import campaign_recall
 from campaigns.services import (
     campaign_cancel,
     campaign_create,
@@ -58,6 +60,7 @@ class CampaignPermission(BasePermission):
         "reject": VIEW,
         "cancel": VIEW,
         "preview": VIEW,
+        "recall": VIEW,
     }
 
     def has_permission(self, request: Request, view: viewsets.GenericViewSet) -> bool:
@@ -221,6 +224,22 @@ class PreviewSerializer(serializers.ModelSerializer):
         return dispatch_outcome(dispatch=dispatch, accepted_label=label)
 
 
+class RecallResultSerializer(serializers.Serializer):
+    delivery = serializers.IntegerField()
+    message_id = serializers.CharField(help_text="Jiguang msgid or mPaaS task id")
+    recalled = serializers.BooleanField()
+    outcome = serializers.CharField()
+    code = serializers.CharField(help_text="The provider's code")
+    message = serializers.CharField(help_text="The provider's message")
+    http_status = serializers.IntegerField(allow_null=True)
+
+
+class RecallSerializer(serializers.Serializer):
+    recalled = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    results = RecallResultSerializer(many=True)
+
+
 class AuditEventSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     created_at = serializers.DateTimeField()
@@ -268,6 +287,7 @@ class CampaignViewSet(
             "cancel": ReasonSerializer,
             "audit": AuditEventSerializer,
             "preview": PreviewSerializer,
+            "recall": ReasonSerializer,
         }.get(self.action, CampaignOutputSerializer)
 
     def _output(self, campaign: Campaign, code: int = status.HTTP_200_OK) -> Response:
@@ -354,6 +374,15 @@ class CampaignViewSet(
         """Send the campaign as it stands to its test uids (at most five), before approval."""
         dispatch = campaign_preview(campaign=self.get_object(), actor=request.user)
         return Response(PreviewSerializer(dispatch).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=ReasonSerializer, responses=RecallSerializer)
+    @action(detail=True, methods=["post"])
+    def recall(self, request: Request, pk: str | None = None) -> Response:
+        """Recall what the campaign sent, where the provider allows it (Jiguang within 24 h,
+        mPaaS while the message is valid); 409 where nothing can be recalled."""
+        reason = self._input(ReasonSerializer, request).validated_data["reason"]
+        report = campaign_recall(campaign=self.get_object(), actor=request.user, reason=reason)
+        return Response(RecallSerializer(report.as_dict()).data)
 
     @extend_schema(request=None, responses=AuditEventSerializer(many=True))
     @action(detail=True, methods=["get"])

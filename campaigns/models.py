@@ -295,6 +295,8 @@ class Delivery(models.Model):
     provider_code = models.CharField(max_length=64, blank=True)
     provider_message = models.TextField(blank=True)
     provider_message_id = models.CharField(max_length=128, blank=True)
+    # When the sent message was recalled at the provider (campaigns.recall); null: not recalled.
+    recalled_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -50,12 +50,24 @@ def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
 
 
 def wait_for_dispatches(b: Bench, campaign_ids: Sequence[int], *, timeout: float, what: str, cluster) -> list:
-    """Wait until every campaign has a finished dispatch; print progress every few seconds."""
+    """Wait until every campaign has a finished dispatch; print progress every few seconds.
+
+    A task that fails (an exception in the worker) is retried by django-q2 only after its
+    lease, minutes later: stop at once instead, with the worker's error.
+    """
+    from django_q.models import Failure
+
     from campaigns.models import Dispatch
 
     deadline = time.monotonic() + timeout
     last_said = time.monotonic()
+    since = timezone.now() - timedelta(seconds=5)
     while True:
+        failure = Failure.objects.filter(stopped__gte=since).order_by("stopped").first()
+        if failure is not None:
+            raise BenchBroken(
+                f"{what}: task {failure.name} ({failure.func}) failed in the worker:\n{failure.result}"
+            )
         rows = list(
             Dispatch.objects.filter(campaign_id__in=campaign_ids, is_preview=False).values(
                 "id", "status", "planned_at", "total_requests", "delivered", "failed", "unknown"

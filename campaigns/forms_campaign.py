@@ -422,6 +422,11 @@ class CampaignAdminForm(forms.ModelForm):
             self._set_up_languages()
         if "audience" in self.fields:
             self._set_up_audience()
+        if "provider_account" in self.fields:
+            enabled = Q(enabled=True)
+            if instance.provider_account_id:
+                enabled |= Q(pk=instance.provider_account_id)
+            self.fields["provider_account"].queryset = ProviderAccount.objects.filter(enabled)
 
     # --- what the posted template pins ---------------------------------------------------------
 

@@ -412,6 +412,19 @@ def test_a_recurrence_ending_too_far_away_is_an_error_next_to_end_date(template,
     )
 
 
+def test_the_form_offers_only_enabled_provider_accounts(template, marketer):
+    enabled, disabled = (
+        make_account("jiguang", name="Jiguang live"),
+        make_account("jiguang", name="Jiguang off"),
+    )
+    disabled.enabled = False
+    disabled.save()
+
+    choices = browser(marketer).get(add_url()).context["adminform"].form.fields["provider_account"].queryset
+
+    assert list(choices) == [enabled]
+
+
 def test_status_is_never_a_form_field(template, marketer):
     campaign = make_campaign(marketer, template=template)
 

@@ -215,7 +215,9 @@ def test_the_schedule_fields_follow_the_kind_and_the_next_occurrences_follow_the
     assert not page.locator(".form-row.field-start_date").is_visible()
 
 
-def test_an_operator_closes_an_unknown_delivery_from_the_dashboard(page, login, roles, make_user, template):
+def test_an_operator_closes_an_unknown_delivery_from_the_dashboard(
+    page, login, roles, make_user, template, screenshot
+):
     marketer, _operator = make_user("marketer", "Marketing"), make_user("operator", "Operators")
     from tests.approvals.factories import make_account as make_plain_account
 
@@ -248,6 +250,7 @@ def test_an_operator_closes_an_unknown_delivery_from_the_dashboard(page, login, 
     login(page, "operator")
     row = page.locator(f"#unknown-{delivery.pk}")
     assert "WORKER_LOST" in row.inner_text()
+    screenshot(page, "dashboard_operator")
     row.get_by_role("button", name="Close").click()
     expect_message(page, "lost-1 is closed")
 

@@ -47,6 +47,7 @@ from django.db import close_old_connections, connection, transaction
 from django.db.models import Count, F, Min, Q, Sum
 from django.utils import timezone
 
+from campaigns import native
 from campaigns.messages import provider_for
 from campaigns.models import (
     AudienceKind,
@@ -507,6 +508,8 @@ def _settle_campaign(campaign: Campaign) -> None:
         campaign=campaign, is_preview=False, status__in=[DispatchStatus.PENDING, DispatchStatus.RUNNING]
     ).exists():
         return
+    if native.native_settle(campaign):
+        return  # registered with mPaaS's scheduler: approved until its schedule ends
     if campaign.next_due_at is not None:
         _campaign_transition(campaign, CampaignStatus.APPROVED, "occurrence sent; more are scheduled")
         return
@@ -703,8 +706,8 @@ def _send_loop(dispatch: Dispatch, provider: Provider, message: Message, *, me: 
 def _next_after(campaign: Campaign, after: datetime) -> datetime | None:
     from campaigns.schedule import ScheduleSpec, occurrences
 
-    if campaign.schedule_kind in ("now", "once"):
-        return None
+    if campaign.schedule_kind in ("now", "once") or native.applies(campaign):
+        return None  # (mPaaS native scheduling: mPaaS fires the occurrences, not us)
     return next(iter(occurrences(ScheduleSpec.from_campaign(campaign), after=after, limit=1)), None)
 
 
@@ -729,6 +732,8 @@ def dispatcher_tick(*, now: datetime | None = None, limit: int = 100) -> list[in
     for campaign_id, due_at in due:
         with transaction.atomic():
             campaign = Campaign.objects.get(pk=campaign_id)
+            if native.native_finish(campaign, due_at):
+                continue  # its mPaaS schedule has ended: finished, nothing to dispatch
             following = _next_after(campaign, due_at)
             won = Campaign.objects.filter(pk=campaign_id, next_due_at=due_at).update(next_due_at=following)
             if not won:

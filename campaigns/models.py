@@ -168,6 +168,9 @@ class Campaign(models.Model):
     approved_hash = models.CharField(max_length=64, blank=True, editable=False)
     # Next occurrence not yet dispatched (UTC), for the dispatcher's partial index.
     next_due_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # mPaaS native scheduling (campaigns.native): the scheduled task ids mPaaS returned
+    # (PushResult.Data), cancelled with CancelPushScheduler when the approval goes.
+    native_task_ids = models.JSONField(default=list, blank=True, editable=False)
 
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="campaigns_created"

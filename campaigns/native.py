@@ -153,3 +153,134 @@ def schedule_end(campaign: Campaign) -> dt.datetime | None:
         return None
     end = dt.datetime.combine(spec.end_date + dt.timedelta(days=1), dt.time(), provider_zone(campaign))
     return end.astimezone(dt.UTC)
+
+
+# --- the engine's hooks -----------------------------------------------------------------
+
+
+def registered_task_ids(campaign: Campaign) -> list[str]:
+    """Return the task ids mPaaS returned for the campaign's registration request(s)."""
+    from campaigns.models import Delivery, DeliveryStatus
+
+    return list(
+        Delivery.objects.filter(
+            dispatch__campaign=campaign, dispatch__is_preview=False, status=DeliveryStatus.DELIVERED
+        )
+        .exclude(provider_message_id="")
+        .order_by("pk")
+        .values_list("provider_message_id", flat=True)
+    )
+
+
+def native_settle(campaign: Campaign) -> bool:
+    """After the registration dispatch of a native campaign ended, keep it approved and
+    pending until its schedule ends, holding mPaaS's task ids; return True if it did.
+
+    False (the engine settles as usual) for any other campaign, or when mPaaS registered
+    no task (the campaign then fails like any send that failed).
+    """
+    from campaigns.models import CampaignStatus
+    from campaigns.services import campaign_transition
+
+    if campaign.status != CampaignStatus.SENDING or not applies(campaign):
+        return False
+    task_ids = registered_task_ids(campaign)
+    if not task_ids:
+        return False
+    ends = schedule_end(campaign)
+    campaign_transition(
+        campaign=campaign,
+        to=CampaignStatus.APPROVED,
+        action="native_scheduled",
+        reason=f"mPaaS scheduled {len(task_ids)} task(s); it sends them itself until "
+        f"{ends:%Y-%m-%d %H:%M} UTC" if ends else f"mPaaS scheduled {len(task_ids)} task(s)",
+        data={"task_ids": task_ids, "ends_at": ends.isoformat() if ends else None},
+        fields={"native_task_ids": task_ids, "next_due_at": ends},
+    )
+    return True
+
+
+def native_finish(campaign: Campaign, due_at: dt.datetime) -> bool:
+    """At the end of a native campaign's schedule, finish it (approved → sending → sent)
+    instead of dispatching an occurrence; return True if ``campaign`` is such a campaign.
+
+    Called by the dispatcher inside its transaction, for a campaign due at ``due_at``.
+    """
+    from campaigns.models import CampaignStatus
+    from campaigns.services import campaign_transition
+
+    if not campaign.native_task_ids or not applies(campaign):
+        return False
+    if not Campaign.objects.filter(pk=campaign.pk, next_due_at=due_at).update(next_due_at=None):
+        return True  # another ticker got here first
+    campaign.next_due_at = None
+    reason = "the end of its mPaaS native schedule has passed"
+    if campaign.status == CampaignStatus.APPROVED:
+        campaign_transition(campaign=campaign, to=CampaignStatus.SENDING, reason=reason)
+    campaign_transition(
+        campaign=campaign,
+        to=CampaignStatus.SENT,
+        reason=f"{reason}; mPaaS sent its occurrences itself",
+        data={"task_ids": list(campaign.native_task_ids)},
+    )
+    return True
+
+
+# --- cancelling at mPaaS ----------------------------------------------------------------
+
+
+def native_cancel(*, campaign: Campaign, actor=None, reason: str = "") -> dict[str, Any] | None:
+    """Cancel the campaign's scheduled tasks at mPaaS (``CancelPushScheduler``) and audit the
+    answer; return the answer, or None when there is nothing scheduled there.
+
+    Call it inside the transaction that voids or cancels the campaign, before that change:
+    raises ``campaigns.services.NativeCancelFailed`` (HTTP 409) when mPaaS does not
+    confirm, so the change is rolled back rather than leaving an unapproved campaign
+    scheduled at mPaaS. The caller clears
+    ``native_task_ids`` in the same transaction.
+    """
+    import httpx
+
+    from approvals.audit import record_event
+    from campaigns.messages import provider_for
+    from campaigns.services import NativeCancelFailed
+    from providers.base import ProviderError
+
+    task_ids = [str(t) for t in campaign.native_task_ids or [] if t]
+    if not task_ids:
+        return None
+    account = campaign.provider_account
+    provider = provider_for(account)
+    try:
+        request = provider.cancel_schedule_request(task_ids)
+        with httpx.Client(timeout=account.timeout_seconds) as client:
+            result = provider.parse_cancel(client.send(request))
+    except (ProviderError, httpx.HTTPError) as exc:
+        raise NativeCancelFailed(
+            f"mPaaS did not cancel the scheduled tasks {', '.join(task_ids)} of campaign "
+            f"{campaign.pk} ({type(exc).__name__}: {exc}); nothing was changed, try again"
+        ) from exc
+    answer = {
+        "task_ids": task_ids,
+        "outcome": str(result.outcome),
+        "code": result.code,
+        "message": result.message,
+        "http_status": result.http_status,
+    }
+    if result.outcome.value != "delivered":
+        raise NativeCancelFailed(
+            f"mPaaS did not cancel the scheduled tasks {', '.join(task_ids)} of campaign "
+            f"{campaign.pk} ({result.code}: {result.message}); nothing was changed, try again"
+        )
+    record_event(
+        campaign=campaign,
+        object_type="campaign",
+        object_id=campaign.pk,
+        action="native_cancel",
+        from_state=campaign.status,
+        to_state=campaign.status,
+        actor=actor,
+        reason=reason,
+        data=answer,
+    )
+    return answer

@@ -38,7 +38,8 @@ from django.utils import timezone
 from approvals.audit import record_event
 from campaigns.limits import check_mpaas_audience, check_pending_limit
 from campaigns.models import Campaign, CampaignStatus, Dispatch, DispatchStatus, ScheduleKind
-from campaigns.native import native_errors
+from campaigns.native import applies as native_applies
+from campaigns.native import native_cancel, native_errors
 from campaigns.provider_options import campaign_option_errors
 from campaigns.schedule import ScheduleError, ScheduleSpec, next_occurrence, validate
 from campaigns.snapshot import (
@@ -73,6 +74,8 @@ TRANSITIONS: dict[tuple[str, str], str] = {
 }
 
 FINAL_STATES = frozenset({S.SENT, S.PARTIALLY_FAILED, S.FAILED, S.CANCELLED})
+# The statuses a campaign may be cancelled from (checked before calling mPaaS to cancel).
+TRANSITIONS_TO_CANCELLED = frozenset(frm for (frm, to) in TRANSITIONS if to == S.CANCELLED)
 # Editing is allowed in draft and rejected (back to draft) and voids an approval.
 EDITABLE_STATES = frozenset({S.DRAFT, S.REJECTED, S.APPROVED})
 # Previews go out any time before approval.
@@ -108,6 +111,10 @@ class CampaignTransitionError(Exception):
     """A campaign cannot make the requested move from its current status (HTTP 409)."""
 
     conflict = True
+
+
+class NativeCancelFailed(CampaignTransitionError):
+    """mPaaS did not confirm cancelling a campaign's native schedule: nothing changed (HTTP 409)."""
 
 
 def allowed_targets(status: str) -> list[str]:
@@ -283,7 +290,9 @@ def campaign_check_sendable(*, campaign: Campaign, now: datetime) -> None:
 def campaign_first_due(*, campaign: Campaign, now: datetime) -> datetime:
     """Return when the campaign is first due after ``now``: ``now`` itself for schedule "now".
 
-    Raises ValidationError on ``schedule`` when the schedule has no occurrence left.
+    Raises ValidationError on ``schedule`` when the schedule has no occurrence left. A
+    campaign scheduled natively by mPaaS (``campaigns.native``) is due ``now``: its first
+    dispatch hands the whole schedule to mPaaS (once it has an occurrence left).
     """
     if campaign.schedule_kind == ScheduleKind.NOW:
         return now
@@ -296,6 +305,8 @@ def campaign_first_due(*, campaign: Campaign, now: datetime) -> datetime:
             {"schedule": [f"the {campaign.schedule_kind} schedule has no occurrence after "
                           f"{now:%Y-%m-%d %H:%M:%S} UTC; nothing would be sent"]}
         )
+    if native_applies(campaign):
+        return now
     return first
 
 
@@ -385,10 +396,15 @@ def campaign_edit(*, campaign: Campaign, actor, changes: Mapping[str, Any]) -> C
         campaign_clean(current)
         voiding = current.status == S.APPROVED
         reason = f"edited {', '.join(sorted(diff)) or 'nothing'}"
+        fields = dict(diff)
         if voiding:
             from approvals.services import review_void_for_campaign
 
             reason = f"approval voided: {reason}"
+            # Scheduled natively at mPaaS: cancel there first (raises, changing nothing, if
+            # mPaaS does not confirm), so the voided content is not sent by mPaaS.
+            if native_cancel(campaign=current, actor=actor, reason=reason):
+                fields["native_task_ids"] = []
             review_void_for_campaign(campaign=current, actor=actor, reason=reason)
         campaign_transition(
             campaign=current,
@@ -402,7 +418,7 @@ def campaign_edit(*, campaign: Campaign, actor, changes: Mapping[str, Any]) -> C
                 },
                 "voided_approval": voiding,
             },
-            fields=diff,
+            fields=fields,
         )
     refresh_stale(campaign, current)
     return current
@@ -426,7 +442,14 @@ def campaign_cancel(*, campaign: Campaign, actor, reason: str = "") -> Campaign:
             from approvals.services import review_close_open
 
             review_close_open(campaign=current, actor=actor, reason=reason or "campaign cancelled")
-        campaign_transition(campaign=current, to=S.CANCELLED, actor=actor, reason=reason, action="cancel")
+        fields = {}
+        if current.status in TRANSITIONS_TO_CANCELLED and native_cancel(
+            campaign=current, actor=actor, reason=reason or "campaign cancelled"
+        ):
+            fields["native_task_ids"] = []
+        campaign_transition(
+            campaign=current, to=S.CANCELLED, actor=actor, reason=reason, action="cancel", fields=fields
+        )
         Dispatch.objects.filter(campaign=current, is_preview=False, status=DispatchStatus.PENDING).update(
             status=DispatchStatus.CANCELLED,
             detail="campaign cancelled",
@@ -490,6 +513,7 @@ def campaign_void_if_changed(*, campaign: Campaign, actor=None) -> bool:
             return False
         from approvals.services import review_void_for_campaign
 
+        cancelled_natively = native_cancel(campaign=current, actor=actor, reason="content changed")
         review = review_void_for_campaign(campaign=current, actor=actor, reason="content changed")
         changed = snapshot_changes(review.snapshot, snapshot) if review is not None and snapshot else []
         if problem:
@@ -503,6 +527,7 @@ def campaign_void_if_changed(*, campaign: Campaign, actor=None) -> bool:
             reason=reason,
             action="void",
             data={"changed": changed, "expected_hash": expected, "current_hash": actual},
+            fields={"native_task_ids": []} if cancelled_natively else None,
         )
     refresh_stale(campaign, current)
     return True

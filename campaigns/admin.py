@@ -19,6 +19,7 @@ from approvals.services import (
 )
 from campaigns.admin_audiences import AudienceAdminBase, RecipientAdminBase
 from campaigns.admin_dashboard import DashboardActionsMixin
+from campaigns.admin_provider_options import with_provider_options
 from campaigns.admin_report import CampaignPagesMixin
 from campaigns.forms_campaign import CampaignAdminForm
 from campaigns.models import Audience, Campaign, CampaignStatus, Delivery, Dispatch, Recipient
@@ -94,7 +95,8 @@ class CampaignAdmin(DashboardActionsMixin, CampaignPagesMixin, admin.ModelAdmin)
     a user the services would allow.
     """
 
-    form = CampaignAdminForm
+    # The campaign form plus the provider-options field and its checks (admin_provider_options).
+    form = with_provider_options(CampaignAdminForm)
     change_form_template = "admin/campaigns/campaign/change_form.html"
     change_list_template = "admin/campaigns/campaign/change_list.html"
     list_display = [

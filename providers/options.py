@@ -729,3 +729,48 @@ def check(kind: str, message: Any, settings: Mapping[str, Any]) -> Checked:
     if checker is None:
         return Checked(values=dict(options))
     return checker(options, message, settings or {})
+
+
+# --- reference for forms: what each kind takes, with an example -------------------------
+
+REFERENCE: dict[str, list[tuple[str, str]]] = {
+    "binance": [
+        ("path", "landing page opened on click (or the campaign's path)"),
+        ("preview", "true: every occurrence goes only to experienceUids"),
+        ("experienceUids", "1 to 5 uids, with preview"),
+    ],
+    "alipayplus": [
+        ("channel", "the template's channel: PUSH, INBOX (both need redirectUrl) or SMS; not sent"),
+        ("redirectUrl", "mini program page opened on click, ≤ 2048 (or the campaign's path)"),
+        ("extendInfo", "string or object, ≤ 4096 characters"),
+        ("customerBelongsTo", "wallet: " + ", ".join(sorted(WALLETS))),
+        ("languages", "extra template languages (at most 5 with the campaign's)"),
+    ],
+    "mpaas": [
+        ("DeliveryType", "1 Android, 2 iOS, 7 HarmonyOS, or a list: one request each"),
+        ("PushStatus", "0 bound users (needs BindPeriod), 1 all, 2 unbound (need UnBindPeriod)"),
+        ("BindPeriod / UnBindPeriod", "1 = 7 days, 2 = 15, 3 = 60, 4 = permanent"),
+        ("TimeMode", "1: BindStartTime/BindEndTime (or UnBind…) in ms instead of the periods"),
+        ("AndroidChannel", "1 MPS self-built channel, 2 default channel"),
+        ("Classification", 'vivo: "0" operational, "1" system'),
+        ("ThirdChannelCategory / NotifyLevel", '{vendor: value}, e.g. {"hms": "9"}'),
+        ("MiChannelId", "Xiaomi channel id"),
+        ("TransparentMessagePayload", "vendor pass-through object"),
+        ("TransparentMessageUrgency", "HIGH or NORMAL, with a payload"),
+        ("ExtendedParams", "object, at most 20 keys"),
+        ("TaskName", "push task name (default: the campaign's name)"),
+    ],
+    "jiguang": [
+        ("app_para", "{platform, time_to_live ≤ 864000, apns_production}; needed for the App channel"),
+        ("rule_id", "send policy id (not with channel ids)"),
+        ("option", "{owner, black_id or white_id}; priority is the campaign's"),
+        ("callback", "{url: registered http(s) URL without port, params: {...}}"),
+        ("aud_app, aud_sms, …", "channel registration ids (≤ 1000 each), with the everyone audience"),
+    ],
+}
+EXAMPLES: dict[str, dict[str, Any]] = {
+    "binance": {"preview": True, "experienceUids": ["uid-1"]},
+    "alipayplus": {"channel": "PUSH", "redirectUrl": "/pages/index/index", "customerBelongsTo": "GCASH"},
+    "mpaas": {"DeliveryType": [1, 2], "PushStatus": 0, "BindPeriod": 3, "AndroidChannel": 2},
+    "jiguang": {"app_para": {"platform": "all", "time_to_live": 86400}, "option": {"black_id": 1}},
+}

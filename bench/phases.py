@@ -687,6 +687,13 @@ def calendar_url() -> str | None:
     return None
 
 
+def shorten_sql(sql: str, keep: int = 900) -> str:
+    """Return ``sql`` without its column list (the FROM, WHERE and ORDER BY tell why it is slow)."""
+    head, sep, rest = sql.partition(" FROM ")
+    text = f"{head[:80]}{' …' if len(head) > 80 else ''}{sep}{rest}" if sep else sql
+    return text if len(text) <= keep else text[:keep] + " …"
+
+
 def page_profile(client, url: str, *, with_profile: bool) -> tuple[list[tuple[float, str]], str]:
     """GET ``url`` once more; return its queries as (ms, sql) and, if asked, a cProfile summary."""
     import cProfile
@@ -797,7 +804,9 @@ def phase_admin(b: Bench) -> None:
             profiles.append(
                 f"== {label}: GET {url}  (p95 {p95:,.0f} ms; {len(queries)} queries, "
                 f"{sum(q[0] for q in queries):,.0f} ms in SQL)\n-- slowest queries (ms):\n"
-                + "".join(f"  {ms:8.1f}  {sql[:400]}\n" for ms, sql in sorted(queries, reverse=True)[:5])
+                + "".join(
+                    f"  {ms:8.1f}  {shorten_sql(sql)}\n" for ms, sql in sorted(queries, reverse=True)[:5]
+                )
                 + profile
             )
         b.report.add(

@@ -86,7 +86,9 @@ class Bench:
         print(f"[{time.monotonic() - self.started:6.1f}s] {text}", flush=True)
 
     def section(self, title: str) -> None:
-        print(f"\n== {title}", flush=True)
+        load = [round(x, 2) for x in os.getloadavg()]
+        self.details.setdefault("load_average_at_start", {})[title] = load
+        print(f"\n== {title}  (load average {load[0]:.1f})", flush=True)
 
     # -- fixtures ------------------------------------------------------------------------
     def setup(self) -> None:

@@ -130,7 +130,11 @@ class CampaignInputSerializer(serializers.Serializer):
     test_uids = serializers.ListField(
         child=serializers.CharField(max_length=64), max_length=5, required=False
     )
-    provider_options = serializers.DictField(required=False)
+    provider_options = serializers.DictField(
+        required=False,
+        help_text="The provider's own parameters by wire name (providers/options.py lists them per "
+        "provider); checked at submit, errors keyed by path, e.g. provider_options.PushStatus.",
+    )
     schedule = ScheduleSerializer(required=False)
 
     def to_changes(self) -> dict[str, Any]:
@@ -173,6 +177,7 @@ class CampaignOutputSerializer(serializers.ModelSerializer):
             "schedule",
             "next_occurrences",
             "next_due_at",
+            "native_task_ids",
             "approvals",
             "created_by",
             "created_at",

@@ -2,14 +2,13 @@
 Playwright in Debian's headless Chromium (``/usr/bin/chromium``, never a downloaded browser).
 
 The tests commit their data (``transaction=True``): the live server's thread and the
-``qcluster`` processes read the same test database. A transactional test's teardown
-empties every table, the role groups the migrations made included, so ``roles``
-recreates them. Screenshots go to ``tests/screenshots/`` (ignored by git).
+``qcluster`` processes read the same test database (the role groups survive the flush
+after each test: ``approvals.roles`` restores them on ``post_migrate``). Screenshots go to
+``tests/screenshots/`` (ignored by git).
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 import shutil
 import tempfile
@@ -18,7 +17,6 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.contrib.auth.models import Group, Permission
 
 from tests.campaigns.conftest import (  # noqa: F401  (fixtures and the hook that attaches qcluster logs)
     make_account,
@@ -86,17 +84,6 @@ def page(browser_context) -> Iterator:
     yield tab
     tab.close()
     assert not errors, f"JavaScript errors: {errors}"
-
-
-@pytest.fixture
-def roles(transactional_db) -> None:
-    """Create the groups Marketing, Reviewers and Operators as the migration does."""
-    migration = importlib.import_module("approvals.migrations.0002_roles")
-    for name, perms in migration.ROLES.items():
-        group, _ = Group.objects.get_or_create(name=name)
-        group.permissions.set(
-            [Permission.objects.get(content_type__app_label=app, codename=code) for app, code in perms]
-        )
 
 
 @pytest.fixture

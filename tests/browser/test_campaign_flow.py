@@ -84,7 +84,7 @@ def seed_other_campaigns(*, marketer, reviewer, template, account, audience) -> 
 
 
 def test_a_campaign_goes_from_the_marketers_form_through_review_to_the_report(
-    page, login, live_server, screenshot, roles, make_user, make_account, template, qcluster
+    page, login, live_server, screenshot, make_user, make_account, template, qcluster
 ):
     marketer, reviewer = make_user("marketer", "Marketing"), make_user("reviewer", "Reviewers")
     account, server = make_account("alipayplus")
@@ -174,7 +174,7 @@ def test_a_campaign_goes_from_the_marketers_form_through_review_to_the_report(
 
 
 def test_the_schedule_fields_follow_the_kind_and_the_next_occurrences_follow_the_edits(
-    page, login, live_server, roles, make_user, screenshot
+    page, login, live_server, make_user, screenshot
 ):
     make_user("marketer", "Marketing")
     login(page, "marketer")
@@ -216,7 +216,7 @@ def test_the_schedule_fields_follow_the_kind_and_the_next_occurrences_follow_the
 
 
 def test_an_operator_closes_an_unknown_delivery_from_the_dashboard(
-    page, login, roles, make_user, template, screenshot
+    page, login, make_user, template, screenshot
 ):
     marketer, _operator = make_user("marketer", "Marketing"), make_user("operator", "Operators")
     from tests.approvals.factories import make_account as make_plain_account
@@ -260,7 +260,7 @@ def test_an_operator_closes_an_unknown_delivery_from_the_dashboard(
 
 
 def test_a_marketer_previews_a_recipient_csv_with_its_refused_rows_then_imports_it(
-    page, login, live_server, roles, make_user, screenshot, tmp_path
+    page, login, live_server, make_user, screenshot, tmp_path
 ):
     from campaigns.models import Recipient
 

@@ -159,15 +159,22 @@ def schedule_end(campaign: Campaign) -> dt.datetime | None:
 
 
 def registered_task_ids(campaign: Campaign) -> list[str]:
-    """Return the task ids mPaaS returned for the campaign's registration request(s)."""
-    from campaigns.models import Delivery, DeliveryStatus
+    """Return the task ids mPaaS returned for the campaign's latest registration (its last
+    dispatch: an earlier approval's tasks were cancelled when that approval went)."""
+    from campaigns.models import Delivery, DeliveryStatus, Dispatch
 
+    latest = (
+        Dispatch.objects.filter(campaign=campaign, is_preview=False)
+        .order_by("-due_at", "-pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if latest is None:
+        return []
     return list(
-        Delivery.objects.filter(
-            dispatch__campaign=campaign, dispatch__is_preview=False, status=DeliveryStatus.DELIVERED
-        )
+        Delivery.objects.filter(dispatch_id=latest, status=DeliveryStatus.DELIVERED)
         .exclude(provider_message_id="")
-        .order_by("pk")
+        .order_by("batch_no")
         .values_list("provider_message_id", flat=True)
     )
 

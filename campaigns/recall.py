@@ -34,6 +34,7 @@ from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from approvals.audit import record_event
+from campaigns import native
 from campaigns.messages import provider_for
 from campaigns.models import Campaign, Delivery, DeliveryStatus
 from campaigns.services import CampaignTransitionError
@@ -106,6 +107,11 @@ def recall_refusal(*, campaign: Campaign, user=None, now: datetime | None = None
     window = recall_window(campaign)
     if window is None:
         return f"provider {kind!r} documents no way to recall a sent message"
+    if native.applies(campaign):
+        return (
+            "the campaign is scheduled natively at mPaaS: its requests registered scheduled "
+            "tasks, not sent pushes; cancel the campaign to cancel them (CancelPushScheduler)"
+        )
     if recallable_deliveries(campaign=campaign, now=now).exists():
         return None
     if _sent(campaign).exists():

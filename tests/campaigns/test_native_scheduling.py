@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -283,3 +284,26 @@ def test_a_cron_campaign_stays_with_crier(native_account, template, marketer):
         end_date=timezone.now().date() + dt.timedelta(days=7),
     )
     assert not applies(campaign) and strategy_options(campaign) == {}
+
+
+def test_a_natively_scheduled_campaign_is_cancelled_not_recalled(once, reviewer):
+    from campaigns.recall import recall_refusal
+
+    campaign, _server, _dispatch, _fixed = once
+
+    assert "cancel the campaign to cancel them" in recall_refusal(campaign=campaign, user=reviewer)
+
+
+def test_a_second_approval_registers_anew_and_keeps_only_the_new_task(once, marketer, approve):
+    campaign, server, _dispatch, _fixed = once
+    [old] = server.app.tasks.values()
+    campaign_edit(campaign=campaign, actor=marketer, changes={"priority": 1})  # voids: cancels old
+    time.sleep(1)  # request keys carry the occurrence to the second (real reviews take longer)
+
+    approve(campaign)
+    run_due()
+
+    campaign.refresh_from_db()
+    [new] = [t for t in server.app.tasks.values() if t.unique_id != old.unique_id]
+    assert old.cancelled and not new.cancelled
+    assert campaign.native_task_ids == [new.unique_id]

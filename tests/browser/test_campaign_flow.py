@@ -288,3 +288,39 @@ def test_a_marketer_previews_a_recipient_csv_with_its_refused_rows_then_imports_
     page.click("input[name=_import]")
     expect_message(page, "2 created")
     assert set(Recipient.objects.values_list("external_id", flat=True)) == {"csv_user_1", "csv_user_3"}
+
+
+def test_a_saved_recurring_campaign_reopens_with_its_schedule_and_saves_unchanged(
+    page, login, live_server, make_user, template
+):
+    from approvals.models import AuditEvent
+    from tests.approvals.factories import make_account as make_plain_account
+
+    marketer = make_user("marketer", "Marketing")
+    today = timezone.now().date()
+    campaign = scheduled_campaign(
+        name="Weekly digest",
+        author=marketer,
+        template=template,
+        account=make_plain_account("jiguang"),
+        audience=make_audience("all"),
+        schedule_kind="recurring",
+        circle_type=2,
+        circle_value=[1, 4],
+        time=dt.time(9),
+        start_date=today,
+        end_date=today + dt.timedelta(days=60),
+        timezone="Asia/Shanghai",
+    )
+
+    login(page, "marketer")
+    page.goto(f"{live_server.url}/admin/campaigns/campaign/{campaign.pk}/change/")
+    checked = page.locator("input[name=circle_value_weekly]:checked")
+    assert [checked.nth(i).get_attribute("value") for i in range(checked.count())] == ["1", "4"]
+    assert page.input_value("#id_time") == "09:00" and page.input_value("#id_timezone") == "Asia/Shanghai"
+    assert page.input_value("input[name=parameters__bonus]") == "10 USDT"
+    page.wait_for_function("document.querySelectorAll('#schedule-preview ol li').length === 5")
+    page.click("input[name=_continue]")
+
+    expect_message(page, "was changed successfully")
+    assert not AuditEvent.objects.filter(campaign=campaign, action="edit").exists()  # nothing changed

@@ -318,4 +318,4 @@ CRIER_DISPATCH_TASK_BUDGET = float(env("CRIER_DISPATCH_TASK_BUDGET", "60"))
 CRIER_RETRY_BASE_SECONDS = float(env("CRIER_RETRY_BASE_SECONDS", "1"))
 CRIER_RETRY_MAX_SECONDS = float(env("CRIER_RETRY_MAX_SECONDS", "300"))
 # How long one dispatcher ticker task loops before handing over to the next (< Q timeout).
-CRIER_TICKER_SECONDS = float(env("CRIER_TICKER_SECONDS", "50"))
+CRIER_TICKER_SECONDS = float(env("CRIER_TICKER_SECONDS", "20"))

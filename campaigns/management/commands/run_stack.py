@@ -41,7 +41,9 @@ class Command(BaseCommand):
         }
         try:
             for name, cmd in specs.items():
-                procs[name] = subprocess.Popen(cmd, cwd=settings.BASE_DIR)
+                # Own process group each, so a child that will not stop is killed whole
+                # (qcluster's workers included) without touching the others.
+                procs[name] = subprocess.Popen(cmd, cwd=settings.BASE_DIR, start_new_session=True)
             time.sleep(3)
             # Start the dispatcher loop now rather than at django-q2's next schedule check
             # (up to 30 s away); a second loop would only wait for the lease.
@@ -68,6 +70,7 @@ class Command(BaseCommand):
                     proc.send_signal(signal.SIGTERM)
             for proc in procs.values():
                 try:
-                    proc.wait(timeout=15)
+                    # qcluster drains gracefully: the ticker loop may need its full round.
+                    proc.wait(timeout=60)
                 except subprocess.TimeoutExpired:
-                    proc.kill()
+                    os.killpg(proc.pid, signal.SIGKILL)

@@ -6,7 +6,8 @@ import json
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from approvals.models import AuditEvent, DecisionKind, Review, ReviewStatus
@@ -92,21 +93,50 @@ def user_may_approve(*, user, campaign: Campaign, review: Review | None = None) 
 
 
 def campaigns_awaiting_review(*, user) -> list[Campaign]:
-    """Return the campaigns in review that ``user`` may approve, oldest submission first."""
+    """Return the campaigns in review that ``user`` may approve, oldest submission first.
+
+    Two queries whatever the number of campaigns (the dashboard and the campaign list
+    call this on every page view): the four-eyes rule of :func:`approval_blockers` and
+    the already-decided rule of :func:`approve_refusal` are expressed as subqueries.
+    ``approve_refusal`` stays the authority when a reviewer actually approves.
+    """
     if user is None or not user.is_authenticated or not user.has_perm(APPROVE_PERM):
         return []
+    open_review = Review.objects.filter(campaign=OuterRef("pk"), status=ReviewStatus.PENDING)
+    last_approval = (
+        AuditEvent.objects.filter(campaign=OuterRef("pk"), object_type="campaign", action="approve")
+        .order_by("-id")
+        .values("id")[:1]
+    )
+    authored_by_user = AuditEvent.objects.filter(
+        campaign=OuterRef("pk"),
+        object_type="campaign",
+        action__in=list(AUTHORING_ACTIONS),
+        actor=user,
+        id__gt=OuterRef("last_approval_id"),
+    )
     candidates = (
         Campaign.objects.filter(status=CampaignStatus.IN_REVIEW)
         .exclude(created_by=user)
+        .annotate(last_approval_id=Coalesce(Subquery(last_approval), Value(0)))
+        .filter(Exists(open_review))
+        .exclude(Exists(open_review.filter(submitted_by=user)))
+        .exclude(Exists(open_review.filter(decisions__reviewer=user)))
+        .exclude(Exists(authored_by_user))
         .select_related("provider_account", "audience", "created_by")
+        .prefetch_related(
+            Prefetch(
+                "reviews",
+                queryset=Review.objects.filter(status=ReviewStatus.PENDING).select_related("submitted_by"),
+                to_attr="pending_reviews",
+            )
+        )
         .order_by("updated_at")
     )
     awaiting = []
     for campaign in candidates:
-        review = review_open(campaign=campaign)
-        if review is not None and user_may_approve(user=user, campaign=campaign, review=review):
-            campaign.open_review = review
-            awaiting.append(campaign)
+        campaign.open_review = campaign.pending_reviews[0]
+        awaiting.append(campaign)
     return awaiting
 
 

@@ -20,6 +20,7 @@ from approvals.services import (
 from campaigns.models import AudienceMember, CampaignStatus, Dispatch, DispatchStatus
 from campaigns.services import CampaignTransitionError, campaign_edit, campaign_verify_approval
 from campaigns.snapshot import campaign_hash
+from tests.approvals.factories import make_account, make_audience, make_campaign
 
 pytestmark = pytest.mark.django_db
 
@@ -299,3 +300,21 @@ def test_every_step_of_a_review_is_in_the_audit_trail(draft, marketer, reviewer)
         ("campaign", "approve", "approved"),
     ]
     assert Review.objects.get(campaign=draft).decisions.get().comment == "fine"
+
+
+def test_the_review_queue_costs_the_same_queries_for_many_campaigns(
+    template, marketer, reviewer, django_assert_max_num_queries
+):
+    account, audience = make_account("alipayplus"), make_audience("users")
+    for i in range(12):
+        campaign = make_campaign(
+            marketer, template=template, provider_account=account, audience=audience, name=f"c{i}"
+        )
+        campaign_submit(campaign=campaign, actor=marketer)
+    reviewer = type(reviewer).objects.get(pk=reviewer.pk)  # fresh permission cache
+
+    with django_assert_max_num_queries(6):
+        queue = campaigns_awaiting_review(user=reviewer)
+
+    assert len(queue) == 12
+    assert all(c.open_review.submitted_by_id == marketer.pk for c in queue)

@@ -6,6 +6,11 @@ that succeeded returns the same ``messageId`` without sending again), the portal
 ``templateCode`` and up to five ``templates`` (one per language, each with the
 template parameters).
 
+Campaign ``provider_options`` (checked by ``providers.options``): ``channel`` (PUSH / INBOX
+/ SMS, Crier's notion of the portal template's channel: PUSH and INBOX require a
+``redirectUrl``), ``redirectUrl`` (or the campaign's path), ``extendInfo``,
+``customerBelongsTo`` and extra ``languages``.
+
 Signing: headers ``Client-Id``, ``Request-Time`` (ISO 8601 with milliseconds and
 offset) and ``Signature: algorithm=RSA256, keyVersion=1, signature=<sig>`` where
 ``sig`` is ``quote_plus(base64(RSA-PKCS1v15-SHA256(content)))`` over

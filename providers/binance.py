@@ -13,6 +13,9 @@ is the path actually requested (any prefix of the base URL included), each segme
 URI-encoded, with a trailing ``/``. The token binds method, path and exact body bytes,
 so every request gets a fresh one.
 
+Campaign ``provider_options`` (checked by ``providers.options``): ``path``, and ``preview``
+with ``experienceUids`` (1–5) to send every occurrence only to those uids.
+
 Outcomes (Binance has no idempotency key, so a request that may have been acted on is
 never resent blindly):
 

@@ -96,7 +96,9 @@ def enqueue_dispatch(dispatch_id: int) -> None:
 def idempotency_key(dispatch: Dispatch, batch_no: int) -> str:
     """Return the deterministic key of one request: campaign, occurrence and batch (<= 64 chars)."""
     kind = "p" if dispatch.is_preview else "d"
-    return f"crier-{dispatch.campaign_id}-{kind}{dispatch.due_at:%Y%m%d%H%M%S}-{batch_no}"
+    # To the microsecond, like the (campaign, due_at) uniqueness of the dispatch itself:
+    # two occurrences in one second (a quick re-approval of a "now" campaign) differ.
+    return f"crier-{dispatch.campaign_id}-{kind}{dispatch.due_at:%Y%m%d%H%M%S%f}-{batch_no}"
 
 
 def backoff_seconds(attempt: int, *, base: float | None = None, cap: float | None = None) -> float:

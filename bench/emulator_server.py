@@ -24,12 +24,12 @@ def main() -> None:
     config = json.loads(sys.stdin.read())
     sock = socket.socket(fileno=fd)
     app = emulator_class(config["kind"])(config.get("credentials") or {}, **(config.get("options") or {}))
-    try:
-        import uvloop  # noqa: F401
-
-        loop = "uvloop"
-    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
-        loop = "asyncio"
+    loop = config.get("loop", "uvloop")  # "asyncio" to compare with run_emulators' event loop
+    if loop == "uvloop":
+        try:
+            import uvloop  # noqa: F401
+        except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
+            loop = "asyncio"
     server = uvicorn.Server(
         uvicorn.Config(
             app,

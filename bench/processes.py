@@ -108,7 +108,15 @@ def _listen() -> socket.socket:
 class EmulatorProcess:
     """A provider emulator served by ``bench.emulator_server`` in its own process."""
 
-    def __init__(self, processes: Processes, kind: str, credentials: dict[str, str], **options: Any) -> None:
+    def __init__(
+        self,
+        processes: Processes,
+        kind: str,
+        credentials: dict[str, str],
+        *,
+        loop: str = "uvloop",
+        **options: Any,
+    ) -> None:
         sock = _listen()
         self.kind = kind
         self.port = sock.getsockname()[1]
@@ -121,7 +129,7 @@ class EmulatorProcess:
             stdin=subprocess.PIPE,
             pass_fds=(sock.fileno(),),
         )
-        config = {"kind": kind, "credentials": credentials, "options": options}
+        config = {"kind": kind, "credentials": credentials, "options": options, "loop": loop}
         self.process.proc.stdin.write(json.dumps(config).encode())
         self.process.proc.stdin.close()
         sock.close()  # the child holds its own copy

@@ -72,7 +72,10 @@ class Report:
     def write(self, path: Path | None = None) -> Path:
         path = path or RESULTS_DIR / "latest.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.as_dict(), indent=2, default=str) + "\n")
+        text = json.dumps(self.as_dict(), indent=2, default=str) + "\n"
+        path.write_text(text)
+        vendor = "postgresql" if self.database.startswith("PostgreSQL") else "sqlite"
+        (path.parent / f"{self.mode}-{vendor}.json").write_text(text)
         return path
 
 

@@ -283,9 +283,11 @@ def phase_alipayplus(b: Bench) -> None:
             "deliv/s",
             ratio=rate / limit,
             ratio_to="raw client",
-            goal="ratio >= 0.8",
-            met=rate / limit >= 0.8,
-            note=f"{total:.1f} s in all",
+            # The goal is for 20,000 recipients: with --quick's few, the fixed costs (the
+            # next tick, planning) dominate and the ratio says little.
+            goal="ratio >= 0.8" if n >= 20_000 else "",
+            met=rate / limit >= 0.8 if n >= 20_000 else None,
+            note=f"{total:.1f} s in all" + ("" if n >= 20_000 else "; goal applies to 20,000"),
         )
     )
     b.report.add(
@@ -481,9 +483,10 @@ def phase_jiguang(b: Bench) -> None:
             f"Jiguang peak RSS {biggest:,} / {sizes[0]:,}",
             ratio,
             "x",
-            goal="<= 1.2",
-            met=ratio <= 1.2,
-            note=f"audience {biggest // sizes[0]}x larger",
+            goal="<= 1.2" if biggest >= goal_size else "",
+            met=ratio <= 1.2 if biggest >= goal_size else None,
+            note=f"audience {biggest // sizes[0]}x larger"
+            + ("" if biggest >= goal_size else "; goal applies to 100,000 vs 1,000,000"),
         )
     )
     b.details["jiguang"] = {

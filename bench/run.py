@@ -21,10 +21,11 @@ import time
 import traceback
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlparse
 
 from bench.database import BASE_DIR, VAR_DIR, BenchDatabase, bench_environment, create_database
 from bench.processes import Cluster, EmulatorProcess, Processes
-from bench.report import RESULTS_DIR, Figure, Report, table
+from bench.report import RESULTS_DIR, Report, table
 
 FULL: dict[str, Any] = {
     "alipay_recipients": 20_000,
@@ -224,13 +225,16 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     sizes = QUICK if args.quick else FULL
     phases = list(args.only or PHASES)
-    if args.quick or args.no_profile:
-        phases = [p for p in phases if p != "profiles" or args.only]
+    if args.no_profile or (args.quick and not args.only):
+        phases = [p for p in phases if p != "profiles"]
 
     started = time.monotonic()
     database = create_database(os.environ.get("DATABASE_URL"))
     os.environ.update(bench_environment(database))
-    broker = f"Redis {os.environ['REDIS_URL']}" if os.environ.get("REDIS_URL") else "django-q2 ORM broker"
+    broker = "django-q2 ORM broker"
+    if os.environ.get("REDIS_URL"):
+        redis = urlparse(os.environ["REDIS_URL"])  # never print a password
+        broker = f"django-q2 Redis broker on {redis.hostname}:{redis.port or 6379}{redis.path}"
     report = Report(mode="quick" if args.quick else "full", database=database.label, broker=broker)
     processes = Processes(VAR_DIR / f"logs-{os.getpid()}")
     broken = False
@@ -270,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
         processes.stop_all()
         _forget_redis_queue()
         if args.keep_db:
-            print(f"kept the benchmark database: DATABASE_URL={database.url}")
+            print(f"kept the benchmark database: {database.label}")  # the label holds no password
         else:
             try:
                 from django.db import connections
@@ -313,4 +317,4 @@ def _forget_redis_queue() -> None:
         pass
 
 
-__all__ = ["Bench", "Figure", "main"]
+__all__ = ["Bench", "main"]

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from datetime import UTC
 from typing import Any
 
@@ -66,22 +67,38 @@ def snapshot_provider(campaign: Campaign) -> Provider:
     return provider_class(account.kind)(config)
 
 
-def _digest(values: list[str]) -> str:
-    return hashlib.sha256("\n".join(values).encode()).hexdigest()
+def _digest(values: Iterable[str]) -> tuple[int, str]:
+    """Return how many ``values`` there are and sha256 of them joined by newlines, streamed.
+
+    Equal to hashing ``"\n".join(values)`` (so stored approvals keep their hash) without
+    holding a million ids in memory at once.
+    """
+    digest = hashlib.sha256()
+    count = 0
+    for value in values:
+        if count:
+            digest.update(b"\n")
+        digest.update(value.encode())
+        count += 1
+    return count, digest.hexdigest()
 
 
 def _audience(campaign: Campaign) -> dict[str, Any]:
     audience = campaign.audience
     members = audience.members.order_by("external_id")
-    included = list(members.filter(suppressed=False).values_list("external_id", flat=True))
-    suppressed = list(members.filter(suppressed=True).values_list("external_id", flat=True))
+    count_in, digest_in = _digest(
+        members.filter(suppressed=False).values_list("external_id", flat=True).iterator(chunk_size=5000)
+    )
+    count_out, digest_out = _digest(
+        members.filter(suppressed=True).values_list("external_id", flat=True).iterator(chunk_size=5000)
+    )
     return {
         "id": audience.pk,
         "kind": audience.kind,
         "tags": sorted(str(tag) for tag in audience.tags or []),
         "segment": audience.segment,
-        "members": {"count": len(included), "sha256": _digest(included)},
-        "suppressed": {"count": len(suppressed), "sha256": _digest(suppressed)},
+        "members": {"count": count_in, "sha256": digest_in},
+        "suppressed": {"count": count_out, "sha256": digest_out},
         "size": audience_size(audience, provider_kind=campaign.provider_account.kind),
     }
 

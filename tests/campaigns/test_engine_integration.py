@@ -112,8 +112,8 @@ def test_a_worker_killed_mid_dispatch_loses_nothing_and_sends_nothing_twice(
 def test_two_clusters_on_the_same_due_occurrences_send_each_once(make_account, approved_campaign, qcluster):
     account, server = make_account("jiguang")
     ids = make_recipients(3000, kind="jiguang")
-    qcluster(Q_CLUSTER_NAME="crier")
-    qcluster(Q_CLUSTER_NAME="crier")
+    qcluster()
+    qcluster()
     for i in range(5):
         approved_campaign(
             account, make_audience("users", name=f"a{i}", user_ids=ids[i * 500 : (i + 1) * 500])

@@ -21,8 +21,9 @@ from campaigns.admin_audiences import AudienceAdminBase, RecipientAdminBase
 from campaigns.admin_dashboard import DashboardActionsMixin
 from campaigns.admin_provider_options import with_provider_options
 from campaigns.admin_report import CampaignPagesMixin
+from campaigns.engine import sending_resume, sending_stop
 from campaigns.forms_campaign import CampaignAdminForm
-from campaigns.models import Audience, Campaign, CampaignStatus, Delivery, Dispatch, Recipient
+from campaigns.models import Audience, Campaign, CampaignStatus, Delivery, Dispatch, Recipient, SendSwitch
 from campaigns.recall import campaign_recall
 from campaigns.services import (
     EDITABLE_FIELDS,
@@ -302,9 +303,45 @@ def _error_text(exc: Exception) -> str:
 
 @admin.register(Dispatch)
 class DispatchAdmin(admin.ModelAdmin):
+    """Dispatches, with the emergency stop for operators above the list."""
+
     list_display = ["campaign", "due_at", "status", "total_requests", "delivered", "failed", "unknown"]
     list_filter = ["status"]
     list_select_related = ["campaign"]
+    change_list_template = "admin/campaigns/dispatch/change_list.html"
+
+    def get_urls(self):
+        urls = [
+            path(
+                "sending/<str:action>/",
+                self.admin_site.admin_view(self.sending_view),
+                name="campaigns_dispatch_sending",
+            )
+        ]
+        return urls + super().get_urls()
+
+    def changelist_view(self, request: HttpRequest, extra_context=None) -> HttpResponse:
+        switch = SendSwitch.objects.filter(pk=1).first()
+        extra = {
+            "sending_stopped": bool(switch and switch.stopped),
+            "sending_reason": switch.reason if switch else "",
+            "may_operate": request.user.has_perm("campaigns.operate_dispatches"),
+        }
+        return super().changelist_view(request, {**(extra_context or {}), **extra})
+
+    def sending_view(self, request: HttpRequest, action: str) -> HttpResponse:
+        """Stop or resume all sending (POST, operators only)."""
+        if request.method != "POST" or action not in {"stop", "resume"}:
+            raise Http404("POST to sending/stop/ or sending/resume/")
+        if not request.user.has_perm("campaigns.operate_dispatches"):
+            raise PermissionDenied("stopping or resuming sending needs campaigns.operate_dispatches")
+        if action == "stop":
+            sending_stop(actor=request.user, reason=request.POST.get("reason", "").strip())
+            messages.warning(request, "Sending is STOPPED on every worker; nothing goes out until resumed.")
+        else:
+            woken = sending_resume(actor=request.user)
+            messages.success(request, f"Sending resumed; {woken} pending dispatches continue.")
+        return redirect("admin:campaigns_dispatch_changelist")
 
 
 @admin.register(Delivery)

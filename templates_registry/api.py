@@ -148,7 +148,8 @@ class TemplateOutputSerializer(serializers.ModelSerializer):
 
 class VersionSerializer(serializers.ModelSerializer):
     campaign_ids = serializers.SerializerMethodField(help_text="Campaigns pinned to this version.")
-    created_by = serializers.StringRelatedField()
+    # Versions written by seeds or migrations have no author.
+    created_by = serializers.StringRelatedField(allow_null=True)
 
     class Meta:
         model = TemplateVersion
@@ -189,9 +190,16 @@ class RenderOutputSerializer(serializers.Serializer):
 
 
 class RenderErrorSerializer(serializers.Serializer):
-    parameters = serializers.ListField(child=serializers.CharField())
-    missing = serializers.ListField(child=serializers.CharField())
-    unknown = serializers.ListField(child=serializers.CharField())
+    """A 400 from render: field errors, and for a failed render the names to fix.
+
+    Invalid input (e.g. ``version``) answers the usual field-error dict; a render that
+    fails on its parameters adds ``missing`` and ``unknown``. So no field is always there.
+    """
+
+    # A list of messages, or per-parameter messages when a value itself is invalid.
+    parameters = serializers.JSONField(required=False)
+    missing = serializers.ListField(child=serializers.CharField(), required=False)
+    unknown = serializers.ListField(child=serializers.CharField(), required=False)
 
 
 @extend_schema(tags=["templates"])
@@ -299,7 +307,7 @@ class TemplateViewSet(
         )
 
     @extend_schema(responses=VersionSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)  # a template has few versions
     def versions(self, request: Request, pk: str | None = None) -> Response:
         """List the template's versions, newest first, with the campaigns pinned to each."""
         versions = version_history(self.get_object()).select_related("created_by")

@@ -757,6 +757,12 @@ def phase_admin(b: Bench) -> None:
             f"/admin/campaigns/campaign/{review}/review/",
             f"review page ({seeded['review_audience_size']:,} recipients)",
         ),
+        (
+            "admin.campaign_report",
+            f"/admin/campaigns/campaign/{busy}/report/",
+            "campaign report (1,000 deliveries)",
+        ),
+        ("admin.campaign_add", "/admin/campaigns/campaign/add/", "campaign form (add)"),
         ("admin.review_queue", "/admin/campaigns/campaign/review-queue/", "review queue"),
         ("admin.calendar", calendar_url(), "calendar page"),
         ("admin.delivery_list", "/admin/campaigns/delivery/", "delivery list"),

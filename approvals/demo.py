@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 from typing import TextIO
+from zoneinfo import ZoneInfo
 
 from django.contrib.auth import get_user_model
 from django.utils import timezone
@@ -36,6 +37,7 @@ def _users() -> dict[str, object]:
 
 def _campaign_specs(today) -> list[dict]:
     tomorrow_10 = datetime.combine(today + timedelta(days=1), time(10, 0), tzinfo=UTC)
+    shanghai_today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
     return [
         {
             "name": "Welcome bonus — Alipay+ VIPs",
@@ -60,8 +62,9 @@ def _campaign_specs(today) -> list[dict]:
                 "circle_type": 2,
                 "circle_value": [1],
                 "time": time(9, 0),
-                "start_date": today,
-                "end_date": today + timedelta(days=60),
+                # "Today" in the campaign's own zone: Shanghai may be a day ahead of UTC.
+                "start_date": shanghai_today,
+                "end_date": shanghai_today + timedelta(days=60),
                 "timezone": "Asia/Shanghai",
             },
             "goal": CampaignStatus.IN_REVIEW,

@@ -29,3 +29,15 @@ def test_seed_demo_creates_campaigns_in_draft_review_and_approved_and_is_idempot
     assert Campaign.objects.count() == 3
     assert "left as it is" in out.getvalue()
     assert audit_verify().ok
+
+
+def test_seed_demo_works_when_shanghai_is_already_a_day_ahead_of_utc():
+    import datetime as dt
+
+    import time_machine
+
+    with time_machine.travel(dt.datetime(2026, 11, 26, 17, 0, tzinfo=dt.UTC), tick=True):
+        call_command("seed_demo", stdout=io.StringIO())
+    digest = Campaign.objects.get(name="Weekly digest — Jiguang beta testers")
+    assert digest.status == CampaignStatus.IN_REVIEW
+    assert str(digest.start_date) == "2026-11-27"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
@@ -24,6 +25,11 @@ from campaigns.models import (
 )
 from campaigns.services import campaign_create
 from tests.campaigns.conftest import make_audience, make_recipients, wait_for
+
+
+def shanghai_today() -> dt.date:
+    """Return today's date in Asia/Shanghai, the zone these campaigns use (ahead of UTC)."""
+    return dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration]
 
@@ -76,8 +82,8 @@ def seed_other_campaigns(*, marketer, reviewer, template, account, audience) -> 
         circle_type=2,
         circle_value=[1, 4],
         time=dt.time(9),
-        start_date=timezone.now().date(),
-        end_date=timezone.now().date() + dt.timedelta(days=60),
+        start_date=shanghai_today(),
+        end_date=shanghai_today() + dt.timedelta(days=60),
         timezone="Asia/Shanghai",
     )
     campaign_submit(campaign=weekly, actor=marketer)
@@ -187,7 +193,7 @@ def test_the_schedule_fields_follow_the_kind_and_the_next_occurrences_follow_the
     page.check("input[name=circle_value_weekly][value='1']")
     page.check("input[name=circle_value_weekly][value='3']")
     page.fill("#id_time", "09:30")
-    today = timezone.now().date()
+    today = shanghai_today()
     page.fill("#id_start_date", today.isoformat())
     page.fill("#id_end_date", (today + dt.timedelta(days=60)).isoformat())
     page.select_option("#id_timezone", "Asia/Shanghai")
@@ -297,7 +303,7 @@ def test_a_saved_recurring_campaign_reopens_with_its_schedule_and_saves_unchange
     from tests.approvals.factories import make_account as make_plain_account
 
     marketer = make_user("marketer", "Marketing")
-    today = timezone.now().date()
+    today = shanghai_today()
     campaign = scheduled_campaign(
         name="Weekly digest",
         author=marketer,

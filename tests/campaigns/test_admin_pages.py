@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.test import Client
@@ -473,7 +474,7 @@ def test_the_change_page_costs_the_same_queries_with_many_audit_events_and_dispa
 
 
 def test_the_schedule_preview_lists_the_next_five_occurrences_in_the_campaigns_zone(marketer):
-    today = timezone.now().date()
+    today = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()  # the campaign's zone
     query = {
         "schedule_kind": "recurring",
         "circle_type": "2",

@@ -31,6 +31,7 @@ def build_message(campaign) -> Message:
     with the account's provider or a parameter is missing or unknown.
     """
     from django.core.exceptions import ValidationError
+
     from templates_registry.rendering import render_version
 
     version = campaign.template_version

@@ -166,18 +166,25 @@
 
   // --- audience size ------------------------------------------------------------------------------
 
+  // Changing the account and then the audience asks twice; the answers may arrive in either
+  // order, so only the latest question may write its answer (as for the occurrences above).
+  let sized = 0;
   async function refreshSize(config) {
     const target = byId("audience-size");
     const audience = byId("id_audience");
     if (!target || !audience) return;
     const account = byId("id_provider_account");
     const query = new URLSearchParams({ audience: audience.value, provider_account: account ? account.value : "" });
+    const mine = ++sized;
+    let text = "";
     try {
       const response = await fetch(`${config.audienceSizeUrl}?${query}`, { credentials: "same-origin" });
-      if (response.ok) target.textContent = (await response.json()).size || "choose an audience";
+      if (!response.ok) return;
+      text = (await response.json()).size || "choose an audience";
     } catch (error) {
-      target.textContent = "";
+      text = "";
     }
+    if (mine === sized) target.textContent = text;
   }
 
   function start() {

@@ -29,7 +29,7 @@ from enum import StrEnum
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Max, QuerySet
 from django.utils import timezone
 
@@ -498,6 +498,7 @@ _RECIPIENT_COLUMNS = (
     "opted_out_providers",
     "opted_out_templates",
 )
+_JSON_COLUMNS = frozenset({"addresses", "opted_out_providers", "opted_out_templates"})
 
 
 class AudienceStream:
@@ -637,24 +638,49 @@ class AudienceStream:
             yield [t for t in page if t is not None]
 
     def _member_pages(self) -> Iterator[list[TargetRow]]:
-        members = AudienceMember.objects.filter(audience=self.audience, suppressed=False)
+        """Page through the listed ids, each page joined to its recipients in one query.
+
+        One ``LEFT JOIN`` on ``Recipient.external_id`` (unique, indexed) per page instead of
+        a second query with a 1,000-value ``IN`` list: building and quoting that list was
+        most of planning a 1,000,000-id dispatch (BENCHMARKS.md, "What limits").
+        """
+        member, recipient = AudienceMember._meta, Recipient._meta
+        quote = connection.ops.quote_name
+
+        def col(meta, name: str) -> str:
+            return quote(meta.get_field(name).column)
+
+        r_columns = ", ".join(f"r.{col(recipient, name)}" for name in _RECIPIENT_COLUMNS)
+        sql = (
+            f"SELECT m.{col(member, 'id')}, m.{col(member, 'external_id')}, {r_columns} "
+            f"FROM {quote(member.db_table)} m LEFT JOIN {quote(recipient.db_table)} r "
+            f"ON r.{col(recipient, 'external_id')} = m.{col(member, 'external_id')} "
+            f"WHERE m.{col(member, 'audience')} = %s AND m.{col(member, 'suppressed')} = %s "
+            f"AND m.{col(member, 'id')} > %s ORDER BY m.{col(member, 'id')} LIMIT %s"
+        )
+        decoders = [
+            recipient.get_field(name).from_db_value if name in _JSON_COLUMNS else None
+            for name in _RECIPIENT_COLUMNS
+        ]
         after = 0
         while True:
-            listed = list(
-                members.filter(id__gt=after)
-                .order_by("id")
-                .values_list("id", "external_id")[: self.chunk_size]
-            )
+            with connection.cursor() as cursor:
+                cursor.execute(sql, [self.audience.pk, False, after, self.chunk_size])
+                listed = cursor.fetchall()
             if not listed:
                 return
             after = listed[-1][0]
-            ids = [external_id for _pk, external_id in listed]
+            ids = [row[1] for row in listed]
             suppressed = self._suppressed_among(ids)
-            known = {
-                row[1]: row
-                for row in Recipient.objects.filter(external_id__in=ids).values_list(*_RECIPIENT_COLUMNS)
-            }
-            page = [self._target(external_id, known.get(external_id), suppressed) for external_id in ids]
+            page = []
+            for row in listed:
+                known = None
+                if row[2] is not None:  # the recipient's id: NULL when the id is not a recipient
+                    known = tuple(
+                        decode(value, None, connection) if decode is not None and value is not None else value
+                        for decode, value in zip(decoders, row[2:], strict=True)
+                    )
+                page.append(self._target(row[1], known, suppressed))
             yield [t for t in page if t is not None]
 
 

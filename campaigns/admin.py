@@ -354,3 +354,5 @@ class DeliveryAdmin(admin.ModelAdmin):
     ordering = ["-id"]
     list_select_related = ["dispatch__campaign"]
     show_full_result_count = False
+    # Addresses kept by planning are recipients' data; the recipient pages show them masked.
+    exclude = ["routes"]

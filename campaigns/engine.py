@@ -48,6 +48,7 @@ from django.db.models import Count, F, Min, Q, Sum
 from django.utils import timezone
 
 from campaigns import native
+from campaigns.audiences import ADDRESS_REQUIRED, TargetRow, iter_audience_targets
 from campaigns.messages import provider_for
 from campaigns.models import (
     AudienceKind,
@@ -67,7 +68,12 @@ from providers.base import Batch, Message, Outcome, Provider, Result, Target
 logger = logging.getLogger(__name__)
 
 OPEN_DELIVERY = (DeliveryStatus.PENDING, DeliveryStatus.RETRY)
+# Providers whose recipient address is a credential (an Alipay+ access token): planning
+# keeps no copy of it in Delivery.routes, sending reads the current one from Recipient.
+CREDENTIAL_ADDRESSES = ADDRESS_REQUIRED
 PLAN_CHUNK = 1000
+# Seconds between recounts of a running dispatch's progress counters (see _send_loop).
+COUNT_INTERVAL = 1.0
 BULK_SIZE = 2000
 # Also flush planned deliveries after this many targets: 2,000 Jiguang requests of 1,000
 # ids would otherwise hold two million ids in memory (memory flat in audience size).
@@ -139,6 +145,8 @@ class TokenBucket:
 class PlannedRequest:
     targets: tuple[str, ...] = ()
     selector: dict | None = None
+    # (address, language) per target, when planning may keep them (see Delivery.routes).
+    routes: tuple[tuple[str, str], ...] = ()
 
 
 def _plan_requests(dispatch: Dispatch, provider: Provider, skipped: Counter) -> Iterator[PlannedRequest]:
@@ -177,20 +185,24 @@ def _plan_requests(dispatch: Dispatch, provider: Provider, skipped: Counter) -> 
             f"provider {provider.kind!r} only broadcasts to everyone; audience {audience.name!r} "
             f"is of kind {audience.kind!r}"
         )
-    from campaigns.audiences import iter_audience_targets
-
     stream = iter_audience_targets(
         audience, provider_kind=provider.kind, template_key=campaign.template.key, chunk_size=PLAN_CHUNK
     )
     size = limits.ids_per_request
-    pending: list[str] = []
+    keep_routes = provider.kind not in CREDENTIAL_ADDRESSES
+    pending: list[TargetRow] = []
+
+    def planned(rows: list[TargetRow]) -> PlannedRequest:
+        routes = tuple((row.address, row.language) for row in rows) if keep_routes else ()
+        return PlannedRequest(targets=tuple(row.external_id for row in rows), routes=routes)
+
     for chunk in stream.chunks():
-        pending.extend(row.external_id for row in chunk)
+        pending.extend(chunk)
         while len(pending) >= size:
-            yield PlannedRequest(targets=tuple(pending[:size]))
+            yield planned(pending[:size])
             del pending[:size]
     if pending:
-        yield PlannedRequest(targets=tuple(pending))
+        yield planned(pending)
     skipped.update(stream.skipped)
 
 
@@ -211,6 +223,7 @@ def dispatch_plan(dispatch: Dispatch, provider: Provider) -> None:
                     batch_no=batch_no,
                     idempotency_key=idempotency_key(dispatch, batch_no),
                     targets=list(planned.targets),
+                    routes=[list(route) for route in planned.routes],
                     target_count=len(planned.targets),
                     selector=planned.selector or {},
                 )
@@ -250,18 +263,28 @@ def _addresses(provider_kind: str, external_ids: Iterable[str]) -> dict[str, Rec
     return {r.external_id: r for r in recipients}
 
 
+def _routed(delivery: Delivery) -> bool:
+    """True when planning kept this delivery's addresses (so sending need not read them)."""
+    return bool(delivery.routes) and len(delivery.routes) == len(delivery.targets)
+
+
 def _batch_for(delivery: Delivery, provider: Provider, recipients: dict[str, Recipient]) -> Batch:
     kind = provider.kind
     selector = delivery.selector or {}
     targets = []
-    for external_id in delivery.targets:
+    if _routed(delivery):
+        targets = [
+            Target(external_id=external_id, address=address, language=language)
+            for external_id, (address, language) in zip(delivery.targets, delivery.routes, strict=True)
+        ]
+    for external_id in delivery.targets if not targets else ():
         recipient = recipients.get(external_id)
         address = ""
         language = ""
         if recipient is not None:
             address = (recipient.addresses or {}).get(kind, "")
             language = recipient.language
-        if not address and kind != "alipayplus":
+        if not address and kind not in CREDENTIAL_ADDRESSES:
             address = external_id
         targets.append(Target(external_id=external_id, address=address, language=language))
     if selector.get("preview"):
@@ -639,11 +662,36 @@ def _send_loop(dispatch: Dispatch, provider: Provider, message: Message, *, me: 
         httpx.Client(timeout=account.timeout_seconds, limits=limits) as client,
         ThreadPoolExecutor(concurrency, thread_name_prefix=f"dispatch-{dispatch.pk}") as pool,
     ):
+        # The progress counters on the dispatch are a GROUP BY over all its deliveries:
+        # recounting after every chunk made a dispatch quadratic in its size, so recount
+        # at most every COUNT_INTERVAL seconds, and whenever this task hands over or ends.
+        counted_at = time.monotonic()
+        # Where the provider deduplicates our key, chunk N's outcomes are written while
+        # chunk N+1 is on the wire (the sending threads were idle during those writes):
+        # `unrecorded` holds a chunk whose answers are in but not yet stored. If the worker
+        # dies in between, the watchdog resends those requests, which the provider drops
+        # as duplicates. Every database call stays on this thread.
+        pipelined = provider.limits.idempotent
+        unrecorded: tuple[list[Delivery], list[Result]] | None = None
+
+        def record(sent: tuple[list[Delivery], list[Result]] | None) -> None:
+            if sent is not None:
+                _record(
+                    sent[0],
+                    sent[1],
+                    provider=provider,
+                    campaign=dispatch.campaign,
+                    max_attempts=account.max_attempts,
+                )
+
         while True:
             if sending_stopped():
+                record(unrecorded)
+                _store_counts(dispatch.pk)
                 _release(dispatch.pk, me, "halted by the emergency stop")
                 return "stopped"
             if not _heartbeat(dispatch.pk, me):
+                record(unrecorded)  # real answers from the provider: keep them
                 return "lost-claim"
             now = timezone.now()
             if expires is not None and now > expires:
@@ -655,6 +703,10 @@ def _send_loop(dispatch: Dispatch, provider: Provider, message: Message, *, me: 
                 .order_by("batch_no")[:chunk_size]
             )
             if not chunk:
+                if unrecorded is not None:  # its retries may be what is left to send
+                    record(unrecorded)
+                    unrecorded = None
+                    continue
                 waiting = Delivery.objects.filter(
                     dispatch_id=dispatch.pk, status=DeliveryStatus.RETRY
                 ).aggregate(at=Min("next_attempt_at"))["at"]
@@ -668,6 +720,7 @@ def _send_loop(dispatch: Dispatch, provider: Provider, message: Message, *, me: 
                     return _finish(dispatch)
                 wait = max(0.0, (waiting - timezone.now()).total_seconds())
                 if time.monotonic() + wait > deadline:
+                    _store_counts(dispatch.pk)
                     _release(dispatch.pk, me, f"waiting {wait:.0f} s to retry")
                     enqueue_dispatch(dispatch.pk)
                     return "continue"
@@ -680,23 +733,27 @@ def _send_loop(dispatch: Dispatch, provider: Provider, message: Message, *, me: 
             for d in chunk:
                 d.attempts += 1
                 d.status = DeliveryStatus.IN_FLIGHT
-            recipients = _addresses(provider.kind, (t for d in chunk for t in d.targets))
+            recipients = _addresses(provider.kind, (t for d in chunk if not _routed(d) for t in d.targets))
             batches = [_batch_for(d, provider, recipients) for d in chunk]
             beat = HeartbeatThread(dispatch.pk, me, max(0.5, settings.CRIER_STALE_DISPATCH_SECONDS / 4))
             beat.start()
             try:
-                results = list(pool.map(lambda b: _send_one(provider, client, bucket, message, b), batches))
+                futures = [pool.submit(_send_one, provider, client, bucket, message, b) for b in batches]
+                record(unrecorded)  # the previous chunk, while this one is sent
+                unrecorded = None
+                results = [future.result() for future in futures]
             finally:
                 beat.stop()
-            _record(
-                chunk,
-                results,
-                provider=provider,
-                campaign=dispatch.campaign,
-                max_attempts=account.max_attempts,
-            )
-            _store_counts(dispatch.pk)
+            if pipelined:
+                unrecorded = (chunk, results)
+            else:
+                record((chunk, results))
+            if time.monotonic() - counted_at >= COUNT_INTERVAL or time.monotonic() > deadline:
+                _store_counts(dispatch.pk)
+                counted_at = time.monotonic()
             if time.monotonic() > deadline:
+                record(unrecorded)
+                _store_counts(dispatch.pk)
                 if _release(dispatch.pk, me, "continuing in a new task"):
                     enqueue_dispatch(dispatch.pk)
                 return "continue"

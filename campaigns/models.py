@@ -287,6 +287,11 @@ class Delivery(models.Model):
     idempotency_key = models.CharField(max_length=64, unique=True)
     # External ids this request addresses (empty for a provider-side broadcast).
     targets = models.JSONField(default=list, blank=True)
+    # [address, language] per target, resolved when the dispatch was planned, so sending
+    # reads no recipient again. Empty where the address is a credential (an Alipay+ access
+    # token stays in Recipient only, and a retry uses a refreshed one), for previews and for
+    # deliveries planned before this field: those look their addresses up when sent.
+    routes = models.JSONField(default=list, blank=True)
     target_count = models.PositiveIntegerField(default=0)
     # Provider-side selection instead of targets: {"tags": [...]} or {"segment": "..."}.
     selector = models.JSONField(default=dict, blank=True)

@@ -689,3 +689,17 @@ def test_the_review_page_costs_the_same_queries_with_many_previews_and_members(
     page = response.content.decode()
     assert "Save 20% today" in page and "今天省 20%" in page
     assert "500 recipients" in page
+
+
+def test_the_delivery_page_does_not_show_the_addresses_planning_kept(make_user, template):
+    admin_user = make_user("root", "Operators", superuser=True)
+    campaign = make_campaign(admin_user, template=template, provider_account=make_account("jiguang"))
+    dispatch = make_dispatch(campaign, outcomes=[(DeliveryStatus.DELIVERED, "0", "ok")])
+    delivery = dispatch.deliveries.get()
+    Delivery.objects.filter(pk=delivery.pk).update(targets=["u1"], routes=[["jg-address-7f3a", "en"]])
+
+    page = browser(admin_user).get(reverse("admin:campaigns_delivery_change", args=[delivery.pk]))
+
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert delivery.idempotency_key in body and "jg-address-7f3a" not in body

@@ -260,3 +260,67 @@ def test_a_dispatch_out_of_budget_hands_over_and_continues_where_it_stopped(make
     assert engine.dispatch_run(dispatch_id) == DispatchStatus.SENT
     assert set(server.app.counts_by_target().values()) == {1}
     assert len(server.app.accepted) == 100
+
+
+def _plan_only(dispatch_id: int) -> Dispatch:
+    """Plan a dispatch without sending it (what dispatch_run does before its send loop)."""
+    from campaigns.messages import provider_for
+
+    dispatch = Dispatch.objects.select_related("campaign__provider_account").get(pk=dispatch_id)
+    engine.dispatch_plan(dispatch, provider_for(dispatch.campaign.provider_account))
+    dispatch.refresh_from_db()
+    return dispatch
+
+
+def test_jiguang_addresses_are_kept_when_planning_and_sending_reads_no_recipient(
+    make_account, approved_campaign
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    account, server = make_account("jiguang")
+    ids = make_recipients(1500, kind="jiguang")
+    Recipient.objects.filter(external_id=ids[0]).update(language="zh-CN")
+    approved_campaign(account, make_audience("users", user_ids=ids))
+    [dispatch_id] = engine.dispatcher_tick()
+    dispatch = _plan_only(dispatch_id)
+
+    first, second = dispatch.deliveries.order_by("batch_no")
+    assert first.routes[:2] == [[f"tok_{ids[0]}", "zh-CN"], [f"tok_{ids[1]}", "en"]]
+    assert [len(first.routes), len(second.routes)] == [1000, 500]
+    # A change after planning does not reach this occurrence: it sends what was planned.
+    Recipient.objects.filter(external_id=ids[1]).update(addresses={"jiguang": "changed_after_planning"})
+
+    with CaptureQueriesContext(connection) as queries:
+        assert engine.dispatch_run(dispatch_id) == DispatchStatus.SENT
+    recipient_table = Recipient._meta.db_table
+    assert not [q["sql"] for q in queries if recipient_table in q["sql"]]
+    sent = server.app.counts_by_target()
+    assert sorted(sent) == sorted(f"tok_{x}" for x in ids) and set(sent.values()) == {1}
+
+
+def test_alipayplus_tokens_are_not_copied_into_deliveries_and_a_refreshed_token_is_used(
+    make_account, approved_campaign
+):
+    account, server = make_account("alipayplus")
+    ids = make_recipients(3)
+    approved_campaign(account, make_audience("all"))
+    [dispatch_id] = engine.dispatcher_tick()
+    dispatch = _plan_only(dispatch_id)
+    assert [d.routes for d in dispatch.deliveries.all()] == [[], [], []]
+    Recipient.objects.filter(external_id=ids[2]).update(addresses={"alipayplus": "tok_refreshed"})
+
+    assert engine.dispatch_run(dispatch_id) == DispatchStatus.SENT
+    assert sorted(server.app.counts_by_target()) == sorted([f"tok_{ids[0]}", f"tok_{ids[1]}", "tok_refreshed"])
+
+
+def test_deliveries_planned_before_routes_existed_still_find_their_addresses(make_account, approved_campaign):
+    account, server = make_account("jiguang")
+    ids = make_recipients(5, kind="jiguang")
+    approved_campaign(account, make_audience("users", user_ids=ids))
+    [dispatch_id] = engine.dispatcher_tick()
+    dispatch = _plan_only(dispatch_id)
+    dispatch.deliveries.update(routes=[])  # as a delivery from before migration 0008
+
+    assert engine.dispatch_run(dispatch_id) == DispatchStatus.SENT
+    assert sorted(server.app.counts_by_target()) == sorted(f"tok_{x}" for x in ids)

@@ -226,7 +226,7 @@ def test_a_recurring_campaign_on_two_platforms_becomes_two_recurring_tasks(
 
 def test_a_recurring_campaign_in_another_offset_is_refused_at_submit(native_account, template, marketer):
     account, _server = native_account
-    today = timezone.now().date()
+    today = timezone.now().astimezone(ZoneInfo("Europe/Berlin")).date()  # the campaign's zone
     campaign = make_campaign(
         marketer,
         template=template,

@@ -19,20 +19,7 @@ from django.http import HttpRequest
 
 from providers import crypto
 from providers.models import CREDENTIAL_FIELDS, OPTIONAL_CREDENTIALS, ProviderAccount
-from providers.services import PEM_FIELDS, credential_errors, kind_label, stored_credentials
-
-ACCOUNT_FIELDS = [
-    "name",
-    "kind",
-    "base_url",
-    "app_id",
-    "settings",
-    "rate_limit",
-    "max_concurrency",
-    "max_attempts",
-    "timeout_seconds",
-    "enabled",
-]
+from providers.services import ACCOUNT_FIELDS, PEM_FIELDS, credential_errors, kind_label, stored_credentials
 
 
 class WriteOnlyTextarea(forms.Textarea):

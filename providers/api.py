@@ -27,7 +27,13 @@ from rest_framework.response import Response
 
 from providers.models import CREDENTIAL_FIELDS, ProviderAccount
 from providers.registry import PROVIDERS, kind_choices
-from providers.services import account_check, account_create, account_update, stored_credentials
+from providers.services import (
+    ACCOUNT_FIELDS,
+    account_check,
+    account_create,
+    account_update,
+    stored_credentials,
+)
 
 MANAGE = "providers.manage_provider_accounts"
 KINDS = tuple(PROVIDERS)
@@ -126,16 +132,7 @@ class ProviderAccountOutputSerializer(serializers.ModelSerializer):
         model = ProviderAccount
         fields = [
             "id",
-            "name",
-            "kind",
-            "base_url",
-            "app_id",
-            "settings",
-            "rate_limit",
-            "max_concurrency",
-            "max_attempts",
-            "timeout_seconds",
-            "enabled",
+            *ACCOUNT_FIELDS,
             "credentials_set",
             "credentials_readable",
             "created_at",

@@ -41,7 +41,14 @@ from django.utils.html import format_html, format_html_join, json_script
 
 from campaigns.audiences import audience_size
 from campaigns.models import Audience, Campaign, CircleType, ScheduleKind
-from campaigns.schedule import ScheduleSpec, next_occurrences, notes, validate, wall_time_to_utc
+from campaigns.schedule import (
+    SCHEDULE_FIELDS,
+    ScheduleSpec,
+    next_occurrences,
+    notes,
+    validate,
+    wall_time_to_utc,
+)
 from campaigns.services import EDITABLE_FIELDS, MAX_TEST_UIDS, campaign_clean
 from providers.models import ProviderAccount
 from providers.registry import PROVIDERS
@@ -49,17 +56,6 @@ from templates_registry.models import MessageTemplate, TemplateStatus, TemplateV
 from templates_registry.selectors import current_version, template_list
 
 WEEKDAYS = ((1, "Mon"), (2, "Tue"), (3, "Wed"), (4, "Thu"), (5, "Fri"), (6, "Sat"), (7, "Sun"))
-SCHEDULE_FIELDS = (
-    "schedule_kind",
-    "fixed_time",
-    "circle_type",
-    "circle_value",
-    "time",
-    "start_date",
-    "end_date",
-    "cron",
-    "timezone",
-)
 LOCAL_INPUT = "%Y-%m-%dT%H:%M"
 _SPLIT = re.compile(r"[\s,;]+")
 

@@ -16,7 +16,13 @@ from django.db import transaction
 from django.db.transaction import TransactionManagementError
 
 from campaigns.models import AudienceKind, Campaign, CampaignStatus
-from campaigns.schedule import SCHEDULED_KINDS, ScheduleError, ScheduleSpec, has_occurrences_left
+from campaigns.schedule import (
+    SCHEDULE_FIELDS,
+    SCHEDULED_KINDS,
+    ScheduleError,
+    ScheduleSpec,
+    has_occurrences_left,
+)
 from providers.models import ProviderAccount
 
 # Awaiting review, or approved and not finished: the states that hold a provider slot.
@@ -26,17 +32,6 @@ PENDING_STATUSES: tuple[str, ...] = (
     CampaignStatus.SENDING,
 )
 MPAAS_KIND = "mpaas"
-_SCHEDULE_FIELDS = (
-    "schedule_kind",
-    "fixed_time",
-    "circle_type",
-    "circle_value",
-    "time",
-    "start_date",
-    "end_date",
-    "cron",
-    "timezone",
-)
 
 
 def max_pending_scheduled() -> int:
@@ -65,7 +60,7 @@ def pending_scheduled_count(
     with_due_time = candidates.filter(next_due_at__isnull=False).count()
     in_review = candidates.filter(next_due_at__isnull=True, status=CampaignStatus.IN_REVIEW)
     in_review_left = sum(
-        1 for campaign in in_review.only(*_SCHEDULE_FIELDS).iterator() if _fires_after(campaign, now)
+        1 for campaign in in_review.only(*SCHEDULE_FIELDS).iterator() if _fires_after(campaign, now)
     )
     return with_due_time + in_review_left
 

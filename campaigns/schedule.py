@@ -42,6 +42,18 @@ SCHEDULED_KINDS: frozenset[str] = frozenset({ScheduleKind.ONCE, ScheduleKind.REC
 CIRCLE_TYPES = "1 (daily), 2 (weekly) or 3 (monthly)"
 WEEKDAYS = "1 (Monday) to 7 (Sunday)"
 CRON_FIELDS = "minute hour day-of-month month day-of-week"
+# The Campaign fields that make up its schedule.
+SCHEDULE_FIELDS: tuple[str, ...] = (
+    "schedule_kind",
+    "fixed_time",
+    "circle_type",
+    "circle_value",
+    "time",
+    "start_date",
+    "end_date",
+    "cron",
+    "timezone",
+)
 
 # The fields each kind reads; anything else set on a spec is ignored (and noted).
 _FIELDS_USED: dict[str, frozenset[str]] = {

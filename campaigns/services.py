@@ -41,7 +41,7 @@ from campaigns.models import Campaign, CampaignStatus, Dispatch, DispatchStatus,
 from campaigns.native import applies as native_applies
 from campaigns.native import native_cancel, native_errors
 from campaigns.provider_options import campaign_option_errors
-from campaigns.schedule import ScheduleError, ScheduleSpec, next_occurrence, validate
+from campaigns.schedule import SCHEDULE_FIELDS, ScheduleError, ScheduleSpec, next_occurrence, validate
 from campaigns.snapshot import (
     campaign_hash,
     campaign_snapshot,
@@ -95,15 +95,7 @@ EDITABLE_FIELDS: tuple[str, ...] = (
     "priority",
     "expired_seconds",
     "test_uids",
-    "schedule_kind",
-    "fixed_time",
-    "circle_type",
-    "circle_value",
-    "time",
-    "start_date",
-    "end_date",
-    "cron",
-    "timezone",
+    *SCHEDULE_FIELDS,
 )
 
 

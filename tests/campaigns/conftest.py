@@ -244,10 +244,16 @@ def pytest_runtest_makereport(item, call):
 def qcluster(tmp_path) -> Iterator[Callable[..., Cluster]]:
     """Return ``start(**env) -> Cluster`` running real qcluster processes; all stop at teardown."""
     clusters: list[Cluster] = []
-    if settings.REDIS_URL:
-        import redis
 
-        redis.Redis.from_url(settings.REDIS_URL).delete(settings.Q_CLUSTER["name"])
+    def empty_queue() -> None:
+        # Tasks an earlier test left in Redis (the ORM broker's queue is flushed with the
+        # database) would run in this test's clusters: start and end with an empty queue.
+        if settings.REDIS_URL:
+            from django_q.brokers import get_broker
+
+            get_broker().delete_queue()
+
+    empty_queue()
 
     def start(**env_overrides: str) -> Cluster:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
@@ -288,6 +294,7 @@ def qcluster(tmp_path) -> Iterator[Callable[..., Cluster]]:
     for cluster in clusters:
         cluster.stop()
     _RUNNING.clear()
+    empty_queue()
 
 
 @pytest.fixture

@@ -43,3 +43,22 @@ def test_a_ticker_leaves_a_live_holder_alone(settings):
 
     assert outcome == "another ticker is running"
     assert Lease.objects.get(name=tasks.TICKER_LEASE).holder == "alive"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_tickers_safety_net_schedule_is_put_back_after_a_flush():
+    from django.core.management import call_command
+    from django_q.models import Schedule
+
+    from campaigns.apps import DISPATCHER_SCHEDULE
+
+    Schedule.objects.filter(name=DISPATCHER_SCHEDULE).delete()
+    call_command("flush", interactive=False, verbosity=0)
+
+    schedule = Schedule.objects.get(name=DISPATCHER_SCHEDULE)
+    assert (schedule.func, schedule.schedule_type, schedule.minutes, schedule.repeats) == (
+        "campaigns.tasks.dispatcher_loop",
+        Schedule.MINUTES,
+        1,
+        -1,
+    )

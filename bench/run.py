@@ -78,6 +78,7 @@ class Bench:
         self.emulator_capacity: dict[str, Any] = {}
         self.accounts: dict[str, Any] = {}
         self.results_dir = RESULTS_DIR
+        self.results_dir.mkdir(parents=True, exist_ok=True)  # not in a fresh clone (gitignored)
         self.base_dir = BASE_DIR
         self.tick_seconds = 1.0
         self.jiguang_audiences: dict[int, Any] = {}

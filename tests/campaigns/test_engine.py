@@ -325,3 +325,29 @@ def test_deliveries_planned_before_routes_existed_still_find_their_addresses(mak
 
     assert engine.dispatch_run(dispatch_id) == DispatchStatus.SENT
     assert sorted(server.app.counts_by_target()) == sorted(f"tok_{x}" for x in ids)
+
+
+def _busiest_second(times: list[float]) -> int:
+    """The most requests accepted within any one-second window."""
+    times = sorted(times)
+    start, most = 0, 0
+    for end, t in enumerate(times):
+        while t - times[start] >= 1.0:
+            start += 1
+        most = max(most, end - start + 1)
+    return most
+
+
+def test_a_dispatch_keeps_to_the_accounts_rate_limit(make_account, approved_campaign):
+    account, server = make_account("alipayplus", rate_limit=20, max_concurrency=5)
+    make_recipients(50)
+    approved_campaign(account, make_audience("all"))
+
+    [dispatch] = run_due()
+
+    assert dispatch.status == DispatchStatus.SENT
+    times = [a.at for a in server.app.accepted]
+    assert len(times) == 50
+    # 20 a second after a burst of at most max_concurrency (5) saved-up tokens.
+    assert _busiest_second(times) <= 20 + 5
+    assert max(times) - min(times) >= (50 - 5) / 20 * 0.9

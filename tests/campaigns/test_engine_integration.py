@@ -141,3 +141,31 @@ def test_two_clusters_on_the_same_due_occurrences_send_each_once(make_account, a
     assert len(server.app.accepted) == 5
     counts = server.app.counts_by_target()
     assert len(counts) == 2500 and set(counts.values()) == {1}
+
+
+def test_two_campaigns_of_one_account_share_its_rate_limit_across_workers(
+    make_account, approved_campaign, qcluster
+):
+    """Two dispatches of one account, on two worker processes at once, together keep to
+    the account's rate limit (each takes half), not twice it."""
+    account, server = make_account("alipayplus", rate_limit=20, max_concurrency=4)
+    first_ids = make_recipients(80, prefix="a")
+    second_ids = make_recipients(80, prefix="b")
+    qcluster()
+    first = approved_campaign(account, make_audience("users", name="first half", user_ids=first_ids))
+    second = approved_campaign(account, make_audience("users", name="second half", user_ids=second_ids))
+    start_ticker()
+
+    wait_for(finished(), timeout=120, what="both dispatches to finish")
+
+    def times(campaign) -> list[float]:
+        return sorted(a.at for a in server.app.accepted if a.key.startswith(f"crier-{campaign.pk}-"))
+
+    a, b = times(first), times(second)
+    assert len(a) == len(b) == 80
+    overlap_start, overlap_end = max(a[0], b[0]), min(a[-1], b[-1])
+    assert overlap_end - overlap_start >= 2, "the two dispatches should have run at the same time"
+    together = [t for t in a + b if overlap_start <= t <= overlap_end]
+    rate = len(together) / (overlap_end - overlap_start)
+    # Each alone would send at 20/s (40/s together); shared, about 20/s.
+    assert rate <= 20 * 1.3, f"{rate:.1f} requests/s while both ran"

@@ -736,8 +736,21 @@ def _send_loop(dispatch: Dispatch, provider: Provider, message: Message, *, me: 
         # `unrecorded` holds a chunk whose answers are in but not yet stored. If the worker
         # dies in between, the watchdog resends those requests, which the provider drops
         # as duplicates. Every database call stays on this thread.
+        # The next chunk is also read (with its addresses, into ready batches) while this
+        # one is sent; it is marked in flight only when it is sent, so leaving the loop
+        # early leaves it open, and an expiry in between discards it.
         pipelined = provider.limits.idempotent
         unrecorded: tuple[list[Delivery], list[Result]] | None = None
+        ahead: tuple[list[Delivery], list[Batch]] | None = None
+
+        def prepare(now: datetime) -> tuple[list[Delivery], list[Batch]]:
+            chunk = list(
+                Delivery.objects.filter(dispatch_id=dispatch.pk, status__in=OPEN_DELIVERY)
+                .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+                .order_by("batch_no")[:chunk_size]
+            )
+            recipients = _addresses(provider.kind, (t for d in chunk if not _routed(d) for t in d.targets))
+            return chunk, [_batch_for(d, provider, recipients) for d in chunk]
 
         def record(sent: tuple[list[Delivery], list[Result]] | None) -> None:
             if sent is not None:
@@ -762,11 +775,9 @@ def _send_loop(dispatch: Dispatch, provider: Provider, message: Message, *, me: 
             if expires is not None and now > expires:
                 n = _expire_open(dispatch.pk, "the occurrence expired before this request was sent")
                 logger.warning("dispatch %s: %s unsent requests expired", dispatch.pk, n)
-            chunk = list(
-                Delivery.objects.filter(dispatch_id=dispatch.pk, status__in=OPEN_DELIVERY)
-                .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-                .order_by("batch_no")[:chunk_size]
-            )
+                ahead = None  # it may hold requests that have just expired
+            chunk, batches = ahead if ahead is not None else prepare(now)
+            ahead = None
             if not chunk:
                 if unrecorded is not None:  # its retries may be what is left to send
                     record(unrecorded)
@@ -798,14 +809,14 @@ def _send_loop(dispatch: Dispatch, provider: Provider, message: Message, *, me: 
             for d in chunk:
                 d.attempts += 1
                 d.status = DeliveryStatus.IN_FLIGHT
-            recipients = _addresses(provider.kind, (t for d in chunk if not _routed(d) for t in d.targets))
-            batches = [_batch_for(d, provider, recipients) for d in chunk]
             beat = HeartbeatThread(dispatch.pk, me, max(0.5, settings.CRIER_STALE_DISPATCH_SECONDS / 4))
             beat.start()
             try:
                 futures = [pool.submit(_send_one, provider, client, bucket, message, b) for b in batches]
                 record(unrecorded)  # the previous chunk, while this one is sent
                 unrecorded = None
+                if pipelined:
+                    ahead = prepare(timezone.now())
                 results = [future.result() for future in futures]
             finally:
                 beat.stop()

@@ -351,3 +351,23 @@ def test_a_dispatch_keeps_to_the_accounts_rate_limit(make_account, approved_camp
     # 20 a second after a burst of at most max_concurrency (5) saved-up tokens.
     assert _busiest_second(times) <= 20 + 5
     assert max(times) - min(times) >= (50 - 5) / 20 * 0.9
+
+
+def test_requests_still_unsent_when_the_occurrence_expires_mid_dispatch_are_never_sent(
+    make_account, approved_campaign
+):
+    account, server = make_account("alipayplus", rate_limit=100, max_concurrency=5)
+    make_recipients(300)
+    approved_campaign(account, make_audience("all"), expired_seconds=2)
+
+    [dispatch] = run_due()
+
+    deliveries = list(Delivery.objects.filter(dispatch=dispatch))
+    expired = [d for d in deliveries if d.status == DeliveryStatus.EXPIRED]
+    delivered = [d for d in deliveries if d.status == DeliveryStatus.DELIVERED]
+    assert expired, "300 requests at 100/s take 3 s: the last ones expire after 2 s"
+    assert len(expired) + len(delivered) == 300
+    accepted = server.app.counts_by_target()
+    assert set(accepted.values()) <= {1}
+    assert not {f"tok_{d.targets[0]}" for d in expired} & set(accepted), "an expired request was sent"
+    assert {f"tok_{d.targets[0]}" for d in delivered} == set(accepted)

@@ -71,6 +71,10 @@ class ModelActionPermission(BasePermission):
         if request.method == "OPTIONS" and view.action == "metadata":
             return True
         key = view.action
+        if key is None:
+            # No action for this method here: let the view answer 405 Method Not Allowed
+            # (nothing runs), instead of a misleading 403.
+            return True
         if key == "members":
             key = "members_read" if request.method == "GET" else "members_write"
         # An action not listed is refused, so a new endpoint starts closed.

@@ -222,3 +222,14 @@ def test_the_schema_describes_the_recipient_and_audience_endpoints(as_reviewer):
     assert {"/api/v1/recipients/", "/api/v1/recipients/bulk/", "/api/v1/audiences/{id}/members/"} <= set(
         paths
     )
+
+
+def test_a_method_the_api_does_not_offer_is_405_not_403(as_marketer):
+    seed({"external_id": "u1"})
+    recipient = Recipient.objects.get()
+    audience = as_marketer.post(AUDIENCES, {"name": "x", "kind": "all"}, format="json").data
+
+    assert as_marketer.delete(f"{RECIPIENTS}{recipient.pk}/").status_code == 405
+    assert as_marketer.delete(f"{AUDIENCES}{audience['id']}/").status_code == 405
+    assert as_marketer.put(f"{RECIPIENTS}bulk/", [], format="json").status_code == 405
+    assert Recipient.objects.filter(external_id="u1").exists()

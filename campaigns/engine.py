@@ -803,9 +803,23 @@ def _send_loop(dispatch: Dispatch, provider: Provider, message: Message, *, me: 
                 time.sleep(min(wait, 1.0))
                 continue
             ids = [d.pk for d in chunk]
-            Delivery.objects.filter(pk__in=ids, status__in=OPEN_DELIVERY).update(
+            marked = Delivery.objects.filter(pk__in=ids, status__in=OPEN_DELIVERY).update(
                 status=DeliveryStatus.IN_FLIGHT, attempts=F("attempts") + 1, updated_at=now
             )
+            if marked != len(ids):
+                # A row was read open but is not any more (read ahead, then settled elsewhere):
+                # send exactly the rows this update marked (its updated_at is this `now`).
+                mine = set(
+                    Delivery.objects.filter(
+                        pk__in=ids, status=DeliveryStatus.IN_FLIGHT, updated_at=now
+                    ).values_list("pk", flat=True)
+                )
+                logger.warning("dispatch %s: %d of %d requests were no longer open", dispatch.pk,
+                               len(ids) - len(mine), len(ids))
+                kept = [(d, b) for d, b in zip(chunk, batches, strict=True) if d.pk in mine]
+                chunk, batches = [d for d, _b in kept], [b for _d, b in kept]
+                if not chunk:
+                    continue
             for d in chunk:
                 d.attempts += 1
                 d.status = DeliveryStatus.IN_FLIGHT

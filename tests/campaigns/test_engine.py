@@ -371,3 +371,32 @@ def test_requests_still_unsent_when_the_occurrence_expires_mid_dispatch_are_neve
     assert set(accepted.values()) <= {1}
     assert not {f"tok_{d.targets[0]}" for d in expired} & set(accepted), "an expired request was sent"
     assert {f"tok_{d.targets[0]}" for d in delivered} == set(accepted)
+
+
+def test_a_request_read_ahead_but_settled_before_it_goes_out_is_not_sent(
+    make_account, approved_campaign, monkeypatch
+):
+    account, server = make_account("alipayplus", max_concurrency=5)  # chunks of 100
+    ids = make_recipients(150)
+    approved_campaign(account, make_audience("all"))
+    reads = []
+    read_addresses = engine._addresses
+
+    def addresses_then_settle_one(kind, external_ids):
+        found = read_addresses(kind, external_ids)
+        reads.append(sorted(found))
+        if len(reads) == 2:  # the second chunk, read while the first is on the wire
+            Delivery.objects.filter(targets=[ids[120]]).update(
+                status=DeliveryStatus.FAILED, provider_message="closed by an operator"
+            )
+        return found
+
+    monkeypatch.setattr(engine, "_addresses", addresses_then_settle_one)
+
+    [dispatch] = run_due()
+
+    assert ids[120] in reads[1]
+    accepted = server.app.counts_by_target()
+    assert f"tok_{ids[120]}" not in accepted
+    assert len(accepted) == 149 and set(accepted.values()) == {1}
+    assert Delivery.objects.get(targets=[ids[120]]).status == DeliveryStatus.FAILED

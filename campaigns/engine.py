@@ -280,22 +280,23 @@ def _routed(delivery: Delivery) -> bool:
 def _batch_for(delivery: Delivery, provider: Provider, recipients: dict[str, Recipient]) -> Batch:
     kind = provider.kind
     selector = delivery.selector or {}
-    targets = []
     if _routed(delivery):
         targets = [
             Target(external_id=external_id, address=address, language=language)
             for external_id, (address, language) in zip(delivery.targets, delivery.routes, strict=True)
         ]
-    for external_id in delivery.targets if not targets else ():
-        recipient = recipients.get(external_id)
-        address = ""
-        language = ""
-        if recipient is not None:
-            address = (recipient.addresses or {}).get(kind, "")
-            language = recipient.language
-        if not address and kind not in CREDENTIAL_ADDRESSES:
-            address = external_id
-        targets.append(Target(external_id=external_id, address=address, language=language))
+    else:
+        targets = []
+        for external_id in delivery.targets:
+            recipient = recipients.get(external_id)
+            address = ""
+            language = ""
+            if recipient is not None:
+                address = (recipient.addresses or {}).get(kind, "")
+                language = recipient.language
+            if not address and kind not in CREDENTIAL_ADDRESSES:
+                address = external_id
+            targets.append(Target(external_id=external_id, address=address, language=language))
     if selector.get("preview"):
         return Batch(
             key=delivery.idempotency_key,

@@ -348,9 +348,13 @@ def test_a_dispatch_keeps_to_the_accounts_rate_limit(make_account, approved_camp
     assert dispatch.status == DispatchStatus.SENT
     times = [a.at for a in server.app.accepted]
     assert len(times) == 50
-    # 20 a second after a burst of at most max_concurrency (5) saved-up tokens.
-    assert _busiest_second(times) <= 20 + 5
-    assert max(times) - min(times) >= (50 - 5) / 20 * 0.9
+    # In any second: 20 new tokens, at most 5 saved up (the burst, max_concurrency) and at
+    # most 5 requests that took their token earlier and were still in flight (a stalled
+    # emulator answers them together). Without the limit, 50 requests take ~0.1 s.
+    assert _busiest_second(times) <= 20 + 5 + 5
+    # The 50th token is taken (50 - 5) / 20 = 2.25 s after the first; the first request's
+    # own latency (up to ~0.75 s on a loaded machine) may shorten the span seen.
+    assert max(times) - min(times) >= (50 - 5) / 20 - 0.75
 
 
 def test_requests_still_unsent_when_the_occurrence_expires_mid_dispatch_are_never_sent(

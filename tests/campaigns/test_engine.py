@@ -361,16 +361,16 @@ def test_requests_still_unsent_when_the_occurrence_expires_mid_dispatch_are_neve
     make_account, approved_campaign
 ):
     account, server = make_account("alipayplus", rate_limit=100, max_concurrency=5)
-    make_recipients(300)
-    approved_campaign(account, make_audience("all"), expired_seconds=2)
+    make_recipients(400)
+    approved_campaign(account, make_audience("all"), expired_seconds=3)
 
     [dispatch] = run_due()
 
     deliveries = list(Delivery.objects.filter(dispatch=dispatch))
     expired = [d for d in deliveries if d.status == DeliveryStatus.EXPIRED]
     delivered = [d for d in deliveries if d.status == DeliveryStatus.DELIVERED]
-    assert expired, "300 requests at 100/s take 3 s: the last ones expire after 2 s"
-    assert len(expired) + len(delivered) == 300
+    assert expired, "400 requests at 100/s take 4 s: the last ones expire after 3 s"
+    assert len(expired) + len(delivered) == 400
     accepted = server.app.counts_by_target()
     assert set(accepted.values()) <= {1}
     assert not {f"tok_{d.targets[0]}" for d in expired} & set(accepted), "an expired request was sent"

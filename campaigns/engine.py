@@ -839,15 +839,15 @@ def _send_loop(dispatch: Dispatch, provider: Provider, message: Message, *, me: 
                 unrecorded = (chunk, results)
             else:
                 record((chunk, results))
-            if time.monotonic() - counted_at >= COUNT_INTERVAL or time.monotonic() > deadline:
-                _store_counts(dispatch.pk)
-                counted_at = time.monotonic()
             if time.monotonic() > deadline:
                 record(unrecorded)
                 _store_counts(dispatch.pk)
                 if _release(dispatch.pk, me, "continuing in a new task"):
                     enqueue_dispatch(dispatch.pk)
                 return "continue"
+            if time.monotonic() - counted_at >= COUNT_INTERVAL:
+                _store_counts(dispatch.pk)
+                counted_at = time.monotonic()
 
 
 # --- scheduling: due occurrences become dispatches ---------------------------------------

@@ -91,7 +91,6 @@ def _member_digest(audience_id: int, *, suppressed: bool) -> tuple[int, str]:
     ``_digest``: 2-3x faster than streaming a million ids to Python, which was all of the
     review page's time); elsewhere the ids are streamed through ``_digest``.
     """
-    members = AudienceMember.objects.filter(audience_id=audience_id, suppressed=suppressed)
     if connection.vendor == "postgresql":
         table = connection.ops.quote_name(AudienceMember._meta.db_table)
         with connection.cursor() as cursor:
@@ -103,6 +102,7 @@ def _member_digest(audience_id: int, *, suppressed: bool) -> tuple[int, str]:
             )
             count, digest = cursor.fetchone()
         return count, digest
+    members = AudienceMember.objects.filter(audience_id=audience_id, suppressed=suppressed)
     ids = members.order_by("external_id").values_list("external_id", flat=True)
     return _digest(ids.iterator(chunk_size=5000))
 

@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from approvals.models import AuditEvent, DecisionKind, Review, ReviewStatus
 from campaigns.models import Campaign, CampaignStatus, Dispatch, DispatchStatus, ScheduleKind
-from campaigns.recall import may_recall, recall_refusal
-from campaigns.schedule import ScheduleError, ScheduleSpec, next_occurrences
+from campaigns.schedules.spec import ScheduleError, ScheduleSpec, next_occurrences
+from campaigns.sending.recall import may_recall, recall_refusal
 from campaigns.services import FINAL_STATES, PREVIEWABLE_STATES, TRANSITIONS
 from campaigns.snapshot import campaign_snapshot, snapshot_provider
 from providers.base import Provider
@@ -224,7 +224,7 @@ def campaign_available_actions(*, user, campaign: Campaign) -> list[str]:
     """Return the transitions ``user`` may start on ``campaign`` now, for buttons.
 
     Among: ``submit``, ``withdraw``, ``preview``, ``cancel``, ``review`` (open the review
-    page), ``approve``, ``reject``, ``recall`` (``campaigns.recall``: only where the
+    page), ``approve``, ``reject``, ``recall`` (``campaigns.sending.recall``: only where the
     provider can still take back something sent). The services check again when a button
     is pressed.
     """

@@ -1,6 +1,6 @@
 """Profile one dispatch in a fresh process: ``python -m bench.profile_dispatch DISPATCH_ID OUT``.
 
-Runs ``campaigns.engine.dispatch_run`` — the same function a qcluster worker runs for a
+Runs ``campaigns.sending.engine.dispatch_run`` — the same function a qcluster worker runs for a
 ``run_dispatch`` task — in a new process (so its resident set starts where a worker's
 does) under :class:`bench.sampler.Sampler`, writes the text report to ``OUT`` and a JSON
 summary to ``OUT`` with ``.json`` appended. The benchmark's environment (database, keys)
@@ -35,8 +35,8 @@ def main() -> None:
     django.setup()
     from bench.processes import process_memory
     from bench.sampler import Sampler
-    from campaigns import engine
     from campaigns.models import Dispatch
+    from campaigns.sending import engine
 
     dispatch_id, out = int(sys.argv[1]), Path(sys.argv[2])
     dispatch = Dispatch.objects.select_related("campaign__audience").get(pk=dispatch_id)

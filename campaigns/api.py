@@ -30,7 +30,7 @@ from approvals.selectors import (
 )
 from approvals.services import campaign_approve, campaign_reject, campaign_submit, campaign_withdraw
 from campaigns.models import Audience, Campaign, CampaignStatus, CircleType, Dispatch, ScheduleKind
-from campaigns.recall import campaign_recall
+from campaigns.sending.recall import campaign_recall
 from campaigns.services import (
     campaign_cancel,
     campaign_create,

@@ -4,8 +4,8 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from campaigns.api import CampaignViewSet
-from campaigns.api_audiences import AudienceViewSet, RecipientViewSet
-from campaigns.api_dispatch import (
+from campaigns.audiences.api import AudienceViewSet, RecipientViewSet
+from campaigns.sending.api import (
     CalendarView,
     CampaignDispatchListView,
     DeliveryViewSet,

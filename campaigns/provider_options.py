@@ -10,7 +10,7 @@ what only a campaign knows, and is the one place the campaigns app reads them:
   rules: Jiguang channel registration ids (``aud_app`` …) replace the audience, so they
   need the campaign's audience to be *everyone* (then the request goes to
   ``/v1/template/sent`` with those ids only); mPaaS ``StrategyType``/``StrategyContent``
-  come from the campaign's schedule (``campaigns.native``), never from options; on a
+  come from the campaign's schedule (``campaigns.sending.native``), never from options; on a
   Jiguang account with API review (``settings["api_review"]``) ``option.owner`` is filled
   by Crier, so a campaign may not set it.
 * :func:`send_message` — the Message a send carries: the campaign's options plus what
@@ -19,7 +19,7 @@ what only a campaign knows, and is the one place the campaigns app reads them:
   approval snapshot hashes the request bodies with :data:`OWNER_PLACEHOLDER` there, since
   the approver is not known when the campaign is submitted; everything else in the body
   is hashed as sent. For mPaaS native scheduling the schedule's ``StrategyType`` and
-  ``StrategyContent`` are added (``campaigns.native``).
+  ``StrategyContent`` are added (``campaigns.sending.native``).
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from campaigns import native
 from campaigns.messages import build_message
 from campaigns.models import AudienceKind, Campaign, Dispatch
+from campaigns.sending import native
 from providers import options as rules
 from providers.base import Message
 

@@ -36,12 +36,12 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from approvals.audit import record_event
-from campaigns.limits import check_mpaas_audience, check_pending_limit
 from campaigns.models import Campaign, CampaignStatus, Dispatch, DispatchStatus, ScheduleKind
-from campaigns.native import applies as native_applies
-from campaigns.native import native_cancel, native_errors
 from campaigns.provider_options import campaign_option_errors
-from campaigns.schedule import SCHEDULE_FIELDS, ScheduleError, ScheduleSpec, next_occurrence, validate
+from campaigns.schedules.limits import check_mpaas_audience, check_pending_limit
+from campaigns.schedules.spec import SCHEDULE_FIELDS, ScheduleError, ScheduleSpec, next_occurrence, validate
+from campaigns.sending.native import applies as native_applies
+from campaigns.sending.native import native_cancel, native_errors
 from campaigns.snapshot import (
     campaign_hash,
     campaign_snapshot,
@@ -195,7 +195,7 @@ def campaign_clean(campaign: Campaign) -> None:
     belongs to the template, ``parameters`` and ``provider_options`` are objects,
     ``test_uids`` is a list of at most five ids, ``circle_value`` a list of whole numbers,
     and ``timezone`` an IANA zone. Schedule dates relative to today are checked on submit
-    and approve (``campaigns.schedule.validate``), when they matter.
+    and approve (``campaigns.schedules.spec.validate``), when they matter.
     """
     errors: dict[str, list[str]] = {}
     try:
@@ -248,11 +248,11 @@ def campaign_check_sendable(*, campaign: Campaign, now: datetime) -> None:
     """Raise ValidationError unless ``campaign`` may be scheduled as it stands at ``now``.
 
     Run on submit and on approve, inside the caller's transaction: the field rules
-    (:func:`campaign_clean`), the schedule rules (``campaigns.schedule.validate``), the
+    (:func:`campaign_clean`), the schedule rules (``campaigns.schedules.spec.validate``), the
     pending-campaign limit per provider account and the mPaaS audience rule
-    (``campaigns.limits``), the provider options (``campaigns.provider_options``: keyed by
+    (``campaigns.schedules.limits``), the provider options (``campaigns.provider_options``: keyed by
     field path, e.g. ``provider_options.PushStatus``) and mPaaS native scheduling
-    (``campaigns.native``). Schedule errors are keyed by campaign field (``schedule_kind``
+    (``campaigns.sending.native``). Schedule errors are keyed by campaign field (``schedule_kind``
     for the kind; ``schedule`` for a schedule that would never fire).
     """
     campaign_clean(campaign)
@@ -283,7 +283,7 @@ def campaign_first_due(*, campaign: Campaign, now: datetime) -> datetime:
     """Return when the campaign is first due after ``now``: ``now`` itself for schedule "now".
 
     Raises ValidationError on ``schedule`` when the schedule has no occurrence left. A
-    campaign scheduled natively by mPaaS (``campaigns.native``) is due ``now``: its first
+    campaign scheduled natively by mPaaS (``campaigns.sending.native``) is due ``now``: its first
     dispatch hands the whole schedule to mPaaS (once it has an occurrence left).
     """
     if campaign.schedule_kind == ScheduleKind.NOW:
@@ -531,7 +531,7 @@ def campaign_void_if_changed(*, campaign: Campaign, actor=None) -> bool:
 def _start_preview(dispatch_id: int) -> bool:
     """Hand a preview dispatch to the send engine; return False if there is no engine."""
     try:
-        from campaigns.engine import run_preview
+        from campaigns.sending.engine import run_preview
     except ImportError:
         return False
     run_preview(dispatch_id)

@@ -37,7 +37,7 @@ from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 
-from campaigns.audiences import audience_size
+from campaigns.audiences.services import audience_size
 from campaigns.models import AudienceKind, AudienceMember, Campaign
 from campaigns.provider_options import send_message
 from providers.base import AccountConfig, Batch, Provider, ProviderError, Target

@@ -11,8 +11,8 @@ from django.db import close_old_connections
 from django.db.models import Q
 from django.utils import timezone
 
-from campaigns import engine
 from campaigns.models import Lease
+from campaigns.sending import engine
 
 logger = logging.getLogger(__name__)
 

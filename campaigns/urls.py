@@ -3,7 +3,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from campaigns.callbacks import jiguang_callback
+from campaigns.sending.callbacks import jiguang_callback
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),

@@ -150,6 +150,7 @@ class AlipayPlusProvider(Provider):
     """Send one template message to one Alipay+ user per request, keyed by requestId."""
 
     kind = "alipayplus"
+    address_is_credential = True  # the accessToken from applyToken
     limits: ClassVar[Limits] = Limits(
         ids_per_request=1,
         test_uids=5,

@@ -146,6 +146,15 @@ class Provider:
     recall_seconds: ClassVar[int | None] = None
     # Provider codes answering a recall with "this message is recalled already".
     recalled_codes: ClassVar[frozenset[str]] = frozenset()
+    # The recipient's address at this provider is a credential (Alipay+: an access token
+    # from applyToken). Such an address is required (no fallback to the external id), shown
+    # masked in the admin and the API, and read from ``Recipient`` when sent rather than
+    # copied into ``Delivery.routes``.
+    address_is_credential: ClassVar[bool] = False
+    # What an address must look like where the provider documents a rule (a regular
+    # expression matched in full, and the same rule in words); "" where it has none.
+    address_pattern: ClassVar[str] = ""
+    address_rule: ClassVar[str] = ""
 
     def __init__(self, account: AccountConfig) -> None:
         self.account = account

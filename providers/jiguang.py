@@ -97,6 +97,9 @@ class JiguangProvider(Provider):
         idempotent=False,  # sendno is echoed, never deduplicated
         max_key_length=64,
     )
+    # A UMS userid: 1-64 of letters, digits and _ @ ! # $ & * + = . | ¥ (docs/providers.md §4.3).
+    address_pattern: ClassVar[str] = r"[A-Za-z0-9_@!#$&*+=.|¥]{1,64}"
+    address_rule: ClassVar[str] = "1–64 characters among letters, digits, _ @ ! # $ & * + = . | ¥"
 
     def __init__(self, account: AccountConfig, *, clock: Callable[[], float] = time.time) -> None:
         super().__init__(account)

@@ -18,7 +18,7 @@ Account settings: ``workspace_id`` (required), ``delivery_type`` (1 Android, 2 i
 7 HarmonyOS; a campaign's ``provider_options["DeliveryType"]`` overrides it, and may list
 several: one request each, see :meth:`MpaasProvider.request_variants`), ``region_id``
 (default ``cn-hangzhou``), ``api_version``, ``native_scheduling`` and ``native_timezone``
-(``campaigns.native``). A request with ``StrategyType`` 1 or 2 is always sent as
+(``campaigns.sending.native``). A request with ``StrategyType`` 1 or 2 is always sent as
 2020-10-28, the only version that has it. Options are checked and normalised by
 ``providers.options`` (the documented rules between ``PushStatus``, the periods and
 ``TimeMode``, …).

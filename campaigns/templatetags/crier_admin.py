@@ -6,7 +6,7 @@ from typing import Any
 
 from django import template
 
-from campaigns.admin_dashboard import dashboard_for
+from campaigns.admin.dashboard import dashboard_for
 
 register = template.Library()
 

@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 
 from approvals.models import Review
 from approvals.services import campaign_submit
+from campaigns.audiences.recipients import recipients_bulk_upsert
 from campaigns.models import (
     Campaign,
     CampaignStatus,
@@ -26,7 +27,6 @@ from campaigns.models import (
     DispatchStatus,
     Recipient,
 )
-from campaigns.recipients import recipients_bulk_upsert
 from tests.approvals.factories import make_account, make_audience, make_campaign, make_template
 
 

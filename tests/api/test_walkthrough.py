@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from campaigns import engine
+from campaigns.sending import engine
 from tests.api.conftest import quick_user, token_client
 from tests.providers.conftest import start_emulator  # noqa: F401  (fixture)
 

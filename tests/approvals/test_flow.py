@@ -8,8 +8,8 @@ from django.test import override_settings
 from approvals.audit import audit_verify
 from approvals.selectors import review_page
 from approvals.services import campaign_approve, campaign_submit
-from campaigns import engine
 from campaigns.models import CampaignStatus, DispatchStatus
+from campaigns.sending import engine
 from campaigns.services import campaign_preview, campaign_verify_approval
 from providers.models import ProviderAccount
 from tests.approvals.factories import make_audience, make_campaign

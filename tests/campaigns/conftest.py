@@ -120,7 +120,7 @@ def make_recipients(
     n: int, *, prefix: str = "u", kind: str = "alipayplus", tags: tuple[str, ...] = ()
 ) -> list[str]:
     """Create ``n`` recipients with an address for ``kind``; return their external ids."""
-    from campaigns.recipients import recipients_bulk_upsert
+    from campaigns.audiences.recipients import recipients_bulk_upsert
 
     ids = [f"{prefix}{i:06d}" for i in range(n)]
     rows = (

@@ -8,9 +8,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from campaigns.audiences import audience_create
+from campaigns.audiences.recipients import recipients_bulk_upsert
+from campaigns.audiences.services import audience_create
 from campaigns.models import Audience, AudienceMember, Recipient, RecipientTag
-from campaigns.recipients import recipients_bulk_upsert
 
 pytestmark = pytest.mark.django_db
 

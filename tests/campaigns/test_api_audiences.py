@@ -7,9 +7,9 @@ import json
 import pytest
 from rest_framework.test import APIClient
 
-from campaigns.audiences import audience_create
+from campaigns.audiences.recipients import recipients_bulk_upsert
+from campaigns.audiences.services import audience_create
 from campaigns.models import Audience, AudienceMember, Recipient, RecipientTag
-from campaigns.recipients import recipients_bulk_upsert
 
 pytestmark = pytest.mark.django_db
 

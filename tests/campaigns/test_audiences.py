@@ -10,7 +10,9 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from campaigns.audiences import (
+from campaigns.audiences.demo import seed_audiences
+from campaigns.audiences.recipients import recipient_opt_out, recipients_bulk_upsert
+from campaigns.audiences.services import (
     AudienceStream,
     SkipReason,
     TargetRow,
@@ -22,9 +24,7 @@ from campaigns.audiences import (
     iter_audience_targets,
     parse_member_lines,
 )
-from campaigns.demo import seed_audiences
 from campaigns.models import Audience, AudienceMember, Recipient
-from campaigns.recipients import recipient_opt_out, recipients_bulk_upsert
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from campaigns.models import Campaign, CampaignStatus
-from campaigns.selectors import calendar_occurrences
+from campaigns.sending.selectors import calendar_occurrences
 from tests.approvals.factories import make_account, make_audience, make_template
 
 pytestmark = pytest.mark.django_db

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from campaigns import engine
 from campaigns.models import Delivery, DeliveryReceipt, Dispatch, ReceiptStatus
-from campaigns.receipts import campaign_receipt_counts, campaign_receipts_by_user
+from campaigns.sending import engine
+from campaigns.sending.receipts import campaign_receipt_counts, campaign_receipts_by_user
 from providers.emulators.jiguang import callback_batches, callback_headers, callback_records
 from tests.campaigns.conftest import account_setup, make_audience, make_recipients
 

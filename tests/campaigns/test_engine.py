@@ -7,7 +7,6 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from campaigns import engine
 from campaigns.models import (
     Campaign,
     CampaignStatus,
@@ -18,6 +17,7 @@ from campaigns.models import (
     DispatchStatus,
     Recipient,
 )
+from campaigns.sending import engine
 from tests.campaigns.conftest import make_audience, make_recipients
 
 pytestmark = pytest.mark.django_db

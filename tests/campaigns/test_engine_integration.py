@@ -13,8 +13,8 @@ import pytest
 from django.db import connection, connections
 from django_q.tasks import async_task
 
-from campaigns import engine
 from campaigns.models import Delivery, DeliveryStatus, Dispatch, DispatchStatus
+from campaigns.sending import engine
 from tests.campaigns.conftest import make_audience, make_recipients, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration]

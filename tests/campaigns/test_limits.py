@@ -13,8 +13,8 @@ from django.db import connection, transaction
 from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 
-from campaigns.limits import check_mpaas_audience, check_pending_limit, pending_scheduled_count
 from campaigns.models import Audience, Campaign, CampaignStatus
+from campaigns.schedules.limits import check_mpaas_audience, check_pending_limit, pending_scheduled_count
 from providers.models import ProviderAccount
 from templates_registry.models import MessageTemplate
 

@@ -16,8 +16,8 @@ from django.utils import timezone
 
 from approvals.models import AuditEvent
 from approvals.services import campaign_approve, campaign_submit
-from campaigns import engine
 from campaigns.models import Campaign, CampaignStatus, Dispatch
+from campaigns.sending import engine
 from campaigns.services import NativeCancelFailed, campaign_cancel, campaign_edit
 from tests.approvals.factories import make_campaign
 from tests.campaigns.conftest import make_audience
@@ -270,7 +270,7 @@ def test_the_pending_limit_counts_natively_scheduled_campaigns(once, template, m
 
 
 def test_a_cron_campaign_stays_with_crier(native_account, template, marketer):
-    from campaigns.native import applies, strategy_options
+    from campaigns.sending.native import applies, strategy_options
 
     account, _server = native_account
     campaign = make_campaign(
@@ -287,7 +287,7 @@ def test_a_cron_campaign_stays_with_crier(native_account, template, marketer):
 
 
 def test_a_natively_scheduled_campaign_is_cancelled_not_recalled(once, reviewer):
-    from campaigns.recall import recall_refusal
+    from campaigns.sending.recall import recall_refusal
 
     campaign, _server, _dispatch, _fixed = once
 

@@ -12,9 +12,9 @@ from rest_framework.test import APIClient
 
 from approvals.models import AuditEvent
 from approvals.selectors import campaign_available_actions
-from campaigns import engine
 from campaigns.models import Delivery, DeliveryAttempt, Dispatch
-from campaigns.recall import RecallRefused, campaign_recall, recall_refusal
+from campaigns.sending import engine
+from campaigns.sending.recall import RecallRefused, campaign_recall, recall_refusal
 from tests.campaigns.conftest import make_audience, make_recipients
 
 pytestmark = pytest.mark.django_db

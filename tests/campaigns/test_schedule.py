@@ -10,9 +10,9 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from campaigns import schedule
 from campaigns.models import Campaign
-from campaigns.schedule import (
+from campaigns.schedules import spec as schedule
+from campaigns.schedules.spec import (
     ScheduleError,
     ScheduleSpec,
     has_occurrences_left,

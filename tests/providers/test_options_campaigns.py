@@ -8,8 +8,8 @@ from django.core.exceptions import ValidationError
 from rest_framework.test import APIClient
 
 from approvals.services import campaign_approve, campaign_submit
-from campaigns import engine
 from campaigns.models import Campaign, Delivery, DeliveryStatus, Dispatch
+from campaigns.sending import engine
 from campaigns.snapshot import campaign_snapshot
 from tests.approvals.factories import make_account as plain_account
 from tests.approvals.factories import make_campaign

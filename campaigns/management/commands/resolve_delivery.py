@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from campaigns.engine import DeliveryNotUnknown, delivery_resolve
 from campaigns.models import Delivery
+from campaigns.sending.engine import DeliveryNotUnknown, delivery_resolve
 
 
 class Command(BaseCommand):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from campaigns.engine import sending_resume, sending_stop
 from campaigns.models import SendSwitch
+from campaigns.sending.engine import sending_resume, sending_stop
 
 
 class Command(BaseCommand):

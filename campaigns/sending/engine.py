@@ -47,8 +47,7 @@ from django.db import close_old_connections, connection, transaction
 from django.db.models import Count, F, Min, Q, Sum
 from django.utils import timezone
 
-from campaigns import native
-from campaigns.audiences import ADDRESS_REQUIRED, TargetRow, iter_audience_targets
+from campaigns.audiences.services import ADDRESS_REQUIRED, TargetRow, iter_audience_targets
 from campaigns.messages import provider_for
 from campaigns.models import (
     AudienceKind,
@@ -63,6 +62,7 @@ from campaigns.models import (
     SendSwitch,
 )
 from campaigns.provider_options import send_message
+from campaigns.sending import native
 from providers.base import Batch, Message, Outcome, Provider, Result, Target
 
 logger = logging.getLogger(__name__)
@@ -339,7 +339,7 @@ def _record(
     max_attempts: int,
 ) -> None:
     """Store outcomes and attempts of one chunk in bulk."""
-    from campaigns.audiences import recipient_opt_out
+    from campaigns.audiences.services import recipient_opt_out
 
     now = timezone.now()
     attempts = []
@@ -854,7 +854,7 @@ def _send_loop(dispatch: Dispatch, provider: Provider, message: Message, *, me: 
 
 
 def _next_after(campaign: Campaign, after: datetime) -> datetime | None:
-    from campaigns.schedule import ScheduleSpec, occurrences
+    from campaigns.schedules.spec import ScheduleSpec, occurrences
 
     if campaign.schedule_kind in ("now", "once") or native.applies(campaign):
         return None  # (mPaaS native scheduling: mPaaS fires the occurrences, not us)

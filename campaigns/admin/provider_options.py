@@ -20,8 +20,8 @@ from typing import Any
 from django import forms
 from django.utils.html import format_html, json_script
 
-from campaigns.native import native_errors
 from campaigns.provider_options import PREFIX, campaign_option_errors
+from campaigns.sending.native import native_errors
 from providers import options as rules
 from providers.models import ProviderAccount
 

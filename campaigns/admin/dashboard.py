@@ -4,7 +4,7 @@
 
 * campaigns awaiting my review (``approvals.selectors.campaigns_awaiting_review``);
 * my drafts and rejected campaigns;
-* what goes out in the next 7 days (``campaigns.selectors.calendar_occurrences``);
+* what goes out in the next 7 days (``campaigns.sending.selectors.calendar_occurrences``);
 * dispatches running now, with progress counted from their deliveries in one query;
 * recent failures: occurrences that ended failed, partially failed, refused or expired in
   the last 7 days, with their most frequent provider codes;
@@ -14,7 +14,7 @@ Every list is capped and every count is one query, so the page costs the same wi
 campaigns or ten thousand. The template ``admin/index.html`` (config/templates) shows it
 through the ``crier_dashboard`` template tag. :class:`DashboardActionsMixin` adds the
 operators' resend/close action to ``CampaignAdmin``; it calls
-``campaigns.engine.delivery_resolve``.
+``campaigns.sending.engine.delivery_resolve``.
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ from django.urls import path, reverse
 from django.utils import timezone
 
 from approvals.selectors import APPROVE_PERM, campaigns_awaiting_review
-from campaigns.engine import DeliveryNotUnknown, delivery_resolve
 from campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryStatus, Dispatch, DispatchStatus
-from campaigns.selectors import calendar_occurrences, delivery_counts, dispatch_live_progress
+from campaigns.sending.engine import DeliveryNotUnknown, delivery_resolve
+from campaigns.sending.selectors import calendar_occurrences, delivery_counts, dispatch_live_progress
 
 OPERATE_PERM = "campaigns.operate_dispatches"
 SECTION_LIMIT = 10

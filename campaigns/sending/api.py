@@ -34,9 +34,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from campaigns.engine import delivery_resolve, sending_resume, sending_stop
 from campaigns.models import Campaign, Delivery, DeliveryAttempt, DeliveryStatus, Dispatch, DispatchStatus
-from campaigns.selectors import (
+from campaigns.sending.engine import delivery_resolve, sending_resume, sending_stop
+from campaigns.sending.selectors import (
     calendar_days,
     calendar_occurrences,
     delivery_counts,

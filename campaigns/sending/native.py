@@ -2,7 +2,7 @@
 
 An mPaaS provider account with ``settings["native_scheduling"] = true`` hands its
 ``once`` and ``recurring`` campaigns to mPaaS (``PushBroadcast`` with ``StrategyType`` 1 or
-2 and a ``StrategyContent`` built from the campaign's :class:`~campaigns.schedule.ScheduleSpec`)
+2 and a ``StrategyContent`` built from the campaign's :class:`~campaigns.schedules.spec.ScheduleSpec`)
 instead of firing each occurrence from Crier's dispatcher. ``now`` campaigns are sent at
 once as always, and ``cron`` ones stay with Crier (mPaaS has no cron).
 
@@ -41,7 +41,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.core.exceptions import ValidationError
 
 from campaigns.models import Campaign, ScheduleKind
-from campaigns.schedule import ScheduleError, ScheduleSpec
+from campaigns.schedules.spec import ScheduleError, ScheduleSpec
 
 NATIVE_KINDS = frozenset({ScheduleKind.ONCE, ScheduleKind.RECURRING})
 DEFAULT_TIMEZONE = "Asia/Shanghai"

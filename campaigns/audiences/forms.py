@@ -1,6 +1,6 @@
 """Admin forms for recipients and audiences: edit forms that check the service rules, and the
-CSV upload forms. Forms only check input; ``campaigns.recipients`` and ``campaigns.audiences``
-write."""
+CSV upload forms. Forms only check input; ``campaigns.audiences.recipients`` and
+``campaigns.audiences.services`` write."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.http import HttpRequest
 
-from campaigns.audiences import audience_validate
+from campaigns.audiences.recipients import SECRET_ADDRESS_KINDS, recipient_clean_row
+from campaigns.audiences.services import audience_validate
 from campaigns.models import Audience, Recipient
-from campaigns.recipients import SECRET_ADDRESS_KINDS, recipient_clean_row
 from providers.registry import PROVIDERS
 
 TAG_SEPARATORS = re.compile(r"[,|;]")

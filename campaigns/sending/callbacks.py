@@ -10,7 +10,7 @@ receive there. A campaign may also name it per request as ``callback.url``.
   ``data``/``records``/``list``, or a single record, is read too). It must carry
   ``Authorization: Basic base64(channel key:master secret)`` of that account, or it is
   answered 401 and nothing is stored. Records are stored as per-user receipts by
-  ``campaigns.receipts.receipts_record_jiguang`` — idempotently, since Jiguang resends a
+  ``campaigns.sending.receipts.receipts_record_jiguang`` — idempotently, since Jiguang resends a
   batch every 50 s (up to three times) until it gets a 200. The answer is 200 with the
   counts (received, stored, duplicates, unmatched, invalid); a body that is not JSON is
   400.
@@ -31,7 +31,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from campaigns.receipts import receipts_record_jiguang
+from campaigns.sending.receipts import receipts_record_jiguang
 from providers.models import ProviderAccount
 
 logger = logging.getLogger(__name__)

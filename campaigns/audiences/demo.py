@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from campaigns.audiences import audience_create
+from campaigns.audiences.recipients import recipients_bulk_upsert
+from campaigns.audiences.services import audience_create
 from campaigns.models import Audience, AudienceKind
-from campaigns.recipients import recipients_bulk_upsert
 
 DEMO_RECIPIENTS = 200
 LANGUAGES = ("en", "zh-CN", "es")

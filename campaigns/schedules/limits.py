@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.transaction import TransactionManagementError
 
 from campaigns.models import AudienceKind, Campaign, CampaignStatus
-from campaigns.schedule import (
+from campaigns.schedules.spec import (
     SCHEDULE_FIELDS,
     SCHEDULED_KINDS,
     ScheduleError,

@@ -34,9 +34,9 @@ from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from approvals.audit import record_event
-from campaigns import native
 from campaigns.messages import provider_for
 from campaigns.models import Campaign, Delivery, DeliveryStatus
+from campaigns.sending import native
 from campaigns.services import CampaignTransitionError
 from providers.base import Message, Outcome, ProviderError, Result
 from providers.registry import provider_class

@@ -33,8 +33,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Max, QuerySet
 from django.utils import timezone
 
-from campaigns.models import Audience, AudienceKind, AudienceMember, Recipient, RecipientTag
-from campaigns.recipients import (
+from campaigns.audiences.recipients import (
     ADDRESS_PATTERNS,
     ImportReport,
     MalformedRow,
@@ -44,6 +43,7 @@ from campaigns.recipients import (
     external_id_error,
     recipient_opt_out,
 )
+from campaigns.models import Audience, AudienceKind, AudienceMember, Recipient, RecipientTag
 from providers.base import Limits
 from providers.registry import PROVIDERS, provider_class
 

@@ -9,7 +9,7 @@ responses show their last four characters.
 (``application/json``, ``application/x-ndjson``) or CSV (``text/csv``), streamed — the
 body is never loaded whole. Answers 200 with ``{"created", "updated", "errors": [{"row",
 "field", "message"}], …}``: good rows are imported, bad rows reported (see
-``campaigns.recipients``); ``?dry_run=true`` only validates and counts.
+``campaigns.audiences.recipients``); ``?dry_run=true`` only validates and counts.
 
 ``/api/v1/audiences/``: ``{"name", "kind", "user_ids", "tags", "segment",
 "suppressed_ids"}``. Responses never inline the member lists: they carry
@@ -37,15 +37,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from campaigns.audiences import (
-    audience_create,
-    audience_import_members,
-    audience_size,
-    audience_update,
-    parse_member_lines,
-)
-from campaigns.models import Audience, AudienceKind, AudienceMember, Recipient, RecipientTag
-from campaigns.recipients import (
+from campaigns.audiences.recipients import (
     masked_addresses,
     parse_csv,
     parse_json,
@@ -53,6 +45,14 @@ from campaigns.recipients import (
     recipient_update,
     recipients_bulk_upsert,
 )
+from campaigns.audiences.services import (
+    audience_create,
+    audience_import_members,
+    audience_size,
+    audience_update,
+    parse_member_lines,
+)
+from campaigns.models import Audience, AudienceKind, AudienceMember, Recipient, RecipientTag
 from providers.registry import PROVIDERS
 
 JSON_TYPES = {"application/json", "application/x-ndjson", "application/jsonl", "application/json-lines"}

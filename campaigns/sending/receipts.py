@@ -2,7 +2,7 @@
 
 Jiguang UMS (VIP) posts status callbacks in batches (every 100 records or 10 s) to a URL
 registered in its console — Crier's is ``/callbacks/jiguang/<account id>/``
-(``campaigns.callbacks``). Each record says what happened to one user of one message:
+(``campaigns.sending.callbacks``). Each record says what happened to one user of one message:
 ``type`` 0 target valid, 1 target invalid, 2 submitted, 3 submit failed, 4 delivered,
 5 delivery failed, 6 clicked, 7 retracted, 8 retract failed (PROVIDERS.md §4.8).
 

@@ -4,7 +4,7 @@ JSON helpers (next occurrences of a schedule, size of an audience).
 The reads here aggregate in the database — one grouped query for the counts of a page of
 dispatches, one for the outcomes over time of the dispatch on show — so a page costs the
 same number of queries with ten deliveries or a million. Counts come from the deliveries
-(the ledger), as ``campaigns.selectors.dispatch_live_progress`` counts them for the API.
+(the ledger), as ``campaigns.sending.selectors.dispatch_live_progress`` counts them for the API.
 
 :class:`CampaignPagesMixin` adds the views to ``CampaignAdmin``; they only read input and
 call the functions below or the selectors.
@@ -30,7 +30,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
 from approvals.selectors import campaign_next_occurrences
-from campaigns.forms_campaign import audience_size_text, schedule_preview
+from campaigns.admin.forms import audience_size_text, schedule_preview
 from campaigns.models import (
     Audience,
     Campaign,
@@ -40,7 +40,12 @@ from campaigns.models import (
     Dispatch,
     ScheduleKind,
 )
-from campaigns.selectors import PROGRESS_STATUSES, calendar_days, calendar_occurrences, dispatch_live_progress
+from campaigns.sending.selectors import (
+    PROGRESS_STATUSES,
+    calendar_days,
+    calendar_occurrences,
+    dispatch_live_progress,
+)
 from providers.models import ProviderAccount
 
 DISPATCHES_PER_PAGE = 25

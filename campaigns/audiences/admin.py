@@ -21,15 +21,7 @@ from django.urls import URLPattern, path
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
-from campaigns.audiences import (
-    ADDRESS_REQUIRED,
-    audience_create,
-    audience_import_members,
-    audience_size,
-    audience_update,
-    parse_member_lines,
-)
-from campaigns.forms import (
+from campaigns.audiences.forms import (
     AudienceForm,
     MemberCsvUploadForm,
     RecipientCsvUploadForm,
@@ -38,8 +30,7 @@ from campaigns.forms import (
     stage_upload,
     staged_path,
 )
-from campaigns.models import Audience, AudienceMember, Recipient, RecipientTag
-from campaigns.recipients import (
+from campaigns.audiences.recipients import (
     ImportReport,
     MalformedRow,
     external_id_error,
@@ -50,6 +41,15 @@ from campaigns.recipients import (
     recipient_update,
     recipients_bulk_upsert,
 )
+from campaigns.audiences.services import (
+    ADDRESS_REQUIRED,
+    audience_create,
+    audience_import_members,
+    audience_size,
+    audience_update,
+    parse_member_lines,
+)
+from campaigns.models import Audience, AudienceMember, Recipient, RecipientTag
 from providers.registry import PROVIDERS
 
 PREVIEW_ROWS = 10

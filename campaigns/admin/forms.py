@@ -11,7 +11,7 @@ Forms only check input; ``campaigns.services`` writes. What the form adds to the
 * ``fixed_time`` is a local date and time in the campaign's ``timezone`` (stored in UTC);
   ``circle_value`` is weekday or month-day checkboxes; ``time`` and the dates are pickers.
 * When a schedule field changes, the schedule is checked as submitting would check it
-  (``campaigns.schedule.validate``), so a schedule that cannot be sent is reported on save.
+  (``campaigns.schedules.spec.validate``), so a schedule that cannot be sent is reported on save.
 
 ``campaign_form.js`` (static) redraws the variable inputs and languages when the template
 changes, shows only the schedule fields of the chosen kind, and asks the admin's JSON
@@ -39,9 +39,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join, json_script
 
-from campaigns.audiences import audience_size
+from campaigns.audiences.services import audience_size
 from campaigns.models import Audience, Campaign, CircleType, ScheduleKind
-from campaigns.schedule import (
+from campaigns.schedules.spec import (
     SCHEDULE_FIELDS,
     ScheduleSpec,
     next_occurrences,

@@ -17,14 +17,14 @@ from approvals.services import (
     campaign_submit,
     campaign_withdraw,
 )
-from campaigns.admin_audiences import AudienceAdminBase, RecipientAdminBase
-from campaigns.admin_dashboard import DashboardActionsMixin
-from campaigns.admin_provider_options import with_provider_options
-from campaigns.admin_report import CampaignPagesMixin
-from campaigns.engine import sending_resume, sending_stop
-from campaigns.forms_campaign import CampaignAdminForm
+from campaigns.admin.dashboard import DashboardActionsMixin
+from campaigns.admin.forms import CampaignAdminForm
+from campaigns.admin.provider_options import with_provider_options
+from campaigns.admin.report import CampaignPagesMixin
+from campaigns.audiences.admin import AudienceAdminBase, RecipientAdminBase
 from campaigns.models import Audience, Campaign, CampaignStatus, Delivery, Dispatch, Recipient, SendSwitch
-from campaigns.recall import campaign_recall
+from campaigns.sending.engine import sending_resume, sending_stop
+from campaigns.sending.recall import campaign_recall
 from campaigns.services import (
     EDITABLE_FIELDS,
     EDITABLE_STATES,
@@ -53,7 +53,7 @@ BUTTON_LABELS = {
     "withdraw": "Withdraw from review",
     "preview": "Send preview to test uids",
     "cancel": "Cancel campaign",
-    "recall": "Recall from users",  # campaigns.recall: shown only where the provider can recall
+    "recall": "Recall from users",  # campaigns.sending.recall: shown only where the provider can recall
 }
 
 

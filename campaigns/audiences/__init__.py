@@ -1,0 +1,1 @@
+"""Recipients and audiences: who a campaign can reach."""

@@ -1,0 +1,86 @@
+"""Recipients, their tags, and audiences (tags, a segment, a list of users, or everyone)."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Recipient(models.Model):
+    """An end user known to us, with per-provider addresses and opt-outs learned from providers."""
+
+    external_id = models.CharField(max_length=64, unique=True)
+    language = models.CharField(max_length=35, default="en")
+    tags = models.JSONField(default=list, blank=True)
+    # kind -> address at that provider (Alipay+ accessToken, Jiguang userid, …).
+    addresses = models.JSONField(default=dict, blank=True)
+    # Provider kinds the user refused everything from, and template keys they refused.
+    opted_out_providers = models.JSONField(default=list, blank=True)
+    opted_out_templates = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["external_id"]
+
+    def __str__(self) -> str:
+        return self.external_id
+
+
+class RecipientTag(models.Model):
+    """One tag of one recipient: a row per tag so tag audiences query by index."""
+
+    recipient = models.ForeignKey(Recipient, on_delete=models.CASCADE, related_name="tag_rows")
+    tag = models.CharField(max_length=40)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["recipient", "tag"], name="recipient_tag_unique")
+        ]
+        indexes = [models.Index(fields=["tag", "recipient"], name="recipient_tag_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.recipient_id}:{self.tag}"
+
+
+class AudienceKind(models.TextChoices):
+    ALL = "all", "Everyone"
+    USERS = "users", "List of user ids"
+    TAGS = "tags", "Tags"
+    SEGMENT = "segment", "Provider segment"
+
+
+class Audience(models.Model):
+    """Who a campaign goes to, less a suppression list."""
+
+    name = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(max_length=16, choices=AudienceKind.choices)
+    tags = models.JSONField(default=list, blank=True)
+    segment = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AudienceMember(models.Model):
+    """A user id listed in an audience, or suppressed from it (never sent to)."""
+
+    audience = models.ForeignKey(Audience, on_delete=models.CASCADE, related_name="members")
+    external_id = models.CharField(max_length=64)
+    suppressed = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["audience", "suppressed", "external_id"], name="audience_member_unique"
+            )
+        ]
+        # The send engine pages through a list by id (keyset pagination).
+        indexes = [models.Index(fields=["audience", "suppressed", "id"], name="audience_member_scan_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.audience_id}:{'-' if self.suppressed else '+'}{self.external_id}"

@@ -1,0 +1,1 @@
+"""Sending: the ledger of dispatches and deliveries and the engine that fills it."""

@@ -1,0 +1,218 @@
+"""The send ledger: one ``Dispatch`` per occurrence, one ``Delivery`` per provider request,
+their attempts and receipts, the emergency stop and the ticker's lease.
+
+State columns change only through ``campaigns.sending`` (compare-and-swap updates).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class DispatchStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    SENT = "sent", "Sent"
+    PARTIALLY_FAILED = "partially_failed", "Partially failed"
+    FAILED = "failed", "Failed"
+    EXPIRED = "expired", "Expired"
+    REFUSED = "refused", "Refused (approval no longer matches)"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Dispatch(models.Model):
+    """One occurrence of a campaign; (campaign, due_at) is the idempotency key of a send."""
+
+    campaign = models.ForeignKey("campaigns.Campaign", on_delete=models.PROTECT, related_name="dispatches")
+    due_at = models.DateTimeField()
+    is_preview = models.BooleanField(default=False)
+    status = models.CharField(
+        max_length=20, choices=DispatchStatus.choices, default=DispatchStatus.PENDING
+    )
+    content_hash = models.CharField(max_length=64, blank=True)
+    # Which worker holds it and when it last showed life (the watchdog's input).
+    claimed_by = models.CharField(max_length=100, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    total_requests = models.PositiveIntegerField(default=0)
+    total_recipients = models.PositiveIntegerField(default=0)
+    delivered = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    opted_out = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    unknown = models.PositiveIntegerField(default=0)
+    detail = models.TextField(blank=True)
+    # Set in the same transaction that creates all its Delivery rows: planning is all or nothing.
+    planned_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-due_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "due_at", "is_preview"], name="dispatch_unique_occurrence"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["heartbeat_at"],
+                name="dispatch_running_idx",
+                condition=Q(status="running"),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}@{self.due_at:%Y-%m-%d %H:%M:%S}"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    IN_FLIGHT = "in_flight", "In flight"
+    RETRY = "retry", "Waiting to retry"
+    DELIVERED = "delivered", "Delivered (accepted by provider)"
+    FAILED = "failed", "Failed"
+    OPTED_OUT = "opted_out", "Opted out"
+    UNKNOWN = "unknown", "Unknown (operator must decide)"
+    EXPIRED = "expired", "Expired"
+    CLOSED = "closed", "Closed by operator"
+
+
+class Delivery(models.Model):
+    """One provider request within a dispatch, with its idempotency key and outcome."""
+
+    dispatch = models.ForeignKey(Dispatch, on_delete=models.CASCADE, related_name="deliveries")
+    batch_no = models.PositiveIntegerField()
+    # requestId (Alipay+), Msgkey (mPaaS), sendno (Jiguang); deterministic per batch.
+    idempotency_key = models.CharField(max_length=64, unique=True)
+    # External ids this request addresses (empty for a provider-side broadcast).
+    targets = models.JSONField(default=list, blank=True)
+    # [address, language] per target, resolved when the dispatch was planned, so sending
+    # reads no recipient again. Empty where the address is a credential (an Alipay+ access
+    # token stays in Recipient only, and a retry uses a refreshed one), for previews and for
+    # deliveries planned before this field: those look their addresses up when sent.
+    routes = models.JSONField(default=list, blank=True)
+    target_count = models.PositiveIntegerField(default=0)
+    # Provider-side selection instead of targets: {"tags": [...]} or {"segment": "..."}.
+    selector = models.JSONField(default=dict, blank=True)
+    status = models.CharField(
+        max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    provider_code = models.CharField(max_length=64, blank=True)
+    provider_message = models.TextField(blank=True)
+    provider_message_id = models.CharField(max_length=128, blank=True)
+    # When the sent message was recalled at the provider (campaigns.sending.recall); null: not recalled.
+    recalled_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["dispatch", "batch_no"]
+        verbose_name_plural = "deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["dispatch", "batch_no"], name="delivery_unique_batch")
+        ]
+        indexes = [
+            models.Index(fields=["dispatch", "status"], name="delivery_dispatch_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.idempotency_key
+
+
+class ReceiptStatus(models.TextChoices):
+    """Per-user outcomes a provider reports after accepting a request (Jiguang callbacks)."""
+
+    TARGET_VALID = "target_valid", "Target valid"
+    TARGET_INVALID = "target_invalid", "Target invalid"
+    SUBMITTED = "submitted", "Submitted to the channel"
+    SUBMIT_FAILED = "submit_failed", "Submission failed"
+    DELIVERED = "delivered", "Delivered"
+    DELIVERY_FAILED = "delivery_failed", "Delivery failed"
+    CLICKED = "clicked", "Clicked"
+    RETRACTED = "retracted", "Retracted"
+    RETRACT_FAILED = "retract_failed", "Retraction failed"
+
+
+class DeliveryReceipt(models.Model):
+    """One user's outcome of a delivery as the provider reported it (``campaigns.sending.callbacks``).
+
+    Unique on (delivery, user, status): a provider retrying a callback changes nothing.
+    """
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="receipts")
+    # Our external id when the provider's user id is one of the delivery's targets, else
+    # the provider's id as sent ("" for custom channel registration ids, which carry none).
+    user_id = models.CharField(max_length=128, blank=True)
+    provider_user_id = models.CharField(max_length=128, blank=True)
+    status = models.CharField(max_length=20, choices=ReceiptStatus.choices)
+    at = models.DateTimeField(help_text="When the provider says it happened.")
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["delivery", "user_id", "at"]
+        constraints = [
+            models.UniqueConstraint(fields=["delivery", "user_id", "status"], name="delivery_receipt_unique")
+        ]
+        indexes = [models.Index(fields=["delivery", "status"], name="delivery_receipt_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.delivery_id}:{self.user_id or '-'} {self.status}"
+
+
+class DeliveryAttempt(models.Model):
+    """One HTTP attempt of a delivery: its outcome, the provider's code and message, timing."""
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempt_log")
+    number = models.PositiveSmallIntegerField()
+    outcome = models.CharField(max_length=16)
+    provider_code = models.CharField(max_length=64, blank=True)
+    provider_message = models.TextField(blank=True)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["delivery", "number"]
+
+    def __str__(self) -> str:
+        return f"{self.delivery_id}#{self.number} {self.outcome}"
+
+
+class SendSwitch(models.Model):
+    """The emergency stop: a single row; while ``stopped`` no worker sends anything."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
+    stopped = models.BooleanField(default=False)
+    reason = models.TextField(blank=True)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    changed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(id=1), name="send_switch_singleton")]
+
+    def __str__(self) -> str:
+        return "stopped" if self.stopped else "running"
+
+
+class Lease(models.Model):
+    """A named, expiring lease claimed with compare-and-swap (e.g. the one dispatcher ticker).
+
+    Not a lock for correctness (claims of work are atomic on their own rows); it only keeps
+    several clusters from running the same loop at once.
+    """
+
+    name = models.CharField(max_length=50, primary_key=True)
+    holder = models.CharField(max_length=100, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} held by {self.holder or 'nobody'}"

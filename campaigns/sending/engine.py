@@ -47,7 +47,7 @@ from django.db import close_old_connections, connection, transaction
 from django.db.models import Count, F, Min, Q, Sum
 from django.utils import timezone
 
-from campaigns.audiences.services import ADDRESS_REQUIRED, TargetRow, iter_audience_targets
+from campaigns.audiences.services import TargetRow, iter_audience_targets
 from campaigns.messages import provider_for
 from campaigns.models import (
     AudienceKind,
@@ -68,9 +68,6 @@ from providers.base import Batch, Message, Outcome, Provider, Result, Target
 logger = logging.getLogger(__name__)
 
 OPEN_DELIVERY = (DeliveryStatus.PENDING, DeliveryStatus.RETRY)
-# Providers whose recipient address is a credential (an Alipay+ access token): planning
-# keeps no copy of it in Delivery.routes, sending reads the current one from Recipient.
-CREDENTIAL_ADDRESSES = ADDRESS_REQUIRED
 PLAN_CHUNK = 1000
 # Seconds between recounts of a running dispatch's progress counters (see _send_loop).
 COUNT_INTERVAL = 1.0
@@ -198,7 +195,9 @@ def _plan_requests(dispatch: Dispatch, provider: Provider, skipped: Counter) -> 
         audience, provider_kind=provider.kind, template_key=campaign.template.key, chunk_size=PLAN_CHUNK
     )
     size = limits.ids_per_request
-    keep_routes = provider.kind not in CREDENTIAL_ADDRESSES
+    # An address that is a credential (an Alipay+ access token) is not copied into
+    # Delivery.routes: sending reads the current one from Recipient.
+    keep_routes = not provider.address_is_credential
     pending: list[TargetRow] = []
 
     def planned(rows: list[TargetRow]) -> PlannedRequest:
@@ -294,7 +293,7 @@ def _batch_for(delivery: Delivery, provider: Provider, recipients: dict[str, Rec
             if recipient is not None:
                 address = (recipient.addresses or {}).get(kind, "")
                 language = recipient.language
-            if not address and kind not in CREDENTIAL_ADDRESSES:
+            if not address and not provider.address_is_credential:
                 address = external_id
             targets.append(Target(external_id=external_id, address=address, language=language))
     if selector.get("preview"):

@@ -1,31 +1,17 @@
-"""Admin of reviews and the audit trail: read-only, since both change only through services.
+"""Admin of reviews: read-only, since reviews change only through services.
 
 Decisions are taken on the campaign's review page (``CampaignAdmin``), which calls
-``approvals.services``; the audit trail can be read but never added to, changed or
-deleted here (the model refuses it too).
+``approvals.services``.
 """
 
 from __future__ import annotations
 
 from django.contrib import admin
-from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
-from approvals.models import AuditEvent, Review, ReviewDecision
-
-
-class ReadOnlyAdminMixin:
-    """No add, change or delete: the services own every write."""
-
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
+from approvals.models import Review, ReviewDecision
+from audit.admin import ReadOnlyAdminMixin
 
 
 class ReviewDecisionInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -55,18 +41,3 @@ class ReviewAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def review_link(self, review: Review) -> str:
         url = reverse("admin:campaigns_campaign_review", args=[review.campaign_id])
         return format_html('<a href="{}">open</a>', url)
-
-
-@admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = [
-        "id", "created_at", "action", "object_type", "object_id", "from_state", "to_state", "actor",
-    ]
-    list_filter = ["action", "object_type"]
-    list_select_related = ["actor"]
-    search_fields = ["object_id", "reason"]
-    fields = [
-        "id", "created_at", "campaign", "object_type", "object_id", "action", "from_state", "to_state",
-        "actor", "reason", "data", "prev_hash", "hash",
-    ]
-    readonly_fields = fields

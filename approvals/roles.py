@@ -20,7 +20,7 @@ VIEW_ALL = [
     ("campaigns", "view_deliveryattempt"),
     ("approvals", "view_review"),
     ("approvals", "view_reviewdecision"),
-    ("approvals", "view_auditevent"),
+    ("audit", "view_auditevent"),
     ("providers", "view_provideraccount"),
 ]
 

@@ -10,7 +10,8 @@ from django.db.models import Exists, OuterRef, Prefetch, QuerySet, Subquery, Val
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from approvals.models import AuditEvent, DecisionKind, Review, ReviewStatus
+from approvals.models import DecisionKind, Review, ReviewStatus
+from audit.models import AuditEvent
 from campaigns.models import Campaign, CampaignStatus, Dispatch, DispatchStatus, ScheduleKind
 from campaigns.schedules.spec import ScheduleError, ScheduleSpec, next_occurrences
 from campaigns.sending.recall import may_recall, recall_refusal

@@ -23,7 +23,6 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from approvals.audit import record_event
 from approvals.models import DecisionKind, Review, ReviewDecision, ReviewStatus
 from approvals.selectors import (
     APPROVE_PERM,
@@ -31,6 +30,7 @@ from approvals.selectors import (
     review_has_successful_preview,
     review_open,
 )
+from audit.services import record_event
 from campaigns.messages import build_message
 from campaigns.models import AudienceKind, Campaign, CampaignStatus
 from campaigns.services import (

@@ -50,7 +50,7 @@ class CampaignPermission(BasePermission):
     required = {
         "list": VIEW,
         "retrieve": VIEW,
-        "audit": VIEW + ("approvals.view_auditevent",),
+        "audit": VIEW + ("audit.view_auditevent",),
         "create": ("campaigns.add_campaign",),
         "update": ("campaigns.change_campaign",),
         "partial_update": ("campaigns.change_campaign",),

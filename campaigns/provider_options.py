@@ -47,7 +47,7 @@ def api_review(campaign: Campaign) -> bool:
 
 def approver_username(campaign: Campaign) -> str:
     """Return the user whose approval approved the campaign last ("" if it never was)."""
-    from approvals.models import AuditEvent
+    from audit.models import AuditEvent
 
     event = (
         AuditEvent.objects.filter(campaign=campaign, object_type="campaign", action="approve")
@@ -60,7 +60,7 @@ def approver_username(campaign: Campaign) -> str:
 
 def preview_requester(dispatch: Dispatch) -> str:
     """Return who asked for the preview ``dispatch`` (its author when not recorded)."""
-    from approvals.models import AuditEvent
+    from audit.models import AuditEvent
 
     event = (
         AuditEvent.objects.filter(object_type="dispatch", object_id=str(dispatch.pk), action="preview")

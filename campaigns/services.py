@@ -35,7 +35,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
-from approvals.audit import record_event
+from audit.services import record_event
 from campaigns.models import Campaign, CampaignStatus, Dispatch, DispatchStatus, ScheduleKind
 from campaigns.provider_options import campaign_option_errors
 from campaigns.schedules.limits import check_mpaas_audience, check_pending_limit

@@ -148,6 +148,7 @@ INSTALLED_APPS = [
     "templates_registry",
     "campaigns",
     "approvals",
+    "audit",
 ]
 
 MIDDLEWARE = [

@@ -8,7 +8,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from approvals.models import AuditEvent
+from audit.models import AuditEvent
 from approvals.selectors import campaign_available_actions, campaigns_awaiting_review, review_page
 from approvals.services import (
     ReviewConflict,

@@ -970,7 +970,7 @@ def delivery_resolve(*, delivery: Delivery, action: str, actor=None) -> Delivery
             )
         dispatch = delivery.dispatch
         try:
-            from approvals.audit import record_event
+            from audit.services import record_event
 
             record_event(
                 campaign=dispatch.campaign,

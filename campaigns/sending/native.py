@@ -248,7 +248,7 @@ def native_cancel(*, campaign: Campaign, actor=None, reason: str = "") -> dict[s
     """
     import httpx
 
-    from approvals.audit import record_event
+    from audit.services import record_event
     from campaigns.messages import provider_for
     from campaigns.services import NativeCancelFailed
     from providers.base import ProviderError

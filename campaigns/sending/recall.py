@@ -33,7 +33,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Max, QuerySet
 from django.utils import timezone
 
-from approvals.audit import record_event
+from audit.services import record_event
 from campaigns.messages import provider_for
 from campaigns.models import Campaign, Delivery, DeliveryStatus
 from campaigns.sending import native

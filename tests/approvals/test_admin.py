@@ -8,8 +8,9 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from approvals.models import AuditEvent, ReviewStatus
+from approvals.models import ReviewStatus
 from approvals.services import campaign_approve, campaign_submit
+from audit.models import AuditEvent
 from campaigns.models import Campaign, CampaignStatus
 from tests.approvals.factories import make_account, make_audience
 
@@ -286,8 +287,8 @@ def test_audit_events_cannot_be_changed_or_deleted_in_the_admin(draft, make_user
     event = AuditEvent.objects.filter(campaign=draft).first()
     client = browser(boss)
 
-    assert client.get(reverse("admin:approvals_auditevent_change", args=[event.pk])).status_code == 200
-    assert client.post(reverse("admin:approvals_auditevent_delete", args=[event.pk])).status_code == 403
+    assert client.get(reverse("admin:audit_auditevent_change", args=[event.pk])).status_code == 200
+    assert client.post(reverse("admin:audit_auditevent_delete", args=[event.pk])).status_code == 403
     assert AuditEvent.objects.filter(pk=event.pk).exists()
 
 

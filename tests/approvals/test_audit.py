@@ -8,8 +8,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import IntegrityError, connection, connections, transaction
 
-from approvals.audit import GENESIS, audit_verify, event_hash, record_event
-from approvals.models import AuditEvent, AuditEventImmutable
+from audit.models import AuditEvent, AuditEventImmutable
+from audit.services import GENESIS, audit_verify, event_hash, record_event
 
 pytestmark = pytest.mark.django_db
 

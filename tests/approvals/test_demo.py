@@ -7,7 +7,7 @@ import io
 import pytest
 from django.core.management import call_command
 
-from approvals.audit import audit_verify
+from audit.services import audit_verify
 from campaigns.models import Campaign, CampaignStatus
 
 pytestmark = pytest.mark.django_db

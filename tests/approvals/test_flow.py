@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from django.test import override_settings
 
-from approvals.audit import audit_verify
 from approvals.selectors import review_page
 from approvals.services import campaign_approve, campaign_submit
+from audit.services import audit_verify
 from campaigns.models import CampaignStatus, DispatchStatus
 from campaigns.sending import engine
 from campaigns.services import campaign_preview, campaign_verify_approval

@@ -7,7 +7,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.test import override_settings
 from django.utils import timezone
 
-from approvals.models import AuditEvent, Review, ReviewStatus
+from approvals.models import Review, ReviewStatus
 from approvals.selectors import approval_blockers, campaigns_awaiting_review, user_may_approve
 from approvals.services import (
     ApprovalVoided,
@@ -17,6 +17,7 @@ from approvals.services import (
     campaign_submit,
     campaign_withdraw,
 )
+from audit.models import AuditEvent
 from campaigns.models import AudienceMember, CampaignStatus, Dispatch, DispatchStatus
 from campaigns.services import CampaignTransitionError, campaign_edit, campaign_verify_approval
 from campaigns.snapshot import campaign_hash

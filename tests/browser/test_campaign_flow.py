@@ -299,7 +299,7 @@ def test_a_marketer_previews_a_recipient_csv_with_its_refused_rows_then_imports_
 def test_a_saved_recurring_campaign_reopens_with_its_schedule_and_saves_unchanged(
     page, login, live_server, make_user, template
 ):
-    from approvals.models import AuditEvent
+    from audit.models import AuditEvent
     from tests.approvals.factories import make_account as make_plain_account
 
     marketer = make_user("marketer", "Marketing")

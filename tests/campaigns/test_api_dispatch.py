@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from approvals.models import AuditEvent
+from audit.models import AuditEvent
 from campaigns.models import (
     Campaign,
     CampaignStatus,

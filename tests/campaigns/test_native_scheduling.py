@@ -14,8 +14,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from approvals.models import AuditEvent
 from approvals.services import campaign_approve, campaign_submit
+from audit.models import AuditEvent
 from campaigns.models import Campaign, CampaignStatus, Dispatch
 from campaigns.sending import engine
 from campaigns.services import NativeCancelFailed, campaign_cancel, campaign_edit

@@ -10,8 +10,8 @@ from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from approvals.models import AuditEvent
 from approvals.selectors import campaign_available_actions
+from audit.models import AuditEvent
 from campaigns.models import Delivery, DeliveryAttempt, Dispatch
 from campaigns.sending import engine
 from campaigns.sending.recall import RecallRefused, campaign_recall, recall_refusal

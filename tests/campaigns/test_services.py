@@ -8,8 +8,9 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
-from approvals.models import AuditEvent, ReviewStatus
+from approvals.models import ReviewStatus
 from approvals.services import campaign_approve, campaign_submit
+from audit.models import AuditEvent
 from campaigns.models import AudienceMember, Campaign, CampaignStatus, Dispatch, DispatchStatus
 from campaigns.services import (
     TRANSITIONS,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from approvals.audit import audit_verify
+from audit.services import audit_verify
 
 
 class Command(BaseCommand):

@@ -1,6 +1,6 @@
 """The audit trail: append-only, hash-chained records of every state change.
 
-Each :class:`~approvals.models.AuditEvent` stores ``prev_hash`` (the ``hash`` of the event
+Each :class:`~audit.models.AuditEvent` stores ``prev_hash`` (the ``hash`` of the event
 before it, or :data:`GENESIS` for the first) and ``hash`` = sha256 over the canonical JSON
 of its own fields and ``prev_hash``. Changing, inserting or deleting a row in the middle
 of the chain breaks a link that :func:`audit_verify` (``manage.py verify_audit``) reports.
@@ -24,7 +24,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 
-from approvals.models import AuditEvent
+from audit.models import AuditEvent
 
 GENESIS = "0" * 64
 # Arbitrary constant naming "the audit chain" among PostgreSQL advisory locks.

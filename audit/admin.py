@@ -1,0 +1,36 @@
+"""Admin of the audit trail: read-only, since events are only ever appended by services."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from audit.models import AuditEvent
+
+
+class ReadOnlyAdminMixin:
+    """No add, change or delete: the services own every write."""
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "id", "created_at", "action", "object_type", "object_id", "from_state", "to_state", "actor",
+    ]
+    list_filter = ["action", "object_type"]
+    list_select_related = ["actor"]
+    search_fields = ["object_id", "reason"]
+    fields = [
+        "id", "created_at", "campaign", "object_type", "object_id", "action", "from_state", "to_state",
+        "actor", "reason", "data", "prev_hash", "hash",
+    ]
+    readonly_fields = fields

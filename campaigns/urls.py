@@ -3,10 +3,10 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from campaigns.sending.callbacks import jiguang_callback
+from campaigns.sending.callbacks import provider_callback
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     # Provider status callbacks: authenticated by the provider's credentials, not a session.
-    path("callbacks/jiguang/<int:account_id>/", jiguang_callback, name="callbacks_jiguang"),
+    path("callbacks/<slug:kind>/<int:account_id>/", provider_callback, name="provider_callback"),
 ]

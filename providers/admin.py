@@ -18,8 +18,10 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from providers import crypto
-from providers.models import CREDENTIAL_FIELDS, OPTIONAL_CREDENTIALS, ProviderAccount
-from providers.services import ACCOUNT_FIELDS, PEM_FIELDS, credential_errors, kind_label, stored_credentials
+from providers.models import ProviderAccount
+from providers.registry import label as kind_label
+from providers.registry import provider_class, provider_classes
+from providers.services import ACCOUNT_FIELDS, credential_errors, stored_credentials
 
 
 class WriteOnlyTextarea(forms.Textarea):
@@ -29,10 +31,10 @@ class WriteOnlyTextarea(forms.Textarea):
         return None
 
 
-def _credential_field(name: str) -> forms.CharField:
+def _credential_field(name: str, *, multiline: bool) -> forms.CharField:
     widget = (
         WriteOnlyTextarea(attrs={"rows": 4, "autocomplete": "off", "spellcheck": "false"})
-        if name in PEM_FIELDS
+        if multiline
         else forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"})
     )
     return forms.CharField(required=False, widget=widget, label=name.replace("_", " ").capitalize())
@@ -43,8 +45,9 @@ def credentials_summary(account: ProviderAccount) -> str:
     stored = stored_credentials(account)
     if stored is None:
         return "unreadable with the configured CRIER_FIELD_KEYS: enter them again"
-    names = CREDENTIAL_FIELDS.get(account.kind, ())
-    missing = [n for n in names if not stored.get(n) and n not in OPTIONAL_CREDENTIALS]
+    names = account.credential_fields()
+    required = provider_class(account.kind).required_credentials() if names else ()
+    missing = [n for n in required if not stored.get(n)]
     shown = ", ".join(f"{n}: {'set' if stored.get(n) else 'not set'}" for n in names)
     return f"{'complete' if not missing else 'incomplete'} ({shown})"
 
@@ -53,9 +56,7 @@ class ProviderAccountForm(forms.ModelForm):
     """Account settings plus write-only credential fields (declared for every kind)."""
 
     # Real provider endpoints are HTTPS; the local emulators are typed with http://.
-    base_url = forms.URLField(
-        max_length=300, assume_scheme="https", help_text="e.g. https://dip-cb.binanceapi.com"
-    )
+    base_url = forms.URLField(max_length=300, assume_scheme="https")
 
     class Meta:
         model = ProviderAccount
@@ -66,9 +67,13 @@ class ProviderAccountForm(forms.ModelForm):
         self.stored = stored_credentials(self.instance) if self.instance.pk else {}
         if self.instance.pk:
             # An account keeps its kind: another kind's credentials would not fit it.
-            own = set(CREDENTIAL_FIELDS.get(self.instance.kind, ()))
+            own = set(self.instance.credential_fields())
             for name in [n for n in self.credential_names() if n not in own]:
                 del self.fields[name]
+        if "base_url" in self.fields:
+            kinds = [provider_class(self.instance.kind)] if self.instance.pk else provider_classes()
+            self.fields["base_url"].help_text = " ".join(cls.base_url_help() for cls in kinds)
+        optional = {name for cls in provider_classes() for name in cls.optional_credentials}
         for name in self.credential_names():
             if name not in self.fields:
                 continue
@@ -77,12 +82,12 @@ class ProviderAccountForm(forms.ModelForm):
             elif self.stored is None:
                 help_text = "Stored value unreadable: enter it again."
             else:
-                help_text = "Not set." + (" Optional." if name in OPTIONAL_CREDENTIALS else "")
+                help_text = "Not set." + (" Optional." if name in optional else "")
             self.fields[name].help_text = help_text
 
     @staticmethod
     def credential_names() -> list[str]:
-        return [name for names in CREDENTIAL_FIELDS.values() for name in names]
+        return list(dict.fromkeys(name for cls in provider_classes() for name in cls.credential_fields))
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -98,7 +103,7 @@ class ProviderAccountForm(forms.ModelForm):
 
     def save(self, commit: bool = True) -> ProviderAccount:
         account = super().save(commit=False)
-        own = CREDENTIAL_FIELDS.get(account.kind, ())
+        own = account.credential_fields()
         merged = dict(self.stored or {})
         merged.update({name: self.cleaned_data[name] for name in own if self.cleaned_data.get(name)})
         account.credentials_encrypted = crypto.encrypt_json(merged) if merged else ""
@@ -108,8 +113,9 @@ class ProviderAccountForm(forms.ModelForm):
 
 
 # Declared on the class (not added per instance) so the admin's form factory knows them.
+_MULTILINE = {name for cls in provider_classes() for name in cls.multiline_credentials}
 for _name in ProviderAccountForm.credential_names():
-    ProviderAccountForm.base_fields[_name] = _credential_field(_name)
+    ProviderAccountForm.base_fields[_name] = _credential_field(_name, multiline=_name in _MULTILINE)
     ProviderAccountForm.declared_fields[_name] = ProviderAccountForm.base_fields[_name]
 
 
@@ -131,11 +137,14 @@ class ProviderAccountAdmin(admin.ModelAdmin):
     def get_fieldsets(self, request: HttpRequest, obj: ProviderAccount | None = None) -> list:
         fieldsets: list = [(None, {"fields": ACCOUNT_FIELDS})]
         if obj is None:
-            for kind, names in CREDENTIAL_FIELDS.items():
+            for cls in provider_classes():
                 fieldsets.append(
                     (
-                        f"{kind_label(kind)} credentials",
-                        {"fields": list(names), "description": "Only for a kind chosen above."},
+                        f"{cls.label} credentials",
+                        {
+                            "fields": list(cls.credential_fields),
+                            "description": "Only for a kind chosen above.",
+                        },
                     )
                 )
             return fieldsets
@@ -145,7 +154,7 @@ class ProviderAccountAdmin(admin.ModelAdmin):
                 (
                     f"Replace {kind_label(obj.kind)} credentials",
                     {
-                        "fields": list(CREDENTIAL_FIELDS.get(obj.kind, ())),
+                        "fields": list(obj.credential_fields()),
                         "description": "Stored values are never shown. Fill in only what you replace.",
                     },
                 )

@@ -6,7 +6,7 @@ that succeeded returns the same ``messageId`` without sending again), the portal
 ``templateCode`` and up to five ``templates`` (one per language, each with the
 template parameters).
 
-Campaign ``provider_options`` (checked by ``providers.options``): ``channel`` (PUSH / INBOX
+Campaign ``provider_options`` (checked by ``providers.alipayplus_options``): ``channel`` (PUSH / INBOX
 / SMS, Crier's notion of the portal template's channel: PUSH and INBOX require a
 ``redirectUrl``), ``redirectUrl`` (or the campaign's path), ``extendInfo``,
 ``customerBelongsTo`` and extra ``languages``.
@@ -40,17 +40,18 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, ClassVar
 from urllib.parse import quote_plus, unquote_plus
 
 import httpx
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from providers import options as provider_options
+from providers import alipayplus_options
 from providers.base import (
     AccountConfig,
     Batch,
@@ -60,6 +61,7 @@ from providers.base import (
     Provider,
     ProviderError,
     Result,
+    TemplateReference,
     retry_after_seconds,
 )
 
@@ -73,7 +75,7 @@ FIELD_LENGTHS = {
     "redirectUrl": 2048,
     "extendInfo": 4096,
 }
-WALLETS = provider_options.WALLETS
+WALLETS = alipayplus_options.WALLETS
 # Option errors under the field names ``validate`` has always used.
 LEGACY_OPTION_KEYS = {"languages": "templates"}
 DELIVERED_STATUSES = {"S", "A", "R"}
@@ -150,6 +152,18 @@ class AlipayPlusProvider(Provider):
     """Send one template message to one Alipay+ user per request, keyed by requestId."""
 
     kind = "alipayplus"
+    label = "Alipay+ mini program"
+    credential_fields = ("client_id", "private_key", "platform_public_key")
+    # Without the platform's public key answers are not verified (docs/providers.md §2.2).
+    optional_credentials = frozenset({"platform_public_key"})
+    multiline_credentials = frozenset({"private_key", "platform_public_key"})  # PEM
+    # No one host: each wallet deployment has its own (docs/providers.md §2.1).
+    official_hosts = ()
+    template_reference = TemplateReference("Alipay+", "templateCode")
+    option_reference = alipayplus_options.REFERENCE
+    option_example = alipayplus_options.EXAMPLE
+    emulator = "providers.emulators.alipayplus.AlipayPlusEmulator"
+    emulator_port = 8102
     address_is_credential = True  # the accessToken from applyToken
     limits: ClassVar[Limits] = Limits(
         ids_per_request=1,
@@ -162,6 +176,28 @@ class AlipayPlusProvider(Provider):
         field_lengths=FIELD_LENGTHS,
     )
     auth_error_codes = frozenset({"INVALID_SIGNATURE", "ACCESS_DENIED", "INVALID_CLIENT", "KEY_NOT_FOUND"})
+
+    @classmethod
+    def credential_problem(cls, name: str, value: str) -> str:
+        """Return why a key does not load (PEM, or the bare base64 the portal shows)."""
+        loader = {"private_key": load_private_key, "platform_public_key": load_public_key}.get(name)
+        if loader is None:
+            return ""
+        try:
+            loader(value)
+        except ValueError as exc:
+            return str(exc)
+        except (TypeError, UnsupportedAlgorithm):
+            return "not a supported RSA key"
+        return ""
+
+    @classmethod
+    def check_options(
+        cls, options: Mapping[str, Any], message: Message, settings: Mapping[str, Any]
+    ) -> alipayplus_options.Checked:
+        return alipayplus_options.check_alipayplus(
+            options, path=message.path, language=message.language, settings=settings
+        )
 
     def __init__(self, account: AccountConfig) -> None:
         super().__init__(account)
@@ -183,8 +219,7 @@ class AlipayPlusProvider(Provider):
             "requestId": batch.key,
             "templateCode": message.template_ref,
             "templates": [
-                {"templateParameters": parameters, "language": language}
-                for language in options["languages"]
+                {"templateParameters": parameters, "language": language} for language in options["languages"]
             ],
         }
         if options.get("redirectUrl"):

@@ -4,7 +4,7 @@
 retrieve, update (PUT/PATCH). ``credentials`` is write-only: a response says only which
 credentials are set (``credentials_set``), never a value, and an update keeps every
 credential it does not give (or gives empty). The names a kind takes are those of
-``providers.models.CREDENTIAL_FIELDS``; an account keeps its kind. There is no DELETE
+its provider class's ``credential_fields``; an account keeps its kind. There is no DELETE
 (campaigns keep their account): disable it with ``enabled: false``.
 ``POST /api/v1/provider-accounts/{id}/check/`` sends the same harmless request as
 ``manage.py check_provider`` and says whether the account authenticates.
@@ -25,8 +25,8 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from providers.models import CREDENTIAL_FIELDS, ProviderAccount
-from providers.registry import PROVIDERS, kind_choices
+from providers.models import ProviderAccount
+from providers.registry import PROVIDERS, kind_choices, provider_classes
 from providers.services import (
     ACCOUNT_FIELDS,
     account_check,
@@ -40,7 +40,8 @@ KINDS = tuple(PROVIDERS)
 # Named in SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] as ProviderKindEnum.
 PROVIDER_KIND_CHOICES = kind_choices()
 BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
-CREDENTIAL_NAMES = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in CREDENTIAL_FIELDS.items())
+CREDENTIAL_NAMES = "; ".join(f"{cls.kind}: {', '.join(cls.credential_fields)}" for cls in provider_classes())
+BASE_URL_HELP = " ".join(cls.base_url_help() for cls in provider_classes())
 
 
 class ProviderAccountPermission(BasePermission):
@@ -81,7 +82,7 @@ class ProviderKindField(serializers.ChoiceField):
 class ProviderAccountInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
     kind = ProviderKindField()
-    base_url = serializers.URLField(max_length=300, help_text="e.g. https://dip-cb.binanceapi.com")
+    base_url = serializers.URLField(max_length=300, help_text=BASE_URL_HELP)
     app_id = serializers.CharField(max_length=64, allow_blank=True, required=False)
     settings = serializers.DictField(
         required=False,
@@ -143,7 +144,7 @@ class ProviderAccountOutputSerializer(serializers.ModelSerializer):
     @extend_schema_field({"type": "object", "additionalProperties": {"type": "boolean"}})
     def get_credentials_set(self, account: ProviderAccount) -> dict[str, bool]:
         stored = stored_credentials(account) or {}
-        return {name: bool(stored.get(name)) for name in CREDENTIAL_FIELDS.get(account.kind, ())}
+        return {name: bool(stored.get(name)) for name in account.credential_fields()}
 
     def get_credentials_readable(self, account: ProviderAccount) -> bool:
         return stored_credentials(account) is not None

@@ -9,6 +9,7 @@ are tested without a database; the send engine owns retries, rate limits and sta
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
@@ -52,6 +53,8 @@ class Limits:
     idempotent: bool = False  # the provider deduplicates our key (safe to resend in flight)
     max_key_length: int = 64
     field_lengths: Mapping[str, int] = field(default_factory=dict)
+    # A scheduled (once, recurring, cron) push may go to tags or a segment (mPaaS: no).
+    scheduled_tags: bool = True
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,65 @@ class Batch:
 
 
 @dataclass(frozen=True)
+class TemplateReference:
+    """What ``provider`` calls a template registered with it (``field``) and what it looks like."""
+
+    provider: str
+    field: str
+    pattern: str = r"\S(?:.*\S)?"  # matched in full
+    hint: str = "text without leading or trailing spaces"
+
+    @property
+    def label(self) -> str:
+        return f"{self.provider} {self.field}"
+
+
+@dataclass(frozen=True)
+class NativeSchedule:
+    """A campaign schedule a provider's own scheduler runs (``Provider.schedules_natively``).
+
+    ``kind`` is ``once`` (``fixed_time``) or ``recurring`` (days ``start_date`` to
+    ``end_date`` at ``time``, ``circle_type`` 1 daily / 2 weekly / 3 monthly with the
+    ``circle_value`` days); dates and times are wall time in ``zone``.
+    """
+
+    kind: str
+    zone: str
+    fixed_time: dt.datetime | None = None
+    start_date: dt.date | None = None
+    end_date: dt.date | None = None
+    time: dt.time | None = None
+    circle_type: int | None = None
+    circle_value: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """One user's status of one sent message, as a provider reported it in a callback.
+
+    ``status`` is one of the receipt statuses Crier stores (``target_valid``,
+    ``target_invalid``, ``submitted``, ``submit_failed``, ``delivered``,
+    ``delivery_failed``, ``clicked``, ``retracted``, ``retract_failed``); ``user`` is the
+    provider's user id (the recipient's address there); ``at`` None means "now".
+    """
+
+    message_id: str
+    user: str
+    status: str
+    at: dt.datetime | None = None
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CallbackBatch:
+    """What one callback request carried: the receipts read, and how many records were not."""
+
+    receipts: tuple[Receipt, ...] = ()
+    received: int = 0
+    invalid: int = 0
+
+
+@dataclass(frozen=True)
 class Result:
     """How one request ended."""
 
@@ -132,9 +194,41 @@ class Result:
 
 
 class Provider:
-    """Base class of provider modules: subclasses set ``kind``/``limits`` and build/parse."""
+    """Base class of provider modules: one subclass per provider declares everything the core
+    needs to know about it (the attributes below) and builds and parses its requests.
+
+    The registry (``providers.registry``) maps a kind to its class; the core asks the class
+    and never compares kinds.
+    """
 
     kind: ClassVar[str] = ""
+    # What users see: the account kind's name in forms and lists.
+    label: ClassVar[str] = ""
+    # Names of the credential fields of an account (stored encrypted, never rendered). The
+    # first is the identity the client sends, the second the secret it proves it with: the
+    # emulator is keyed by that pair (``manage.py run_emulators``).
+    credential_fields: ClassVar[tuple[str, ...]] = ()
+    # Credential fields that may stay empty, and those holding a key typed on several lines.
+    optional_credentials: ClassVar[frozenset[str]] = frozenset()
+    multiline_credentials: ClassVar[frozenset[str]] = frozenset()
+    # The provider's documented production base URLs (docs/providers.md), shown to operators
+    # as the example for an account's base URL; empty where the host depends on the deployment.
+    official_hosts: ClassVar[tuple[str, ...]] = ()
+    # What the provider calls a registered template, and what such a reference looks like.
+    template_reference: ClassVar[TemplateReference] = TemplateReference("", "template reference")
+    # The campaign's ``provider_options`` this provider takes: (name, rule in words) rows
+    # and an example, shown on the campaign form; ``check_options`` checks them.
+    option_reference: ClassVar[tuple[tuple[str, str], ...]] = ()
+    option_example: ClassVar[Mapping[str, Any]] = {}
+    # The local emulator (dotted path of a ``providers.emulators.base.Emulator`` subclass)
+    # and the port ``manage.py run_emulators`` serves it on ("" / 0: none).
+    emulator: ClassVar[str] = ""
+    emulator_port: ClassVar[int] = 0
+    # The provider posts per-user receipts to ``/callbacks/<kind>/<account id>/``
+    # (``callback_echo``, ``callback_authentic``, ``parse_callback``).
+    receives_callbacks: ClassVar[bool] = False
+    # The WWW-Authenticate header answering an unauthenticated callback (401).
+    callback_challenge: ClassVar[str] = ""
     limits: ClassVar[Limits] = Limits()
     # Label shown to users for an accepted request (Binance: accepted for BD review).
     accepted_label: ClassVar[str] = "accepted by provider"
@@ -155,6 +249,24 @@ class Provider:
     # expression matched in full, and the same rule in words); "" where it has none.
     address_pattern: ClassVar[str] = ""
     address_rule: ClassVar[str] = ""
+
+    @classmethod
+    def required_credentials(cls) -> tuple[str, ...]:
+        """Return the credential fields an account of this kind must have."""
+        return tuple(name for name in cls.credential_fields if name not in cls.optional_credentials)
+
+    @classmethod
+    def credential_problem(cls, name: str, value: str) -> str:
+        """Return what is wrong with credential ``name`` set to ``value`` ("" when nothing),
+        as words that complete "<name> is …" and never contain the value."""
+        return ""
+
+    @classmethod
+    def base_url_help(cls) -> str:
+        """Return the help shown under an account's base URL: the official hosts."""
+        if not cls.official_hosts:
+            return f"The {cls.label} API's base URL (it depends on the deployment; ask the provider)."
+        return f"The {cls.label} API's base URL, e.g. {' or '.join(cls.official_hosts)}."
 
     def __init__(self, account: AccountConfig) -> None:
         self.account = account
@@ -181,14 +293,37 @@ class Provider:
         return {}
 
     # -- provider options (providers.options) --------------------------------
+    @classmethod
+    def check_options(
+        cls, options: Mapping[str, Any], message: Message, settings: Mapping[str, Any]
+    ) -> provider_options.Checked:
+        """Return ``options`` (an object) as this provider sends them, with their errors.
+
+        Override it for a provider that takes options; the default sends them unchecked.
+        """
+        return provider_options.Checked(values=dict(options))
+
     def checked_options(self, message: Message) -> provider_options.Checked:
         """Return ``message.options`` as this provider sends them, with their errors."""
-        return provider_options.check(self.kind, message, self.account.settings)
+        return provider_options.check(type(self), message, self.account.settings)
 
     def option_errors(self, message: Message) -> dict[str, list[str]]:
         """Return the errors of ``message.options`` keyed by field path
         (``provider_options.PushStatus``): what submit reports for a campaign."""
         return self.checked_options(message).errors
+
+    def campaign_option_errors(
+        self, options: Mapping[str, Any], *, audience_kind: str, audience_name: str
+    ) -> dict[str, list[str]]:
+        """Return errors of ``options`` that depend on the campaign rather than the message,
+        keyed by option name (no prefix): options Crier fills in itself, options that need a
+        particular audience kind (``all``, ``users``, ``tags``, ``segment``)."""
+        return {}
+
+    def with_approver(self, options: dict[str, Any], approver: str) -> dict[str, Any]:
+        """Return ``options`` with the approving reviewer filled in, where this account's
+        requests must name him (Jiguang API review: ``option.owner``); the default adds nothing."""
+        return options
 
     def request_variants(self, options: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Return the per-request parameters of one broadcast: one provider request each.
@@ -197,6 +332,47 @@ class Provider:
         DeliveryType when a campaign targets several platforms.
         """
         return [{}]
+
+    # -- native scheduling ---------------------------------------------------
+    def schedules_natively(self) -> bool:
+        """Return whether this account hands once and recurring schedules to the provider's
+        own scheduler (one registration request instead of an occurrence per due time)."""
+        return False
+
+    def native_zone(self) -> str:
+        """Return the time zone the provider's scheduler reads this account's schedules in."""
+        return "UTC"
+
+    def native_schedule_options(self, schedule: NativeSchedule) -> dict[str, Any]:
+        """Return the options that register ``schedule`` with the provider's scheduler."""
+        return {}
+
+    def native_option_names(self) -> frozenset[str]:
+        """Return the option names ``native_schedule_options`` sets (a campaign may not)."""
+        return frozenset()
+
+    def cancel_schedule_request(self, task_ids: list[str]) -> httpx.Request:
+        """Return the signed request that cancels the provider-scheduled ``task_ids``."""
+        raise ProviderError(f"provider {self.kind!r} has no scheduler to cancel", field="schedule")
+
+    def parse_cancel(self, response: httpx.Response) -> Result:
+        """Return the outcome of a cancel answer (delivered: cancelled)."""
+        return self.parse_response(response)
+
+    # -- receipts (callbacks) --------------------------------------------------
+    def callback_echo(self, query: Mapping[str, str]) -> str | None:
+        """Return the body answering the provider's validation of the callback URL (a GET
+        with ``query``); None when ``query`` is not such a validation."""
+        return None
+
+    def callback_authentic(self, headers: Mapping[str, str], body: bytes) -> bool:
+        """Return whether a callback POST carries this account's credentials."""
+        return False
+
+    def parse_callback(self, body: bytes) -> CallbackBatch:
+        """Return the receipts of an authenticated callback POST; raise ValueError when
+        ``body`` is not a batch at all (answered 400)."""
+        raise ValueError(f"provider {self.kind!r} sends no callbacks")
 
     # -- recall --------------------------------------------------------------
     def recall_window(self, message: Message) -> int | None:

@@ -13,7 +13,7 @@ is the path actually requested (any prefix of the base URL included), each segme
 URI-encoded, with a trailing ``/``. The token binds method, path and exact body bytes,
 so every request gets a fresh one.
 
-Campaign ``provider_options`` (checked by ``providers.options``): ``path``, and ``preview``
+Campaign ``provider_options`` (checked by ``providers.binance_options``): ``path``, and ``preview``
 with ``experienceUids`` (1–5) to send every occurrence only to those uids.
 
 Outcomes (Binance has no idempotency key, so a request that may have been acted on is
@@ -38,12 +38,14 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Mapping
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, quote
 
 import httpx
 import jwt
 
+from providers import binance_options
 from providers.base import (
     Batch,
     Limits,
@@ -52,6 +54,7 @@ from providers.base import (
     Provider,
     ProviderError,
     Result,
+    TemplateReference,
     retry_after_seconds,
 )
 
@@ -108,6 +111,14 @@ class BinanceProvider(Provider):
     """Send template broadcasts (and previews to ≤5 experience uids) as one Binance mini program."""
 
     kind = "binance"
+    label = "Binance mini program"
+    credential_fields = ("access_key", "secret_key")
+    official_hosts = ("https://dip-cb.binanceapi.com",)  # docs/providers.md §1.1
+    template_reference = TemplateReference("Binance", "templateId")
+    option_reference = binance_options.REFERENCE
+    option_example = binance_options.EXAMPLE
+    emulator = "providers.emulators.binance.BinanceEmulator"
+    emulator_port = 8101
     limits: ClassVar[Limits] = Limits(
         ids_per_request=0,
         test_uids=5,
@@ -117,6 +128,12 @@ class BinanceProvider(Provider):
     )
     accepted_label = "accepted for Binance review"
     auth_error_codes = frozenset({"900002"})
+
+    @classmethod
+    def check_options(
+        cls, options: Mapping[str, Any], message: Message, settings: Mapping[str, Any]
+    ) -> binance_options.Checked:
+        return binance_options.check_binance(options, path=message.path, settings=settings)
 
     def payload(self, message: Message, batch: Batch) -> dict[str, Any]:
         """Return the BroadcastMessage body: the template, its parameters, and the preview uids.

@@ -14,14 +14,14 @@ import secrets
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from providers.emulators import DEFAULT_PORTS
 from providers.emulators.alipayplus import (
     default_platform_key_path,
     generate_private_key_pem,
     load_or_create_platform_key,
     public_key_pem,
 )
-from providers.models import CREDENTIAL_FIELDS, OPTIONAL_CREDENTIALS, ProviderAccount
+from providers.models import ProviderAccount
+from providers.registry import provider_class
 
 
 def _binance() -> dict[str, str]:
@@ -73,23 +73,24 @@ def seed(stdout: TextIO) -> dict[str, ProviderAccount]:
     """Create the demo accounts that do not exist yet; give credentials to those lacking them."""
     accounts = {}
     for name, (kind, app_id, settings, make_credentials) in DEMO_ACCOUNTS.items():
+        local = f"http://127.0.0.1:{provider_class(kind).emulator_port}"
         account, created = ProviderAccount.objects.get_or_create(
             name=name,
             defaults={
                 "kind": kind,
-                "base_url": f"http://127.0.0.1:{DEFAULT_PORTS[kind]}",
+                "base_url": local,
                 "app_id": app_id,
                 "settings": settings,
             },
         )
-        required = [f for f in CREDENTIAL_FIELDS[account.kind] if f not in OPTIONAL_CREDENTIALS]
+        required = provider_class(account.kind).required_credentials()
         status = account.credential_status()
         if not all(status.get(field) for field in required):
             # Only fill what is missing: keys an operator set stay as they are.
             fresh = make_credentials() if account.kind == kind else {}
             account.set_credentials({k: v for k, v in fresh.items() if not status.get(k)})
             account.save(update_fields=["credentials_encrypted", "updated_at"])
-        if account.kind == "alipayplus" and account.base_url == f"http://127.0.0.1:{DEFAULT_PORTS[kind]}":
+        if account.kind == "alipayplus" and account.base_url == local:
             _sync_platform_key(account)
         accounts[name] = account
         stdout.write(f"provider account {name!r} {'created' if created else 'kept'} ({account.base_url})\n")

@@ -7,7 +7,7 @@ A batch with no targets, tags or segment is a broadcast to the whole audience
 ``limits.ids_per_request`` makes :meth:`Provider.batch_targets` split larger lists),
 ``aud_tag`` (≤ 20) and ``aud_segment`` (≤ 1).
 
-Campaign ``provider_options`` (checked by ``providers.options``) may carry ``app_para``
+Campaign ``provider_options`` (checked by ``providers.jiguang_options``) may carry ``app_para``
 (required when the template has the App channel), ``rule_id``, ``callback``, the
 ``option`` fields ``owner``, ``black_id`` and ``white_id`` (nested in ``option`` or at the
 top level), and channel registration ids (``aud_app``, ``aud_sms``, …): these are then the
@@ -29,27 +29,33 @@ service and documents no time zone, so Beijing midnight is our assumption.
 from __future__ import annotations
 
 import base64
+import binascii
+import hmac
 import json
 import re
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 
+from providers import jiguang_options
 from providers.base import (
     AccountConfig,
     Batch,
+    CallbackBatch,
     Limits,
     Message,
     Outcome,
     Provider,
     ProviderError,
+    Receipt,
     Result,
+    TemplateReference,
     retry_after_seconds,
 )
 
@@ -70,6 +76,22 @@ CODE_DAILY_QUOTA = 1015029
 CODE_TOO_FREQUENT = 1015030
 CODE_ALREADY_RETRACTED = 1015055
 RETRACT_WINDOW = 24 * 3600
+# Status callback ``type`` → receipt status (docs/providers.md §4.8).
+CALLBACK_STATUSES: dict[int, str] = {
+    0: "target_valid",
+    1: "target_invalid",
+    2: "submitted",
+    3: "submit_failed",
+    4: "delivered",
+    5: "delivery_failed",
+    6: "clicked",
+    7: "retracted",
+    8: "retract_failed",
+}
+# Record fields kept on the receipt besides those it is keyed by.
+CALLBACK_DETAIL_FIELDS = ("channel", "sender_id", "error", "code", "message", "params")
+CALLBACK_BATCH_KEYS = ("data", "records", "list")
+MAX_ECHOSTR = 256
 RETRYABLE_CODES = frozenset({CODE_SERVER_ERROR, CODE_TOO_FREQUENT})
 
 # Options that go at the top level of the message object, and those that go in ``option``.
@@ -87,6 +109,19 @@ class JiguangProvider(Provider):
     """Send a UMS general template to everyone, or to user ids, tags or a segment."""
 
     kind: ClassVar[str] = "jiguang"
+    label: ClassVar[str] = "Jiguang UMS"
+    credential_fields: ClassVar[tuple[str, ...]] = ("channel_key", "master_secret")
+    official_hosts: ClassVar[tuple[str, ...]] = ("https://api.ums.jiguang.cn",)  # docs/providers.md §4.1
+    # The UMS API takes template_id as an integer.
+    template_reference: ClassVar[TemplateReference] = TemplateReference(
+        "Jiguang", "template_id", pattern=r"[0-9]{1,18}", hint="a whole number"
+    )
+    option_reference: ClassVar[tuple[tuple[str, str], ...]] = jiguang_options.REFERENCE
+    option_example: ClassVar[Mapping[str, Any]] = jiguang_options.EXAMPLE
+    emulator: ClassVar[str] = "providers.emulators.jiguang.JiguangEmulator"
+    emulator_port: ClassVar[int] = 8104
+    receives_callbacks: ClassVar[bool] = True  # VIP status callbacks, docs/providers.md §4.8
+    callback_challenge: ClassVar[str] = 'Basic realm="crier-callbacks"'
     auth_error_codes: ClassVar[frozenset[str]] = frozenset({str(CODE_AUTH_FAILED)})
     limits: ClassVar[Limits] = Limits(
         ids_per_request=MAX_USERIDS,
@@ -104,6 +139,87 @@ class JiguangProvider(Provider):
     def __init__(self, account: AccountConfig, *, clock: Callable[[], float] = time.time) -> None:
         super().__init__(account)
         self._clock = clock
+
+    # -- options -----------------------------------------------------------
+    @classmethod
+    def check_options(
+        cls, options: Mapping[str, Any], message: Message, settings: Mapping[str, Any]
+    ) -> jiguang_options.Checked:
+        return jiguang_options.check_jiguang(options, priority=message.priority, settings=settings)
+
+    def api_review(self) -> bool:
+        """Return whether the channel has API review (``settings["api_review"]``): each
+        request must then name its ``option.owner``, the user who approved it."""
+        return bool(self.account.settings.get("api_review"))
+
+    def with_approver(self, options: dict[str, Any], approver: str) -> dict[str, Any]:
+        if not self.api_review():
+            return options
+        option = options.get("option") if isinstance(options.get("option"), dict) else {}
+        return {**options, "option": {**option, "owner": approver}}
+
+    def campaign_option_errors(
+        self, options: Mapping[str, Any], *, audience_kind: str, audience_name: str
+    ) -> dict[str, list[str]]:
+        """Refuse an owner under API review (Crier fills it), and channel registration ids
+        with any audience but everyone (UMS never mixes them with other targets)."""
+        errors: dict[str, list[str]] = {}
+        nested = options.get("option") if isinstance(options.get("option"), dict) else {}
+        if self.api_review() and (options.get("owner") or nested.get("owner")):
+            path = "option.owner" if nested.get("owner") else "owner"
+            errors[path] = [
+                f"{path} is filled by Crier with the approving reviewer: this Jiguang channel has "
+                "API review (account setting api_review)"
+            ]
+        if audience_kind != "all":
+            for name in jiguang_options.JIGUANG_CHANNEL_AUDIENCES:
+                if options.get(name) is not None:
+                    errors[name] = [
+                        f"{name} (channel registration ids) cannot be mixed with the {audience_kind} "
+                        f"audience {audience_name!r}: UMS never mixes channel ids with tag/user/segment "
+                        "targets; choose the everyone audience, and the ids become the whole audience"
+                    ]
+        return errors
+
+    # -- status callbacks (docs/providers.md §4.8) ---------------------------
+    def callback_echo(self, query: Mapping[str, str]) -> str | None:
+        """Return ``echostr``: the console validates a callback URL by having it echoed."""
+        echostr = query.get("echostr")
+        return echostr if echostr is not None and len(echostr) <= MAX_ECHOSTR else None
+
+    def callback_authentic(self, headers: Mapping[str, str], body: bytes) -> bool:
+        """Return whether the callback is Basic with the account's channel key and master secret."""
+        scheme, _, token = headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "basic" or not token:
+            return False
+        try:
+            decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        channel_key, sep, secret = decoded.partition(":")
+        expected_key = self.account.credentials.get("channel_key", "")
+        expected_secret = self.account.credentials.get("master_secret", "")
+        if not sep or not expected_key or not expected_secret:
+            return False
+        same_key = hmac.compare_digest(channel_key.encode(), expected_key.encode())
+        same_secret = hmac.compare_digest(secret.encode(), expected_secret.encode())
+        return same_key and same_secret
+
+    def parse_callback(self, body: bytes) -> CallbackBatch:
+        """Return the receipts of a status batch: a JSON array of records (an object holding
+        one under ``data``/``records``/``list``, or a single record, is read too). Records
+        naming another channel key, an unknown type or no msgid are counted invalid."""
+        data = json.loads(body.decode("utf-8"))
+        if isinstance(data, dict):
+            lists = [data[key] for key in CALLBACK_BATCH_KEYS if isinstance(data.get(key), list)]
+            records = lists[0] if lists else [data]
+        else:
+            records = data if isinstance(data, list) else [data]
+        channel_key = self.account.credentials.get("channel_key", "")
+        receipts = [r for r in (_receipt(record, channel_key) for record in records) if r is not None]
+        return CallbackBatch(
+            receipts=tuple(receipts), received=len(records), invalid=len(records) - len(receipts)
+        )
 
     # -- building ----------------------------------------------------------
     def _template_id(self, message: Message) -> int | None:
@@ -343,3 +459,45 @@ class JiguangProvider(Provider):
             http_status=status,
             raw=body,
         )
+
+
+def _receipt(record: Any, channel_key: str) -> Receipt | None:
+    """Return the receipt one callback record reports; None when it is not a valid record."""
+    if not isinstance(record, Mapping):
+        return None
+    kind, msgid, sender = record.get("type"), record.get("msgid"), record.get("channelkey")
+    if (
+        isinstance(kind, bool)
+        or kind not in CALLBACK_STATUSES
+        or not isinstance(msgid, str)
+        or not msgid
+        or (sender not in (None, "") and sender != channel_key)
+    ):
+        return None
+    userid = record.get("userid")
+    return Receipt(
+        message_id=msgid,
+        user=(str(userid) if userid not in (None, "") else "")[:128],
+        status=CALLBACK_STATUSES[kind],
+        at=_moment(record.get("time")),
+        detail={name: record[name] for name in CALLBACK_DETAIL_FIELDS if name in record},
+    )
+
+
+def _moment(value: Any) -> datetime | None:
+    """Return a record's time (Unix ms or s, or ISO 8601); None when absent or unreadable."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        seconds = value / 1000 if value > 1e11 else value
+        try:
+            return datetime.fromtimestamp(seconds, UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+    if isinstance(value, str) and value:
+        if value.isdigit():
+            return _moment(int(value))
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return None

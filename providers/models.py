@@ -4,19 +4,11 @@ from __future__ import annotations
 
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from providers import crypto
-from providers.registry import kind_choices
-
-# Credential field names per kind; values are write-only (encrypted, never rendered).
-CREDENTIAL_FIELDS: dict[str, tuple[str, ...]] = {
-    "binance": ("access_key", "secret_key"),
-    "alipayplus": ("client_id", "private_key", "platform_public_key"),
-    "mpaas": ("access_key_id", "access_key_secret"),
-    "jiguang": ("channel_key", "master_secret"),
-}
-# Credential fields that may stay empty.
-OPTIONAL_CREDENTIALS: frozenset[str] = frozenset({"platform_public_key"})
+from providers.base import AccountConfig, Provider
+from providers.registry import kind_choices, provider_class
 
 
 class ProviderAccount(models.Model):
@@ -24,7 +16,10 @@ class ProviderAccount(models.Model):
 
     name = models.CharField(max_length=100, unique=True)
     kind = models.CharField(max_length=32, choices=kind_choices)
-    base_url = models.URLField(max_length=300, help_text="e.g. https://dip-cb.binanceapi.com")
+    base_url = models.URLField(
+        max_length=300,
+        help_text=_("The provider's API base URL: the form shows each provider's official hosts."),
+    )
     app_id = models.CharField(max_length=64, blank=True)
     settings = models.JSONField(
         default=dict,
@@ -65,7 +60,30 @@ class ProviderAccount(models.Model):
         merged.update({k: v for k, v in values.items() if v not in (None, "")})
         self.credentials_encrypted = crypto.encrypt_json(merged)
 
+    def provider_config(self, *, with_credentials: bool = False) -> AccountConfig:
+        """Return the provider module's view of the account; credentials decrypted only when asked."""
+        return AccountConfig(
+            kind=self.kind,
+            base_url=self.base_url.rstrip("/"),
+            app_id=self.app_id,
+            settings=dict(self.settings or {}),
+            credentials=self.get_credentials() if with_credentials else {},
+            timeout=self.timeout_seconds,
+        )
+
+    def provider(self, *, with_credentials: bool = False) -> Provider:
+        """Return the account's provider module: without credentials it can judge options and
+        build bodies, not sign requests. Raises KeyError for a kind no longer registered."""
+        return provider_class(self.kind)(self.provider_config(with_credentials=with_credentials))
+
+    def credential_fields(self) -> tuple[str, ...]:
+        """Return the credential field names of the account's provider (none if unknown)."""
+        try:
+            return provider_class(self.kind).credential_fields
+        except KeyError:
+            return ()
+
     def credential_status(self) -> dict[str, bool]:
         """Return which credential fields are set, for display without the values."""
         stored = self.get_credentials() if self.credentials_encrypted else {}
-        return {name: bool(stored.get(name)) for name in CREDENTIAL_FIELDS.get(self.kind, ())}
+        return {name: bool(stored.get(name)) for name in self.credential_fields()}

@@ -36,26 +36,30 @@ same key was probably accepted.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 
 from providers import aliyun_signature as sig
-from providers import options as provider_options
+from providers import mpaas_options
 from providers.base import (
     AccountConfig,
     Batch,
     Limits,
     Message,
+    NativeSchedule,
     Outcome,
     Provider,
     ProviderError,
     Result,
+    TemplateReference,
     retry_after_seconds,
 )
 
@@ -65,6 +69,11 @@ VERSIONS = ("2019-08-21", "2020-10-28")
 # The scheduler and revoke APIs exist only in 2020-10-28, whatever version an account sends with.
 SCHEDULER_VERSION = "2020-10-28"
 DEFAULT_REGION = "cn-hangzhou"
+# The zone mPaaS's console evaluates schedules in unless the account says otherwise
+# (settings["native_timezone"]).
+DEFAULT_NATIVE_TIMEZONE = "Asia/Shanghai"
+# What native scheduling sets (docs/providers.md §3.4); a campaign's options may not.
+NATIVE_OPTIONS = frozenset({"StrategyType", "StrategyContent"})
 DELIVERY_TYPES = {1: "Android", 2: "iOS", 7: "HarmonyOS"}
 MAX_EXTENDED_PARAMS = 20
 
@@ -73,10 +82,10 @@ MAX_EXTENDED_PARAMS = 20
 RETRYABLE_CODES = frozenset({"ServiceUnavailable", "InternalError", "UnknownError"})
 RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
 
-# Kept for importers: the option tables live in providers.options.
-OPTION_PARAMS = provider_options.MPAAS_PARAMS
-OWN_PARAMS = provider_options.MPAAS_OWN
-_wire_name = provider_options.mpaas_wire_name
+# Kept for importers: the option tables live in providers.mpaas_options.
+OPTION_PARAMS = mpaas_options.MPAAS_PARAMS
+OWN_PARAMS = mpaas_options.MPAAS_OWN
+_wire_name = mpaas_options.mpaas_wire_name
 
 
 def _json_text(value: Any) -> str:
@@ -87,6 +96,10 @@ def _leading_code(message: str) -> str:
     """Return the code a message starts with (``3022: …``, ``INVALID_PARAM: …``), or ``PUSH_FAILED``."""
     head = message.split(":", 1)[0].strip()
     return head if re.fullmatch(r"-?\d+|[A-Z][A-Z0-9_.]*", head) else "PUSH_FAILED"
+
+
+def _ms(moment: dt.datetime) -> int:
+    return int(moment.timestamp() * 1000)
 
 
 def _is_duplicate_msgkey(text: str) -> bool:
@@ -100,6 +113,18 @@ class MpaasProvider(Provider):
     """Send a template broadcast to every device of one platform through mPaaS PushBroadcast."""
 
     kind: ClassVar[str] = "mpaas"
+    label: ClassVar[str] = "Alibaba Cloud mPaaS push"
+    credential_fields: ClassVar[tuple[str, ...]] = ("access_key_id", "access_key_secret")
+    # docs/providers.md §3.1: the SDKs' host, and the one the documentation's examples use.
+    official_hosts: ClassVar[tuple[str, ...]] = (
+        "https://mpaas.aliyuncs.com",
+        "https://mpaas.cn-hangzhou.aliyuncs.com",
+    )
+    template_reference: ClassVar[TemplateReference] = TemplateReference("mPaaS", "templateName")
+    option_reference: ClassVar[tuple[tuple[str, str], ...]] = mpaas_options.REFERENCE
+    option_example: ClassVar[Mapping[str, Any]] = mpaas_options.EXAMPLE
+    emulator: ClassVar[str] = "providers.emulators.mpaas.MpaasEmulator"
+    emulator_port: ClassVar[int] = 8103
     auth_error_codes: ClassVar[frozenset[str]] = frozenset(
         {
             "SignatureDoesNotMatch",
@@ -116,6 +141,9 @@ class MpaasProvider(Provider):
         broadcast=True,
         idempotent=False,  # a reused Msgkey is rejected, not replayed
         max_key_length=64,
+        # "Scheduled and recurring pushes are not supported when the target audience is a
+        # tag group", which is how a tags or segment audience reaches mPaaS.
+        scheduled_tags=False,
     )
 
     def __init__(
@@ -129,18 +157,80 @@ class MpaasProvider(Provider):
         self._clock = clock
         self._nonce = nonce
 
+    # -- options -----------------------------------------------------------
+    @classmethod
+    def check_options(
+        cls, options: Mapping[str, Any], message: Message, settings: Mapping[str, Any]
+    ) -> mpaas_options.Checked:
+        return mpaas_options.check_mpaas(options, settings=settings)
+
+    def campaign_option_errors(
+        self, options: Mapping[str, Any], *, audience_kind: str, audience_name: str
+    ) -> dict[str, list[str]]:
+        """Refuse ``StrategyType``/``StrategyContent``: they come from the campaign's schedule."""
+        return {
+            str(raw): [
+                f"{raw} is set by Crier from the campaign's schedule (mPaaS native scheduling, "
+                "account setting native_scheduling); use the schedule fields instead"
+            ]
+            for raw in options
+            if mpaas_options.mpaas_wire_name(str(raw)) in NATIVE_OPTIONS
+        }
+
+    # -- native scheduling (docs/providers.md §3.4) -------------------------
+    def schedules_natively(self) -> bool:
+        """Return whether the account hands schedules to mPaaS (``settings["native_scheduling"]``)."""
+        return bool(self.account.settings.get("native_scheduling"))
+
+    def native_zone(self) -> str:
+        """Return the zone mPaaS evaluates the account's schedules in (``native_timezone``)."""
+        name = str(self.account.settings.get("native_timezone") or DEFAULT_NATIVE_TIMEZONE)
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            return DEFAULT_NATIVE_TIMEZONE
+        return name
+
+    def native_option_names(self) -> frozenset[str]:
+        return NATIVE_OPTIONS
+
+    def native_schedule_options(self, schedule: NativeSchedule) -> dict[str, Any]:
+        """Return ``StrategyType``/``StrategyContent`` for ``schedule`` ({} when incomplete).
+
+        ``once``: ``{"fixedTime": ms}``. ``recurring``: ``startTime``/``endTime`` at 00:00 of
+        the start and end days in the schedule's zone, ``circleType``, ``circleValue`` (weekly
+        and monthly) and ``time`` (HH:mm:ss).
+        """
+        if schedule.kind == "once":
+            if schedule.fixed_time is None:
+                return {}
+            return {"StrategyType": 1, "StrategyContent": {"fixedTime": _ms(schedule.fixed_time)}}
+        start, end, at, circle = schedule.start_date, schedule.end_date, schedule.time, schedule.circle_type
+        if start is None or end is None or at is None or circle is None:
+            return {}
+        zone = ZoneInfo(schedule.zone)
+        content: dict[str, Any] = {
+            "startTime": _ms(dt.datetime.combine(start, dt.time(), zone)),
+            "endTime": _ms(dt.datetime.combine(end, dt.time(), zone)),
+            "circleType": circle,
+            "time": at.strftime("%H:%M:%S"),
+        }
+        if circle in (2, 3):
+            content["circleValue"] = list(schedule.circle_value)
+        return {"StrategyType": 2, "StrategyContent": content}
+
     # -- building ----------------------------------------------------------
     def _delivery_types(self, options: Mapping[str, Any]) -> list[int]:
         """Return the DeliveryType(s) a message goes to: its option, else the account setting."""
         if "DeliveryType" in options:
             return list(options["DeliveryType"])
-        types = provider_options.mpaas_delivery_types(self.account.settings.get("delivery_type"))
+        types = mpaas_options.mpaas_delivery_types(self.account.settings.get("delivery_type"))
         return types or []
 
     def request_variants(self, options: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Return one ``{"DeliveryType": n}`` per platform when the options name several
         (one PushBroadcast each), else ``[{}]``."""
-        checked = provider_options.check_mpaas(options or {}, settings=self.account.settings)
+        checked = mpaas_options.check_mpaas(options or {}, settings=self.account.settings)
         types = checked.values.get("DeliveryType") or []
         if len(types) < 2:
             return [{}]

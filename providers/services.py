@@ -1,8 +1,9 @@
 """Provider account services: create, update and check accounts; the one credential rule.
 
 The admin form, the REST API and ``manage.py check_provider`` all go through here, so a
-credential is judged the same way everywhere: names come from ``CREDENTIAL_FIELDS`` of
-the account's kind, required ones must be stored or given, PEM keys must load. Messages
+credential is judged the same way everywhere: names come from ``credential_fields`` of
+the account's provider class, required ones must be stored or given, and the provider
+judges each value (``Provider.credential_problem``: Alipay+ keys must load). Messages
 name the field and the rule, never the value: these are secrets.
 """
 
@@ -13,20 +14,17 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
-from cryptography.exceptions import UnsupportedAlgorithm
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from providers import crypto
-from providers.alipayplus import load_private_key, load_public_key
-from providers.base import AccountConfig, ProviderError, Result
-from providers.models import CREDENTIAL_FIELDS, OPTIONAL_CREDENTIALS, ProviderAccount
-from providers.registry import PROVIDERS, provider_class
+from providers.base import AccountConfig, Provider, ProviderError, Result
+from providers.models import ProviderAccount
+from providers.registry import label as kind_label
+from providers.registry import provider_class, provider_classes
 
 logger = logging.getLogger("providers.check")
 
-# Credentials holding a PEM (or bare base64) key, and how to load each.
-PEM_FIELDS = {"private_key": load_private_key, "platform_public_key": load_public_key}
 # Account fields the services accept (credentials are passed apart, never as a field).
 ACCOUNT_FIELDS = (
     "name",
@@ -40,11 +38,6 @@ ACCOUNT_FIELDS = (
     "timeout_seconds",
     "enabled",
 )
-
-
-def kind_label(kind: str) -> str:
-    """Return the display name of a provider kind (the kind itself when unknown)."""
-    return PROVIDERS.get(kind, (kind, ""))[0]
 
 
 def stored_credentials(account: ProviderAccount) -> dict[str, str] | None:
@@ -65,9 +58,14 @@ def credential_errors(
     one must be given or stored, a key must load. Messages never contain a value.
     """
     errors: dict[str, list[str]] = {}
-    own = CREDENTIAL_FIELDS.get(kind, ())
+    try:
+        provider: type[Provider] | None = provider_class(kind)
+    except KeyError:
+        provider = None
+    own = provider.credential_fields if provider else ()
+    optional = provider.optional_credentials if provider else frozenset()
     label = kind_label(kind)
-    every = {name for names in CREDENTIAL_FIELDS.values() for name in names}
+    every = {name for cls in provider_classes() for name in cls.credential_fields}
     for name, value in values.items():
         if name in own or value in (None, ""):
             continue
@@ -80,13 +78,9 @@ def credential_errors(
         value = values.get(name)
         if value not in (None, "") and not isinstance(value, str):
             errors.setdefault(name, []).append(f"{name} must be a string.")
-        elif value and name in PEM_FIELDS:
-            try:
-                PEM_FIELDS[name](value)
-            except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
-                reason = str(exc) if isinstance(exc, ValueError) else "not a supported RSA key"
-                errors.setdefault(name, []).append(f"{name} is {reason}.")
-        elif not value and not (stored or {}).get(name) and name not in OPTIONAL_CREDENTIALS:
+        elif value and provider is not None and (problem := provider.credential_problem(name, value)):
+            errors.setdefault(name, []).append(f"{name} is {problem}.")
+        elif not value and not (stored or {}).get(name) and name not in optional:
             errors.setdefault(name, []).append(f"{name} is required for {label} accounts.")
     return errors
 
@@ -99,9 +93,7 @@ def _raise_credential_errors(errors: dict[str, list[str]]) -> None:
 def _apply(account: ProviderAccount, data: Mapping[str, Any]) -> None:
     unknown = sorted(set(data) - set(ACCOUNT_FIELDS))
     if unknown:
-        raise ValidationError(
-            {name: [f"{name} is not a provider account field."] for name in unknown}
-        )
+        raise ValidationError({name: [f"{name} is not a provider account field."] for name in unknown})
     for field, value in data.items():
         setattr(account, field, value)
 
@@ -181,14 +173,13 @@ def account_check(*, account: ProviderAccount) -> tuple[bool, str]:
         credentials = account.get_credentials()
     except crypto.CredentialsUnreadable as exc:
         return False, str(exc)
-    required = [n for n in CREDENTIAL_FIELDS.get(account.kind, ()) if n not in OPTIONAL_CREDENTIALS]
-    missing = [name for name in required if not credentials.get(name)]
-    if missing:
-        return False, f"credentials not set: {', '.join(missing)}"
     try:
         module = provider_class(account.kind)
     except (KeyError, ImportError) as exc:
         return False, f"no provider module for kind {account.kind!r}: {exc}"
+    missing = [name for name in module.required_credentials() if not credentials.get(name)]
+    if missing:
+        return False, f"credentials not set: {', '.join(missing)}"
     try:
         provider = module(account_config(account, credentials))
         request = provider.check_request()

@@ -21,7 +21,7 @@ from django.utils.html import format_html, format_html_join
 
 from templates_registry.content import content_clean, content_of_version, variable_warnings
 from templates_registry.models import MessageTemplate, TemplateStatus, TemplateVariant, TemplateVersion
-from templates_registry.references import MAX_REFERENCE_LENGTH, PROVIDER_REFERENCES, clean_provider_refs
+from templates_registry.references import MAX_REFERENCE_LENGTH, clean_provider_refs, template_references
 from templates_registry.rendering import render_version
 from templates_registry.selectors import current_version, template_list, version_get, version_history
 from templates_registry.services import (
@@ -33,7 +33,7 @@ from templates_registry.services import (
     template_update,
 )
 
-REFERENCE_FIELDS = {f"ref_{kind}": kind for kind in PROVIDER_REFERENCES}
+REFERENCE_FIELDS = {f"ref_{kind}": kind for kind in template_references()}
 
 
 def sample_value(name: str) -> str:
@@ -79,12 +79,12 @@ MessageTemplateForm = type(
         "__module__": __name__,
         **{
             field_name: forms.CharField(
-                label=PROVIDER_REFERENCES[kind].label,
+                label=spec.label,
                 required=False,
                 max_length=MAX_REFERENCE_LENGTH,
-                help_text=f"Leave empty when it is not registered with {PROVIDER_REFERENCES[kind].provider}.",
+                help_text=f"Leave empty when it is not registered with {spec.provider}.",
             )
-            for field_name, kind in REFERENCE_FIELDS.items()
+            for field_name, spec in ((f"ref_{kind}", spec) for kind, spec in template_references().items())
         },
     },
 )
@@ -177,7 +177,7 @@ class MessageTemplateAdmin(admin.ModelAdmin):
         refs = template.provider_refs or {}
         rows = [
             (spec.label, refs.get(kind) or "not registered")
-            for kind, spec in PROVIDER_REFERENCES.items()
+            for kind, spec in template_references().items()
         ]
         return format_html_join("", "<div>{}: {}</div>", rows)
 

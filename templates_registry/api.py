@@ -21,7 +21,7 @@ from rest_framework.response import Response
 
 from templates_registry.content import content_of_version, variable_warnings
 from templates_registry.models import MessageTemplate, TemplateStatus, TemplateVersion
-from templates_registry.references import MAX_REFERENCE_LENGTH, PROVIDER_REFERENCES
+from templates_registry.references import MAX_REFERENCE_LENGTH, template_references
 from templates_registry.rendering import RenderError, render_version
 from templates_registry.selectors import current_version, template_list, version_get, version_history
 from templates_registry.services import template_archive, template_create, template_update
@@ -93,7 +93,7 @@ class ProviderRefsField(serializers.DictField):
     child = serializers.CharField(allow_blank=True, max_length=MAX_REFERENCE_LENGTH)
 
     def __init__(self, **kwargs) -> None:
-        kinds = ", ".join(f"{kind} ({spec.label})" for kind, spec in PROVIDER_REFERENCES.items())
+        kinds = ", ".join(f"{kind} ({spec.label})" for kind, spec in template_references().items())
         kwargs.setdefault("help_text", f"The template as registered at each provider: {kinds}.")
         super().__init__(**kwargs)
 

@@ -1,42 +1,25 @@
 """How each provider names a template registered with it, and how a reference is checked.
 
-``templates_registry`` imports no other app, so the provider kinds are listed here too;
-``tests/templates_registry/test_references.py`` fails when they drift from
-``providers.registry.PROVIDERS``.
+The provider's class declares it (``Provider.template_reference``: label, field name,
+pattern, hint); this module asks the provider registry, so a new provider needs no edit here.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
+
+from providers.base import TemplateReference
+from providers.registry import PROVIDERS, provider_class
 
 MAX_REFERENCE_LENGTH = 128
 
 
-@dataclass(frozen=True)
-class ProviderReference:
-    """What ``provider`` calls the template reference (``field``) and what it looks like."""
-
-    provider: str
-    field: str
-    pattern: str = r"\S(?:.*\S)?"
-    hint: str = "text without leading or trailing spaces"
-
-    @property
-    def label(self) -> str:
-        return f"{self.provider} {self.field}"
-
-
-PROVIDER_REFERENCES: dict[str, ProviderReference] = {
-    "binance": ProviderReference("Binance", "templateId"),
-    "alipayplus": ProviderReference("Alipay+", "templateCode"),
-    "mpaas": ProviderReference("mPaaS", "templateName"),
-    # The UMS API takes template_id as an integer.
-    "jiguang": ProviderReference("Jiguang", "template_id", pattern=r"[0-9]{1,18}", hint="a whole number"),
-}
+def template_references() -> dict[str, TemplateReference]:
+    """Return {kind: how that provider names a template}, for every registered provider."""
+    return {kind: provider_class(kind).template_reference for kind in PROVIDERS}
 
 
 def clean_provider_refs(refs: Mapping[str, object] | None) -> dict[str, str]:
@@ -49,12 +32,13 @@ def clean_provider_refs(refs: Mapping[str, object] | None) -> dict[str, str]:
         return {}
     if not isinstance(refs, Mapping):
         raise ValidationError({"provider_refs": ["must be an object mapping provider kind to reference"]})
+    specs = template_references()
     cleaned: dict[str, str] = {}
     errors: list[str] = []
     for kind, raw in refs.items():
-        spec = PROVIDER_REFERENCES.get(kind)
+        spec = specs.get(kind)
         if spec is None:
-            errors.append(f"unknown provider kind {kind!r}; known: {', '.join(PROVIDER_REFERENCES)}")
+            errors.append(f"unknown provider kind {kind!r}; known: {', '.join(specs)}")
             continue
         if raw is None:
             continue
@@ -76,4 +60,4 @@ def clean_provider_refs(refs: Mapping[str, object] | None) -> dict[str, str]:
     if errors:
         raise ValidationError({"provider_refs": errors})
     # A fixed order keeps snapshots comparable and diffs readable.
-    return {kind: cleaned[kind] for kind in PROVIDER_REFERENCES if kind in cleaned}
+    return {kind: cleaned[kind] for kind in specs if kind in cleaned}

@@ -5,8 +5,8 @@ by the same rules as submit (``campaigns.provider_options``).
 ``CampaignAdminForm``) so that:
 
 * ``provider_options`` is a JSON text area; under it ``provider_options.js`` lists the
-  options of the selected account's provider (from ``providers.options.REFERENCE``) and
-  offers an example to start from;
+  options of the selected account's provider (its class's ``option_reference``) and
+  offers its ``option_example`` to start from;
 * the options are checked when the form is saved, and each error is shown on the field
   with its path (``PushStatus: PushStatus 0 needs …``), as submit and the API would report
   it; mPaaS native-scheduling errors appear on ``timezone``.
@@ -22,8 +22,8 @@ from django.utils.html import format_html, json_script
 
 from campaigns.provider_options import PREFIX, campaign_option_errors
 from campaigns.sending.native import native_errors
-from providers import options as rules
 from providers.models import ProviderAccount
+from providers.registry import provider_classes
 
 HELP = (
     "A JSON object of the provider's own parameters (see the list below for the chosen "
@@ -50,8 +50,8 @@ class ProviderOptionsWidget(forms.Textarea):
     def render(self, name: str, value: Any, attrs: dict | None = None, renderer=None) -> str:
         config = {
             "kinds": dict(ProviderAccount.objects.values_list("pk", "kind")),
-            "reference": rules.REFERENCE,
-            "examples": rules.EXAMPLES,
+            "reference": {cls.kind: cls.option_reference for cls in provider_classes()},
+            "examples": {cls.kind: cls.option_example for cls in provider_classes() if cls.option_example},
         }
         return format_html(
             '{}<div class="provider-options-reference help" id="provider-options-reference"></div>{}',

@@ -3,7 +3,8 @@ approved rather than by the provider at send time.
 
 * At most ``CRIER_MAX_PENDING_SCHEDULED`` (default 100) scheduled or recurring campaigns
   may be pending per provider account, as mPaaS allows 100 pending scheduled tasks.
-* mPaaS cannot schedule a push to a tag group or segment, only send it at once.
+* Some providers cannot schedule a push to tags or a segment, only send it at once
+  (``Limits.scheduled_tags``; mPaaS).
 """
 
 from __future__ import annotations
@@ -16,14 +17,11 @@ from django.db import transaction
 from django.db.transaction import TransactionManagementError
 
 from campaigns.models import AudienceKind, Campaign, CampaignStatus
-from campaigns.schedules.spec import (
-    SCHEDULE_FIELDS,
-    SCHEDULED_KINDS,
-    ScheduleError,
-    ScheduleSpec,
-    has_occurrences_left,
-)
+from campaigns.schedules.kinds import SCHEDULE_FIELDS, SCHEDULED_KINDS
+from campaigns.schedules.occurrences import has_occurrences_left
+from campaigns.schedules.spec import ScheduleError, ScheduleSpec
 from providers.models import ProviderAccount
+from providers.registry import provider_class
 
 # Awaiting review, or approved and not finished: the states that hold a provider slot.
 PENDING_STATUSES: tuple[str, ...] = (
@@ -31,7 +29,6 @@ PENDING_STATUSES: tuple[str, ...] = (
     CampaignStatus.APPROVED,
     CampaignStatus.SENDING,
 )
-MPAAS_KIND = "mpaas"
 
 
 def max_pending_scheduled() -> int:
@@ -107,15 +104,17 @@ def check_pending_limit(*, campaign: Campaign, now: dt.datetime) -> None:
         )
 
 
-def check_mpaas_audience(*, campaign: Campaign) -> None:
-    """Raise ValidationError on ``audience`` if mPaaS cannot schedule a push to it.
+def check_scheduled_audience(*, campaign: Campaign) -> None:
+    """Raise ValidationError on ``audience`` if the provider cannot schedule a push to it.
 
-    mPaaS: "Scheduled and recurring pushes are not supported when the target audience is
-    a tag group", which is how a tags or segment audience reaches mPaaS.
+    A provider whose ``limits.scheduled_tags`` is false sends to tags or a segment only at
+    once (mPaaS: "Scheduled and recurring pushes are not supported when the target audience
+    is a tag group", which is how a tags or segment audience reaches mPaaS).
     """
     if campaign.schedule_kind not in SCHEDULED_KINDS:
         return
-    if campaign.provider_account.kind != MPAAS_KIND:
+    provider = provider_class(campaign.provider_account.kind)
+    if provider.limits.scheduled_tags:
         return
     audience = campaign.audience
     if audience.kind not in (AudienceKind.TAGS, AudienceKind.SEGMENT):
@@ -124,8 +123,9 @@ def check_mpaas_audience(*, campaign: Campaign) -> None:
         {
             "audience": [
                 f"audience {audience.name!r} selects by {audience.kind}, and "
-                f"mPaaS does not support a '{campaign.schedule_kind}' schedule for a tag group or "
-                "segment; send it now, or choose an audience of everyone or of listed user ids"
+                f"{provider.template_reference.provider} does not support a '{campaign.schedule_kind}' "
+                "schedule for a tag group or segment; send it now, or choose an audience of everyone "
+                "or of listed user ids"
             ]
         }
     )

@@ -1,12 +1,12 @@
-"""mPaaS native scheduling: delegate a campaign's schedule to mPaaS's own scheduler.
+"""Native scheduling: delegate a campaign's schedule to the provider's own scheduler.
 
-An mPaaS provider account with ``settings["native_scheduling"] = true`` hands its
-``once`` and ``recurring`` campaigns to mPaaS (``PushBroadcast`` with ``StrategyType`` 1 or
-2 and a ``StrategyContent`` built from the campaign's :class:`~campaigns.schedules.spec.ScheduleSpec`)
-instead of firing each occurrence from Crier's dispatcher. ``now`` campaigns are sent at
-once as always, and ``cron`` ones stay with Crier (mPaaS has no cron).
-
-The life of such a campaign:
+A provider account whose provider says so (``Provider.schedules_natively``: today mPaaS,
+with ``settings["native_scheduling"] = true``) hands its ``once`` and ``recurring``
+campaigns to the provider (mPaaS: ``PushBroadcast`` with ``StrategyType`` 1 or 2 and a
+``StrategyContent``, built by ``Provider.native_schedule_options`` from the campaign's
+:class:`~campaigns.schedules.spec.ScheduleSpec`) instead of firing each occurrence from
+Crier's dispatcher. ``now`` campaigns are sent at once as always, and ``cron`` ones stay
+with Crier (mPaaS has no cron). The life of such a campaign, with mPaaS:
 
 1. **Submit / approve.** The usual rules hold — the end of a recurrence at most 180 days
    away, start and end not before today, at most ``CRIER_MAX_PENDING_SCHEDULED`` (100)
@@ -42,64 +42,48 @@ from django.core.exceptions import ValidationError
 
 from campaigns.models import Campaign, ScheduleKind
 from campaigns.schedules.spec import ScheduleError, ScheduleSpec
+from providers.base import NativeSchedule
 
 NATIVE_KINDS = frozenset({ScheduleKind.ONCE, ScheduleKind.RECURRING})
-DEFAULT_TIMEZONE = "Asia/Shanghai"
 
 
 def applies(campaign: Campaign) -> bool:
-    """Return whether ``campaign`` is scheduled natively by mPaaS (see the module docstring)."""
-    account = campaign.provider_account
-    return (
-        account.kind == "mpaas"
-        and bool((account.settings or {}).get("native_scheduling"))
-        and campaign.schedule_kind in NATIVE_KINDS
-    )
+    """Return whether ``campaign`` is scheduled natively by its provider (see the module docstring)."""
+    if campaign.schedule_kind not in NATIVE_KINDS:
+        return False
+    try:
+        return campaign.provider_account.provider().schedules_natively()
+    except KeyError:  # a kind no longer registered schedules nothing
+        return False
 
 
 def provider_zone(campaign: Campaign) -> ZoneInfo:
-    """Return the zone mPaaS evaluates the account's schedules in."""
-    name = (campaign.provider_account.settings or {}).get("native_timezone") or DEFAULT_TIMEZONE
-    try:
-        return ZoneInfo(str(name))
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo(DEFAULT_TIMEZONE)
-
-
-def _ms(moment: dt.datetime) -> int:
-    return int(moment.timestamp() * 1000)
+    """Return the zone the provider evaluates the account's schedules in."""
+    return ZoneInfo(campaign.provider_account.provider().native_zone())
 
 
 def strategy_options(campaign: Campaign) -> dict[str, Any]:
-    """Return ``StrategyType``/``StrategyContent`` for a natively scheduled campaign ({} otherwise).
-
-    ``once``: ``{"fixedTime": ms}``. ``recurring``: ``startTime``/``endTime`` at 00:00 of
-    the start and end days in the provider's zone, ``circleType``, ``circleValue`` (weekly
-    and monthly) and ``time`` (HH:mm:ss). Nothing for a schedule that cannot be read: the
-    schedule's own errors are reported at submit.
-    """
+    """Return the options that register a natively scheduled campaign with its provider
+    ({} otherwise). Nothing for a schedule that cannot be read: the schedule's own errors
+    are reported at submit."""
     if not applies(campaign):
         return {}
     try:
         spec = ScheduleSpec.from_campaign(campaign)
     except ValidationError:
         return {}
-    if spec.kind == ScheduleKind.ONCE:
-        if spec.fixed_time is None:
-            return {}
-        return {"StrategyType": 1, "StrategyContent": {"fixedTime": _ms(spec.fixed_time)}}
-    if spec.start_date is None or spec.end_date is None or spec.time is None or spec.circle_type is None:
-        return {}
-    zone = provider_zone(campaign)
-    content: dict[str, Any] = {
-        "startTime": _ms(dt.datetime.combine(spec.start_date, dt.time(), zone)),
-        "endTime": _ms(dt.datetime.combine(spec.end_date, dt.time(), zone)),
-        "circleType": spec.circle_type,
-        "time": spec.time.strftime("%H:%M:%S"),
-    }
-    if spec.circle_type in (2, 3):
-        content["circleValue"] = list(spec.circle_value)
-    return {"StrategyType": 2, "StrategyContent": content}
+    provider = campaign.provider_account.provider()
+    schedule = NativeSchedule(
+        kind=str(spec.kind),
+        zone=provider.native_zone(),
+        fixed_time=spec.fixed_time,
+        start_date=spec.start_date,
+        end_date=spec.end_date,
+        time=spec.time,
+        circle_type=spec.circle_type,
+        circle_value=tuple(spec.circle_value or ()),
+    )
+    return provider.native_schedule_options(schedule)
 
 
 def native_errors(campaign: Campaign) -> dict[str, list[str]]:

@@ -1,19 +1,18 @@
 """Per-user delivery receipts reported by providers after they accepted a request.
 
-Jiguang UMS (VIP) posts status callbacks in batches (every 100 records or 10 s) to a URL
-registered in its console — Crier's is ``/callbacks/jiguang/<account id>/``
-(``campaigns.sending.callbacks``). Each record says what happened to one user of one message:
-``type`` 0 target valid, 1 target invalid, 2 submitted, 3 submit failed, 4 delivered,
-5 delivery failed, 6 clicked, 7 retracted, 8 retract failed (PROVIDERS.md §4.8).
+A provider that declares ``receives_callbacks`` (Jiguang UMS, VIP) posts status batches to
+``/callbacks/<kind>/<account id>/`` (``campaigns.sending.callbacks``); the provider reads
+them into :class:`providers.base.Receipt` records (``Provider.parse_callback``: message
+id, the provider's user id, one of :class:`~campaigns.models.ReceiptStatus`, time).
 
-:func:`receipts_record_jiguang` matches each record to the delivery that sent it
-(``msgid`` → ``Delivery.provider_message_id``, of that account's campaigns) and to the
-recipient (``userid`` → the delivery's target whose Jiguang address, or external id, it
-is) and stores a :class:`~campaigns.models.DeliveryReceipt`. Receipts are unique on
-(delivery, user, status) and inserted with ``ignore_conflicts``: Jiguang retries a batch
-every 50 s up to three times when it did not get a 200, so the same batch arriving again
-changes nothing. Records for messages Crier did not send (or another account's) are
-counted as unmatched and dropped.
+:func:`receipts_record` matches each receipt to the delivery that sent it (message id →
+``Delivery.provider_message_id``, of that account's campaigns) and to the recipient (the
+provider's user id → the delivery's target whose address there, or external id, it is)
+and stores a :class:`~campaigns.models.DeliveryReceipt`. Receipts are unique on
+(delivery, user, status) and inserted with ``ignore_conflicts``: providers retry a batch
+that did not get a 200 (Jiguang every 50 s, up to three times), so the same batch
+arriving again changes nothing. Receipts for messages Crier did not send (or another
+account's) are counted as unmatched and dropped.
 
 The selectors feed the campaign report: :func:`campaign_receipt_counts` (users per
 status) and :func:`campaign_receipts_by_user` (delivered / clicked / failed per user).
@@ -23,32 +22,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
 from django.db import transaction
 from django.db.models import Count, Min
 from django.utils import timezone
 
 from campaigns.models import Campaign, Delivery, DeliveryReceipt, ReceiptStatus, Recipient
+from providers.base import CallbackBatch
 from providers.models import ProviderAccount
 
-JIGUANG_TYPES: dict[int, str] = {
-    0: ReceiptStatus.TARGET_VALID,
-    1: ReceiptStatus.TARGET_INVALID,
-    2: ReceiptStatus.SUBMITTED,
-    3: ReceiptStatus.SUBMIT_FAILED,
-    4: ReceiptStatus.DELIVERED,
-    5: ReceiptStatus.DELIVERY_FAILED,
-    6: ReceiptStatus.CLICKED,
-    7: ReceiptStatus.RETRACTED,
-    8: ReceiptStatus.RETRACT_FAILED,
-}
 FAILED_STATUSES = frozenset(
     {ReceiptStatus.TARGET_INVALID, ReceiptStatus.SUBMIT_FAILED, ReceiptStatus.DELIVERY_FAILED}
 )
-# Record fields kept on the receipt besides those it is keyed by.
-DETAIL_FIELDS = ("channel", "sender_id", "error", "code", "message", "params")
 
 
 @dataclass
@@ -73,25 +59,6 @@ class ReceiptReport:
         }
 
 
-def _moment(value: Any) -> datetime:
-    """Return the record's time (Unix ms or s, or ISO 8601); now when absent or unreadable."""
-    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-        seconds = value / 1000 if value > 1e11 else value
-        try:
-            return datetime.fromtimestamp(seconds, UTC)
-        except (OverflowError, OSError, ValueError):
-            return timezone.now()
-    if isinstance(value, str) and value:
-        if value.isdigit():
-            return _moment(int(value))
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            return timezone.now()
-        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return timezone.now()
-
-
 def _user_lookup(deliveries: Iterable[Delivery], kind: str) -> dict[int, dict[str, str]]:
     """Return, per delivery, the provider's user id → our external id of its targets."""
     deliveries = list(deliveries)
@@ -111,43 +78,23 @@ def _user_lookup(deliveries: Iterable[Delivery], kind: str) -> dict[int, dict[st
     return lookup
 
 
-def receipts_record_jiguang(*, account: ProviderAccount, records: Iterable[Any]) -> ReceiptReport:
-    """Store the per-user outcomes of one Jiguang status-callback batch; return what it did.
+def receipts_record(*, account: ProviderAccount, batch: CallbackBatch) -> ReceiptReport:
+    """Store the per-user outcomes of one callback batch of ``account``; return what it did.
 
-    Idempotent: a batch posted again (Jiguang retries) stores nothing new. Records naming
-    another channel key, an unknown type or no msgid are counted ``invalid``; those whose
-    msgid is not a delivery of ``account`` are ``unmatched``.
+    Idempotent: a batch posted again (providers retry) stores nothing new. Records the
+    provider could not read, or with a status Crier does not know, are counted ``invalid``;
+    those whose message id is not a delivery of ``account`` are ``unmatched``.
     """
-    report = ReceiptReport()
-    channel_key = account.get_credentials().get("channel_key", "")
-    parsed: list[tuple[str, str, str, datetime, dict[str, Any]]] = []
-    for record in records:
-        report.received += 1
-        if not isinstance(record, Mapping):
-            report.invalid += 1
-            continue
-        kind = record.get("type")
-        msgid = record.get("msgid")
-        sender = record.get("channelkey")
-        if (
-            isinstance(kind, bool)
-            or kind not in JIGUANG_TYPES
-            or not isinstance(msgid, str)
-            or not msgid
-            or (sender not in (None, "") and sender != channel_key)
-        ):
-            report.invalid += 1
-            continue
-        userid = record.get("userid")
-        userid = str(userid) if userid not in (None, "") else ""
-        detail = {name: record[name] for name in DETAIL_FIELDS if name in record}
-        parsed.append((msgid, userid[:128], JIGUANG_TYPES[kind], _moment(record.get("time")), detail))
+    report = ReceiptReport(received=batch.received, invalid=batch.invalid)
+    known_statuses = set(ReceiptStatus.values)
+    parsed = [r for r in batch.receipts if r.status in known_statuses]
+    report.invalid += len(batch.receipts) - len(parsed)
     if not parsed:
         return report
     deliveries: dict[str, Delivery] = {}
     for delivery in (
         Delivery.objects.filter(
-            provider_message_id__in={msgid for msgid, *_ in parsed},
+            provider_message_id__in={r.message_id for r in parsed},
             dispatch__campaign__provider_account=account,
         )
         .only("id", "targets", "provider_message_id")
@@ -156,26 +103,31 @@ def receipts_record_jiguang(*, account: ProviderAccount, records: Iterable[Any])
         deliveries.setdefault(delivery.provider_message_id, delivery)
     lookup = _user_lookup(deliveries.values(), account.kind)
     wanted: dict[tuple[int, str, str], DeliveryReceipt] = {}
-    for msgid, userid, status, at, detail in parsed:
-        delivery = deliveries.get(msgid)
+    for receipt in parsed:
+        delivery = deliveries.get(receipt.message_id)
         if delivery is None:
             report.unmatched += 1
             continue
-        user = lookup[delivery.pk].get(userid, userid)
-        key = (delivery.pk, user, status)
+        user = lookup[delivery.pk].get(receipt.user, receipt.user)
+        key = (delivery.pk, user, receipt.status)
         if key in wanted:
             report.duplicates += 1
             continue
         wanted[key] = DeliveryReceipt(
             delivery_id=delivery.pk,
             user_id=user,
-            provider_user_id=userid,
-            status=status,
-            at=at,
-            detail=detail,
+            provider_user_id=receipt.user,
+            status=receipt.status,
+            at=receipt.at or timezone.now(),
+            detail=dict(receipt.detail),
         )
-    if not wanted:
-        return report
+    if wanted:
+        _store(report, wanted)
+    return report
+
+
+def _store(report: ReceiptReport, wanted: dict[tuple[int, str, str], DeliveryReceipt]) -> None:
+    """Insert the receipts not stored yet and touch their deliveries; count what was new."""
     with transaction.atomic():
         known = set(
             DeliveryReceipt.objects.filter(delivery_id__in={k[0] for k in wanted})
@@ -190,7 +142,6 @@ def receipts_record_jiguang(*, account: ProviderAccount, records: Iterable[Any])
         report.deliveries = {receipt.delivery_id for receipt in new}
         if report.deliveries:
             Delivery.objects.filter(pk__in=report.deliveries).update(updated_at=timezone.now())
-    return report
 
 
 # --- selectors for the campaign report --------------------------------------------------

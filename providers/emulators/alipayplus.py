@@ -131,6 +131,11 @@ class AlipayPlusEmulator(Emulator):
 
     kind = "alipayplus"
 
+    @classmethod
+    def serve_options(cls) -> dict[str, Any]:
+        """Sign answers with the platform key the demo account verifies them with."""
+        return {"platform_private_key": load_or_create_platform_key(default_platform_key_path())}
+
     def __init__(
         self,
         credentials: Mapping[str, str] | None = None,

@@ -97,6 +97,11 @@ class Emulator:
         self._window_start = 0.0
         self._window_count = 0
 
+    @classmethod
+    def serve_options(cls) -> dict[str, Any]:
+        """Return the extra constructor options ``manage.py run_emulators`` passes (none)."""
+        return {}
+
     # -- to implement ------------------------------------------------------
     def handle(self, request: EmuRequest) -> EmuResponse:
         """Answer a provider API request (after knobs); call :meth:`accept` when it succeeds."""

@@ -31,9 +31,7 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 def _config(app: Emulator) -> uvicorn.Config:
-    return uvicorn.Config(
-        app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=30
-    )
+    return uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=30)
 
 
 class EmulatorServer:

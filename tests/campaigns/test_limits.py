@@ -14,7 +14,7 @@ from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 
 from campaigns.models import Audience, Campaign, CampaignStatus
-from campaigns.schedules.limits import check_mpaas_audience, check_pending_limit, pending_scheduled_count
+from campaigns.schedules.limits import check_pending_limit, check_scheduled_audience, pending_scheduled_count
 from providers.models import ProviderAccount
 from templates_registry.models import MessageTemplate
 
@@ -337,10 +337,10 @@ def test_mpaas_refuses_scheduled_pushes_to_tags_and_segments(
         audience=make_audience(audience_kind),
     )
     if not refused:
-        check_mpaas_audience(campaign=campaign)
+        check_scheduled_audience(campaign=campaign)
         return
     with pytest.raises(ValidationError) as caught:
-        check_mpaas_audience(campaign=campaign)
+        check_scheduled_audience(campaign=campaign)
     assert caught.value.message_dict == {
         "audience": [
             f"audience '{audience_kind} audience 1' selects by {audience_kind}, and mPaaS does not support a "

@@ -1,6 +1,6 @@
 """Serve the local provider emulators until interrupted (``make run`` starts this).
 
-Each emulator listens on 127.0.0.1 at its ``DEFAULT_PORTS`` entry unless
+Each emulator listens on 127.0.0.1 at its provider's ``emulator_port`` unless
 ``--<kind>-port`` or ``CRIER_EMULATOR_<KIND>_PORT`` says otherwise, and accepts the
 credentials of the *enabled* provider accounts of its kind, read from the database and
 decrypted in this process only (never printed). The Alipay+ emulator signs its answers
@@ -20,10 +20,11 @@ from urllib.parse import urlsplit
 from django.core.management.base import BaseCommand, CommandError
 
 from providers.crypto import CredentialsUnreadable
-from providers.emulators import DEFAULT_PORTS, EMULATORS, emulator_class
+from providers.emulators import emulator_class, emulator_kinds
 from providers.emulators.base import Emulator
 from providers.emulators.server import serve_forever
-from providers.models import CREDENTIAL_FIELDS, ProviderAccount
+from providers.models import ProviderAccount
+from providers.registry import provider_class
 
 
 def emulator_credentials(kind: str, *, warn: Any = None) -> tuple[dict[str, str], list[ProviderAccount]]:
@@ -35,7 +36,7 @@ def emulator_credentials(kind: str, *, warn: Any = None) -> tuple[dict[str, str]
     accounts whose credentials cannot be read or are incomplete are skipped, with a
     ``warn(text)`` naming the account.
     """
-    identity, secret = CREDENTIAL_FIELDS[kind][:2]
+    identity, secret = provider_class(kind).credential_fields[:2]
     mapping: dict[str, str] = {}
     used: list[ProviderAccount] = []
     for account in ProviderAccount.objects.filter(kind=kind, enabled=True).order_by("name"):
@@ -54,30 +55,22 @@ def emulator_credentials(kind: str, *, warn: Any = None) -> tuple[dict[str, str]
     return mapping, used
 
 
-def emulator_options(kind: str) -> dict[str, Any]:
-    """Return the extra constructor options ``run_emulators`` gives the ``kind`` emulator."""
-    if kind == "alipayplus":
-        from providers.emulators.alipayplus import default_platform_key_path, load_or_create_platform_key
-
-        return {"platform_private_key": load_or_create_platform_key(default_platform_key_path())}
-    return {}
-
-
 class Command(BaseCommand):
     help = "Serve the provider emulators on 127.0.0.1 with the credentials of the enabled accounts."
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--host", default=os.environ.get("CRIER_EMULATOR_HOST", "127.0.0.1"))
-        for kind in EMULATORS:
+        for kind in emulator_kinds():
             env = f"CRIER_EMULATOR_{kind.upper()}_PORT"
+            port = provider_class(kind).emulator_port
             parser.add_argument(
                 f"--{kind}-port",
                 type=int,
-                default=int(os.environ.get(env) or DEFAULT_PORTS[kind]),
-                help=f"port of the {kind} emulator (env {env}, default {DEFAULT_PORTS[kind]})",
+                default=int(os.environ.get(env) or port),
+                help=f"port of the {kind} emulator (env {env}, default {port})",
             )
         parser.add_argument(
-            "--only", nargs="+", choices=list(EMULATORS), help="serve only these kinds (default: all)"
+            "--only", nargs="+", choices=emulator_kinds(), help="serve only these kinds (default: all)"
         )
 
     def warn(self, text: str) -> None:
@@ -94,7 +87,7 @@ class Command(BaseCommand):
                 continue
             credentials, accounts = emulator_credentials(kind, warn=self.warn)
             port = ports[kind]
-            apps[port] = cls(credentials, **emulator_options(kind))
+            apps[port] = cls(credentials, **cls.serve_options())
             names = ", ".join(a.name for a in accounts) or "no enabled accounts"
             self.stdout.write(f"{kind:<11} emulator on http://{host}:{port}  ({names})")
             for account in accounts:
@@ -104,8 +97,8 @@ class Command(BaseCommand):
         return apps
 
     def handle(self, *args: Any, host: str, only: list[str] | None, **options: Any) -> None:
-        kinds = only or list(EMULATORS)
-        ports = {kind: options[f"{kind}_port"] for kind in EMULATORS}
+        kinds = only or emulator_kinds()
+        ports = {kind: options[f"{kind}_port"] for kind in emulator_kinds()}
         chosen = [ports[kind] for kind in kinds]
         if len(set(chosen)) != len(chosen):
             raise CommandError(f"two emulators cannot share a port: {chosen}")

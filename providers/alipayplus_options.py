@@ -1,0 +1,107 @@
+"""The Alipay+ message/send options a campaign may carry (``provider_options``), checked.
+
+``channel``: a Crier notion, not sent: the channel the portal template
+was registered for, ``PUSH``, ``INBOX`` or ``SMS`` (default: the account's
+``settings["channel"]``, else unknown). PUSH and INBOX templates need ``redirectUrl``
+(≤ 2048; the option, or the campaign's ``path``), SMS ones take none. ``extendInfo``
+(string or object, ≤ 4096 characters as sent), ``customerBelongsTo`` (one of
+:data:`WALLETS`), ``languages`` (extra template languages; with the campaign's own at
+most five).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from providers.options import Checked, landing_value, refuse_unknown, show
+
+WALLETS = frozenset(
+    {"ALIPAY_CN", "ALIPAY_HK", "ALIPAY_MO", "TNG", "GCASH", "DANA", "KAKAOPAY", "BKASH", "CHOPE", "TRUEMONEY"}
+)
+ALIPAY_CHANNELS = {"PUSH": True, "INBOX": True, "SMS": False}  # channel -> needs redirectUrl
+ALIPAY_MAX_TEMPLATES = 5
+ALIPAY_LENGTHS = {"redirectUrl": 2048, "extendInfo": 4096}
+
+
+def check_alipayplus(
+    options: Mapping[str, Any], *, path: str = "", language: str = "", settings: Mapping[str, Any]
+) -> Checked:
+    """Check message/send options: ``channel``, ``redirectUrl``, ``extendInfo``,
+    ``customerBelongsTo``, ``languages``."""
+    checked = Checked()
+    refuse_unknown(
+        checked,
+        options,
+        ("channel", "redirectUrl", "extendInfo", "customerBelongsTo", "languages"),
+        "Alipay+",
+    )
+    channel = options.get("channel") or settings.get("channel") or ""
+    if channel and channel not in ALIPAY_CHANNELS:
+        where = "channel" if options.get("channel") else "channel (account setting)"
+        checked.error("channel", f"{where} {show(channel)} must be one of {', '.join(ALIPAY_CHANNELS)}")
+        channel = ""
+    redirect = landing_value(checked, options, "redirectUrl", path)
+    if len(redirect) > ALIPAY_LENGTHS["redirectUrl"]:
+        checked.error(
+            "redirectUrl",
+            f"redirectUrl is {len(redirect)} characters; Alipay+ allows {ALIPAY_LENGTHS['redirectUrl']}",
+        )
+    elif redirect:
+        checked.values["redirectUrl"] = redirect
+    if channel and ALIPAY_CHANNELS[channel] and not redirect:
+        checked.error(
+            "redirectUrl",
+            f"redirectUrl is required for a {channel} template (channel {channel}): the mini program "
+            "page opened when the user taps the message; set it here or as the campaign's path",
+        )
+    extend = options.get("extendInfo")
+    if extend not in (None, ""):
+        if isinstance(extend, dict | list):
+            extend = json.dumps(extend, ensure_ascii=False, sort_keys=True)
+        if not isinstance(extend, str):
+            checked.error("extendInfo", f"extendInfo {show(extend)} must be a string or an object")
+        elif len(extend) > ALIPAY_LENGTHS["extendInfo"]:
+            checked.error(
+                "extendInfo",
+                f"extendInfo is {len(extend)} characters; Alipay+ allows {ALIPAY_LENGTHS['extendInfo']}",
+            )
+        else:
+            checked.values["extendInfo"] = extend
+    wallet = options.get("customerBelongsTo")
+    if wallet not in (None, ""):
+        if wallet not in WALLETS:
+            checked.error(
+                "customerBelongsTo",
+                f"customerBelongsTo {show(wallet)} is not one of {', '.join(sorted(WALLETS))}",
+            )
+        else:
+            checked.values["customerBelongsTo"] = wallet
+    extra = options.get("languages") or []
+    if not isinstance(extra, list | tuple) or not all(isinstance(x, str) and x for x in extra):
+        checked.error("languages", f"languages {show(extra)} must be a list of language codes")
+        extra = []
+    languages = list(dict.fromkeys(x for x in [language, *extra] if x))
+    if len(languages) > ALIPAY_MAX_TEMPLATES:
+        checked.error(
+            "languages",
+            f"{len(languages)} languages; Alipay+ takes at most {ALIPAY_MAX_TEMPLATES} templates",
+        )
+    checked.values["languages"] = languages[:ALIPAY_MAX_TEMPLATES]
+    return checked
+
+
+# What the campaign form lists for this provider, and the example it offers.
+REFERENCE: tuple[tuple[str, str], ...] = (
+    ("channel", "the template's channel: PUSH, INBOX (both need redirectUrl) or SMS; not sent"),
+    ("redirectUrl", "mini program page opened on click, ≤ 2048 (or the campaign's path)"),
+    ("extendInfo", "string or object, ≤ 4096 characters"),
+    ("customerBelongsTo", "wallet: " + ", ".join(sorted(WALLETS))),
+    ("languages", "extra template languages (at most 5 with the campaign's)"),
+)
+EXAMPLE: dict[str, Any] = {
+    "channel": "PUSH",
+    "redirectUrl": "/pages/index/index",
+    "customerBelongsTo": "GCASH",
+}

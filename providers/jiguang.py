@@ -36,7 +36,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -53,11 +53,11 @@ from providers.base import (
     Outcome,
     Provider,
     ProviderError,
-    Receipt,
     Result,
     TemplateReference,
     retry_after_seconds,
 )
+from providers.jiguang_callbacks import read_batch
 
 BROADCAST_PATH = "/v1/template/broadcast"
 SENT_PATH = "/v1/template/sent"
@@ -76,21 +76,6 @@ CODE_DAILY_QUOTA = 1015029
 CODE_TOO_FREQUENT = 1015030
 CODE_ALREADY_RETRACTED = 1015055
 RETRACT_WINDOW = 24 * 3600
-# Status callback ``type`` → receipt status (docs/providers.md §4.8).
-CALLBACK_STATUSES: dict[int, str] = {
-    0: "target_valid",
-    1: "target_invalid",
-    2: "submitted",
-    3: "submit_failed",
-    4: "delivered",
-    5: "delivery_failed",
-    6: "clicked",
-    7: "retracted",
-    8: "retract_failed",
-}
-# Record fields kept on the receipt besides those it is keyed by.
-CALLBACK_DETAIL_FIELDS = ("channel", "sender_id", "error", "code", "message", "params")
-CALLBACK_BATCH_KEYS = ("data", "records", "list")
 MAX_ECHOSTR = 256
 RETRYABLE_CODES = frozenset({CODE_SERVER_ERROR, CODE_TOO_FREQUENT})
 
@@ -206,20 +191,8 @@ class JiguangProvider(Provider):
         return same_key and same_secret
 
     def parse_callback(self, body: bytes) -> CallbackBatch:
-        """Return the receipts of a status batch: a JSON array of records (an object holding
-        one under ``data``/``records``/``list``, or a single record, is read too). Records
-        naming another channel key, an unknown type or no msgid are counted invalid."""
-        data = json.loads(body.decode("utf-8"))
-        if isinstance(data, dict):
-            lists = [data[key] for key in CALLBACK_BATCH_KEYS if isinstance(data.get(key), list)]
-            records = lists[0] if lists else [data]
-        else:
-            records = data if isinstance(data, list) else [data]
-        channel_key = self.account.credentials.get("channel_key", "")
-        receipts = [r for r in (_receipt(record, channel_key) for record in records) if r is not None]
-        return CallbackBatch(
-            receipts=tuple(receipts), received=len(records), invalid=len(records) - len(receipts)
-        )
+        """Return the receipts of a status batch (``providers.jiguang_callbacks``)."""
+        return read_batch(body, channel_key=self.account.credentials.get("channel_key", ""))
 
     # -- building ----------------------------------------------------------
     def _template_id(self, message: Message) -> int | None:
@@ -459,45 +432,3 @@ class JiguangProvider(Provider):
             http_status=status,
             raw=body,
         )
-
-
-def _receipt(record: Any, channel_key: str) -> Receipt | None:
-    """Return the receipt one callback record reports; None when it is not a valid record."""
-    if not isinstance(record, Mapping):
-        return None
-    kind, msgid, sender = record.get("type"), record.get("msgid"), record.get("channelkey")
-    if (
-        isinstance(kind, bool)
-        or kind not in CALLBACK_STATUSES
-        or not isinstance(msgid, str)
-        or not msgid
-        or (sender not in (None, "") and sender != channel_key)
-    ):
-        return None
-    userid = record.get("userid")
-    return Receipt(
-        message_id=msgid,
-        user=(str(userid) if userid not in (None, "") else "")[:128],
-        status=CALLBACK_STATUSES[kind],
-        at=_moment(record.get("time")),
-        detail={name: record[name] for name in CALLBACK_DETAIL_FIELDS if name in record},
-    )
-
-
-def _moment(value: Any) -> datetime | None:
-    """Return a record's time (Unix ms or s, or ISO 8601); None when absent or unreadable."""
-    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-        seconds = value / 1000 if value > 1e11 else value
-        try:
-            return datetime.fromtimestamp(seconds, UTC)
-        except (OverflowError, OSError, ValueError):
-            return None
-    if isinstance(value, str) and value:
-        if value.isdigit():
-            return _moment(int(value))
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            return None
-        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return None

@@ -36,7 +36,6 @@ same key was probably accepted.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 import time
@@ -82,11 +81,6 @@ MAX_EXTENDED_PARAMS = 20
 RETRYABLE_CODES = frozenset({"ServiceUnavailable", "InternalError", "UnknownError"})
 RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
 
-# Kept for importers: the option tables live in providers.mpaas_options.
-OPTION_PARAMS = mpaas_options.MPAAS_PARAMS
-OWN_PARAMS = mpaas_options.MPAAS_OWN
-_wire_name = mpaas_options.mpaas_wire_name
-
 
 def _json_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
@@ -96,10 +90,6 @@ def _leading_code(message: str) -> str:
     """Return the code a message starts with (``3022: …``, ``INVALID_PARAM: …``), or ``PUSH_FAILED``."""
     head = message.split(":", 1)[0].strip()
     return head if re.fullmatch(r"-?\d+|[A-Z][A-Z0-9_.]*", head) else "PUSH_FAILED"
-
-
-def _ms(moment: dt.datetime) -> int:
-    return int(moment.timestamp() * 1000)
 
 
 def _is_duplicate_msgkey(text: str) -> bool:
@@ -195,29 +185,7 @@ class MpaasProvider(Provider):
         return NATIVE_OPTIONS
 
     def native_schedule_options(self, schedule: NativeSchedule) -> dict[str, Any]:
-        """Return ``StrategyType``/``StrategyContent`` for ``schedule`` ({} when incomplete).
-
-        ``once``: ``{"fixedTime": ms}``. ``recurring``: ``startTime``/``endTime`` at 00:00 of
-        the start and end days in the schedule's zone, ``circleType``, ``circleValue`` (weekly
-        and monthly) and ``time`` (HH:mm:ss).
-        """
-        if schedule.kind == "once":
-            if schedule.fixed_time is None:
-                return {}
-            return {"StrategyType": 1, "StrategyContent": {"fixedTime": _ms(schedule.fixed_time)}}
-        start, end, at, circle = schedule.start_date, schedule.end_date, schedule.time, schedule.circle_type
-        if start is None or end is None or at is None or circle is None:
-            return {}
-        zone = ZoneInfo(schedule.zone)
-        content: dict[str, Any] = {
-            "startTime": _ms(dt.datetime.combine(start, dt.time(), zone)),
-            "endTime": _ms(dt.datetime.combine(end, dt.time(), zone)),
-            "circleType": circle,
-            "time": at.strftime("%H:%M:%S"),
-        }
-        if circle in (2, 3):
-            content["circleValue"] = list(schedule.circle_value)
-        return {"StrategyType": 2, "StrategyContent": content}
+        return mpaas_options.strategy_options(schedule)
 
     # -- building ----------------------------------------------------------
     def _delivery_types(self, options: Mapping[str, Any]) -> list[int]:

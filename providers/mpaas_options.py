@@ -17,10 +17,13 @@ SDK-only ``PushAction``, ``NotifyType``, ``Silent``, ``ChannelId``, ``TenantId``
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Mapping
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from providers.base import NativeSchedule
 from providers.options import Checked, as_int, as_object, is_int, show
 
 MPAAS_DELIVERY_TYPES = {1: "Android", 2: "iOS", 7: "HarmonyOS"}
@@ -254,6 +257,39 @@ def check_mpaas(options: Mapping[str, Any], *, settings: Mapping[str, Any]) -> C
     _mpaas_strategy(checked, read)
     checked.values = read
     return checked
+
+
+# --- native scheduling (docs/providers.md §3.4) ------------------------------------------
+
+
+def _ms(moment: dt.datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def strategy_options(schedule: NativeSchedule) -> dict[str, Any]:
+    """Return ``StrategyType``/``StrategyContent`` for ``schedule`` ({} when incomplete).
+
+    ``once``: ``{"fixedTime": ms}``. ``recurring``: ``startTime``/``endTime`` at 00:00 of
+    the start and end days in the schedule's zone, ``circleType``, ``circleValue`` (weekly
+    and monthly) and ``time`` (HH:mm:ss).
+    """
+    if schedule.kind == "once":
+        if schedule.fixed_time is None:
+            return {}
+        return {"StrategyType": 1, "StrategyContent": {"fixedTime": _ms(schedule.fixed_time)}}
+    start, end, at, circle = schedule.start_date, schedule.end_date, schedule.time, schedule.circle_type
+    if start is None or end is None or at is None or circle is None:
+        return {}
+    zone = ZoneInfo(schedule.zone)
+    content: dict[str, Any] = {
+        "startTime": _ms(dt.datetime.combine(start, dt.time(), zone)),
+        "endTime": _ms(dt.datetime.combine(end, dt.time(), zone)),
+        "circleType": circle,
+        "time": at.strftime("%H:%M:%S"),
+    }
+    if circle in (2, 3):
+        content["circleValue"] = list(schedule.circle_value)
+    return {"StrategyType": 2, "StrategyContent": content}
 
 
 # What the campaign form lists for this provider, and the example it offers.

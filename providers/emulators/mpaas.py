@@ -39,26 +39,21 @@ Accepted broadcasts are recorded with key = ``Msgkey`` and targets ``("*",)``.
 
 from __future__ import annotations
 
-import hmac
 import json
-import re
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qs
 
-from providers import aliyun_signature as sig
 from providers.emulators.base import Emulator, EmuRequest, EmuResponse
+from providers.emulators.mpaas_auth import PopAuthMixin, Reject
+from providers.emulators.mpaas_scheduler import ScheduledTask, SchedulerMixin
 
 VERSIONS = ("2019-08-21", "2020-10-28")
 HOST_ID = "mpaas.aliyuncs.com"
-SIGNATURE_MISMATCH_PREFIX = (
-    "Specified signature is not matched with our calculation. server string to sign is:"
-)
 PUSH_BROADCAST_REQUIRED = ("AppId", "WorkspaceId", "DeliveryType", "Msgkey", "ExpiredSeconds", "TemplateName")
 INTEGER_PARAMS = (
     "DeliveryType",
@@ -74,26 +69,6 @@ INTEGER_PARAMS = (
     "UnBindStartTime",
     "UnBindEndTime",
 )
-RPC_REQUIRED = (
-    "AccessKeyId",
-    "Signature",
-    "SignatureMethod",
-    "SignatureNonce",
-    "SignatureVersion",
-    "Timestamp",
-)
-ACS3_SIGNED_REQUIRED = (
-    "host",
-    "x-acs-action",
-    "x-acs-version",
-    "x-acs-date",
-    "x-acs-signature-nonce",
-    "x-acs-content-sha256",
-)
-TIME_OF_DAY = re.compile(r"^([01]\d|2[0-3]):[0-5]\d:[0-5]\d$")
-RECURRENCE_MAX_DAYS = 180
-BROADCAST_TYPE = 3  # QueryPushSchedulerList Type: 0 simple, 1 template, 2 multiple, 3 broadcast
-
 # Gateway faults: code → (HTTP status, message, carries x-acs-retry-after).
 GATEWAY_FAULTS: dict[str, tuple[int, str, bool]] = {
     "Throttling": (400, "Request was denied due to request throttling.", True),
@@ -122,63 +97,7 @@ RESULT_NAMES: dict[str, str] = {
 }
 
 
-class _Reject(Exception):
-    """Stop handling a request and answer ``response``."""
-
-    def __init__(self, response: EmuResponse) -> None:
-        super().__init__(response.status)
-        self.response = response
-
-
-@dataclass
-class ScheduledTask:
-    """A scheduled (StrategyType 1) or recurring (2) broadcast held by the emulator."""
-
-    unique_id: str
-    app_id: str
-    workspace_id: str
-    msgkey: str
-    strategy_type: int
-    content: dict[str, Any]
-    delivery_type: int
-    task_name: str
-    template_name: str
-    created_ms: int
-    cancelled: bool = False
-    cancelled_children: set[str] = field(default_factory=set)
-
-    def runs(self, tz: timezone) -> list[tuple[str, str, int]]:
-        """Return (unique id, parent id, push time ms) of every occurrence, cancelled ones left out."""
-        if self.cancelled:
-            return []
-        if self.strategy_type == 1:
-            return [(self.unique_id, "", int(self.content["fixedTime"]))]
-        hour, minute, second = (int(x) for x in self.content["time"].split(":"))
-        first = datetime.fromtimestamp(int(self.content["startTime"]) / 1000, tz).date()
-        last = datetime.fromtimestamp(int(self.content["endTime"]) / 1000, tz).date()
-        circle = int(self.content["circleType"])
-        values = {int(v) for v in self.content.get("circleValue") or ()}
-        rows = []
-        day = first
-        while day <= last:
-            due = (
-                circle == 1
-                or (circle == 2 and day.isoweekday() in values)
-                or (circle == 3 and day.day in values)
-            )
-            child = f"{self.unique_id}-{day:%Y%m%d}"
-            if due and child not in self.cancelled_children:
-                at = datetime(day.year, day.month, day.day, hour, minute, second, tzinfo=tz)
-                rows.append((child, self.unique_id, int(at.timestamp() * 1000)))
-            day += timedelta(days=1)
-        return rows
-
-    def pending(self, now_ms: int, tz: timezone) -> bool:
-        """Say whether an occurrence of this task is still to come."""
-        return any(at > now_ms for _uid, _parent, at in self.runs(tz))
-
-
-class MpaasEmulator(Emulator):
+class MpaasEmulator(PopAuthMixin, SchedulerMixin, Emulator):
     """The POP gateway + mPaaS push backend for PushBroadcast and its scheduler APIs."""
 
     kind = "mpaas"
@@ -244,8 +163,8 @@ class MpaasEmulator(Emulator):
         }
         return EmuResponse.json(status, body, {"x-acs-request-id": request_id, **(headers or {})})
 
-    def _missing(self, name: str) -> _Reject:
-        return _Reject(
+    def _missing(self, name: str) -> Reject:
+        return Reject(
             self._pop_error(
                 400,
                 "MissingParameter",
@@ -254,8 +173,8 @@ class MpaasEmulator(Emulator):
             )
         )
 
-    def _invalid(self, name: str) -> _Reject:
-        return _Reject(
+    def _invalid(self, name: str) -> Reject:
+        return Reject(
             self._pop_error(400, "InvalidParameter", f'The specified parameter "{name}" is not valid.')
         )
 
@@ -263,14 +182,14 @@ class MpaasEmulator(Emulator):
         request_id = str(uuid.uuid4()).upper()
         return EmuResponse.json(200, {"RequestId": request_id, **payload}, {"x-acs-request-id": request_id})
 
-    def _business_error(self, code: str, detail: str, *, push: bool = True) -> _Reject:
+    def _business_error(self, code: str, detail: str, *, push: bool = True) -> Reject:
         """Return a business failure: HTTP 200, ``ResultCode`` = the code, and for push
         actions a ``PushResult`` with ``Success`` false [INFER: the shape is undocumented]."""
         text = f"{RESULT_NAMES.get(code, 'ERROR')}: {detail}"
         answer: dict[str, Any] = {"ResultCode": code, "ResultMessage": text}
         if push:
             answer["PushResult"] = {"Success": False, "ResultMsg": text, "Data": ""}
-        return _Reject(self._ok(answer))
+        return Reject(self._ok(answer))
 
     def _throttled(self, code: str) -> EmuResponse:
         status, message, retry = GATEWAY_FAULTS[code]
@@ -287,114 +206,17 @@ class MpaasEmulator(Emulator):
         """Return the gateway's per-user flow-control error."""
         return self._throttled("Throttling.User")
 
-    # -- authentication ----------------------------------------------------
-    def _check_time(self, value: str, name: str) -> None:
-        try:
-            at = datetime.strptime(value, sig.TIMESTAMP_FORMAT).replace(tzinfo=UTC).timestamp()
-        except ValueError:
-            raise _Reject(
-                self._pop_error(
-                    400,
-                    "IllegalTimestamp",
-                    f'The input parameter "{name}" that is mandatory for processing this request '
-                    "is not supplied or its format is illegal.",
-                )
-            ) from None
-        if abs(self.clock() - at) > self.timestamp_window:
-            raise _Reject(
-                self._pop_error(
-                    400, "InvalidTimeStamp.Expired", "Specified time stamp or date header is expired."
-                )
-            )
-
-    def _secret_for(self, access_key_id: str) -> str:
-        secret = self.credentials.get(access_key_id)
-        if secret is None:
-            raise _Reject(
-                self._pop_error(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found.")
-            )
-        return secret
-
-    def _mismatch(self, string_to_sign: str) -> _Reject:
-        return _Reject(
-            self._pop_error(400, "SignatureDoesNotMatch", SIGNATURE_MISMATCH_PREFIX + string_to_sign)
-        )
-
-    def _use_nonce(self, nonce: str) -> None:
-        now = self.clock()
-        with self._state:
-            horizon = now - 2 * self.timestamp_window
-            for old in [n for n, at in self._nonces.items() if at < horizon]:
-                del self._nonces[old]
-            if nonce in self._nonces:
-                raise _Reject(
-                    self._pop_error(400, "SignatureNonceUsed", "Specified signature nonce was used already.")
-                )
-            self._nonces[nonce] = now
-
-    def _check_rpc(self, request: EmuRequest, params: Mapping[str, str]) -> None:
-        for name in RPC_REQUIRED:
-            if name not in params or (name != "Signature" and not params[name]):
-                raise self._missing(name)
-        if params["SignatureMethod"] != sig.RPC_SIGNATURE_METHOD or params["SignatureVersion"] != "1.0":
-            raise _Reject(
-                self._pop_error(
-                    400, "IncompleteSignature", "The request signature does not conform to Aliyun standards."
-                )
-            )
-        self._check_time(params["Timestamp"], "Timestamp")
-        secret = self._secret_for(params["AccessKeyId"])
-        string_to_sign = sig.rpc_string_to_sign(method=request.method, params=params)
-        expected = sig.rpc_signature(string_to_sign=string_to_sign, secret=secret)
-        if not hmac.compare_digest(expected, params["Signature"]):
-            raise self._mismatch(string_to_sign)
-        self._use_nonce(params["SignatureNonce"])
-
-    def _check_acs3(self, request: EmuRequest, authorization: str) -> None:
-        fields = sig.parse_acs3_authorization(authorization)
-        if fields is None:
-            raise _Reject(
-                self._pop_error(
-                    400, "IncompleteSignature", "The request signature does not conform to Aliyun standards."
-                )
-            )
-        signed = [name.strip().lower() for name in fields["SignedHeaders"].split(";") if name.strip()]
-        for name in ACS3_SIGNED_REQUIRED:
-            if name not in request.headers:
-                raise self._missing(name)
-            if name not in signed:
-                raise _Reject(
-                    self._pop_error(
-                        400, "IncompleteSignature", f"The header {name} must be signed (SignedHeaders)."
-                    )
-                )
-        self._check_time(request.headers["x-acs-date"], "x-acs-date")
-        secret = self._secret_for(fields["Credential"])
-        canonical = sig.acs3_canonical_request(
-            method=request.method,
-            path=request.path,
-            query=request.query,
-            headers={name: request.headers.get(name, "") for name in signed},
-            signed_headers=signed,
-            payload_hash=sig.sha256_hex(request.body),  # the body we got, not the header's claim
-        )
-        string_to_sign = sig.acs3_string_to_sign(canonical)
-        expected = sig.acs3_signature(string_to_sign=string_to_sign, secret=secret)
-        if not hmac.compare_digest(expected, fields["Signature"]):
-            raise self._mismatch(string_to_sign)
-        self._use_nonce(request.headers["x-acs-signature-nonce"])
-
     # -- dispatch ----------------------------------------------------------
     def handle(self, request: EmuRequest) -> EmuResponse:
         """Authenticate the request, then run its Action."""
         try:
             return self._handle(request)
-        except _Reject as reject:
+        except Reject as reject:
             return reject.response
 
     def _handle(self, request: EmuRequest) -> EmuResponse:
         if request.path != "/" or request.method not in ("GET", "POST"):
-            raise _Reject(
+            raise Reject(
                 self._pop_error(
                     404,
                     "InvalidAction.NotFound",
@@ -417,7 +239,7 @@ class MpaasEmulator(Emulator):
             self._check_rpc(request, params)
             action, version = params.get("Action", ""), params.get("Version", "")
         if version not in VERSIONS:
-            raise _Reject(self._pop_error(400, "InvalidVersion", "Specified parameter Version is not valid."))
+            raise Reject(self._pop_error(400, "InvalidVersion", "Specified parameter Version is not valid."))
         handler = {
             "PushBroadcast": self._push_broadcast,
             "CancelPushScheduler": self._cancel_push_scheduler,
@@ -425,7 +247,7 @@ class MpaasEmulator(Emulator):
             "RevokePushTask": self._revoke_push_task,
         }.get(action)
         if handler is None:
-            raise _Reject(
+            raise Reject(
                 self._pop_error(
                     404,
                     "InvalidAction.NotFound",
@@ -586,138 +408,6 @@ class MpaasEmulator(Emulator):
                 )
         for name in ("TransparentMessagePayload", "ThirdChannelCategory", "NotifyLevel"):
             self._json_object(params, name, "3028")
-
-    def _check_strategy(self, strategy: int, content: Mapping[str, Any]) -> None:
-        """Enforce the documented StrategyContent rules; raise a 3028 business failure otherwise."""
-        now = self.clock()
-        today = datetime.fromtimestamp(now, self.schedule_tz).date()
-        today_start_ms = int(
-            datetime(today.year, today.month, today.day, tzinfo=self.schedule_tz).timestamp() * 1000
-        )
-
-        def integer(name: str) -> int:
-            value = content.get(name)
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise self._business_error(
-                    "3028", f"StrategyContent.{name} must be a timestamp in milliseconds"
-                )
-            return value
-
-        if strategy == 1:
-            fixed = integer("fixedTime")
-            if fixed <= now * 1000:
-                raise self._business_error("3028", f"fixedTime {fixed} is in the past")
-            return
-        start, end = integer("startTime"), integer("endTime")
-        if start < today_start_ms or end < today_start_ms:
-            raise self._business_error("3028", "startTime and endTime cannot be earlier than 00:00 today")
-        if end < start:
-            raise self._business_error("3028", "endTime cannot be earlier than startTime")
-        end_day = datetime.fromtimestamp(end / 1000, self.schedule_tz).date()
-        if end_day > today + timedelta(days=RECURRENCE_MAX_DAYS):
-            raise self._business_error(
-                "3028",
-                f"endTime {end_day} is {(end_day - today).days} days away; at most "
-                f"{RECURRENCE_MAX_DAYS} days from today",
-            )
-        circle = content.get("circleType")
-        if circle not in (1, 2, 3):
-            raise self._business_error(
-                "3028", f"circleType {circle!r} must be 1 (day), 2 (week) or 3 (month)"
-            )
-        if not isinstance(content.get("time"), str) or not TIME_OF_DAY.match(content["time"]):
-            raise self._business_error("3028", f"time {content.get('time')!r} must be HH:mm:ss")
-        if circle in (2, 3):
-            values = content.get("circleValue")
-            top = 7 if circle == 2 else 31
-            if (
-                not isinstance(values, list)
-                or not values
-                or not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= top for v in values)
-            ):
-                raise self._business_error("3028", f"circleValue {values!r} must list values from 1 to {top}")
-
-    # -- scheduler APIs ----------------------------------------------------
-    def _task_rows(self, app_id: str, workspace_id: str) -> list[dict[str, Any]]:
-        now_ms = int(self.clock() * 1000)
-        rows = []
-        with self._state:
-            tasks = [t for t in self.tasks.values() if (t.app_id, t.workspace_id) == (app_id, workspace_id)]
-        for task in tasks:
-            for unique_id, parent_id, at in task.runs(self.schedule_tz):
-                rows.append(
-                    {
-                        "UniqueId": unique_id,
-                        "ParentId": parent_id,
-                        "PushTime": at,
-                        "PushTitle": task.task_name,
-                        "PushContent": task.template_name,
-                        "Type": BROADCAST_TYPE,
-                        "DeliveryType": task.delivery_type,
-                        "StrategyType": task.strategy_type,
-                        # The emulator never fires a task; "executed" only says its time has passed.
-                        "ExecutedStatus": 1 if at <= now_ms else 0,
-                        "CreateType": 0,
-                        "GmtCreate": task.created_ms,
-                    }
-                )
-        return sorted(rows, key=lambda row: (row["PushTime"], row["UniqueId"]))
-
-    def _query_push_scheduler_list(self, request: EmuRequest, params: Mapping[str, str]) -> EmuResponse:
-        for name in ("AppId", "WorkspaceId", "StartTime", "EndTime"):
-            if not params.get(name):
-                raise self._missing(name)
-        self._check_app(params["AppId"], params["WorkspaceId"], push=False)
-        numbers = {}
-        for name, default in (("StartTime", None), ("EndTime", None), ("PageNumber", 1), ("PageSize", 500)):
-            try:
-                numbers[name] = int(params[name]) if params.get(name) else default
-            except ValueError:
-                raise self._invalid(name) from None
-        rows = [
-            row
-            for row in self._task_rows(params["AppId"], params["WorkspaceId"])
-            if numbers["StartTime"] <= row["PushTime"] <= numbers["EndTime"]
-        ]
-        if params.get("Type") and params["Type"] != str(BROADCAST_TYPE):
-            rows = []
-        if params.get("UniqueId"):
-            wanted = params["UniqueId"]
-            rows = [row for row in rows if wanted in (row["UniqueId"], row["ParentId"])]
-        size, page = max(1, numbers["PageSize"]), max(1, numbers["PageNumber"])
-        return self._ok(
-            {
-                "ResultCode": "OK",
-                "ResultMessage": "",
-                "ResultContent": {
-                    "Data": {"TotalCount": len(rows), "List": rows[(page - 1) * size : page * size]}
-                },
-            }
-        )
-
-    def _cancel_push_scheduler(self, request: EmuRequest, params: Mapping[str, str]) -> EmuResponse:
-        for name in ("AppId", "WorkspaceId", "UniqueIds"):
-            if not params.get(name):
-                raise self._missing(name)
-        self._check_app(params["AppId"], params["WorkspaceId"], push=False)
-        owner = (params["AppId"], params["WorkspaceId"])
-        cancelled = 0
-        with self._state:
-            for unique_id in (u.strip() for u in params["UniqueIds"].split(",") if u.strip()):
-                task = self.tasks.get(unique_id)
-                if task is not None and (task.app_id, task.workspace_id) == owner and not task.cancelled:
-                    task.cancelled = True
-                    cancelled += 1
-                    continue
-                parent = self.tasks.get(unique_id.rsplit("-", 1)[0])
-                if (
-                    parent is not None
-                    and (parent.app_id, parent.workspace_id) == owner
-                    and any(uid == unique_id for uid, _p, _at in parent.runs(self.schedule_tz))
-                ):
-                    parent.cancelled_children.add(unique_id)
-                    cancelled += 1
-        return self._ok({"ResultCode": "OK", "ResultMessage": "", "ResultContent": str(cancelled)})
 
     def _revoke_push_task(self, request: EmuRequest, params: Mapping[str, str]) -> EmuResponse:
         """Revoke a broadcast by its task id (``PushResult.Data``): once, and only a known one."""

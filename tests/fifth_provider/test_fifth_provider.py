@@ -9,9 +9,10 @@ from django.core.exceptions import ValidationError
 
 from approvals.services import campaign_approve, campaign_submit
 from campaigns.models import CampaignStatus, DispatchStatus
+from campaigns.previews import campaign_preview
 from campaigns.sending.run import dispatch_run
 from campaigns.sending.ticker import dispatcher_tick
-from campaigns.services import campaign_edit, campaign_preview
+from campaigns.services import campaign_edit
 from providers.emulators import emulator_class
 from providers.registry import PROVIDERS, kind_choices, provider_class
 from providers.services import account_check, account_create

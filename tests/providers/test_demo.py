@@ -8,10 +8,10 @@ import pytest
 from django.core.management import call_command
 
 from providers import demo
-from providers.emulators import DEFAULT_PORTS
 from providers.emulators.server import EmulatorServer
 from providers.management.commands import run_emulators
 from providers.models import ProviderAccount
+from providers.registry import provider_class
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +33,7 @@ def test_seed_creates_one_account_per_kind_pointing_at_the_emulators():
         "mPaaS demo",
     ]
     for kind, account in accounts.items():
-        assert account.base_url == f"http://127.0.0.1:{DEFAULT_PORTS[kind]}"
+        assert account.base_url == f"http://127.0.0.1:{provider_class(kind).emulator_port}"
         assert all(account.credential_status().values()), kind
     assert accounts["mpaas"].settings == {
         "workspace_id": "default",

@@ -9,7 +9,7 @@ import pytest
 from templates_registry import demo
 from templates_registry.content import content_of_version, variable_warnings
 from templates_registry.models import MessageTemplate, TemplateStatus, TemplateVersion
-from templates_registry.references import PROVIDER_REFERENCES
+from templates_registry.references import template_references
 from templates_registry.rendering import render
 from templates_registry.selectors import current_version
 
@@ -25,7 +25,7 @@ def test_seed_creates_two_active_templates_in_three_languages_with_all_providers
         languages = {v["language"] for v in version.variants}
         assert template.status == TemplateStatus.ACTIVE and template.version == 1
         assert {"en", "zh-CN"} < languages and len(languages) == 3
-        assert set(template.provider_refs) == set(PROVIDER_REFERENCES)
+        assert set(template.provider_refs) == set(template_references())
         assert template.provider_refs["jiguang"].isdigit()
         assert 2 <= len(version.variables) <= 3
         assert variable_warnings(content_of_version(version)) == []

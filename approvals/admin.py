@@ -1,17 +1,31 @@
-"""Admin of reviews: read-only, since reviews change only through services.
+"""Admin of reviews, and the campaign admin extended with them.
 
-Decisions are taken on the campaign's review page (``CampaignAdmin``), which calls
-``approvals.services``.
+Reviews are read-only here, since they change only through services. Decisions are taken
+on the campaign's review page (:class:`ReviewedCampaignAdmin`, registered for Campaign in
+place of the campaigns app's own admin), which calls ``approvals.services``.
 """
 
 from __future__ import annotations
 
-from django.contrib import admin
-from django.urls import reverse
+from collections.abc import Callable
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html
 
 from approvals.models import Review, ReviewDecision
+from approvals.rules import ReviewConflict, campaigns_awaiting_review
+from approvals.selectors import campaign_available_actions, review_page
+from approvals.services import campaign_approve, campaign_reject, campaign_submit, campaign_withdraw
 from audit.admin import ReadOnlyAdminMixin
+from campaigns.admin import BUTTON_LABELS, CampaignAdmin, error_text
+from campaigns.lifecycle import CampaignTransitionError
+from campaigns.models import Campaign, CampaignStatus
+from campaigns.services import campaign_void_if_changed
 
 
 class ReviewDecisionInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -41,3 +55,115 @@ class ReviewAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def review_link(self, review: Review) -> str:
         url = reverse("admin:campaigns_campaign_review", args=[review.campaign_id])
         return format_html('<a href="{}">open</a>', url)
+
+
+# Buttons of reviews on a campaign's page, besides the campaign's own.
+REVIEW_BUTTON_LABELS = {
+    "submit": "Submit for review",
+    "withdraw": "Withdraw from review",
+}
+
+
+class ReviewedCampaignAdmin(CampaignAdmin):
+    """The campaign admin with reviews: submit and withdraw buttons, the review page (what
+    will be sent, approve or reject with a comment) and the queue of what awaits me.
+
+    Registered for Campaign in place of ``campaigns.admin.CampaignAdmin``: campaigns sits
+    below approvals and does not import it, so approvals extends it here. The decisions
+    call ``approvals.services``; who may approve is ``approvals.rules``.
+    """
+
+    button_labels = {**REVIEW_BUTTON_LABELS, **BUTTON_LABELS}
+
+    def available_actions(self, request: HttpRequest, campaign: Campaign) -> list[str]:
+        return campaign_available_actions(user=request.user, campaign=campaign)
+
+    def transition_runs(self, request: HttpRequest, campaign: Campaign) -> dict[str, tuple[Callable, str]]:
+        return {
+            "submit": (lambda: campaign_submit(campaign=campaign, actor=request.user),
+                       "submitted for review"),
+            "withdraw": (lambda: campaign_withdraw(campaign=campaign, actor=request.user),
+                         "withdrawn from review"),
+            **super().transition_runs(request, campaign),
+        }
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        extra = dict(extra_context or {})
+        extra["awaiting_review"] = len(campaigns_awaiting_review(user=request.user))
+        return super().changelist_view(request, extra)
+
+    def get_urls(self) -> list:
+        view = self.admin_site.admin_view
+        return [
+            path("review-queue/", view(self.review_queue_view), name="campaigns_campaign_review_queue"),
+            path("<path:object_id>/review/", view(self.review_view), name="campaigns_campaign_review"),
+            *super().get_urls(),
+        ]
+
+    def review_queue_view(self, request: HttpRequest) -> HttpResponse:
+        """List the campaigns in review that the current user may approve."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        rows = []
+        for campaign in campaigns_awaiting_review(user=request.user):
+            review = campaign.open_review
+            rows.append({
+                "campaign": campaign,
+                "review": review,
+                "approvals": review.decisions.filter(decision="approve").count(),
+            })
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Awaiting my review",
+            "rows": rows,
+        }
+        return TemplateResponse(request, "admin/campaigns/campaign/review_queue.html", context)
+
+    def _decide(self, request: HttpRequest, campaign: Campaign) -> None:
+        """Take the approve or reject decision posted on the review page."""
+        decision = request.POST.get("decision")
+        comment = request.POST.get("comment", "")
+        try:
+            if decision == "approve":
+                review = campaign_approve(campaign=campaign, actor=request.user, comment=comment)
+                if review.status == "approved":
+                    self.message_user(request, f"{campaign} approved.", messages.SUCCESS)
+                else:
+                    self.message_user(
+                        request, "Your approval is recorded; another reviewer must approve too.",
+                        messages.SUCCESS,
+                    )
+            elif decision == "reject":
+                campaign_reject(campaign=campaign, actor=request.user, comment=comment)
+                self.message_user(request, f"{campaign} rejected.", messages.SUCCESS)
+            else:
+                self.message_user(request, f"unknown decision {decision!r}", messages.ERROR)
+        except (PermissionDenied, ValidationError, CampaignTransitionError, ReviewConflict) as exc:
+            self.message_user(request, error_text(exc), messages.ERROR)
+
+    def review_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Show exactly what will be sent, and take an approve or reject decision (POST)."""
+        campaign = self._campaign_or_404(request, object_id)
+        if request.method == "POST":
+            self._decide(request, campaign)
+            return redirect(reverse("admin:campaigns_campaign_review", args=[campaign.pk]))
+        watched = (CampaignStatus.IN_REVIEW, CampaignStatus.APPROVED)
+        if campaign.status in watched and campaign_void_if_changed(campaign=campaign):
+            self.message_user(
+                request,
+                "The campaign changed since it was submitted; its review was voided and it is back in draft.",
+                messages.WARNING,
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            **review_page(campaign=campaign, user=request.user),
+            "opts": self.model._meta,
+            "original": campaign,
+            "title": f"Review: {campaign}",
+        }
+        return TemplateResponse(request, "admin/campaigns/campaign/review.html", context)
+
+
+admin.site.unregister(Campaign)
+admin.site.register(Campaign, ReviewedCampaignAdmin)

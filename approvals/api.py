@@ -1,27 +1,30 @@
-"""REST API of reviews: ``GET /api/v1/reviews/?status=pending`` and ``/api/v1/reviews/{id}/``.
+"""REST API of reviews: ``GET /api/v1/reviews/?status=pending`` and ``/api/v1/reviews/{id}/``,
+and the campaign API with its review transitions.
 
-Decisions are taken on the campaign (``POST /api/v1/campaigns/{id}/approve/`` and
-``…/reject/``); a review shows what was submitted (the snapshot: rendered messages, the
-provider request bodies, the audience and its size, the schedule), who decided, the
-previews of exactly that content, and whether the requesting user may approve it.
+:class:`ReviewedCampaignViewSet` is what ``/api/v1/campaigns/`` serves: the campaigns
+app's view set plus the POSTs ``submit``, ``withdraw`` (``{"reason"}``), ``approve``
+(``{"comment"}``) and ``reject`` (``{"comment"}`` required), and the ``approvals``
+summary of each campaign. Decisions are taken there; a review shows what was submitted
+(the snapshot: rendered messages, the provider request bodies, the audience and its size,
+the schedule), who decided, the previews of exactly that content, and whether the
+requesting user may approve it.
 """
 
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, viewsets
+from rest_framework.decorators import action
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from approvals.models import Review, ReviewDecision, ReviewStatus
-from approvals.selectors import (
-    approve_refusal,
-    campaign_accepted_label,
-    dispatch_outcome,
-    review_list,
-    review_previews,
-)
+from approvals.rules import approve_refusal
+from approvals.selectors import campaign_approval_summary, review_list, review_previews
+from approvals.services import campaign_approve, campaign_reject, campaign_submit, campaign_withdraw
+from campaigns.api import CampaignOutputSerializer, CampaignPermission, CampaignViewSet, ReasonSerializer
+from campaigns.selectors import campaign_accepted_label, dispatch_outcome
 
 
 class ReviewPermission(BasePermission):
@@ -75,7 +78,8 @@ class ReviewSerializer(serializers.ModelSerializer):
         if review.status != ReviewStatus.PENDING:
             return f"the review is {review.status}"
         user = self.context["request"].user
-        return approve_refusal(user=user, campaign=review.campaign, review=review)
+        refusal = approve_refusal(user=user, campaign=review.campaign, review=review)
+        return str(refusal) if refusal is not None else None
 
     def get_may_approve(self, review: Review) -> bool:
         return self._refusal(review) is None
@@ -112,3 +116,74 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     @extend_schema(parameters=[OpenApiParameter("status", enum=ReviewStatus.values, required=False)])
     def list(self, request: Request, *args, **kwargs) -> Response:
         return super().list(request, *args, **kwargs)
+
+
+class CommentSerializer(serializers.Serializer):
+    comment = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ReviewedCampaignPermission(CampaignPermission):
+    """The campaign permissions plus the review transitions: view is enough here, since
+    their services check the real rule (submit permission, ``approvals.rules``)."""
+
+    required = {
+        **CampaignPermission.required,
+        "submit": CampaignPermission.required["retrieve"],
+        "withdraw": CampaignPermission.required["retrieve"],
+        "approve": CampaignPermission.required["retrieve"],
+        "reject": CampaignPermission.required["retrieve"],
+    }
+
+
+@extend_schema(tags=["campaigns"])
+class ReviewedCampaignViewSet(CampaignViewSet):
+    """Campaigns: a template to an audience through a provider account, on a schedule, under review."""
+
+    permission_classes = [ReviewedCampaignPermission]
+
+    def get_serializer_class(self) -> type[serializers.Serializer]:
+        return {
+            "approve": CommentSerializer,
+            "reject": CommentSerializer,
+            "withdraw": ReasonSerializer,
+        }.get(self.action) or super().get_serializer_class()
+
+    def get_serializer_context(self) -> dict:
+        # Fills CampaignOutputSerializer's "approvals" field.
+        return {**super().get_serializer_context(), "review_summary": campaign_approval_summary}
+
+    @extend_schema(request=None, responses=CampaignOutputSerializer)
+    @action(detail=True, methods=["post"])
+    def submit(self, request: Request, pk: str | None = None) -> Response:
+        """Submit a draft for review: its content is frozen and hashed for the reviewers."""
+        campaign = self.get_object()
+        campaign_submit(campaign=campaign, actor=request.user)
+        return self.output(campaign)
+
+    @extend_schema(request=ReasonSerializer, responses=CampaignOutputSerializer)
+    @action(detail=True, methods=["post"])
+    def withdraw(self, request: Request, pk: str | None = None) -> Response:
+        """Take a campaign out of review, back to draft."""
+        reason = self.input(ReasonSerializer, request).validated_data["reason"]
+        campaign = self.get_object()
+        campaign_withdraw(campaign=campaign, actor=request.user, reason=reason)
+        return self.output(campaign)
+
+    @extend_schema(request=CommentSerializer, responses=CampaignOutputSerializer)
+    @action(detail=True, methods=["post"])
+    def approve(self, request: Request, pk: str | None = None) -> Response:
+        """Approve the campaign's open review (four-eyes rule; the quorum approves the campaign)."""
+        comment = self.input(CommentSerializer, request).validated_data["comment"]
+        campaign = self.get_object()
+        campaign_approve(campaign=campaign, actor=request.user, comment=comment)
+        return self.output(campaign)
+
+    @extend_schema(request=CommentSerializer, responses=CampaignOutputSerializer)
+    @action(detail=True, methods=["post"])
+    def reject(self, request: Request, pk: str | None = None) -> Response:
+        """Reject the campaign's open review; the comment is required."""
+        comment = self.input(CommentSerializer, request).validated_data["comment"]
+        campaign = self.get_object()
+        campaign_reject(campaign=campaign, actor=request.user, comment=comment)
+        return self.output(campaign)
+

@@ -11,7 +11,9 @@ API, management command all call :func:`campaign_approve`). A campaign is approv
 (default 2) for an audience of everyone.
 
 Every review state change goes through :func:`review_transition` (table, compare-and-swap,
-audit event); every campaign state change through ``campaigns.services.campaign_transition``.
+audit event); every campaign state change through ``campaigns.lifecycle.campaign_transition``.
+When the campaign core voids an approval or cancels a campaign in review, it tells this app
+through ``campaigns.signals`` (received in ``approvals.receivers``).
 """
 
 from __future__ import annotations
@@ -19,29 +21,30 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from approvals.models import DecisionKind, Review, ReviewDecision, ReviewStatus
-from approvals.selectors import (
+from approvals.rules import (
     APPROVE_PERM,
-    approval_blockers,
-    review_has_successful_preview,
+    ReviewConflict,
+    approve_refusal,
+    decision_refusal,
+    preview_refusal,
     review_open,
 )
 from audit.services import record_event
-from campaigns.messages import build_message
-from campaigns.models import AudienceKind, Campaign, CampaignStatus
-from campaigns.services import (
+from campaigns.lifecycle import (
     CampaignTransitionError,
-    campaign_check_sendable,
-    campaign_first_due,
     campaign_transition,
-    campaign_void_if_changed,
+    describe,
     refresh_stale,
     require_perm,
 )
+from campaigns.messages import build_message
+from campaigns.models import AudienceKind, Campaign, CampaignStatus
+from campaigns.services import campaign_check_sendable, campaign_first_due, campaign_void_if_changed
 from campaigns.snapshot import campaign_snapshot, snapshot_hash, snapshot_provider
 from templates_registry.selectors import current_version
 
@@ -57,18 +60,8 @@ REVIEW_TRANSITIONS: dict[tuple[str, str], str] = {
 }
 
 
-class ReviewConflict(Exception):
-    """A review cannot take this decision or move (HTTP 409)."""
-
-    conflict = True
-
-
 class ApprovalVoided(CampaignTransitionError):
     """The campaign changed since it was submitted: its review was voided, not approved."""
-
-
-def _describe(campaign: Campaign) -> str:
-    return f"campaign {campaign.pk} {campaign.name!r}"
 
 
 def approvals_required(*, campaign: Campaign) -> int:
@@ -134,11 +127,11 @@ def _locked(campaign: Campaign) -> Campaign:
 def _require_in_review(campaign: Campaign, doing: str) -> Review:
     if campaign.status != S.IN_REVIEW:
         raise CampaignTransitionError(
-            f"{_describe(campaign)} is {campaign.status}; only a campaign in review can be {doing}"
+            f"{describe(campaign)} is {campaign.status}; only a campaign in review can be {doing}"
         )
     review = review_open(campaign=campaign)
     if review is None:  # pragma: no cover - submit always opens one
-        raise CampaignTransitionError(f"{_describe(campaign)} is in review but has no open review")
+        raise CampaignTransitionError(f"{describe(campaign)} is in review but has no open review")
     return review
 
 
@@ -164,7 +157,7 @@ def campaign_submit(*, campaign: Campaign, actor) -> Review:
                 current.status == S.REJECTED
             ) else ""
             raise CampaignTransitionError(
-                f"{_describe(current)} is {current.status}; only a draft can be submitted{hint}"
+                f"{describe(current)} is {current.status}; only a draft can be submitted{hint}"
             )
         fields = {}
         if current.template_version_id is None:
@@ -223,17 +216,10 @@ def campaign_withdraw(*, campaign: Campaign, actor, reason: str = "") -> Review:
     return review
 
 
-def _refuse_second_decision(review: Review, actor) -> None:
-    decided = review.decisions.filter(reviewer=actor).values_list("decision", flat=True).first()
-    if decided:
-        raise ReviewConflict(
-            f"{actor.get_username()!r} already decided ({decided}) on review {review.pk} of campaign "
-            f"{review.campaign_id}; each reviewer decides once"
-        )
-
-
 def _decide(review: Review, actor, decision: str, comment: str) -> ReviewDecision:
-    _refuse_second_decision(review, actor)
+    refusal = decision_refusal(user=actor, review=review)
+    if refusal is not None:
+        raise refusal.error()
     made = ReviewDecision.objects.create(review=review, reviewer=actor, decision=decision, comment=comment)
     approvals = review.decisions.filter(decision=DecisionKind.APPROVE).count()
     record_event(
@@ -260,28 +246,21 @@ def campaign_approve(*, campaign: Campaign, actor, comment: str = "") -> Review:
     to what was submitted (the review is then voided and the campaign is back in draft).
     On approval the campaign records the reviewed hash and its first due time.
     """
-    require_perm(actor, APPROVE_PERM, "approve campaigns")
     comment = (comment or "").strip()
     voided_reason = ""
     with transaction.atomic():
         current = _locked(campaign)
-        review = _require_in_review(current, "approved")
-        roles = approval_blockers(campaign=current, review=review).get(actor.pk)
-        if roles:
-            raise PermissionDenied(
-                f"four-eyes rule: {actor.get_username()!r} {' and '.join(roles)} {_describe(current)} "
-                "and may not approve it; another reviewer must"
-            )
-        _refuse_second_decision(review, actor)
+        refusal = approve_refusal(user=actor, campaign=current)
+        if refusal is not None:
+            raise refusal.error()
+        review = review_open(campaign=current)
         if campaign_void_if_changed(campaign=current, actor=actor):
             voids = current.audit_events.filter(object_type="campaign", action="void").order_by("-id")
             voided_reason = voids.values_list("reason", flat=True).first()
         else:
-            if settings.CRIER_REQUIRE_PREVIEW and not review_has_successful_preview(review=review):
-                raise ValidationError(
-                    {"preview": [f"{_describe(current)} needs a successful preview of the reviewed "
-                                 "content before approval (CRIER_REQUIRE_PREVIEW is on); send one"]}
-                )
+            refusal = preview_refusal(review=review)
+            if refusal is not None:
+                raise refusal.error()
             now = timezone.now()
             campaign_check_sendable(campaign=current, now=now)
             first_due = campaign_first_due(campaign=current, now=now)
@@ -309,7 +288,7 @@ def campaign_approve(*, campaign: Campaign, actor, comment: str = "") -> Review:
     refresh_stale(campaign, current)
     if voided_reason:
         raise ApprovalVoided(
-            f"{_describe(current)} was not approved: {voided_reason}; resubmit it for review"
+            f"{describe(current)} was not approved: {voided_reason}; resubmit it for review"
         )
     review.refresh_from_db()
     return review

@@ -3,11 +3,15 @@
 ``/api/v1/campaigns/``: list (``?status=``) and create; ``/api/v1/campaigns/{id}/``:
 retrieve and update (PUT/PATCH go through ``campaign_edit``: editing an approved campaign
 voids its approval). There is no DELETE: the audit trail keeps every campaign; cancel it.
-Transitions are POSTs: ``submit``, ``withdraw``, ``approve`` (``{"comment"}``),
-``reject`` (``{"comment"}`` required), ``cancel``, ``preview``, ``recall`` (``{"reason"}``;
-Jiguang and mPaaS only, 409 where nothing can be recalled); ``GET …/{id}/audit/`` lists
-the campaign's audit trail. An illegal transition answers 409, a forbidden actor 403
-(the services check permissions and the four-eyes rule), bad input 400 with field errors.
+Transitions are POSTs: ``cancel``, ``preview``, ``recall`` (``{"reason"}``; Jiguang and
+mPaaS only, 409 where nothing can be recalled); ``GET …/{id}/audit/`` lists the campaign's
+audit trail. An illegal transition answers 409, a forbidden actor 403 (the services check
+permissions), bad input 400 with field errors.
+
+The transitions of reviews (``submit``, ``withdraw``, ``approve``, ``reject``) and the
+``approvals`` field of a campaign are added by ``approvals.api``, whose subclass of
+:class:`CampaignViewSet` is the one routed at ``/api/v1/campaigns/`` (approvals sits
+above campaigns, so this module does not import it).
 """
 
 from __future__ import annotations
@@ -21,22 +25,16 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from approvals.selectors import (
+from campaigns.models import Audience, Campaign, CampaignStatus, CircleType, Dispatch, ScheduleKind
+from campaigns.previews import campaign_preview
+from campaigns.selectors import (
     campaign_accepted_label,
-    campaign_approval_summary,
     campaign_audit_trail,
     campaign_next_occurrences,
     dispatch_outcome,
 )
-from approvals.services import campaign_approve, campaign_reject, campaign_submit, campaign_withdraw
-from campaigns.models import Audience, Campaign, CampaignStatus, CircleType, Dispatch, ScheduleKind
 from campaigns.sending.recall import campaign_recall
-from campaigns.services import (
-    campaign_cancel,
-    campaign_create,
-    campaign_edit,
-    campaign_preview,
-)
+from campaigns.services import campaign_cancel, campaign_create, campaign_edit
 from providers.models import ProviderAccount
 from templates_registry.models import MessageTemplate
 
@@ -45,7 +43,7 @@ VIEW = ("campaigns.view_campaign",)
 
 class CampaignPermission(BasePermission):
     """Model permissions by action; transitions need only view here because their
-    services check the real rule (submit, approve, cancel permissions, four-eyes)."""
+    services check the real rule (cancel permission; approvals adds its own)."""
 
     required = {
         "list": VIEW,
@@ -54,10 +52,6 @@ class CampaignPermission(BasePermission):
         "create": ("campaigns.add_campaign",),
         "update": ("campaigns.change_campaign",),
         "partial_update": ("campaigns.change_campaign",),
-        "submit": VIEW,
-        "withdraw": VIEW,
-        "approve": VIEW,
-        "reject": VIEW,
         "cancel": VIEW,
         "preview": VIEW,
         "recall": VIEW,
@@ -203,11 +197,10 @@ class CampaignOutputSerializer(serializers.ModelSerializer):
         return [moment.isoformat() for moment in campaign_next_occurrences(campaign=campaign)]
 
     def get_approvals(self, campaign: Campaign) -> dict | None:
-        return campaign_approval_summary(campaign=campaign)
-
-
-class CommentSerializer(serializers.Serializer):
-    comment = serializers.CharField(required=False, allow_blank=True, default="")
+        # Reviews are kept by approvals, above this app: its view set passes the summary in
+        # the serializer context (``review_summary``); without it there is none.
+        summary = self.context.get("review_summary")
+        return summary(campaign=campaign) if summary is not None else None
 
 
 class ReasonSerializer(serializers.Serializer):
@@ -286,21 +279,20 @@ class CampaignViewSet(
             "create": CampaignInputSerializer,
             "update": CampaignInputSerializer,
             "partial_update": CampaignInputSerializer,
-            "approve": CommentSerializer,
-            "reject": CommentSerializer,
-            "withdraw": ReasonSerializer,
             "cancel": ReasonSerializer,
             "audit": AuditEventSerializer,
             "preview": PreviewSerializer,
             "recall": ReasonSerializer,
         }.get(self.action, CampaignOutputSerializer)
 
-    def _output(self, campaign: Campaign, code: int = status.HTTP_200_OK) -> Response:
+    def output(self, campaign: Campaign, code: int = status.HTTP_200_OK) -> Response:
+        """Return ``campaign`` as stored now, as the API shows a campaign."""
         fresh = Campaign.objects.select_related("template_version", "created_by").get(pk=campaign.pk)
         data = CampaignOutputSerializer(fresh, context=self.get_serializer_context()).data
         return Response(data, status=code)
 
-    def _input(self, serializer_class: type[serializers.Serializer], request: Request, **kwargs):
+    def input(self, serializer_class: type[serializers.Serializer], request: Request, **kwargs):
+        """Return ``serializer_class`` validated over the request's data (400 when invalid)."""
         serializer = serializer_class(data=request.data, **kwargs)
         serializer.is_valid(raise_exception=True)
         return serializer
@@ -311,9 +303,9 @@ class CampaignViewSet(
 
     @extend_schema(request=CampaignInputSerializer, responses={201: CampaignOutputSerializer})
     def create(self, request: Request) -> Response:
-        serializer = self._input(CampaignInputSerializer, request)
+        serializer = self.input(CampaignInputSerializer, request)
         campaign = campaign_create(actor=request.user, data=serializer.to_changes())
-        return self._output(campaign, status.HTTP_201_CREATED)
+        return self.output(campaign, status.HTTP_201_CREATED)
 
     @extend_schema(request=CampaignInputSerializer, responses=CampaignOutputSerializer)
     def update(self, request: Request, pk: str | None = None) -> Response:
@@ -325,53 +317,18 @@ class CampaignViewSet(
 
     def _update(self, request: Request, *, partial: bool) -> Response:
         campaign = self.get_object()
-        serializer = self._input(CampaignInputSerializer, request, partial=partial)
+        serializer = self.input(CampaignInputSerializer, request, partial=partial)
         campaign = campaign_edit(campaign=campaign, actor=request.user, changes=serializer.to_changes())
-        return self._output(campaign)
-
-    @extend_schema(request=None, responses=CampaignOutputSerializer)
-    @action(detail=True, methods=["post"])
-    def submit(self, request: Request, pk: str | None = None) -> Response:
-        """Submit a draft for review: its content is frozen and hashed for the reviewers."""
-        campaign = self.get_object()
-        campaign_submit(campaign=campaign, actor=request.user)
-        return self._output(campaign)
-
-    @extend_schema(request=ReasonSerializer, responses=CampaignOutputSerializer)
-    @action(detail=True, methods=["post"])
-    def withdraw(self, request: Request, pk: str | None = None) -> Response:
-        """Take a campaign out of review, back to draft."""
-        reason = self._input(ReasonSerializer, request).validated_data["reason"]
-        campaign = self.get_object()
-        campaign_withdraw(campaign=campaign, actor=request.user, reason=reason)
-        return self._output(campaign)
-
-    @extend_schema(request=CommentSerializer, responses=CampaignOutputSerializer)
-    @action(detail=True, methods=["post"])
-    def approve(self, request: Request, pk: str | None = None) -> Response:
-        """Approve the campaign's open review (four-eyes rule; the quorum approves the campaign)."""
-        comment = self._input(CommentSerializer, request).validated_data["comment"]
-        campaign = self.get_object()
-        campaign_approve(campaign=campaign, actor=request.user, comment=comment)
-        return self._output(campaign)
-
-    @extend_schema(request=CommentSerializer, responses=CampaignOutputSerializer)
-    @action(detail=True, methods=["post"])
-    def reject(self, request: Request, pk: str | None = None) -> Response:
-        """Reject the campaign's open review; the comment is required."""
-        comment = self._input(CommentSerializer, request).validated_data["comment"]
-        campaign = self.get_object()
-        campaign_reject(campaign=campaign, actor=request.user, comment=comment)
-        return self._output(campaign)
+        return self.output(campaign)
 
     @extend_schema(request=ReasonSerializer, responses=CampaignOutputSerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str | None = None) -> Response:
         """Cancel the campaign before its last occurrence."""
-        reason = self._input(ReasonSerializer, request).validated_data["reason"]
+        reason = self.input(ReasonSerializer, request).validated_data["reason"]
         campaign = self.get_object()
         campaign_cancel(campaign=campaign, actor=request.user, reason=reason)
-        return self._output(campaign)
+        return self.output(campaign)
 
     @extend_schema(request=None, responses={202: PreviewSerializer})
     @action(detail=True, methods=["post"])
@@ -385,7 +342,7 @@ class CampaignViewSet(
     def recall(self, request: Request, pk: str | None = None) -> Response:
         """Recall what the campaign sent, where the provider allows it (Jiguang within 24 h,
         mPaaS while the message is valid); 409 where nothing can be recalled."""
-        reason = self._input(ReasonSerializer, request).validated_data["reason"]
+        reason = self.input(ReasonSerializer, request).validated_data["reason"]
         report = campaign_recall(campaign=self.get_object(), actor=request.user, reason=reason)
         return Response(RecallSerializer(report.as_dict()).data)
 

@@ -1,17 +1,8 @@
-"""Every change to a campaign: the life cycle's one transition table and helper, edits,
-cancellation, previews, and the check that an approval still matches the content.
+"""Changes to a campaign's content: validation, create and edit, cancel, and the check that
+an approval still matches the content.
 
-The life cycle (DESIGN.md)::
-
-    draft --submit--> in_review --approve--> approved --(due)--> sending --> sent | partially_failed | failed
-      ^   <--withdraw--  | reject                ^   <--(recurring: more due)--  |
-      +------edit---- rejected                   +-- cancel (before the last occurrence) --> cancelled
-
-``campaign_transition`` is the only code that writes ``Campaign.status``: it checks
-:data:`TRANSITIONS`, moves the row with a compare-and-swap on the old status, raises
-:class:`CampaignTransitionError` (HTTP 409) when the move is illegal or lost a race, and
-appends an audit event in the same transaction. Submitting, approving, rejecting and
-withdrawing live in ``approvals.services`` (they are about reviews); they call this helper.
+Status moves go through ``campaigns.lifecycle.campaign_transition`` (the one transition
+table), previews through ``campaigns.previews``.
 
 An approval is bound to a content hash (``campaigns.snapshot``). An edit through
 :func:`campaign_edit` of an approved campaign voids the approval and returns it to draft;
@@ -19,8 +10,9 @@ a change made elsewhere (the audience edited, the template version re-pinned, th
 moved) is caught by :func:`campaign_verify_approval` / :func:`campaign_void_if_changed`,
 which the send engine and the admin call.
 
-Reviews are voided through ``approvals.services``, imported inside the functions that need
-it because that module builds on this one.
+Reviews belong to ``approvals``, a layer above this one: voiding one is announced with the
+signals of ``campaigns.signals`` (``approval_voided``, ``review_abandoned``), which
+approvals receives; this module never imports it.
 """
 
 from __future__ import annotations
@@ -31,55 +23,35 @@ from functools import cache
 from typing import Any
 from zoneinfo import available_timezones
 
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, models, transaction
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
 from django.utils import timezone
 
 from audit.services import record_event
+from campaigns.lifecycle import (
+    EDITABLE_STATES,
+    TRANSITIONS_TO_CANCELLED,
+    CampaignTransitionError,
+    campaign_transition,
+    describe,
+    refresh_stale,
+    require_perm,
+)
 from campaigns.models import Campaign, CampaignStatus, Dispatch, DispatchStatus, ScheduleKind
 from campaigns.provider_options import campaign_option_errors
-from campaigns.schedules.limits import check_mpaas_audience, check_pending_limit
-from campaigns.schedules.spec import SCHEDULE_FIELDS, ScheduleError, ScheduleSpec, next_occurrence, validate
+from campaigns.schedules.kinds import SCHEDULE_FIELDS
+from campaigns.schedules.limits import check_pending_limit, check_scheduled_audience
+from campaigns.schedules.occurrences import next_occurrence
+from campaigns.schedules.spec import ScheduleError, ScheduleSpec
+from campaigns.schedules.validation import validate
 from campaigns.sending.native import applies as native_applies
 from campaigns.sending.native import native_cancel, native_errors
-from campaigns.snapshot import (
-    campaign_hash,
-    campaign_snapshot,
-    snapshot_changes,
-    snapshot_hash,
-    snapshot_provider,
-)
+from campaigns.signals import review_abandon, reviewed_snapshot_voided
+from campaigns.snapshot import campaign_hash, campaign_snapshot, snapshot_changes, snapshot_hash
 from templates_registry.selectors import current_version
 
 S = CampaignStatus
 
-# (from, to) -> the action recorded when a caller names none.
-TRANSITIONS: dict[tuple[str, str], str] = {
-    (S.DRAFT, S.DRAFT): "edit",
-    (S.DRAFT, S.IN_REVIEW): "submit",
-    (S.IN_REVIEW, S.DRAFT): "withdraw",  # also "void" when the content changed under review
-    (S.IN_REVIEW, S.APPROVED): "approve",
-    (S.IN_REVIEW, S.REJECTED): "reject",
-    (S.REJECTED, S.DRAFT): "edit",
-    (S.APPROVED, S.DRAFT): "void",  # an edit or a detected change voids the approval
-    (S.APPROVED, S.SENDING): "start",
-    (S.SENDING, S.APPROVED): "rearm",  # recurring: more occurrences are due
-    (S.SENDING, S.SENT): "finish",
-    (S.SENDING, S.PARTIALLY_FAILED): "finish",
-    (S.SENDING, S.FAILED): "finish",
-    (S.DRAFT, S.CANCELLED): "cancel",
-    (S.IN_REVIEW, S.CANCELLED): "cancel",
-    (S.REJECTED, S.CANCELLED): "cancel",
-    (S.APPROVED, S.CANCELLED): "cancel",
-}
-
-FINAL_STATES = frozenset({S.SENT, S.PARTIALLY_FAILED, S.FAILED, S.CANCELLED})
-# The statuses a campaign may be cancelled from (checked before calling mPaaS to cancel).
-TRANSITIONS_TO_CANCELLED = frozenset(frm for (frm, to) in TRANSITIONS if to == S.CANCELLED)
-# Editing is allowed in draft and rejected (back to draft) and voids an approval.
-EDITABLE_STATES = frozenset({S.DRAFT, S.REJECTED, S.APPROVED})
-# Previews go out any time before approval.
-PREVIEWABLE_STATES = frozenset({S.DRAFT, S.IN_REVIEW, S.REJECTED})
 MAX_TEST_UIDS = 5
 
 EDITABLE_FIELDS: tuple[str, ...] = (
@@ -97,87 +69,6 @@ EDITABLE_FIELDS: tuple[str, ...] = (
     "test_uids",
     *SCHEDULE_FIELDS,
 )
-
-
-class CampaignTransitionError(Exception):
-    """A campaign cannot make the requested move from its current status (HTTP 409)."""
-
-    conflict = True
-
-
-class NativeCancelFailed(CampaignTransitionError):
-    """mPaaS did not confirm cancelling a campaign's native schedule: nothing changed (HTTP 409)."""
-
-
-def allowed_targets(status: str) -> list[str]:
-    """Return the statuses a campaign in ``status`` may move to."""
-    return [to for (frm, to) in TRANSITIONS if frm == status]
-
-
-def require_perm(actor, perm: str, doing: str) -> None:
-    """Raise PermissionDenied unless ``actor`` holds ``perm`` (named in the message)."""
-    if actor is None or not actor.has_perm(perm):
-        who = getattr(actor, "username", None) or "anonymous"
-        raise PermissionDenied(f"user {who!r} may not {doing}: it needs the permission {perm}")
-
-
-def _describe(campaign: Campaign) -> str:
-    return f"campaign {campaign.pk} {campaign.name!r}"
-
-
-def campaign_transition(
-    *,
-    campaign: Campaign,
-    to: str,
-    actor=None,
-    reason: str = "",
-    data: Mapping[str, Any] | None = None,
-    action: str = "",
-    fields: Mapping[str, Any] | None = None,
-) -> Campaign:
-    """Move ``campaign`` from its status to ``to``, record it, and return the campaign.
-
-    The move is a compare-and-swap on the status the instance holds, so a stale instance
-    or a concurrent move raises :class:`CampaignTransitionError` instead of overwriting.
-    ``fields`` are column updates made in the same UPDATE (e.g. ``approved_hash``,
-    ``next_due_at``). Moving to draft clears the submission and approval hashes; moving
-    to draft or a final state clears ``next_due_at``. ``action`` names the audit event
-    (default: the table's name for the move).
-    """
-    frm = campaign.status
-    if (frm, to) not in TRANSITIONS:
-        targets = ", ".join(allowed_targets(frm)) or "nowhere (final)"
-        raise CampaignTransitionError(
-            f"{_describe(campaign)} is {frm}; it cannot move to {to} (from {frm} it may move to: {targets})"
-        )
-    action = action or TRANSITIONS[(frm, to)]
-    updates: dict[str, Any] = {"status": to, "updated_at": timezone.now()}
-    if to == S.DRAFT:
-        updates.update(submitted_hash="", approved_hash="", next_due_at=None)
-    elif to in FINAL_STATES:
-        updates["next_due_at"] = None
-    updates.update(fields or {})
-    with transaction.atomic():
-        changed = Campaign.objects.filter(pk=campaign.pk, status=frm).update(**updates)
-        if not changed:
-            now = Campaign.objects.filter(pk=campaign.pk).values_list("status", flat=True).first()
-            raise CampaignTransitionError(
-                f"{_describe(campaign)} is no longer {frm} (it is {now or 'deleted'}); {action} refused"
-            )
-        record_event(
-            campaign=campaign,
-            object_type="campaign",
-            object_id=campaign.pk,
-            action=action,
-            from_state=frm,
-            to_state=to,
-            actor=actor,
-            reason=reason,
-            data=data,
-        )
-    for name, value in updates.items():
-        setattr(campaign, name, value)
-    return campaign
 
 
 # --- validation ------------------------------------------------------------------------
@@ -266,7 +157,7 @@ def campaign_check_sendable(*, campaign: Campaign, now: datetime) -> None:
             errors.setdefault("schedule_kind" if field == "kind" else field, []).extend(messages)
     for check in (
         lambda: check_pending_limit(campaign=campaign, now=now),
-        lambda: check_mpaas_audience(campaign=campaign),
+        lambda: check_scheduled_audience(campaign=campaign),
     ):
         try:
             check()
@@ -368,7 +259,7 @@ def campaign_edit(*, campaign: Campaign, actor, changes: Mapping[str, Any]) -> C
         if current.status not in EDITABLE_STATES:
             hint = " (withdraw it from review first)" if current.status == S.IN_REVIEW else ""
             raise CampaignTransitionError(
-                f"{_describe(current)} is {current.status}; campaigns can be edited only in draft, "
+                f"{describe(current)} is {current.status}; campaigns can be edited only in draft, "
                 f"rejected or approved (which voids the approval){hint}"
             )
         changes = dict(changes)
@@ -390,14 +281,12 @@ def campaign_edit(*, campaign: Campaign, actor, changes: Mapping[str, Any]) -> C
         reason = f"edited {', '.join(sorted(diff)) or 'nothing'}"
         fields = dict(diff)
         if voiding:
-            from approvals.services import review_void_for_campaign
-
             reason = f"approval voided: {reason}"
             # Scheduled natively at mPaaS: cancel there first (raises, changing nothing, if
             # mPaaS does not confirm), so the voided content is not sent by mPaaS.
             if native_cancel(campaign=current, actor=actor, reason=reason):
                 fields["native_task_ids"] = []
-            review_void_for_campaign(campaign=current, actor=actor, reason=reason)
+            reviewed_snapshot_voided(campaign=current, actor=actor, reason=reason)
         campaign_transition(
             campaign=current,
             to=S.DRAFT,
@@ -431,9 +320,7 @@ def campaign_cancel(*, campaign: Campaign, actor, reason: str = "") -> Campaign:
     with transaction.atomic():
         current = Campaign.objects.select_for_update().get(pk=campaign.pk)
         if current.status == S.IN_REVIEW:
-            from approvals.services import review_close_open
-
-            review_close_open(campaign=current, actor=actor, reason=reason or "campaign cancelled")
+            review_abandon(campaign=current, actor=actor, reason=reason or "campaign cancelled")
         fields = {}
         if current.status in TRANSITIONS_TO_CANCELLED and native_cancel(
             campaign=current, actor=actor, reason=reason or "campaign cancelled"
@@ -452,13 +339,8 @@ def campaign_cancel(*, campaign: Campaign, actor, reason: str = "") -> Campaign:
     return current
 
 
-def refresh_stale(campaign: Campaign, current: Campaign) -> None:
-    """Bring the caller's instance up to date with the row a service changed."""
-    if campaign is not current:
-        campaign.refresh_from_db()
-
-
-def _fresh(campaign: Campaign, *, lock: bool = False) -> Campaign:
+def fresh(campaign: Campaign, *, lock: bool = False) -> Campaign:
+    """Return ``campaign`` as stored now, with what its snapshot reads (locked if asked)."""
     queryset = Campaign.objects.select_related(
         "template", "template_version", "provider_account", "audience"
     )
@@ -470,7 +352,7 @@ def _fresh(campaign: Campaign, *, lock: bool = False) -> Campaign:
 def campaign_verify_approval(*, campaign: Campaign) -> bool:
     """Return True if ``campaign`` (as stored now) is approved and its content still
     hashes to the approved hash; False otherwise (a dispatch must not send then)."""
-    current = _fresh(campaign)
+    current = fresh(campaign)
     if current.status not in (S.APPROVED, S.SENDING) or not current.approved_hash:
         return False
     return campaign_hash(current) == current.approved_hash
@@ -485,7 +367,7 @@ def campaign_void_if_changed(*, campaign: Campaign, actor=None) -> bool:
     False when nothing was voided (unchanged, or a status with no approval to void).
     """
     with transaction.atomic():
-        current = _fresh(campaign, lock=True)
+        current = fresh(campaign, lock=True)
         if current.status == S.APPROVED:
             expected = current.approved_hash
         elif current.status == S.IN_REVIEW:
@@ -503,11 +385,9 @@ def campaign_void_if_changed(*, campaign: Campaign, actor=None) -> bool:
             ) else " ".join(exc.messages)
         if actual == expected:
             return False
-        from approvals.services import review_void_for_campaign
-
         cancelled_natively = native_cancel(campaign=current, actor=actor, reason="content changed")
-        review = review_void_for_campaign(campaign=current, actor=actor, reason="content changed")
-        changed = snapshot_changes(review.snapshot, snapshot) if review is not None and snapshot else []
+        reviewed = reviewed_snapshot_voided(campaign=current, actor=actor, reason="content changed")
+        changed = snapshot_changes(reviewed, snapshot) if reviewed is not None and snapshot else []
         if problem:
             reason = f"approval voided: the message can no longer be built ({problem})"
         else:
@@ -523,77 +403,3 @@ def campaign_void_if_changed(*, campaign: Campaign, actor=None) -> bool:
         )
     refresh_stale(campaign, current)
     return True
-
-
-# --- previews --------------------------------------------------------------------------
-
-
-def _start_preview(dispatch_id: int) -> bool:
-    """Hand a preview dispatch to the send engine; return False if there is no engine."""
-    try:
-        from campaigns.sending.engine import run_preview
-    except ImportError:
-        return False
-    run_preview(dispatch_id)
-    return True
-
-
-def campaign_preview(*, campaign: Campaign, actor) -> Dispatch:
-    """Send the campaign as it stands to its test uids (at most five), before approval.
-
-    Creates a preview Dispatch due now, bound to the current content hash (a review counts
-    only previews of the content it reviews), records it, and hands it to the send engine
-    once the transaction commits. Return the dispatch.
-    """
-    if actor is None or not (
-        actor.has_perm("campaigns.change_campaign") or actor.has_perm("campaigns.approve_campaign")
-    ):
-        require_perm(actor, "campaigns.change_campaign", "send previews")
-    with transaction.atomic():
-        current = _fresh(campaign, lock=True)
-        if current.status not in PREVIEWABLE_STATES:
-            raise CampaignTransitionError(
-                f"{_describe(current)} is {current.status}; previews are sent only before approval "
-                f"(in {', '.join(sorted(PREVIEWABLE_STATES))})"
-            )
-        uids = [str(uid) for uid in current.test_uids or []]
-        if not uids:
-            raise ValidationError(
-                {"test_uids": ["test_uids is empty; a preview goes to 1 to 5 test users listed there"]}
-            )
-        campaign_clean(current)
-        kind = current.provider_account.kind
-        most = snapshot_provider(current).limits.test_uids
-        if most < 1:
-            raise ValidationError(
-                {"test_uids": [f"provider {kind!r} has no preview audience; send a preview through "
-                               "another account, or review the rendered text on the review page"]}
-            )
-        if len(uids) > most:
-            raise ValidationError(
-                {"test_uids": [f"test_uids has {len(uids)} ids; provider {kind!r} previews to at most "
-                               f"{most}"]}
-            )
-        content_hash = snapshot_hash(campaign_snapshot(current))  # raises the field errors
-        due_at = timezone.now().replace(microsecond=0)
-        try:
-            with transaction.atomic():
-                dispatch = Dispatch.objects.create(
-                    campaign=current, due_at=due_at, is_preview=True, content_hash=content_hash
-                )
-        except IntegrityError:
-            raise CampaignTransitionError(
-                f"a preview of {_describe(current)} was started at {due_at:%H:%M:%S} UTC; "
-                "wait a second before sending another"
-            ) from None
-        record_event(
-            campaign=current,
-            object_type="dispatch",
-            object_id=dispatch.pk,
-            action="preview",
-            to_state=dispatch.status,
-            actor=actor,
-            data={"test_uids": uids, "content_hash": content_hash},
-        )
-        _start_preview(dispatch.pk)
-    return dispatch

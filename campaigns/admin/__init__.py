@@ -1,40 +1,27 @@
 """Admin registrations for recipients, audiences, campaigns, dispatches and deliveries."""
 
+from collections.abc import Callable
+
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from audit.models import AuditEvent
-from approvals.selectors import campaign_available_actions, campaigns_awaiting_review, review_page
-from approvals.services import (
-    ReviewConflict,
-    campaign_approve,
-    campaign_reject,
-    campaign_submit,
-    campaign_withdraw,
-)
+from campaigns.actions import campaign_actions
 from campaigns.admin.dashboard import DashboardActionsMixin
 from campaigns.admin.forms import CampaignAdminForm
 from campaigns.admin.provider_options import with_provider_options
 from campaigns.admin.report import CampaignPagesMixin
 from campaigns.audiences.admin import AudienceAdminBase, RecipientAdminBase
-from campaigns.models import Audience, Campaign, CampaignStatus, Delivery, Dispatch, Recipient, SendSwitch
-from campaigns.sending.engine import sending_resume, sending_stop
+from campaigns.lifecycle import EDITABLE_STATES, CampaignTransitionError
+from campaigns.models import Audience, Campaign, Delivery, Dispatch, Recipient, SendSwitch
+from campaigns.previews import campaign_preview
+from campaigns.sending.operations import sending_resume, sending_stop
 from campaigns.sending.recall import campaign_recall
-from campaigns.services import (
-    EDITABLE_FIELDS,
-    EDITABLE_STATES,
-    CampaignTransitionError,
-    campaign_cancel,
-    campaign_create,
-    campaign_edit,
-    campaign_preview,
-    campaign_void_if_changed,
-)
+from campaigns.services import EDITABLE_FIELDS, campaign_cancel, campaign_create, campaign_edit
 
 
 @admin.register(Recipient)
@@ -47,10 +34,9 @@ class AudienceAdmin(AudienceAdminBase):
     """Audiences: counts in the list, size on the change page, id lists uploaded as CSV."""
 
 
-# Transitions shown as buttons on the change page (approve/reject live on the review page).
+# The campaign's own transitions shown as buttons on the change page (approvals.admin adds
+# submit and withdraw; approve/reject live on its review page).
 BUTTON_LABELS = {
-    "submit": "Submit for review",
-    "withdraw": "Withdraw from review",
     "preview": "Send preview to test uids",
     "cancel": "Cancel campaign",
     "recall": "Recall from users",  # campaigns.sending.recall: shown only where the provider can recall
@@ -88,13 +74,16 @@ class AuditEventInline(admin.TabularInline):
 
 @admin.register(Campaign)
 class CampaignAdmin(DashboardActionsMixin, CampaignPagesMixin, admin.ModelAdmin):
-    """Campaigns: saved through the services; transitions as buttons; a review page per campaign.
+    """Campaigns: saved through the services; their own transitions as buttons.
 
-    The buttons (submit, withdraw, preview, cancel) and the review page's approve/reject
-    post to custom views that call the same services as the API, so the four-eyes rule,
-    the permissions and the transition table apply here too. Each button is shown only to
-    a user the services would allow.
+    The buttons (preview, cancel, recall) post to :meth:`transition_view`, which calls the
+    same services as the API, so the permissions and the transition table apply here too.
+    Each button is shown only to a user the services would allow. ``approvals.admin``
+    registers a subclass in this one's place that adds what belongs to reviews (submit,
+    withdraw, the review page and queue); this app does not import approvals.
     """
+
+    button_labels = BUTTON_LABELS
 
     # The campaign form plus the provider-options field and its checks (admin_provider_options).
     form = with_provider_options(CampaignAdminForm)
@@ -157,32 +146,30 @@ class CampaignAdmin(DashboardActionsMixin, CampaignPagesMixin, admin.ModelAdmin)
             return super().changeform_view(request, object_id, form_url, extra_context)
         except (CampaignTransitionError, ValidationError) as exc:
             # A race (status changed meanwhile) or a rule the form could not see.
-            self.message_user(request, _error_text(exc), messages.ERROR)
+            self.message_user(request, error_text(exc), messages.ERROR)
             if object_id:
                 return redirect(reverse("admin:campaigns_campaign_change", args=[object_id]))
             return redirect(reverse("admin:campaigns_campaign_changelist"))
+
+    def available_actions(self, request: HttpRequest, campaign: Campaign) -> list[str]:
+        """Return the transitions the user may start on ``campaign``, in button order."""
+        return campaign_actions(user=request.user, campaign=campaign)
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
         campaign = self.get_object(request, unquote(object_id))
         extra = dict(extra_context or {})
         if campaign is not None:
-            actions = campaign_available_actions(user=request.user, campaign=campaign)
-            extra["campaign_buttons"] = [(a, BUTTON_LABELS[a]) for a in actions if a in BUTTON_LABELS]
+            actions = self.available_actions(request, campaign)
+            labels = self.button_labels
+            extra["campaign_buttons"] = [(a, labels[a]) for a in actions if a in labels]
             extra["campaign_in_review_for_me"] = "review" in actions
         return super().change_view(request, object_id, form_url, extra)
-
-    def changelist_view(self, request: HttpRequest, extra_context=None):
-        extra = dict(extra_context or {})
-        extra["awaiting_review"] = len(campaigns_awaiting_review(user=request.user))
-        return super().changelist_view(request, extra)
 
     # --- custom views ------------------------------------------------------------
 
     def get_urls(self) -> list:
         view = self.admin_site.admin_view
         return [
-            path("review-queue/", view(self.review_queue_view), name="campaigns_campaign_review_queue"),
-            path("<path:object_id>/review/", view(self.review_view), name="campaigns_campaign_review"),
             path(
                 "<path:object_id>/transition/<str:action>/",
                 view(self.transition_view),
@@ -201,66 +188,17 @@ class CampaignAdmin(DashboardActionsMixin, CampaignPagesMixin, admin.ModelAdmin)
             raise PermissionDenied
         return campaign
 
-    def review_queue_view(self, request: HttpRequest) -> HttpResponse:
-        """List the campaigns in review that the current user may approve."""
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        rows = []
-        for campaign in campaigns_awaiting_review(user=request.user):
-            review = campaign.open_review
-            rows.append({
-                "campaign": campaign,
-                "review": review,
-                "approvals": review.decisions.filter(decision="approve").count(),
-            })
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": "Awaiting my review",
-            "rows": rows,
+    def transition_runs(self, request: HttpRequest, campaign: Campaign) -> dict[str, tuple[Callable, str]]:
+        """Return, per button, the service call it makes and what the user is told after."""
+        reason = request.POST.get("reason", "")
+        return {
+            "cancel": (lambda: campaign_cancel(campaign=campaign, actor=request.user, reason=reason),
+                       "cancelled"),
+            "preview": (lambda: campaign_preview(campaign=campaign, actor=request.user),
+                        "preview started: it goes to the test uids"),
+            "recall": (lambda: campaign_recall(campaign=campaign, actor=request.user, reason=reason),
+                       "recall sent to the provider (its answers are in the audit trail)"),
         }
-        return TemplateResponse(request, "admin/campaigns/campaign/review_queue.html", context)
-
-    def review_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        """Show exactly what will be sent, and take an approve or reject decision (POST)."""
-        campaign = self._campaign_or_404(request, object_id)
-        here = reverse("admin:campaigns_campaign_review", args=[campaign.pk])
-        if request.method == "POST":
-            decision = request.POST.get("decision")
-            comment = request.POST.get("comment", "")
-            try:
-                if decision == "approve":
-                    review = campaign_approve(campaign=campaign, actor=request.user, comment=comment)
-                    if review.status == "approved":
-                        self.message_user(request, f"{campaign} approved.", messages.SUCCESS)
-                    else:
-                        self.message_user(
-                            request, "Your approval is recorded; another reviewer must approve too.",
-                            messages.SUCCESS,
-                        )
-                elif decision == "reject":
-                    campaign_reject(campaign=campaign, actor=request.user, comment=comment)
-                    self.message_user(request, f"{campaign} rejected.", messages.SUCCESS)
-                else:
-                    self.message_user(request, f"unknown decision {decision!r}", messages.ERROR)
-            except (PermissionDenied, ValidationError, CampaignTransitionError, ReviewConflict) as exc:
-                self.message_user(request, _error_text(exc), messages.ERROR)
-            return redirect(here)
-        watched = (CampaignStatus.IN_REVIEW, CampaignStatus.APPROVED)
-        if campaign.status in watched and campaign_void_if_changed(campaign=campaign):
-            self.message_user(
-                request,
-                "The campaign changed since it was submitted; its review was voided and it is back in draft.",
-                messages.WARNING,
-            )
-        context = {
-            **self.admin_site.each_context(request),
-            **review_page(campaign=campaign, user=request.user),
-            "opts": self.model._meta,
-            "original": campaign,
-            "title": f"Review: {campaign}",
-        }
-        return TemplateResponse(request, "admin/campaigns/campaign/review.html", context)
 
     def transition_view(self, request: HttpRequest, object_id: str, action: str) -> HttpResponse:
         """Run one button's transition (POST only) and return to the change page."""
@@ -268,32 +206,21 @@ class CampaignAdmin(DashboardActionsMixin, CampaignPagesMixin, admin.ModelAdmin)
         back = reverse("admin:campaigns_campaign_change", args=[campaign.pk])
         if request.method != "POST":
             return redirect(back)
-        runs = {
-            "submit": lambda: campaign_submit(campaign=campaign, actor=request.user),
-            "withdraw": lambda: campaign_withdraw(campaign=campaign, actor=request.user),
-            "cancel": lambda: campaign_cancel(
-                campaign=campaign, actor=request.user, reason=request.POST.get("reason", "")
-            ),
-            "preview": lambda: campaign_preview(campaign=campaign, actor=request.user),
-            "recall": lambda: campaign_recall(
-                campaign=campaign, actor=request.user, reason=request.POST.get("reason", "")
-            ),
-        }
+        runs = self.transition_runs(request, campaign)
         if action not in runs:
             raise Http404(f"no transition {action!r}")
+        run, done = runs[action]
         try:
-            runs[action]()
+            run()
         except (PermissionDenied, ValidationError, CampaignTransitionError) as exc:
-            self.message_user(request, _error_text(exc), messages.ERROR)
+            self.message_user(request, error_text(exc), messages.ERROR)
         else:
-            done = {"submit": "submitted for review", "withdraw": "withdrawn from review",
-                    "cancel": "cancelled", "preview": "preview started: it goes to the test uids",
-                    "recall": "recall sent to the provider (its answers are in the audit trail)"}[action]
             self.message_user(request, f"{campaign}: {done}.", messages.SUCCESS)
         return redirect(back)
 
 
-def _error_text(exc: Exception) -> str:
+def error_text(exc: Exception) -> str:
+    """Return an error of a service as one line for an admin message."""
     if isinstance(exc, ValidationError):
         if hasattr(exc, "error_dict"):
             return "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items())

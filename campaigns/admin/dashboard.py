@@ -2,7 +2,6 @@
 
 ``dashboard_for`` gathers, for one user, each section they have the permissions for:
 
-* campaigns awaiting my review (``approvals.selectors.campaigns_awaiting_review``);
 * my drafts and rejected campaigns;
 * what goes out in the next 7 days (``campaigns.sending.selectors.calendar_occurrences``);
 * dispatches running now, with progress counted from their deliveries in one query;
@@ -12,9 +11,10 @@
 
 Every list is capped and every count is one query, so the page costs the same with ten
 campaigns or ten thousand. The template ``admin/index.html`` (config/templates) shows it
-through the ``crier_dashboard`` template tag. :class:`DashboardActionsMixin` adds the
-operators' resend/close action to ``CampaignAdmin``; it calls
-``campaigns.sending.engine.delivery_resolve``.
+through the ``crier_dashboard`` template tag; the section "awaiting my review" comes from
+approvals (its ``crier_awaiting_review`` tag), since this app sits below it.
+:class:`DashboardActionsMixin` adds the operators' resend/close action to ``CampaignAdmin``; it calls
+``campaigns.sending.operations.delivery_resolve``.
 """
 
 from __future__ import annotations
@@ -30,9 +30,8 @@ from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils import timezone
 
-from approvals.selectors import APPROVE_PERM, campaigns_awaiting_review
 from campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryStatus, Dispatch, DispatchStatus
-from campaigns.sending.engine import DeliveryNotUnknown, delivery_resolve
+from campaigns.sending.operations import DeliveryNotUnknown, delivery_resolve
 from campaigns.sending.selectors import calendar_occurrences, delivery_counts, dispatch_live_progress
 
 OPERATE_PERM = "campaigns.operate_dispatches"
@@ -47,12 +46,6 @@ FAILED_DISPATCH = (
     DispatchStatus.REFUSED,
     DispatchStatus.EXPIRED,
 )
-
-
-def awaiting_review(*, user) -> dict[str, Any]:
-    """Return the campaigns ``user`` may approve now (first few) and how many there are."""
-    campaigns = campaigns_awaiting_review(user=user)
-    return {"items": campaigns[:SECTION_LIMIT], "count": len(campaigns)}
 
 
 def my_campaigns(*, user) -> dict[str, Any]:
@@ -157,7 +150,6 @@ def dashboard_for(*, user, now: dt.datetime | None = None) -> dict[str, Any]:
     views_campaigns = user.has_perm("campaigns.view_campaign")
     views_dispatches = user.has_perm("campaigns.view_dispatch")
     return {
-        "awaiting": awaiting_review(user=user) if user.has_perm(APPROVE_PERM) else None,
         "mine": my_campaigns(user=user) if user.has_perm("campaigns.add_campaign") else None,
         "upcoming": upcoming(now=now) if views_campaigns else None,
         "running": running_dispatches() if views_dispatches else None,

@@ -29,8 +29,8 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
-from approvals.selectors import campaign_next_occurrences
-from campaigns.admin.forms import audience_size_text, schedule_preview
+from campaigns.admin.forms import audience_size_text
+from campaigns.admin.schedule_form import schedule_preview
 from campaigns.models import (
     Audience,
     Campaign,
@@ -40,6 +40,7 @@ from campaigns.models import (
     Dispatch,
     ScheduleKind,
 )
+from campaigns.selectors import campaign_next_occurrences
 from campaigns.sending.selectors import (
     PROGRESS_STATUSES,
     calendar_days,

@@ -170,6 +170,7 @@ def native_settle(campaign: Campaign) -> bool:
     False (the engine settles as usual) for any other campaign, or when mPaaS registered
     no task (the campaign then fails like any send that failed).
     """
+    from campaigns.lifecycle import campaign_transition
     from campaigns.models import CampaignStatus
     from campaigns.services import campaign_transition
 
@@ -196,6 +197,7 @@ def native_finish(campaign: Campaign, due_at: dt.datetime) -> bool:
     instead of dispatching an occurrence; return True if ``campaign`` is such a campaign.
 
     Called by the dispatcher inside its transaction, for a campaign due at ``due_at``.
+    from campaigns.lifecycle import campaign_transition
     """
     from campaigns.models import CampaignStatus
     from campaigns.services import campaign_transition
@@ -225,16 +227,16 @@ def native_cancel(*, campaign: Campaign, actor=None, reason: str = "") -> dict[s
     answer; return the answer, or None when there is nothing scheduled there.
 
     Call it inside the transaction that voids or cancels the campaign, before that change:
-    raises ``campaigns.services.NativeCancelFailed`` (HTTP 409) when mPaaS does not
+    raises ``campaigns.lifecycle.NativeCancelFailed`` (HTTP 409) when mPaaS does not
     confirm, so the change is rolled back rather than leaving an unapproved campaign
     scheduled at mPaaS. The caller clears
     ``native_task_ids`` in the same transaction.
     """
     import httpx
+    from campaigns.lifecycle import NativeCancelFailed
 
     from audit.services import record_event
     from campaigns.messages import provider_for
-    from campaigns.services import NativeCancelFailed
     from providers.base import ProviderError
 
     task_ids = [str(t) for t in campaign.native_task_ids or [] if t]

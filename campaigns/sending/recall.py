@@ -34,10 +34,10 @@ from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from audit.services import record_event
+from campaigns.lifecycle import CampaignTransitionError
 from campaigns.messages import provider_for
 from campaigns.models import Campaign, Delivery, DeliveryStatus
 from campaigns.sending import native
-from campaigns.services import CampaignTransitionError
 from providers.base import Message, Outcome, ProviderError, Result
 from providers.registry import provider_class
 

@@ -196,7 +196,7 @@ def test_a_refused_button_shows_the_reason(draft, reviewer):
 
 
 def test_the_preview_button_hands_a_preview_to_the_engine(draft, marketer):
-    with mock.patch("campaigns.sending.engine.run_preview") as run_preview:
+    with mock.patch("campaigns.previews.start_preview") as run_preview:
         browser(marketer).post(transition_url(draft, "preview"))
 
     dispatch = draft.dispatches.get()

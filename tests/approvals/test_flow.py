@@ -9,8 +9,10 @@ from approvals.selectors import review_page
 from approvals.services import campaign_approve, campaign_submit
 from audit.services import audit_verify
 from campaigns.models import CampaignStatus, DispatchStatus
-from campaigns.sending import engine
-from campaigns.services import campaign_preview, campaign_verify_approval
+from campaigns.previews import campaign_preview
+from campaigns.sending.run import dispatch_run
+from campaigns.sending.ticker import dispatcher_tick
+from campaigns.services import campaign_verify_approval
 from providers.models import ProviderAccount
 from tests.approvals.factories import make_audience, make_campaign
 from tests.providers.conftest import start_emulator  # noqa: F401  (fixture)
@@ -39,7 +41,7 @@ def test_preview_then_two_approvals_then_the_engine_sends_exactly_the_approved_c
     )
 
     preview = campaign_preview(campaign=campaign, actor=marketer)
-    assert engine.dispatch_run(preview.pk) == DispatchStatus.SENT
+    assert dispatch_run(preview.pk) == DispatchStatus.SENT
     assert server.app.accepted[-1].payload["experienceUids"] == ["tester-1", "tester-2"]
     review = campaign_submit(campaign=campaign, actor=marketer)
     page = review_page(campaign=campaign, user=reviewer)
@@ -49,8 +51,8 @@ def test_preview_then_two_approvals_then_the_engine_sends_exactly_the_approved_c
     campaign_approve(campaign=campaign, actor=reviewer2)
     assert campaign.status == CampaignStatus.APPROVED and campaign_verify_approval(campaign=campaign)
 
-    [dispatch_id] = engine.dispatcher_tick()
-    assert engine.dispatch_run(dispatch_id) == DispatchStatus.SENT
+    [dispatch_id] = dispatcher_tick()
+    assert dispatch_run(dispatch_id) == DispatchStatus.SENT
 
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.SENT
@@ -72,8 +74,8 @@ def test_the_engine_refuses_an_occurrence_whose_audience_changed_after_approval(
     campaign_approve(campaign=campaign, actor=reviewer)
     campaign.audience.members.create(external_id="blocked", suppressed=True)
 
-    [dispatch_id] = engine.dispatcher_tick()
+    [dispatch_id] = dispatcher_tick()
 
-    assert engine.dispatch_run(dispatch_id) == DispatchStatus.REFUSED
+    assert dispatch_run(dispatch_id) == DispatchStatus.REFUSED
     assert server.app.accepted == []
     assert not campaign_verify_approval(campaign=campaign)

@@ -8,7 +8,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from approvals.models import Review, ReviewStatus
-from approvals.selectors import approval_blockers, campaigns_awaiting_review, user_may_approve
+from approvals.rules import approval_blockers, campaigns_awaiting_review, user_may_approve
 from approvals.services import (
     ApprovalVoided,
     ReviewConflict,
@@ -18,8 +18,9 @@ from approvals.services import (
     campaign_withdraw,
 )
 from audit.models import AuditEvent
+from campaigns.lifecycle import CampaignTransitionError
 from campaigns.models import AudienceMember, CampaignStatus, Dispatch, DispatchStatus
-from campaigns.services import CampaignTransitionError, campaign_edit, campaign_verify_approval
+from campaigns.services import campaign_edit, campaign_verify_approval
 from campaigns.snapshot import campaign_hash
 from tests.approvals.factories import make_account, make_audience, make_campaign
 

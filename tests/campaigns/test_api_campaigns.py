@@ -271,7 +271,7 @@ def test_an_audience_change_during_review_makes_approve_409_and_returns_to_draft
 
 
 def test_preview_is_accepted_and_handed_to_the_engine(marketer, draft):
-    with mock.patch("campaigns.sending.engine.run_preview") as run_preview:
+    with mock.patch("campaigns.previews.start_preview") as run_preview:
         response = client_for(marketer).post(f"/api/v1/campaigns/{draft.pk}/preview/")
 
     assert response.status_code == 202, response.json()

@@ -16,9 +16,11 @@ from django.utils import timezone
 
 from approvals.services import campaign_approve, campaign_submit
 from audit.models import AuditEvent
+from campaigns.lifecycle import NativeCancelFailed
 from campaigns.models import Campaign, CampaignStatus, Dispatch
-from campaigns.sending import engine
-from campaigns.services import NativeCancelFailed, campaign_cancel, campaign_edit
+from campaigns.sending.run import dispatch_run
+from campaigns.sending.ticker import dispatcher_tick
+from campaigns.services import campaign_cancel, campaign_edit
 from tests.approvals.factories import make_campaign
 from tests.campaigns.conftest import make_audience
 

@@ -11,15 +11,13 @@ from django.utils import timezone
 from approvals.models import ReviewStatus
 from approvals.services import campaign_approve, campaign_submit
 from audit.models import AuditEvent
+from campaigns.lifecycle import TRANSITIONS, CampaignTransitionError, campaign_transition
 from campaigns.models import AudienceMember, Campaign, CampaignStatus, Dispatch, DispatchStatus
+from campaigns.previews import campaign_preview
 from campaigns.services import (
-    TRANSITIONS,
-    CampaignTransitionError,
     campaign_cancel,
     campaign_create,
     campaign_edit,
-    campaign_preview,
-    campaign_transition,
     campaign_verify_approval,
     campaign_void_if_changed,
 )
@@ -310,7 +308,7 @@ def test_cancelling_needs_the_cancel_permission(draft, make_user):
 
 
 def test_a_preview_creates_a_preview_dispatch_bound_to_the_content_and_wakes_the_engine(draft, marketer):
-    with mock.patch("campaigns.sending.engine.run_preview") as run_preview:
+    with mock.patch("campaigns.previews.start_preview") as run_preview:
         dispatch = campaign_preview(campaign=draft, actor=marketer)
 
     assert dispatch.is_preview and dispatch.status == DispatchStatus.PENDING
@@ -335,7 +333,7 @@ def test_previews_are_refused_after_approval(approved, marketer):
 
 def test_a_reviewer_may_preview_a_campaign_in_review(draft, marketer, reviewer):
     campaign_submit(campaign=draft, actor=marketer)
-    with mock.patch("campaigns.sending.engine.run_preview"):
+    with mock.patch("campaigns.previews.start_preview"):
         dispatch = campaign_preview(campaign=draft, actor=reviewer)
     assert dispatch.content_hash == draft.submitted_hash
 

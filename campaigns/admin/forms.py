@@ -8,15 +8,16 @@ Forms only check input; ``campaigns.services`` writes. What the form adds to the
   unchanged). A missing value is an error on ``parameters`` naming the variable; values
   for variables the version does not declare are dropped (rendering refuses them).
 * ``language`` chooses among the version's languages.
-* ``fixed_time`` is a local date and time in the campaign's ``timezone`` (stored in UTC);
-  ``circle_value`` is weekday or month-day checkboxes; ``time`` and the dates are pickers.
-* When a schedule field changes, the schedule is checked as submitting would check it
-  (``campaigns.schedules.spec.validate``), so a schedule that cannot be sent is reported on save.
+* The schedule fields and their check come from ``campaigns.admin.schedule_form``: when a
+  schedule field changes, the schedule is checked as submitting would check it
+  (``campaigns.schedules.validation.validate``), so a schedule that cannot be sent is
+  reported on save.
 
 ``campaign_form.js`` (static) redraws the variable inputs and languages when the template
-changes, shows only the schedule fields of the chosen kind, and asks the admin's JSON
-endpoints for the next five occurrences and the audience's size. Without JavaScript the
-form still works: the inputs follow the template after a save.
+changes, shows only the schedule fields of the chosen kind (the table of
+``campaigns.schedules.kinds``, handed over in the form's configuration), and asks the
+admin's JSON endpoints for the next five occurrences and the audience's size. Without
+JavaScript the form still works: the inputs follow the template after a save.
 
 The raw formats of the model form are still read (``parameters`` as a JSON object,
 ``test_uids`` and ``circle_value`` as JSON lists), so scripts posting them keep working.
@@ -26,51 +27,31 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
-from collections.abc import Mapping
-from functools import cache
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Model, Q
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join, json_script
 
-from campaigns.audiences.services import audience_size
-from campaigns.models import Audience, Campaign, CircleType, ScheduleKind
-from campaigns.schedules.spec import (
-    SCHEDULE_FIELDS,
-    ScheduleSpec,
-    next_occurrences,
-    notes,
-    validate,
-    wall_time_to_utc,
+from campaigns.admin.schedule_form import (
+    LIST_SEPARATORS,
+    CircleValueField,
+    LocalDateTimeField,
+    schedule_errors,
+    time_zone_names,
 )
+from campaigns.audiences.services import audience_size
+from campaigns.models import Audience, Campaign
+from campaigns.schedules.kinds import SCHEDULE_FIELDS, form_table, kind_rules
+from campaigns.schedules.spec import wall_time_to_utc, zone_or_none
 from campaigns.services import EDITABLE_FIELDS, MAX_TEST_UIDS, campaign_clean
 from providers.models import ProviderAccount
 from providers.registry import PROVIDERS
+from providers.registry import label as provider_label
 from templates_registry.models import MessageTemplate, TemplateStatus, TemplateVersion
 from templates_registry.selectors import current_version, template_list
-
-WEEKDAYS = ((1, "Mon"), (2, "Tue"), (3, "Wed"), (4, "Thu"), (5, "Fri"), (6, "Sat"), (7, "Sun"))
-LOCAL_INPUT = "%Y-%m-%dT%H:%M"
-_SPLIT = re.compile(r"[\s,;]+")
-
-
-@cache
-def time_zone_names() -> tuple[str, ...]:
-    """Return the IANA zone names a campaign may use, UTC first, then sorted."""
-    return ("UTC", *sorted(name for name in available_timezones() if name != "UTC"))
-
-
-def _zone(name: str) -> ZoneInfo | None:
-    try:
-        return ZoneInfo(name) if name else None
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
 
 
 def _version_info(version: TemplateVersion) -> dict[str, Any]:
@@ -101,55 +82,8 @@ def audience_size_text(*, audience: Audience | None, account: ProviderAccount | 
     size = audience_size(audience, provider_kind=kind)
     if size is None:
         return f"{audience.get_kind_display()}: the size is known only to the provider"
-    through = f" reachable through {PROVIDERS[kind][0]}" if kind in PROVIDERS else ""
+    through = f" reachable through {provider_label(kind)}" if kind in PROVIDERS else ""
     return f"{size:,} recipient{'' if size == 1 else 's'}{through}"
-
-
-def schedule_preview(data: Mapping[str, Any], *, now: dt.datetime | None = None, count: int = 5) -> dict:
-    """Return the next ``count`` occurrences, errors and notes of the schedule in ``data``.
-
-    ``data`` holds the form's schedule fields (``schedule_kind``, ``fixed_time`` as a
-    local date and time in ``timezone``, ``circle_type``, ``circle_value`` as "1,3",
-    ``time``, ``start_date``, ``end_date``, ``cron``). Occurrences are listed in the
-    schedule's zone and in UTC.
-    """
-    now = now or timezone.now()
-    kind = str(data.get("schedule_kind") or ScheduleKind.NOW)
-    raw = {
-        "kind": kind,
-        "fixed_time": data.get("fixed_time") or None,
-        "circle_type": data.get("circle_type") or None,
-        "circle_value": data.get("circle_value") or "",
-        "time": data.get("time") or None,
-        "start_date": data.get("start_date") or None,
-        "end_date": data.get("end_date") or None,
-        "cron": data.get("cron") or "",
-        "timezone": data.get("timezone") or "UTC",
-    }
-    if kind != ScheduleKind.RECURRING:
-        raw.update(circle_type=None, circle_value="")
-    try:
-        spec = ScheduleSpec.from_dict(raw)
-    except ValidationError as exc:
-        return {"kind": kind, "occurrences": [], "errors": exc.message_dict, "notes": []}
-    errors = {("schedule_kind" if k == "kind" else k): v for k, v in validate(spec, now=now).items()}
-    result: dict[str, Any] = {"kind": kind, "occurrences": [], "errors": errors, "notes": notes(spec)}
-    if kind == ScheduleKind.NOW:
-        result["notes"] = ["sent as soon as it is approved", *result["notes"]]
-        return result
-    if errors:
-        return result
-    zone = _zone(spec.timezone) or dt.UTC
-    result["occurrences"] = [
-        {
-            "utc": moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            "local": moment.astimezone(zone).strftime("%a %Y-%m-%d %H:%M"),
-            "iso": moment.isoformat(),
-        }
-        for moment in next_occurrences(spec, after=now, count=count)
-    ]
-    result["timezone"] = spec.timezone
-    return result
 
 
 # --- fields and widgets ------------------------------------------------------------------------
@@ -245,104 +179,13 @@ class ListField(forms.CharField):
             except ValueError as exc:
                 raise ValidationError(f"{text!r} is not a list of ids") from exc
             return self.to_python(parsed if isinstance(parsed, list) else [parsed])
-        return [part for part in _SPLIT.split(text) if part]
+        return [part for part in LIST_SEPARATORS.split(text) if part]
 
     def has_changed(self, initial: Any, data: Any) -> bool:
         try:
             return self.to_python(initial or []) != self.to_python(data)
         except ValidationError:
             return True
-
-
-class CircleValueWidget(forms.Widget):
-    """Weekday checkboxes (weekly) and month-day checkboxes (monthly); the script shows one."""
-
-    def render(self, name: str, value: Any, attrs: dict | None = None, renderer=None) -> str:
-        values = value if isinstance(value, list | tuple) else []
-        chosen = {str(v) for v in values if v is not None}
-
-        def boxes(suffix: str, choices) -> str:
-            return format_html_join(
-                "",
-                '<label class="circle-choice">'
-                '<input type="checkbox" name="{0}_{1}" value="{2}"{3}> {4}</label>',
-                (
-                    (name, suffix, number, " checked" if str(number) in chosen else "", label)
-                    for number, label in choices
-                ),
-            )
-
-        return format_html(
-            '<div class="circle-value" id="id_{0}">'
-            '<div class="circle-weekdays" data-circle-type="2" aria-label="Weekdays">{1}</div>'
-            '<div class="circle-monthdays" data-circle-type="3" aria-label="Days of the month">{2}</div>'
-            '<p class="circle-daily help" data-circle-type="1">Every day.</p>'
-            "</div>",
-            name,
-            boxes("weekly", WEEKDAYS),
-            boxes("monthly", [(day, day) for day in range(1, 32)]),
-        )
-
-    def value_from_datadict(self, data, files, name: str) -> Any:
-        if name in data:  # the raw JSON list the model form took
-            return data.get(name)
-        circle_type = str(data.get("circle_type") or "")
-        suffix = {str(CircleType.WEEKLY): "weekly", str(CircleType.MONTHLY): "monthly"}.get(circle_type)
-        if suffix is None:
-            return []
-        getlist = getattr(data, "getlist", None)
-        return getlist(f"{name}_{suffix}") if getlist else data.get(f"{name}_{suffix}", [])
-
-    def value_omitted_from_data(self, data, files, name: str) -> bool:
-        return False
-
-
-class CircleValueField(forms.Field):
-    """Weekdays 1-7 or month days 1-31, as a sorted list of whole numbers."""
-
-    widget = CircleValueWidget
-
-    def to_python(self, value: Any) -> list[int]:
-        if value in (None, ""):
-            return []
-        if isinstance(value, str):
-            text = value.strip()
-            try:
-                value = json.loads(text) if text.startswith("[") else [p for p in _SPLIT.split(text) if p]
-            except ValueError as exc:
-                raise ValidationError(f"circle_value {text!r} is not a list of numbers") from exc
-        try:
-            return sorted({int(v) for v in value})
-        except (TypeError, ValueError) as exc:
-            raise ValidationError(f"circle_value {value!r} must be whole numbers") from exc
-
-    def has_changed(self, initial: Any, data: Any) -> bool:
-        try:
-            return self.to_python(initial or []) != self.to_python(data)
-        except ValidationError:
-            return True
-
-
-class LocalDateTimeField(forms.DateTimeField):
-    """A date and time as the user reads it in the campaign's zone (naive; the form converts)."""
-
-    widget = forms.DateTimeInput(format=LOCAL_INPUT, attrs={"type": "datetime-local", "step": 60})
-    input_formats = [LOCAL_INPUT, "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
-
-    def to_python(self, value: Any) -> dt.datetime | None:
-        if value in self.empty_values:
-            return None
-        if isinstance(value, dt.datetime):
-            return value
-        text = str(value).strip()
-        for fmt in self.input_formats:
-            try:
-                return dt.datetime.strptime(text, fmt)
-            except ValueError:
-                continue
-        raise ValidationError(
-            f"fixed_time {text!r} is not a date and time (YYYY-MM-DD HH:MM)", code="invalid"
-        )
 
 
 # --- the form ------------------------------------------------------------------------------------
@@ -405,7 +248,7 @@ class CampaignAdminForm(forms.ModelForm):
         self._stored = stored if instance.pk else {}
         self.version = self._version_in_use()
         if "fixed_time" in self.fields and instance.fixed_time and not self.is_bound:
-            zone = _zone(instance.timezone) or dt.UTC
+            zone = zone_or_none(instance.timezone) or dt.UTC
             self.initial["fixed_time"] = instance.fixed_time.astimezone(zone).replace(tzinfo=None)
         if "template" in self.fields:
             self._set_up_template()
@@ -468,6 +311,7 @@ class CampaignAdminForm(forms.ModelForm):
             "templates": template_catalog(templates),
             "scheduleUrl": reverse("admin:campaigns_campaign_schedule_preview"),
             "audienceSizeUrl": reverse("admin:campaigns_campaign_audience_size"),
+            "schedule": form_table(),
         }
         # The admin shows help text unescaped; every value here is escaped by format_html.
         field.help_text = format_html(
@@ -513,7 +357,8 @@ class CampaignAdminForm(forms.ModelForm):
         cleaned = super().clean()
         self._clean_parameters(cleaned)
         self._clean_fixed_time(cleaned)
-        if "circle_value" in cleaned and cleaned.get("schedule_kind") != ScheduleKind.RECURRING:
+        rules = kind_rules(cleaned.get("schedule_kind"))
+        if "circle_value" in cleaned and (rules is None or "circle_value" not in rules.fields):
             cleaned["circle_value"] = []
         if self._schedule_changed():
             self._check_schedule(cleaned)
@@ -540,7 +385,7 @@ class CampaignAdminForm(forms.ModelForm):
         if wall is None or wall.tzinfo is not None:
             return
         name = cleaned.get("timezone") or self.instance.timezone or "UTC"
-        zone = _zone(name)
+        zone = zone_or_none(name)
         cleaned["fixed_time"] = wall_time_to_utc(wall, zone) if zone else None
 
     def _schedule_changed(self) -> bool:
@@ -549,15 +394,9 @@ class CampaignAdminForm(forms.ModelForm):
         return any(name in self.changed_data for name in SCHEDULE_FIELDS)
 
     def _check_schedule(self, cleaned: dict[str, Any]) -> None:
-        if cleaned.get("schedule_kind") in (None, ScheduleKind.NOW):
-            return
         values = {name: cleaned.get(name, getattr(self.instance, name)) for name in SCHEDULE_FIELDS}
-        try:
-            spec = ScheduleSpec.from_dict({**values, "kind": values.pop("schedule_kind")})
-        except ValidationError:
-            return  # each unreadable value already has its field error
-        for field, messages in validate(spec, now=timezone.now()).items():
-            target = {"kind": "schedule_kind", "schedule": "schedule_kind"}.get(field, field)
+        values["schedule_kind"] = cleaned.get("schedule_kind")  # no kind posted: nothing to check
+        for target, messages in schedule_errors(values).items():
             if target in self.fields and target not in self.errors:
                 for message in messages:
                     self.add_error(target, message)

@@ -30,27 +30,24 @@ from campaigns.audiences.forms import (
     stage_upload,
     staged_path,
 )
+from campaigns.audiences.parsing import MalformedRow, parse_csv, parse_member_lines
 from campaigns.audiences.recipients import (
     ImportReport,
-    MalformedRow,
-    external_id_error,
-    masked_addresses,
-    parse_csv,
     recipient_clean_row,
     recipient_create,
     recipient_update,
     recipients_bulk_upsert,
 )
+from campaigns.audiences.rules import credential_address_kinds, external_id_error, masked_addresses
 from campaigns.audiences.services import (
-    ADDRESS_REQUIRED,
     audience_create,
     audience_import_members,
     audience_size,
     audience_update,
-    parse_member_lines,
 )
 from campaigns.models import Audience, AudienceMember, Recipient, RecipientTag
 from providers.registry import PROVIDERS
+from providers.registry import label as provider_label
 
 PREVIEW_ROWS = 10
 SHOWN_ERRORS = 200
@@ -305,12 +302,12 @@ class AudienceAdminBase(admin.ModelAdmin):
         lines.append(
             ("Recipients", "known only to the provider" if here is None else f"{here} (after suppression)")
         )
-        for kind in sorted(ADDRESS_REQUIRED):
+        for kind in credential_address_kinds():
             try:
                 count = audience_size(obj, provider_kind=kind)
             except (ImportError, KeyError):  # the provider module is not installed
                 continue
-            label = PROVIDERS[kind][0]
+            label = provider_label(kind)
             lines.append(
                 (f"On {label}", "known only to the provider" if count is None else f"{count} with an address")
             )

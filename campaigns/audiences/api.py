@@ -14,7 +14,7 @@ body is never loaded whole. Answers 200 with ``{"created", "updated", "errors": 
 ``/api/v1/audiences/``: ``{"name", "kind", "user_ids", "tags", "segment",
 "suppressed_ids"}``. Responses never inline the member lists: they carry
 ``member_count`` and ``suppressed_count``, and the detail response adds ``size`` (null
-where only the provider knows; ``?provider_kind=alipayplus`` sizes it for a provider).
+where only the provider knows; ``?provider_kind=<kind>`` sizes it for a provider).
 ``/api/v1/audiences/{id}/members/`` lists the ids page by page (``?suppressed=true`` for
 the suppression list) and POST streams in a JSON array or CSV of ids
 (``?suppressed=true``, ``?replace=true``, ``?dry_run=true``), answering the import report.
@@ -37,20 +37,14 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from campaigns.audiences.recipients import (
-    masked_addresses,
-    parse_csv,
-    parse_json,
-    recipient_create,
-    recipient_update,
-    recipients_bulk_upsert,
-)
+from campaigns.audiences.parsing import parse_csv, parse_json, parse_member_lines
+from campaigns.audiences.recipients import recipient_create, recipient_update, recipients_bulk_upsert
+from campaigns.audiences.rules import masked_addresses
 from campaigns.audiences.services import (
     audience_create,
     audience_import_members,
     audience_size,
     audience_update,
-    parse_member_lines,
 )
 from campaigns.models import Audience, AudienceKind, AudienceMember, Recipient, RecipientTag
 from providers.registry import PROVIDERS

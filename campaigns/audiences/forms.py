@@ -17,10 +17,11 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.http import HttpRequest
 
-from campaigns.audiences.recipients import SECRET_ADDRESS_KINDS, recipient_clean_row
+from campaigns.audiences.recipients import recipient_clean_row
+from campaigns.audiences.rules import address_is_credential
 from campaigns.audiences.services import audience_validate
 from campaigns.models import Audience, Recipient
-from providers.registry import PROVIDERS
+from providers.registry import PROVIDERS, kind_choices
 
 TAG_SEPARATORS = re.compile(r"[,|;]")
 
@@ -31,7 +32,7 @@ def split_tags(text: str) -> list[str]:
 
 
 def _address_field(kind: str, label: str) -> forms.CharField:
-    secret = kind in SECRET_ADDRESS_KINDS
+    secret = address_is_credential(kind)
     return forms.CharField(
         label=f"{label} address",
         required=False,
@@ -41,11 +42,11 @@ def _address_field(kind: str, label: str) -> forms.CharField:
     )
 
 
-# One optional field per provider kind ("address_jiguang", …), declared so the admin knows them.
+# One optional field per provider kind ("address_<kind>"), declared so the admin knows them.
 AddressFields = type(
     "AddressFields",
     (forms.Form,),
-    {f"address_{kind}": _address_field(kind, label) for kind, (label, _path) in PROVIDERS.items()},
+    {f"address_{kind}": _address_field(kind, label) for kind, label in kind_choices()},
 )
 
 
@@ -58,7 +59,7 @@ class RecipientForm(forms.ModelForm, AddressFields):
     remove_addresses = forms.MultipleChoiceField(
         label="Remove addresses",
         required=False,
-        choices=[(kind, label) for kind, (label, _path) in PROVIDERS.items()],
+        choices=kind_choices(),
         widget=forms.CheckboxSelectMultiple,
     )
 
@@ -73,7 +74,7 @@ class RecipientForm(forms.ModelForm, AddressFields):
             self.fields["external_id"].help_text = "Audiences refer to it, so it does not change."
             self.fields["tags_text"].initial = ", ".join(self.instance.tags or [])
             for kind in PROVIDERS:
-                if kind not in SECRET_ADDRESS_KINDS:
+                if not address_is_credential(kind):
                     self.fields[f"address_{kind}"].initial = (self.instance.addresses or {}).get(kind, "")
 
     def address_changes(self) -> dict[str, str | None]:

@@ -4,9 +4,9 @@ The only module that writes ``Recipient`` and ``RecipientTag``; it keeps the two
 (``Recipient.tags`` is what users see, ``RecipientTag`` is one indexed row per tag that tag
 audiences query).
 
-Imports stream: ``parse_csv`` and ``parse_json`` yield one row dict at a time and
-``recipients_bulk_upsert`` writes them in batches, so memory stays flat however long the
-file is (100,000 rows measured in ``tests/campaigns/test_recipients.py``).
+Imports stream: the parsers (``campaigns.audiences.parsing``) yield one row dict at a time
+and ``recipients_bulk_upsert`` writes them in batches, so memory stays flat however long
+the file is (100,000 rows measured in ``tests/campaigns/test_recipients.py``).
 
 What one row means (CSV and JSON alike):
 
@@ -15,56 +15,35 @@ What one row means (CSV and JSON alike):
   a new recipient gets ``en``.
 * ``tags`` replaces the stored list; when absent it is kept. An empty list clears it.
 * ``addresses`` is merged per provider kind: a kind with a value sets it, a kind with ``""``
-  or ``null`` removes it, kinds not mentioned are kept. So a file with only Jiguang ids
-  never wipes the Alipay+ tokens imported earlier.
+  or ``null`` removes it, kinds not mentioned are kept. So a file with the addresses of one
+  provider never wipes the tokens of another provider imported earlier.
 * Opt-outs are never imported: they are learned from providers (``recipient_opt_out``).
+
+The rules of single values (ids, tags, provider addresses) are ``campaigns.audiences.rules``.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from campaigns.audiences.parsing import MalformedRow
+from campaigns.audiences.rules import ADDRESS_MAX_LENGTH, address_error, clean_tags, external_id_error
 from campaigns.models import Recipient, RecipientTag
 from providers.registry import PROVIDERS
 from templates_registry.languages import normalize_language
 
 DEFAULT_LANGUAGE = "en"
-EXTERNAL_ID_MAX_LENGTH = 64
-TAG_MAX_BYTES = 40
 MAX_TAGS_PER_RECIPIENT = 100
-ADDRESS_MAX_LENGTH = 128
 # Errors kept in a report; beyond this only ``error_count`` grows, so a file of a million
 # bad rows cannot exhaust memory.
 MAX_REPORTED_ERRORS = 1000
 
-# Jiguang UMS characters: letters, digits, "_" and @!#$&*+=.|¥ (PROVIDERS.md, and what
-# providers.jiguang and its emulator check). External ids also take "-", as the send-engine
-# issue specifies, because ids such as UUIDs need it; such an id is not a valid Jiguang
-# userid, so for Jiguang it needs an explicit addresses["jiguang"] (see ADDRESS_PATTERNS).
-_JIGUANG_CHARS = r"A-Za-z0-9_@!#$&*+=.|¥"
-_EXTERNAL_ID = re.compile(rf"[{_JIGUANG_CHARS}\-]{{1,{EXTERNAL_ID_MAX_LENGTH}}}")
-# Tags go to Jiguang as they are (aud_tag): its characters plus CJK ideographs.
-_TAG = re.compile(rf"[{_JIGUANG_CHARS}\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
-# What a provider accepts as a user address, where it documents a rule.
-ADDRESS_PATTERNS: dict[str, re.Pattern[str]] = {
-    "jiguang": re.compile(rf"[{_JIGUANG_CHARS}]{{1,{EXTERNAL_ID_MAX_LENGTH}}}"),
-}
-ADDRESS_RULES = {"jiguang": "1–64 characters among letters, digits, _ @ ! # $ & * + = . | ¥"}
-ID_RULE = "1–64 characters among letters, digits, _ @ ! # $ & * + = . | ¥ -"
-TAG_RULE = f"at most {TAG_MAX_BYTES} bytes of UTF-8 among letters, digits, CJK, _ @ ! # $ & * + = . | ¥"
-
 ROW_FIELDS = ("external_id", "language", "tags", "addresses")
-CSV_TAG_SEPARATORS = re.compile(r"[|;]")
-CSV_ADDRESS_PREFIX = "address_"
 
 
 # --- reports -------------------------------------------------------------------------
@@ -80,14 +59,6 @@ class RowError:
 
     def as_dict(self) -> dict[str, Any]:
         return {"row": self.row, "field": self.field, "message": self.message}
-
-
-@dataclass(frozen=True)
-class MalformedRow:
-    """A record a parser could not turn into a row dict (the importer reports it as invalid)."""
-
-    field: str
-    message: str
 
 
 @dataclass
@@ -132,46 +103,6 @@ class ImportReport:
             "dry_run": self.dry_run,
             "errors": [e.as_dict() for e in self.errors],
         }
-
-
-# --- validation of single values -----------------------------------------------------
-
-
-def external_id_error(value: Any) -> str | None:
-    """Return why ``value`` is not a valid external id, or None when it is."""
-    if not isinstance(value, str):
-        return f"external_id {value!r} must be a string of {ID_RULE}"
-    if not _EXTERNAL_ID.fullmatch(value):
-        return f"external_id {value!r} must be {ID_RULE}"
-    return None
-
-
-def tag_error(value: Any, *, field_name: str = "tags") -> str | None:
-    """Return why ``value`` is not a valid tag, or None when it is."""
-    if not isinstance(value, str):
-        return f"{field_name}: tag {value!r} must be a string"
-    size = len(value.encode("utf-8"))
-    if size > TAG_MAX_BYTES:
-        return f"{field_name}: tag {value!r} is {size} bytes of UTF-8; a tag is {TAG_RULE}"
-    if not _TAG.fullmatch(value):
-        return f"{field_name}: tag {value!r} must be {TAG_RULE}"
-    return None
-
-
-def clean_tags(value: Any, *, field_name: str = "tags") -> tuple[list[str], list[str]]:
-    """Return (tags stripped and de-duplicated in order, error messages) for a list of tags."""
-    if not isinstance(value, list | tuple):
-        return [], [f"{field_name} {value!r} must be a list of tags"]
-    tags: list[str] = []
-    errors: list[str] = []
-    for raw in value:
-        tag = raw.strip() if isinstance(raw, str) else raw
-        message = tag_error(tag, field_name=field_name)
-        if message:
-            errors.append(message)
-        elif tag not in tags:
-            tags.append(tag)
-    return tags, errors
 
 
 # --- rows ---------------------------------------------------------------------------
@@ -250,34 +181,40 @@ def recipient_clean_row(
     addresses = None
     raw_addresses = row.get("addresses")
     if raw_addresses is not None:
-        if not isinstance(raw_addresses, Mapping):
-            fail("addresses", f"addresses {raw_addresses!r} must be an object {{provider kind: address}}")
-        else:
-            addresses = {}
-            for kind, address in raw_addresses.items():
-                if kind not in PROVIDERS:
-                    fail(
-                        "addresses",
-                        f"addresses: {kind!r} is not a provider kind; known: {', '.join(PROVIDERS)}",
-                    )
-                elif address is None or address == "":
-                    addresses[kind] = None
-                elif not isinstance(address, str):
-                    fail("addresses", f"addresses.{kind} {address!r} must be a string")
-                elif len(address) > ADDRESS_MAX_LENGTH:
-                    fail(
-                        "addresses",
-                        f"addresses.{kind} is {len(address)} characters; "
-                        f"an address is at most {ADDRESS_MAX_LENGTH}",
-                    )
-                elif kind in ADDRESS_PATTERNS and not ADDRESS_PATTERNS[kind].fullmatch(address):
-                    fail("addresses", f"addresses.{kind} {address!r} must be {ADDRESS_RULES[kind]}")
-                else:
-                    addresses[kind] = address
+        addresses, messages = _clean_addresses(raw_addresses)
+        for message in messages:
+            fail("addresses", message)
 
     if errors:
         return None, errors
     return CleanRow(external_id=external_id, language=language, tags=tags, addresses=addresses), []
+
+
+def _clean_addresses(raw: Any) -> tuple[dict[str, str | None], list[str]]:
+    """Return ({kind: address, or None to remove it}, error messages) for a row's addresses.
+
+    Each provider's own rule (``address_pattern``) applies to its addresses.
+    """
+    if not isinstance(raw, Mapping):
+        return {}, [f"addresses {raw!r} must be an object {{provider kind: address}}"]
+    addresses: dict[str, str | None] = {}
+    errors: list[str] = []
+    for kind, address in raw.items():
+        if kind not in PROVIDERS:
+            errors.append(f"addresses: {kind!r} is not a provider kind; known: {', '.join(PROVIDERS)}")
+        elif address is None or address == "":
+            addresses[kind] = None
+        elif not isinstance(address, str):
+            errors.append(f"addresses.{kind} {address!r} must be a string")
+        elif len(address) > ADDRESS_MAX_LENGTH:
+            errors.append(
+                f"addresses.{kind} is {len(address)} characters; an address is at most {ADDRESS_MAX_LENGTH}"
+            )
+        elif message := address_error(kind, address):
+            errors.append(message)
+        else:
+            addresses[kind] = address
+    return addresses, errors
 
 
 def _errors_to_validation_error(errors: Sequence[RowError]) -> ValidationError:
@@ -493,213 +430,3 @@ def recipient_opt_out(*, external_id: str, provider_kind: str, template_key: str
         setattr(recipient, column, [*current, value])
         recipient.save(update_fields=[column, "updated_at"])
     return True
-
-
-# Address kinds that are credentials (an Alipay+ accessToken lets us message the user):
-# shown only by their last characters in the API and the admin.
-SECRET_ADDRESS_KINDS = frozenset({"alipayplus"})
-
-
-def masked_addresses(addresses: Mapping[str, str] | None) -> dict[str, str]:
-    """Return ``addresses`` with credential-like values cut to their last four characters
-    (nothing at all of a value of eight characters or fewer)."""
-    return {
-        kind: (
-            f"…{value[-4:] if len(value) > 8 else ''}" if kind in SECRET_ADDRESS_KINDS and value else value
-        )
-        for kind, value in (addresses or {}).items()
-    }
-
-
-# --- parsers --------------------------------------------------------------------------
-
-
-def _text_stream(stream: IO) -> IO[str]:
-    """Return ``stream`` as text, decoding bytes as UTF-8 (a leading BOM is dropped)."""
-    if isinstance(stream.read(0), bytes):
-        return io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
-    return stream
-
-
-def csv_records(stream: IO) -> Iterator[list[str] | MalformedRow]:
-    """Yield the records of a CSV file as lists of cells, lazily.
-
-    A file that is not UTF-8 text, or not CSV, yields a MalformedRow where reading failed
-    and ends: what follows cannot be trusted.
-    """
-    reader = csv.reader(_text_stream(stream))
-    while True:
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except UnicodeDecodeError as exc:
-            yield MalformedRow(
-                "file", f"the file is not UTF-8 text ({exc.reason} at byte {exc.start} of a block)"
-            )
-            return
-        except csv.Error as exc:
-            yield MalformedRow("file", f"the file is not valid CSV: {exc}")
-            return
-        yield cells
-
-
-def _csv_header(header: list[str]) -> list[str]:
-    """Return the normalized header; raise ValidationError when a column is unknown or missing."""
-    columns = [name.strip().lower() for name in header]
-    errors = []
-    for name in columns:
-        if name in ("external_id", "language", "tags"):
-            continue
-        if name.startswith(CSV_ADDRESS_PREFIX) and name[len(CSV_ADDRESS_PREFIX) :] in PROVIDERS:
-            continue
-        errors.append(
-            f"column {name!r} is not known; columns are external_id, language, tags and "
-            f"address_<kind> with kind one of {', '.join(PROVIDERS)}"
-        )
-    if "external_id" not in columns:
-        errors.append(f"the header {', '.join(columns) or '(empty)'} has no external_id column")
-    duplicates = sorted({name for name in columns if columns.count(name) > 1})
-    if duplicates:
-        errors.append(f"column(s) {', '.join(duplicates)} appear more than once in the header")
-    if errors:
-        raise ValidationError({"file": errors})
-    return columns
-
-
-def parse_csv(stream: IO) -> Iterator[dict[str, Any] | MalformedRow]:
-    """Yield one row dict per CSV record, lazily.
-
-    The first line is the header: ``external_id`` (required), ``language``, ``tags`` (tags
-    separated by "|" or ";") and ``address_<kind>`` columns (``address_alipayplus``, …).
-    An empty language or address cell means "keep what is stored"; an empty tags cell
-    clears the tags (leave the column out to keep them). A record with the wrong number of
-    cells yields a MalformedRow. Raise ValidationError (field ``file``) on a bad header,
-    before any row is yielded.
-    """
-    records = csv_records(stream)
-    header = next(records, None)
-    if header is None:
-        raise ValidationError(
-            {"file": ["the file is empty; the first line must be a header with external_id"]}
-        )
-    if isinstance(header, MalformedRow):
-        raise ValidationError({"file": [header.message]})
-    columns = _csv_header(header)
-    for cells in records:
-        if isinstance(cells, MalformedRow):
-            yield cells
-            return
-        if not cells or all(not cell.strip() for cell in cells):
-            continue  # blank lines (e.g. at the end of the file) are not rows
-        if len(cells) != len(columns):
-            yield MalformedRow("row", f"the record has {len(cells)} cells; the header has {len(columns)}")
-            continue
-        row: dict[str, Any] = {}
-        addresses: dict[str, str] = {}
-        for name, cell in zip(columns, cells, strict=True):
-            cell = cell.strip()
-            if name == "tags":
-                row["tags"] = [tag for tag in CSV_TAG_SEPARATORS.split(cell) if tag.strip()]
-            elif name.startswith(CSV_ADDRESS_PREFIX):
-                if cell:
-                    addresses[name[len(CSV_ADDRESS_PREFIX) :]] = cell
-            elif cell:
-                row[name] = cell
-        if addresses:
-            row["addresses"] = addresses
-        yield row
-
-
-_READ_SIZE = 64 * 1024
-MAX_JSON_ROW_CHARS = 1024 * 1024
-
-
-def parse_json(stream: IO) -> Iterator[Any]:
-    """Yield the rows of a JSON array, or of JSON Lines (one object per line), lazily.
-
-    The array is decoded element by element from a bounded buffer, never loaded whole.
-    Elements are yielded as decoded (the importer refuses non-objects, by row). Invalid
-    JSON yields a MalformedRow for that element and ends the stream, since nothing after
-    it can be trusted to line up with the row numbers.
-    """
-    try:
-        yield from _json_values(_text_stream(stream))
-    except UnicodeDecodeError as exc:
-        yield MalformedRow(
-            "file", f"the file is not UTF-8 text ({exc.reason} at byte {exc.start} of a block)"
-        )
-
-
-def _json_values(text: IO[str]) -> Iterator[Any]:
-    decoder = json.JSONDecoder()
-    buffer = ""
-    eof = False
-    pos = 0
-
-    def fill() -> bool:
-        nonlocal buffer, pos, eof
-        if eof:
-            return False
-        chunk = text.read(_READ_SIZE)
-        if not chunk:
-            eof = True
-            return False
-        buffer = buffer[pos:] + chunk
-        pos = 0
-        return True
-
-    def skip_space() -> str:
-        """Return the next non-space character (not consumed), "" at the end of input."""
-        nonlocal pos
-        while True:
-            while pos < len(buffer) and buffer[pos].isspace():
-                pos += 1
-            if pos < len(buffer):
-                return buffer[pos]
-            if not fill():
-                return ""
-
-    first = skip_space()
-    if first == "":
-        return
-    in_array = first == "["
-    if in_array:
-        pos += 1
-    expect_value = True
-    while True:
-        char = skip_space()
-        if char == "":
-            if in_array:
-                yield MalformedRow("file", "the JSON array is not closed with ']'")
-            return
-        if in_array and char == "]":
-            return
-        if in_array and not expect_value:
-            if char != ",":
-                yield MalformedRow("file", f"expected ',' or ']' between array elements, found {char!r}")
-                return
-            pos += 1
-            expect_value = True
-            continue
-        # Decode one value; if the buffer ends inside it (or right at its end, where a
-        # number could go on), read more and try again.
-        while True:
-            try:
-                value, end = decoder.raw_decode(buffer, pos)
-            except json.JSONDecodeError as exc:
-                if len(buffer) - pos > MAX_JSON_ROW_CHARS:
-                    yield MalformedRow(
-                        "row", f"the element is not valid JSON within {MAX_JSON_ROW_CHARS} characters"
-                    )
-                    return
-                if fill():
-                    continue
-                yield MalformedRow("row", f"invalid JSON: {exc.msg}")
-                return
-            if end == len(buffer) and fill():
-                continue
-            break
-        pos = end
-        expect_value = False
-        yield value

@@ -1,5 +1,5 @@
 """Audiences: check them, size them, import their member and suppression lists, and stream
-their recipients to the send engine.
+their recipients to the send engine (``campaigns.audiences.stream``).
 
 An audience is one of four kinds (``AudienceKind``):
 
@@ -22,49 +22,21 @@ are never sent to, whatever else says so.
 from __future__ import annotations
 
 import contextlib
-from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from enum import StrEnum
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max, QuerySet
 from django.utils import timezone
 
-from campaigns.audiences.recipients import (
-    ADDRESS_PATTERNS,
-    ImportReport,
-    MalformedRow,
-    RowError,
-    clean_tags,
-    csv_records,
-    external_id_error,
-    recipient_opt_out,
-)
+from campaigns.audiences.parsing import MalformedRow
+from campaigns.audiences.recipients import ImportReport, RowError
+from campaigns.audiences.rules import address_is_credential, clean_tags, external_id_error
 from campaigns.models import Audience, AudienceKind, AudienceMember, Recipient, RecipientTag
 from providers.base import Limits
 from providers.registry import PROVIDERS, provider_class
 
-__all__ = [
-    "ADDRESS_REQUIRED",
-    "AudienceStream",
-    "SkipReason",
-    "TargetRow",
-    "audience_create",
-    "audience_import_members",
-    "audience_size",
-    "audience_update",
-    "audience_validate",
-    "iter_audience_targets",
-    "recipient_opt_out",
-]
-
-# Provider kinds that address a user only through a stored per-user address (Alipay+:
-# the accessToken from applyToken). Every other kind falls back to the external id
-# (Jiguang: the UMS userid is our external id unless addresses["jiguang"] says otherwise).
-ADDRESS_REQUIRED = frozenset({"alipayplus"})
 SEGMENT_MAX_LENGTH = 200
 
 
@@ -407,27 +379,6 @@ def audience_import_members(
     return report
 
 
-def parse_member_lines(stream: Any) -> Iterator[str | MalformedRow]:
-    """Yield the external ids of a CSV or text file: the first cell of each non-blank line.
-
-    A first line reading ``external_id``, ``user_id``, ``userid`` or ``id`` is a header and
-    skipped. Lines are yielded lazily; a file that is not UTF-8 text ends with a MalformedRow.
-    """
-    first = True
-    for cells in csv_records(stream):
-        if isinstance(cells, MalformedRow):
-            yield cells
-            return
-        cell = cells[0].strip() if cells else ""
-        if first:
-            first = False
-            if cell.lower() in {"external_id", "user_id", "userid", "id"}:
-                continue
-        if not cell and all(not c.strip() for c in cells):
-            continue
-        yield cell
-
-
 # --- size ---------------------------------------------------------------------------------
 
 
@@ -440,14 +391,14 @@ def audience_size(audience: Audience, *, provider_kind: str | None = None) -> in
 
     None for a ``segment``, and for ``all`` on a provider that broadcasts (the provider's
     "everyone" is not our Recipient table). Otherwise the count after the suppression list
-    and, for a provider in ``ADDRESS_REQUIRED``, of recipients having that address; for
+    and, for a provider whose addresses are credentials, of recipients having that address; for
     ``all`` without a provider, the recipients known here. Opt-outs are not subtracted:
     they depend on the template, and the send reports them as skipped.
     """
     kind = audience.kind
     if kind == AudienceKind.SEGMENT:
         return None
-    needs_address = provider_kind in ADDRESS_REQUIRED
+    needs_address = address_is_credential(provider_kind)
     if kind == AudienceKind.ALL:
         if provider_kind is not None and provider_limits(provider_kind).broadcast:
             return None
@@ -467,233 +418,3 @@ def audience_size(audience: Audience, *, provider_kind: str | None = None) -> in
     if needs_address:
         recipients = recipients.filter(addresses__has_key=provider_kind)
     return recipients.exclude(external_id__in=_suppressed_ids(audience)).count()
-
-
-# --- streaming to the engine --------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TargetRow:
-    """One recipient to send to: who, at which provider address, in which language."""
-
-    external_id: str
-    address: str
-    language: str
-
-
-class SkipReason(StrEnum):
-    SUPPRESSED = "suppressed"
-    UNKNOWN_RECIPIENT = "unknown recipient"
-    OPTED_OUT_PROVIDER = "opted out of provider"
-    OPTED_OUT_TEMPLATE = "opted out of template"
-    NO_ADDRESS = "no address"
-    INVALID_ADDRESS = "id not valid at provider"
-
-
-_RECIPIENT_COLUMNS = (
-    "id",
-    "external_id",
-    "language",
-    "addresses",
-    "opted_out_providers",
-    "opted_out_templates",
-)
-_JSON_COLUMNS = frozenset({"addresses", "opted_out_providers", "opted_out_templates"})
-
-
-class AudienceStream:
-    """The recipients of one audience for one provider and template, in chunks.
-
-    Iterate ``chunks()`` (or the stream itself) once: it yields lists of ``chunk_size``
-    TargetRows (the last may be shorter), reading the database a page at a time with
-    keyset pagination — ``Recipient.id`` for ``all``/``tags``, ``AudienceMember.id`` for
-    ``users`` — so memory stays flat in audience size. As it goes, ``skipped`` counts the
-    recipients left out by ``SkipReason`` and ``targets`` those yielded; both are final
-    once the iteration ends. For ``all`` on a provider in ``ADDRESS_REQUIRED`` the
-    recipients without that address are not part of the audience (filtered in SQL, not
-    counted as skipped); in ``users`` and ``tags`` audiences they are skipped as
-    ``no address``.
-    """
-
-    def __init__(
-        self, audience: Audience, *, provider_kind: str, template_key: str, chunk_size: int = 1000
-    ) -> None:
-        if audience.kind == AudienceKind.SEGMENT:
-            raise ValidationError(
-                {
-                    "kind": [
-                        f"audience {audience.name!r} is a provider segment ({audience.segment!r}); it "
-                        "cannot be resolved to recipients here: send the segment id to the provider"
-                    ]
-                }
-            )
-        if audience.kind not in AudienceKind.values:
-            raise ValidationError(
-                {"kind": [f"audience {audience.name!r} has unknown kind {audience.kind!r}"]}
-            )
-        if chunk_size < 1:
-            raise ValueError(f"chunk_size {chunk_size} must be at least 1")
-        self.audience = audience
-        self.provider_kind = provider_kind
-        self.template_key = template_key
-        self.chunk_size = chunk_size
-        self.skipped: Counter[str] = Counter()
-        self.targets = 0
-        self._started = False
-        self._has_suppressions: bool | None = None
-
-    def __iter__(self) -> Iterator[list[TargetRow]]:
-        return self.chunks()
-
-    def chunks(self) -> Iterator[list[TargetRow]]:
-        """Yield the targets in lists of ``chunk_size``; may be iterated only once."""
-        if self._started:
-            raise RuntimeError("an AudienceStream can be iterated only once; make a new one")
-        self._started = True
-        return self._chunks()
-
-    def _chunks(self) -> Iterator[list[TargetRow]]:
-        pending: list[TargetRow] = []
-        pages = self._member_pages() if self.audience.kind == AudienceKind.USERS else self._recipient_pages()
-        for page in pages:
-            pending.extend(page)
-            while len(pending) >= self.chunk_size:
-                chunk, pending = pending[: self.chunk_size], pending[self.chunk_size :]
-                self.targets += len(chunk)
-                yield chunk
-        if pending:
-            self.targets += len(pending)
-            yield pending
-
-    def _suppressed_among(self, external_ids: list[str]) -> set[str]:
-        if self._has_suppressions is None:
-            self._has_suppressions = AudienceMember.objects.filter(
-                audience=self.audience, suppressed=True
-            ).exists()
-        if not self._has_suppressions:
-            return set()
-        return set(
-            AudienceMember.objects.filter(
-                audience=self.audience, suppressed=True, external_id__in=external_ids
-            ).values_list("external_id", flat=True)
-        )
-
-    def _target(self, external_id: str, row: tuple | None, suppressed: set[str]) -> TargetRow | None:
-        """Return the target for one id, or None after counting why it is skipped."""
-        kind = self.provider_kind
-        reason = None
-        address = ""
-        language = ""
-        if external_id in suppressed:
-            reason = SkipReason.SUPPRESSED
-        elif row is None:
-            if kind in ADDRESS_REQUIRED:
-                reason = SkipReason.UNKNOWN_RECIPIENT
-            else:
-                address = external_id
-        else:
-            _pk, _ext, language, addresses, opted_providers, opted_templates = row
-            address = (addresses or {}).get(kind) or ""
-            if kind in (opted_providers or ()):
-                reason = SkipReason.OPTED_OUT_PROVIDER
-            elif self.template_key in (opted_templates or ()):
-                reason = SkipReason.OPTED_OUT_TEMPLATE
-            elif not address:
-                if kind in ADDRESS_REQUIRED:
-                    reason = SkipReason.NO_ADDRESS
-                else:
-                    address = external_id
-        pattern = ADDRESS_PATTERNS.get(kind)
-        if reason is None and pattern is not None and not pattern.fullmatch(address):
-            # Only the fallback to the external id can get here (stored addresses are
-            # checked on import); one bad id would make the provider refuse a whole batch.
-            reason = SkipReason.INVALID_ADDRESS
-        if reason is not None:
-            self.skipped[reason] += 1
-            return None
-        return TargetRow(external_id=external_id, address=address, language=language or "")
-
-    def _recipient_pages(self) -> Iterator[list[TargetRow]]:
-        recipients = Recipient.objects.all()
-        if self.audience.kind == AudienceKind.TAGS:
-            recipients = recipients.filter(
-                id__in=RecipientTag.objects.filter(tag__in=list(self.audience.tags or [])).values(
-                    "recipient_id"
-                )
-            )
-        elif self.provider_kind in ADDRESS_REQUIRED:
-            recipients = recipients.filter(addresses__has_key=self.provider_kind)
-        after = 0
-        while True:
-            rows = list(
-                recipients.filter(id__gt=after)
-                .order_by("id")
-                .values_list(*_RECIPIENT_COLUMNS)[: self.chunk_size]
-            )
-            if not rows:
-                return
-            after = rows[-1][0]
-            suppressed = self._suppressed_among([row[1] for row in rows])
-            page = [self._target(row[1], row, suppressed) for row in rows]
-            yield [t for t in page if t is not None]
-
-    def _member_pages(self) -> Iterator[list[TargetRow]]:
-        """Page through the listed ids, each page joined to its recipients in one query.
-
-        One ``LEFT JOIN`` on ``Recipient.external_id`` (unique, indexed) per page instead of
-        a second query with a 1,000-value ``IN`` list: building and quoting that list was
-        most of planning a 1,000,000-id dispatch (BENCHMARKS.md, "What limits").
-        """
-        member, recipient = AudienceMember._meta, Recipient._meta
-        quote = connection.ops.quote_name
-
-        def col(meta, name: str) -> str:
-            return quote(meta.get_field(name).column)
-
-        r_columns = ", ".join(f"r.{col(recipient, name)}" for name in _RECIPIENT_COLUMNS)
-        sql = (
-            f"SELECT m.{col(member, 'id')}, m.{col(member, 'external_id')}, {r_columns} "
-            f"FROM {quote(member.db_table)} m LEFT JOIN {quote(recipient.db_table)} r "
-            f"ON r.{col(recipient, 'external_id')} = m.{col(member, 'external_id')} "
-            f"WHERE m.{col(member, 'audience')} = %s AND m.{col(member, 'suppressed')} = %s "
-            f"AND m.{col(member, 'id')} > %s ORDER BY m.{col(member, 'id')} LIMIT %s"
-        )
-        decoders = [
-            recipient.get_field(name).from_db_value if name in _JSON_COLUMNS else None
-            for name in _RECIPIENT_COLUMNS
-        ]
-        after = 0
-        while True:
-            with connection.cursor() as cursor:
-                cursor.execute(sql, [self.audience.pk, False, after, self.chunk_size])
-                listed = cursor.fetchall()
-            if not listed:
-                return
-            after = listed[-1][0]
-            ids = [row[1] for row in listed]
-            suppressed = self._suppressed_among(ids)
-            page = []
-            for row in listed:
-                known = None
-                if row[2] is not None:  # the recipient's id: NULL when the id is not a recipient
-                    known = tuple(
-                        decode(value, None, connection) if decode is not None and value is not None else value
-                        for decode, value in zip(decoders, row[2:], strict=True)
-                    )
-                page.append(self._target(row[1], known, suppressed))
-            yield [t for t in page if t is not None]
-
-
-def iter_audience_targets(
-    audience: Audience, *, provider_kind: str, template_key: str, chunk_size: int = 1000
-) -> AudienceStream:
-    """Return the stream of ``audience``'s targets for ``provider_kind`` and ``template_key``.
-
-    Iterate it (or its ``chunks()``) for lists of TargetRow ordered by id; read its
-    ``skipped`` Counter afterwards for who was left out and why (see AudienceStream).
-    Raise ValidationError at once for a ``segment`` audience, which only the provider can
-    resolve.
-    """
-    return AudienceStream(
-        audience, provider_kind=provider_kind, template_key=template_key, chunk_size=chunk_size
-    )

@@ -27,7 +27,8 @@ from campaigns.models import (
     ScheduleKind,
     SendSwitch,
 )
-from campaigns.schedules.spec import ScheduleError, ScheduleSpec, occurrences
+from campaigns.schedules.occurrences import occurrences
+from campaigns.schedules.spec import ScheduleError, ScheduleSpec
 
 logger = logging.getLogger(__name__)
 

@@ -11,19 +11,16 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from campaigns.audiences.demo import seed_audiences
+from campaigns.audiences.parsing import parse_member_lines
 from campaigns.audiences.recipients import recipient_opt_out, recipients_bulk_upsert
 from campaigns.audiences.services import (
-    AudienceStream,
-    SkipReason,
-    TargetRow,
     audience_create,
     audience_import_members,
     audience_size,
     audience_update,
     audience_validate,
-    iter_audience_targets,
-    parse_member_lines,
 )
+from campaigns.audiences.stream import AudienceStream, SkipReason, TargetRow, iter_audience_targets
 from campaigns.models import Audience, AudienceMember, Recipient
 
 pytestmark = pytest.mark.django_db

@@ -10,11 +10,9 @@ import tracemalloc
 import pytest
 from django.core.exceptions import ValidationError
 
+from campaigns.audiences.parsing import MalformedRow, parse_csv, parse_json
 from campaigns.audiences.recipients import (
     MAX_REPORTED_ERRORS,
-    MalformedRow,
-    parse_csv,
-    parse_json,
     recipient_clean_row,
     recipient_create,
     recipient_opt_out,
@@ -305,7 +303,7 @@ def test_csv_import_end_to_end_reports_rows_by_number():
 
 
 def test_json_array_is_streamed_element_by_element_across_read_boundaries(monkeypatch):
-    monkeypatch.setattr("campaigns.audiences.recipients._READ_SIZE", 7)
+    monkeypatch.setattr("campaigns.audiences.parsing._READ_SIZE", 7)
     rows = [{"external_id": f"u{i}", "tags": ["t"], "addresses": {"jiguang": "j" * i}} for i in range(20)]
     rows.append(12345)
     assert list(parse_json(io.BytesIO(json.dumps(rows, indent=1).encode()))) == rows

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from unittest import mock
 from zoneinfo import ZoneInfo
@@ -10,18 +11,18 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from campaigns.models import Campaign
-from campaigns.schedules import spec as schedule
-from campaigns.schedules.spec import (
-    ScheduleError,
-    ScheduleSpec,
+from campaigns.models import Campaign, ScheduleKind
+from campaigns.schedules import occurrences as schedule
+from campaigns.schedules.kinds import SCHEDULE_FIELDS, SCHEDULE_KINDS, SCHEDULED_KINDS, form_table
+from campaigns.schedules.notes import notes
+from campaigns.schedules.occurrences import (
     has_occurrences_left,
     next_occurrence,
     next_occurrences,
-    notes,
     occurrences,
-    validate,
 )
+from campaigns.schedules.spec import ScheduleError, ScheduleSpec
+from campaigns.schedules.validation import validate
 
 NEW_YORK = "America/New_York"
 BERLIN = "Europe/Berlin"
@@ -1006,3 +1007,50 @@ def test_occurrences_refuse_at_once_a_schedule_they_cannot_evaluate(
 def test_occurrences_refuse_a_naive_after() -> None:
     with pytest.raises(ValueError, match="after must be an aware datetime"):
         occurrences(ScheduleSpec(), after=datetime(2026, 3, 2))
+
+
+# --- the table of kinds -------------------------------------------------------------------
+
+
+def test_every_schedule_kind_has_one_row_in_the_table() -> None:
+    assert list(SCHEDULE_KINDS) == list(ScheduleKind.values)
+    assert {kind: rules.label for kind, rules in SCHEDULE_KINDS.items()} == dict(ScheduleKind.choices)
+    assert {"once", "recurring", "cron"} == SCHEDULED_KINDS
+    for rules in SCHEDULE_KINDS.values():
+        assert set(rules.fields) <= set(SCHEDULE_FIELDS) - {"schedule_kind", "timezone"}
+
+
+def test_the_form_script_gets_the_fields_of_each_kind_from_the_server() -> None:
+    table = form_table()
+    assert {kind: entry["fields"] for kind, entry in table["kinds"].items()} == {
+        "now": [],
+        "once": ["fixed_time"],
+        "recurring": ["circle_type", "circle_value", "time", "start_date", "end_date"],
+        "cron": ["cron", "start_date", "end_date"],
+    }
+    assert table["dependent"] == [
+        "fixed_time",
+        "circle_type",
+        "circle_value",
+        "time",
+        "start_date",
+        "end_date",
+        "cron",
+    ]
+    assert table["inputs"] == [
+        "fixed_time",
+        "circle_type",
+        "time",
+        "start_date",
+        "end_date",
+        "cron",
+        "timezone",
+    ]
+
+
+def test_a_kind_is_validated_by_the_fields_its_row_lists(monkeypatch) -> None:
+    # A kind made of existing fields needs only its row: "once" reading a cron too is checked as cron.
+    once = SCHEDULE_KINDS["once"]
+    monkeypatch.setitem(SCHEDULE_KINDS, "once", replace(once, fields=(*once.fields, "cron")))
+    errors = validate(spec(kind="once", fixed_time="2026-03-03T09:00:00+00:00", cron="0 9 * *"), now=NOW)
+    assert list(errors) == ["cron"]

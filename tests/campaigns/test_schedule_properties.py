@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from campaigns.schedules.spec import ScheduleSpec, has_occurrences_left, next_occurrence, occurrences
+from campaigns.schedules.occurrences import has_occurrences_left, next_occurrence, occurrences
+from campaigns.schedules.spec import ScheduleSpec
 
 # Zones with an hour of DST either way, a half-hour one (Lord Howe), one that changes at
 # midnight (Santiago), a southern one (Auckland), and two without DST.

@@ -1,18 +1,15 @@
 /* The campaign admin form: variable inputs follow the template, schedule fields follow the
    kind, and the next occurrences and the audience size are asked of the admin as you edit.
    Plain JavaScript, no libraries; the form works without it (the server does the same
-   on save). The configuration comes from the JSON script #campaign-form-config. */
+   on save). The configuration comes from the JSON script #campaign-form-config; its
+   "schedule" entry is the server's table of schedule kinds (campaigns/schedules/kinds.py):
+   the fields of each kind, the fields shown or hidden with the kind, and the inputs the
+   occurrence preview is asked with. */
 "use strict";
 
 (function () {
-  const KIND_FIELDS = {
-    now: [],
-    once: ["fixed_time"],
-    recurring: ["circle_type", "circle_value", "time", "start_date", "end_date"],
-    cron: ["cron", "start_date", "end_date"],
-  };
-  const KIND_DEPENDENT = ["fixed_time", "circle_type", "circle_value", "time", "start_date", "end_date", "cron"];
-  const SCHEDULE_INPUTS = ["fixed_time", "circle_type", "time", "start_date", "end_date", "cron", "timezone"];
+  // Replaced by the server's table in start(); empty, every schedule field stays visible.
+  let schedule = { kinds: {}, dependent: [], inputs: [] };
 
   function byId(id) {
     return document.getElementById(id);
@@ -96,8 +93,9 @@
   // --- schedule: the kind's fields, and the next occurrences ------------------------------------
 
   function showKind() {
-    const wanted = KIND_FIELDS[scheduleKind()] || [];
-    KIND_DEPENDENT.forEach((name) => {
+    const kind = schedule.kinds[scheduleKind()];
+    const wanted = kind ? kind.fields : [];
+    schedule.dependent.forEach((name) => {
       const row = formRow(name);
       if (row) row.style.display = wanted.includes(name) ? "" : "none";
     });
@@ -109,7 +107,7 @@
 
   function scheduleQuery() {
     const query = new URLSearchParams({ schedule_kind: scheduleKind() });
-    SCHEDULE_INPUTS.forEach((name) => {
+    schedule.inputs.forEach((name) => {
       const input = byId("id_" + name);
       if (input) query.set(name, input.value);
     });
@@ -191,6 +189,7 @@
     const script = byId("campaign-form-config");
     if (!script) return; // the campaign is read-only here
     const config = JSON.parse(script.textContent);
+    schedule = config.schedule || schedule;
     const form = script.closest("form");
     let timer = null;
     const soon = () => {
@@ -201,11 +200,13 @@
       const name = event.target.name || "";
       if (name === "template") showTemplate(config);
       if (name === "schedule_kind" || name === "circle_type") showKind();
-      if (name === "schedule_kind" || SCHEDULE_INPUTS.includes(name) || name.startsWith("circle_value")) soon();
+      if (name === "schedule_kind" || schedule.inputs.includes(name) || name.startsWith("circle_value")) soon();
       if (name === "audience" || name === "provider_account") refreshSize(config);
     });
     form.addEventListener("input", (event) => {
-      if (["cron", "time", "fixed_time", "start_date", "end_date"].includes(event.target.name)) soon();
+      // Typing in a schedule input asks again (selects and checkboxes report on "change").
+      const typed = event.target.tagName === "INPUT" && event.target.type !== "checkbox";
+      if (typed && schedule.inputs.includes(event.target.name)) soon();
     });
     showKind();
     refreshOccurrences(config);

@@ -1,0 +1,205 @@
+"""The schedule part of the campaign admin form: its widgets and fields, the occurrence
+preview the form's script asks for, and the schedule check run on save.
+
+Which fields each schedule kind shows comes from ``campaigns.schedules.kinds``; the form
+hands that table to ``campaign_form.js`` (``form_table``) so the script holds no copy.
+``fixed_time`` is a local date and time in the campaign's ``timezone`` (stored in UTC);
+``circle_value`` is weekday or month-day checkboxes; ``time`` and the dates are pickers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Mapping
+from functools import cache
+from typing import Any
+from zoneinfo import available_timezones
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+
+from campaigns.models import CircleType, ScheduleKind
+from campaigns.schedules.kinds import SCHEDULE_FIELDS, kind_rules
+from campaigns.schedules.notes import notes
+from campaigns.schedules.occurrences import next_occurrences
+from campaigns.schedules.spec import ScheduleSpec, zone_or_none
+from campaigns.schedules.validation import validate
+
+WEEKDAYS = ((1, "Mon"), (2, "Tue"), (3, "Wed"), (4, "Thu"), (5, "Fri"), (6, "Sat"), (7, "Sun"))
+LOCAL_INPUT = "%Y-%m-%dT%H:%M"
+# What separates the items of a list typed in one input ("a, b c").
+LIST_SEPARATORS = re.compile(r"[\s,;]+")
+# Validation errors on the spec as a whole, shown on the form's kind field.
+_FORM_FIELD = {"kind": "schedule_kind", "schedule": "schedule_kind"}
+
+
+@cache
+def time_zone_names() -> tuple[str, ...]:
+    """Return the IANA zone names a campaign may use, UTC first, then sorted."""
+    return ("UTC", *sorted(name for name in available_timezones() if name != "UTC"))
+
+
+def schedule_preview(data: Mapping[str, Any], *, now: dt.datetime | None = None, count: int = 5) -> dict:
+    """Return the next ``count`` occurrences, errors and notes of the schedule in ``data``.
+
+    ``data`` holds the form's schedule fields (``schedule_kind``, ``fixed_time`` as a
+    local date and time in ``timezone``, ``circle_type``, ``circle_value`` as "1,3",
+    ``time``, ``start_date``, ``end_date``, ``cron``). Occurrences are listed in the
+    schedule's zone and in UTC.
+    """
+    now = now or timezone.now()
+    kind = str(data.get("schedule_kind") or ScheduleKind.NOW)
+    raw = {
+        "kind": kind,
+        "fixed_time": data.get("fixed_time") or None,
+        "circle_type": data.get("circle_type") or None,
+        "circle_value": data.get("circle_value") or "",
+        "time": data.get("time") or None,
+        "start_date": data.get("start_date") or None,
+        "end_date": data.get("end_date") or None,
+        "cron": data.get("cron") or "",
+        "timezone": data.get("timezone") or "UTC",
+    }
+    rules = kind_rules(kind)
+    if rules is None or "circle_type" not in rules.fields:
+        # The repeat select always posts a value; a kind without repeats must not note it.
+        raw.update(circle_type=None, circle_value="")
+    try:
+        spec = ScheduleSpec.from_dict(raw)
+    except ValidationError as exc:
+        return {"kind": kind, "occurrences": [], "errors": exc.message_dict, "notes": []}
+    errors = {("schedule_kind" if k == "kind" else k): v for k, v in validate(spec, now=now).items()}
+    result: dict[str, Any] = {"kind": kind, "occurrences": [], "errors": errors, "notes": notes(spec)}
+    if rules is not None and rules.due_on_approval:
+        result["notes"] = ["sent as soon as it is approved", *result["notes"]]
+        return result
+    if errors:
+        return result
+    zone = zone_or_none(spec.timezone) or dt.UTC
+    result["occurrences"] = [
+        {
+            "utc": moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "local": moment.astimezone(zone).strftime("%a %Y-%m-%d %H:%M"),
+            "iso": moment.isoformat(),
+        }
+        for moment in next_occurrences(spec, after=now, count=count)
+    ]
+    result["timezone"] = spec.timezone
+    return result
+
+
+def schedule_errors(values: Mapping[str, Any], *, now: dt.datetime | None = None) -> dict[str, list[str]]:
+    """Return the schedule's errors by form field, as submitting would report them.
+
+    ``values`` holds the cleaned ``SCHEDULE_FIELDS``. A campaign due on approval has no
+    schedule rules to break; a value that cannot be read already has its field error, so
+    it gives nothing here.
+    """
+    kind = values.get("schedule_kind")
+    rules = kind_rules(kind)
+    if kind is None or (rules is not None and rules.due_on_approval):
+        return {}
+    raw = {name: values.get(name) for name in SCHEDULE_FIELDS if name != "schedule_kind"}
+    try:
+        spec = ScheduleSpec.from_dict({**raw, "kind": kind})
+    except ValidationError:
+        return {}
+    found = validate(spec, now=now or timezone.now())
+    return {_FORM_FIELD.get(field, field): messages for field, messages in found.items()}
+
+
+class CircleValueWidget(forms.Widget):
+    """Weekday checkboxes (weekly) and month-day checkboxes (monthly); the script shows one."""
+
+    def render(self, name: str, value: Any, attrs: dict | None = None, renderer=None) -> str:
+        values = value if isinstance(value, list | tuple) else []
+        chosen = {str(v) for v in values if v is not None}
+
+        def boxes(suffix: str, choices) -> str:
+            return format_html_join(
+                "",
+                '<label class="circle-choice">'
+                '<input type="checkbox" name="{0}_{1}" value="{2}"{3}> {4}</label>',
+                (
+                    (name, suffix, number, " checked" if str(number) in chosen else "", label)
+                    for number, label in choices
+                ),
+            )
+
+        return format_html(
+            '<div class="circle-value" id="id_{0}">'
+            '<div class="circle-weekdays" data-circle-type="2" aria-label="Weekdays">{1}</div>'
+            '<div class="circle-monthdays" data-circle-type="3" aria-label="Days of the month">{2}</div>'
+            '<p class="circle-daily help" data-circle-type="1">Every day.</p>'
+            "</div>",
+            name,
+            boxes("weekly", WEEKDAYS),
+            boxes("monthly", [(day, day) for day in range(1, 32)]),
+        )
+
+    def value_from_datadict(self, data, files, name: str) -> Any:
+        if name in data:  # the raw JSON list the model form took
+            return data.get(name)
+        circle_type = str(data.get("circle_type") or "")
+        suffix = {str(CircleType.WEEKLY): "weekly", str(CircleType.MONTHLY): "monthly"}.get(circle_type)
+        if suffix is None:
+            return []
+        getlist = getattr(data, "getlist", None)
+        return getlist(f"{name}_{suffix}") if getlist else data.get(f"{name}_{suffix}", [])
+
+    def value_omitted_from_data(self, data, files, name: str) -> bool:
+        return False
+
+
+class CircleValueField(forms.Field):
+    """Weekdays 1-7 or month days 1-31, as a sorted list of whole numbers."""
+
+    widget = CircleValueWidget
+
+    def to_python(self, value: Any) -> list[int]:
+        if value in (None, ""):
+            return []
+        if isinstance(value, str):
+            text = value.strip()
+            try:
+                typed = [part for part in LIST_SEPARATORS.split(text) if part]
+                value = json.loads(text) if text.startswith("[") else typed
+            except ValueError as exc:
+                raise ValidationError(f"circle_value {text!r} is not a list of numbers") from exc
+        try:
+            return sorted({int(v) for v in value})
+        except (TypeError, ValueError) as exc:
+            raise ValidationError(f"circle_value {value!r} must be whole numbers") from exc
+
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        try:
+            return self.to_python(initial or []) != self.to_python(data)
+        except ValidationError:
+            return True
+
+
+class LocalDateTimeField(forms.DateTimeField):
+    """A date and time as the user reads it in the campaign's zone (naive; the form converts)."""
+
+    widget = forms.DateTimeInput(format=LOCAL_INPUT, attrs={"type": "datetime-local", "step": 60})
+    input_formats = [LOCAL_INPUT, "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
+
+    def to_python(self, value: Any) -> dt.datetime | None:
+        if value in self.empty_values:
+            return None
+        if isinstance(value, dt.datetime):
+            return value
+        text = str(value).strip()
+        for fmt in self.input_formats:
+            try:
+                return dt.datetime.strptime(text, fmt)
+            except ValueError:
+                continue
+        raise ValidationError(
+            f"fixed_time {text!r} is not a date and time (YYYY-MM-DD HH:MM)", code="invalid"
+        )
+

@@ -1,0 +1,113 @@
+"""The rules of single values in recipients and audiences: external ids, tags, and the
+user addresses each provider accepts.
+
+External ids and tags follow Crier's own rules. What a provider says about its addresses
+(whether one is a credential, which pattern it must match) is asked of the provider class
+(``providers.base.Provider``: ``address_is_credential``, ``address_pattern``,
+``address_rule``), never listed here, so a new provider needs no edit in this package.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from functools import cache
+from typing import Any
+
+from providers.registry import PROVIDERS, provider_class
+
+EXTERNAL_ID_MAX_LENGTH = 64
+TAG_MAX_BYTES = 40
+ADDRESS_MAX_LENGTH = 128
+
+# The characters of a Jiguang UMS userid: letters, digits, "_" and @!#$&*+=.|¥
+# (docs/providers.md). External ids also take "-", because ids such as UUIDs need it; such
+# an id is not a valid address at a provider whose ``address_pattern`` refuses "-", so
+# there it needs an explicit address (see ``address_error``).
+_ID_CHARS = r"A-Za-z0-9_@!#$&*+=.|¥"
+_EXTERNAL_ID = re.compile(rf"[{_ID_CHARS}\-]{{1,{EXTERNAL_ID_MAX_LENGTH}}}")
+# Tags go to providers that send to tags as they are (Jiguang's aud_tag): the same
+# characters plus CJK ideographs.
+_TAG = re.compile(rf"[{_ID_CHARS}\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+ID_RULE = "1–64 characters among letters, digits, _ @ ! # $ & * + = . | ¥ -"
+TAG_RULE = f"at most {TAG_MAX_BYTES} bytes of UTF-8 among letters, digits, CJK, _ @ ! # $ & * + = . | ¥"
+
+
+def external_id_error(value: Any) -> str | None:
+    """Return why ``value`` is not a valid external id, or None when it is."""
+    if not isinstance(value, str):
+        return f"external_id {value!r} must be a string of {ID_RULE}"
+    if not _EXTERNAL_ID.fullmatch(value):
+        return f"external_id {value!r} must be {ID_RULE}"
+    return None
+
+
+def tag_error(value: Any, *, field_name: str = "tags") -> str | None:
+    """Return why ``value`` is not a valid tag, or None when it is."""
+    if not isinstance(value, str):
+        return f"{field_name}: tag {value!r} must be a string"
+    size = len(value.encode("utf-8"))
+    if size > TAG_MAX_BYTES:
+        return f"{field_name}: tag {value!r} is {size} bytes of UTF-8; a tag is {TAG_RULE}"
+    if not _TAG.fullmatch(value):
+        return f"{field_name}: tag {value!r} must be {TAG_RULE}"
+    return None
+
+
+def clean_tags(value: Any, *, field_name: str = "tags") -> tuple[list[str], list[str]]:
+    """Return (tags stripped and de-duplicated in order, error messages) for a list of tags."""
+    if not isinstance(value, list | tuple):
+        return [], [f"{field_name} {value!r} must be a list of tags"]
+    tags: list[str] = []
+    errors: list[str] = []
+    for raw in value:
+        tag = raw.strip() if isinstance(raw, str) else raw
+        message = tag_error(tag, field_name=field_name)
+        if message:
+            errors.append(message)
+        elif tag not in tags:
+            tags.append(tag)
+    return tags, errors
+
+
+# --- provider addresses --------------------------------------------------------------
+
+
+def address_is_credential(kind: str | None) -> bool:
+    """Return whether an address at provider ``kind`` is a credential (False for an unknown kind).
+
+    Such an address is required (the external id is no fallback) and shown masked.
+    """
+    return kind in PROVIDERS and provider_class(kind).address_is_credential
+
+
+def credential_address_kinds() -> list[str]:
+    """Return the registered provider kinds whose addresses are credentials, sorted."""
+    return sorted(kind for kind in PROVIDERS if address_is_credential(kind))
+
+
+@cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def address_matches(kind: str, address: str) -> bool:
+    """Return whether ``address`` is one provider ``kind`` accepts (True where it has no rule)."""
+    pattern = provider_class(kind).address_pattern if kind in PROVIDERS else ""
+    return not pattern or _compiled(pattern).fullmatch(address) is not None
+
+
+def address_error(kind: str, address: str) -> str | None:
+    """Return why ``address`` is not an address provider ``kind`` accepts, or None when it is."""
+    if address_matches(kind, address):
+        return None
+    return f"addresses.{kind} {address!r} must be {provider_class(kind).address_rule}"
+
+
+def masked_addresses(addresses: Mapping[str, str] | None) -> dict[str, str]:
+    """Return ``addresses`` with credential values cut to their last four characters
+    (nothing at all of a value of eight characters or fewer), as the API and the admin show them."""
+    return {
+        kind: (f"…{value[-4:] if len(value) > 8 else ''}" if value and address_is_credential(kind) else value)
+        for kind, value in (addresses or {}).items()
+    }

@@ -3,7 +3,7 @@
 * :func:`raw_client_rate` — *the* limit: what the send path can do with no database and
   no queue. The same provider module builds and signs each request and parses each answer
   (``Provider.send``), through the same ``httpx.Client`` settings, thread pool size and
-  token bucket as ``campaigns.sending.engine`` uses for an account of that concurrency.
+  token bucket as ``campaigns.sending.loop`` uses for an account of that concurrency.
 * :func:`emulator_capacity` — what the emulator can answer: requests built and signed in
   advance, written as raw bytes by an asyncio client over many kept-alive connections
   (no httpx, no signing while measuring), so the client costs next to nothing and the
@@ -47,7 +47,7 @@ def raw_client_rate(
     warmup: Sequence[Batch] = (),
 ) -> Rate:
     """Send ``batches`` as the engine would, minus database and queue; return the rate."""
-    from campaigns.sending.engine import TokenBucket
+    from campaigns.sending.ratelimit import TokenBucket
 
     bucket = TokenBucket(rate_limit, burst=min(rate_limit, concurrency))
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)

@@ -1,6 +1,6 @@
 """Profile one dispatch in a fresh process: ``python -m bench.profile_dispatch DISPATCH_ID OUT``.
 
-Runs ``campaigns.sending.engine.dispatch_run`` — the same function a qcluster worker runs for a
+Runs ``campaigns.sending.run.dispatch_run`` — the same function a qcluster worker runs for a
 ``run_dispatch`` task — in a new process (so its resident set starts where a worker's
 does) under :class:`bench.sampler.Sampler`, writes the text report to ``OUT`` and a JSON
 summary to ``OUT`` with ``.json`` appended. The benchmark's environment (database, keys)
@@ -18,13 +18,13 @@ from pathlib import Path
 # Where the dispatch thread's wall time goes, by the functions that matter for the send path.
 WATCHED = (
     "snapshot.py:campaign_hash",
-    "engine.py:dispatch_plan",
+    "plan.py:dispatch_plan",
     "audiences.py:_member_pages",
     "audiences.py:_recipient_pages",
-    "engine.py:_addresses",
-    "engine.py:_batch_for",
-    "engine.py:_record",
-    "engine.py:_store_counts",
+    "batches.py:_addresses",
+    "batches.py:batch_for",
+    "outcomes.py:record_outcomes",
+    "finish.py:store_counts",
     "_base.py:result",
 )
 
@@ -36,7 +36,7 @@ def main() -> None:
     from bench.processes import process_memory
     from bench.sampler import Sampler
     from campaigns.models import Dispatch
-    from campaigns.sending import engine
+    from campaigns.sending.run import dispatch_run
 
     dispatch_id, out = int(sys.argv[1]), Path(sys.argv[2])
     dispatch = Dispatch.objects.select_related("campaign__audience").get(pk=dispatch_id)
@@ -45,14 +45,14 @@ def main() -> None:
     sampler.start()
     started = time.perf_counter()
     try:
-        status = engine.dispatch_run(dispatch_id, budget_seconds=900)
+        status = dispatch_run(dispatch_id, budget_seconds=900)
     finally:
         sampler.stop()
     seconds = time.perf_counter() - started
     dispatch.refresh_from_db()
     peak = process_memory(os.getpid())["hwm_kb"] / 1024
     header = (
-        f"# engine.dispatch_run({dispatch_id}) in a fresh process: campaign {dispatch.campaign.name!r}, "
+        f"# dispatch_run({dispatch_id}) in a fresh process: campaign {dispatch.campaign.name!r}, "
         f"audience {dispatch.campaign.audience.name!r}, {dispatch.total_requests} requests; {status} in "
         f"{seconds:.1f} s; resident set {idle['rss_kb'] / 1024:.0f} MB before, peak {peak:.0f} MB\n"
         "# wall-clock samples (a thread waiting on a socket or the database counts where it waits)\n\n"

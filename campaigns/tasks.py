@@ -1,4 +1,8 @@
-"""django-q2 entry points: thin, they take ids and call the engine."""
+"""django-q2 entry points: thin, they take ids and call the send engine (``campaigns.sending``).
+
+Their dotted names (``campaigns.tasks.run_dispatch`` …) are stored in queued tasks and in
+django-q2 Schedules: keep them stable.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from campaigns.models import Lease
-from campaigns.sending import engine
+from campaigns.sending.claims import worker_id
+from campaigns.sending.run import dispatch_run
+from campaigns.sending.ticker import dispatcher_tick
+from campaigns.sending.watchdog import dispatches_recover
 
 logger = logging.getLogger(__name__)
 
@@ -21,18 +28,18 @@ TICKER_LEASE = "dispatcher-ticker"
 
 def run_dispatch(dispatch_id: int) -> str:
     """Send (or continue sending) one dispatch; return what happened."""
-    return engine.dispatch_run(dispatch_id)
+    return dispatch_run(dispatch_id)
 
 
 def tick_once() -> list[int]:
     """Turn what is due now into dispatches (enqueued on approval of a campaign due now,
     so it does not wait for the ticker loop)."""
-    return engine.dispatcher_tick()
+    return dispatcher_tick()
 
 
 def recover_dispatches() -> dict[str, int]:
     """Watchdog: resume dispatches whose worker stopped or whose task was lost."""
-    return engine.dispatches_recover()
+    return dispatches_recover()
 
 
 def _claim_lease(name: str, holder: str, seconds: float) -> bool:
@@ -59,7 +66,7 @@ def dispatcher_loop(duration: float | None = None) -> str:
     from django_q.tasks import async_task
 
     duration = settings.CRIER_TICKER_SECONDS if duration is None else duration
-    me = engine.worker_id()
+    me = worker_id()
     tick = settings.CRIER_DISPATCH_TICK_SECONDS
     ttl = tick * 5 + 5
     # Wait for the lease rather than give up: its holder may have died, and then the
@@ -76,9 +83,9 @@ def dispatcher_loop(duration: float | None = None) -> str:
     while time.monotonic() < ends:
         started = time.monotonic()
         try:
-            engine.dispatcher_tick()
+            dispatcher_tick()
             if started - last_watchdog >= 10:
-                engine.dispatches_recover()
+                dispatches_recover()
                 last_watchdog = started
         except Exception:  # keep ticking: one bad campaign must not stop all sending
             logger.exception("dispatcher tick failed")

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import pytest
 
-from campaigns.sending import engine
+from campaigns.sending.run import dispatch_run
+from campaigns.sending.ticker import dispatcher_tick
 from tests.api.conftest import quick_user, token_client
 from tests.providers.conftest import start_emulator  # noqa: F401  (fixture)
 
@@ -102,9 +103,9 @@ def test_a_campaign_goes_from_draft_to_the_provider_over_the_api(start_emulator)
     approved = ok(reviewer.post(f"{url}/approve/", {"comment": "approved"}, format="json"))
     assert approved["status"] == "approved"
 
-    created = engine.dispatcher_tick()
+    created = dispatcher_tick()
     assert len(created) == 1
-    while engine.dispatch_run(created[0]) == "continue":
+    while dispatch_run(created[0]) == "continue":
         pass
 
     assert sorted(emulator.app.counts_by_target()) == USERS

@@ -8,8 +8,9 @@ import json
 import pytest
 
 from campaigns.models import Delivery, DeliveryReceipt, Dispatch, ReceiptStatus
-from campaigns.sending import engine
 from campaigns.sending.receipts import campaign_receipt_counts, campaign_receipts_by_user
+from campaigns.sending.run import dispatch_run
+from campaigns.sending.ticker import dispatcher_tick
 from providers.emulators.jiguang import callback_batches, callback_headers, callback_records
 from tests.campaigns.conftest import account_setup, make_audience, make_recipients
 
@@ -19,9 +20,9 @@ CHANNEL_KEY, MASTER_SECRET = "ck-test", "ms-test-secret"
 
 
 def run_due() -> list[Dispatch]:
-    created = engine.dispatcher_tick()
+    created = dispatcher_tick()
     for dispatch_id in created:
-        while engine.dispatch_run(dispatch_id) == "continue":
+        while dispatch_run(dispatch_id) == "continue":
             pass
     return list(Dispatch.objects.filter(pk__in=created))
 

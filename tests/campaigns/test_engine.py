@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from campaigns.messages import provider_for
 from campaigns.models import (
     Campaign,
     CampaignStatus,
@@ -17,7 +18,12 @@ from campaigns.models import (
     DispatchStatus,
     Recipient,
 )
-from campaigns.sending import engine
+from campaigns.sending import batches
+from campaigns.sending.operations import delivery_resolve, sending_resume, sending_stop
+from campaigns.sending.plan import dispatch_plan
+from campaigns.sending.run import dispatch_run
+from campaigns.sending.ticker import dispatcher_tick
+from campaigns.sending.watchdog import dispatches_recover
 from tests.campaigns.conftest import make_audience, make_recipients
 
 pytestmark = pytest.mark.django_db
@@ -31,11 +37,11 @@ def fast_retries(settings):
 
 def run_due(**kwargs) -> list[Dispatch]:
     """Tick the dispatcher and run every dispatch it created to the end, in-process."""
-    created = engine.dispatcher_tick()
+    created = dispatcher_tick()
     for dispatch_id in created:
         outcome = "continue"
         while outcome == "continue":
-            outcome = engine.dispatch_run(dispatch_id, **kwargs)
+            outcome = dispatch_run(dispatch_id, **kwargs)
     return list(Dispatch.objects.filter(pk__in=created))
 
 
@@ -60,17 +66,17 @@ def test_binance_broadcast_is_sent_once_and_the_campaign_ends_sent(make_account,
 def test_a_second_tick_creates_no_second_dispatch(make_account, approved_campaign):
     account, server = make_account("binance")
     approved_campaign(account, make_audience("all"))
-    assert len(engine.dispatcher_tick()) == 1
-    assert engine.dispatcher_tick() == []
+    assert len(dispatcher_tick()) == 1
+    assert dispatcher_tick() == []
     assert Dispatch.objects.count() == 1
 
 
 def test_a_duplicated_task_finds_the_dispatch_claimed_and_sends_nothing(make_account, approved_campaign):
     account, server = make_account("binance")
     approved_campaign(account, make_audience("all"))
-    [dispatch_id] = engine.dispatcher_tick()
-    assert engine.dispatch_run(dispatch_id) == DispatchStatus.SENT
-    assert engine.dispatch_run(dispatch_id) == "not-claimed"
+    [dispatch_id] = dispatcher_tick()
+    assert dispatch_run(dispatch_id) == DispatchStatus.SENT
+    assert dispatch_run(dispatch_id) == "not-claimed"
     assert len(server.app.accepted) == 1
 
 
@@ -158,16 +164,16 @@ def test_an_occurrence_reached_after_its_expiry_is_recorded_expired_not_sent(mak
 def test_the_emergency_stop_halts_dispatching_and_resume_continues(make_account, approved_campaign):
     account, server = make_account("binance")
     approved_campaign(account, make_audience("all"))
-    engine.sending_stop(reason="wrong link")
-    assert engine.dispatcher_tick() == []
+    sending_stop(reason="wrong link")
+    assert dispatcher_tick() == []
 
-    engine.sending_resume()
-    [dispatch_id] = engine.dispatcher_tick()
-    engine.sending_stop()
-    assert engine.dispatch_run(dispatch_id) == "stopped"
+    sending_resume()
+    [dispatch_id] = dispatcher_tick()
+    sending_stop()
+    assert dispatch_run(dispatch_id) == "stopped"
     assert Dispatch.objects.get(pk=dispatch_id).status == DispatchStatus.PENDING
-    engine.sending_resume()
-    assert engine.dispatch_run(dispatch_id) == DispatchStatus.SENT
+    sending_resume()
+    assert dispatch_run(dispatch_id) == DispatchStatus.SENT
     assert len(server.app.accepted) == 1
 
 
@@ -200,7 +206,7 @@ def test_a_timeout_at_a_provider_without_idempotency_is_unknown_and_an_operator_
     assert Dispatch.objects.get(pk=dispatch.pk).status == DispatchStatus.FAILED
     assert delivery.attempts == 1  # never retried blindly
 
-    engine.delivery_resolve(delivery=delivery, action="close")
+    delivery_resolve(delivery=delivery, action="close")
     assert Delivery.objects.get(pk=delivery.pk).status == DeliveryStatus.CLOSED
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.FAILED
@@ -214,11 +220,11 @@ def test_the_watchdog_resends_in_flight_alipayplus_requests_but_marks_broadcasts
     binance, binance_server = make_account("binance")
     approved_campaign(alipay, make_audience("all"))
     approved_campaign(binance, make_audience("all", name="everyone-2"))
-    dispatch_ids = engine.dispatcher_tick()
+    dispatch_ids = dispatcher_tick()
     assert len(dispatch_ids) == 2
     # Simulate a worker that planned, marked its requests in flight, and died.
     for dispatch in Dispatch.objects.filter(pk__in=dispatch_ids).select_related("campaign__provider_account"):
-        engine.dispatch_plan(dispatch, engine.provider_for(dispatch.campaign.provider_account))
+        dispatch_plan(dispatch, provider_for(dispatch.campaign.provider_account))
         dispatch.deliveries.update(status=DeliveryStatus.IN_FLIGHT, attempts=1)
         Dispatch.objects.filter(pk=dispatch.pk).update(
             status=DispatchStatus.RUNNING,
@@ -226,11 +232,11 @@ def test_the_watchdog_resends_in_flight_alipayplus_requests_but_marks_broadcasts
             heartbeat_at=timezone.now() - timedelta(hours=1),
         )
 
-    report = engine.dispatches_recover()
+    report = dispatches_recover()
 
     assert report["resumed"] == 2 and report["resent"] == 3 and report["unknown"] == 1
     for dispatch_id in dispatch_ids:
-        engine.dispatch_run(dispatch_id)
+        dispatch_run(dispatch_id)
     assert len(alipay_server.app.accepted) == 3
     assert binance_server.app.accepted == []
     unknown = Delivery.objects.get(dispatch__campaign__provider_account=binance)
@@ -241,9 +247,9 @@ def test_a_worker_that_lost_its_claim_stops_sending(make_account, approved_campa
     account, server = make_account("alipayplus")
     make_recipients(5)
     approved_campaign(account, make_audience("all"))
-    [dispatch_id] = engine.dispatcher_tick()
+    [dispatch_id] = dispatcher_tick()
     Dispatch.objects.filter(pk=dispatch_id).update(status=DispatchStatus.RUNNING, claimed_by="someone-else")
-    assert engine.dispatch_run(dispatch_id) == "not-claimed"
+    assert dispatch_run(dispatch_id) == "not-claimed"
     assert server.app.accepted == []
 
 
@@ -251,23 +257,21 @@ def test_a_dispatch_out_of_budget_hands_over_and_continues_where_it_stopped(make
     account, server = make_account("alipayplus", max_concurrency=2)
     make_recipients(100)
     approved_campaign(account, make_audience("all"))
-    [dispatch_id] = engine.dispatcher_tick()
+    [dispatch_id] = dispatcher_tick()
 
-    assert engine.dispatch_run(dispatch_id, budget_seconds=0) == "continue"
+    assert dispatch_run(dispatch_id, budget_seconds=0) == "continue"
     first = len(server.app.accepted)
     assert 0 < first < 100
     assert Dispatch.objects.get(pk=dispatch_id).status == DispatchStatus.PENDING
-    assert engine.dispatch_run(dispatch_id) == DispatchStatus.SENT
+    assert dispatch_run(dispatch_id) == DispatchStatus.SENT
     assert set(server.app.counts_by_target().values()) == {1}
     assert len(server.app.accepted) == 100
 
 
 def _plan_only(dispatch_id: int) -> Dispatch:
     """Plan a dispatch without sending it (what dispatch_run does before its send loop)."""
-    from campaigns.messages import provider_for
-
     dispatch = Dispatch.objects.select_related("campaign__provider_account").get(pk=dispatch_id)
-    engine.dispatch_plan(dispatch, provider_for(dispatch.campaign.provider_account))
+    dispatch_plan(dispatch, provider_for(dispatch.campaign.provider_account))
     dispatch.refresh_from_db()
     return dispatch
 
@@ -282,7 +286,7 @@ def test_jiguang_addresses_are_kept_when_planning_and_sending_reads_no_recipient
     ids = make_recipients(1500, kind="jiguang")
     Recipient.objects.filter(external_id=ids[0]).update(language="zh-CN")
     approved_campaign(account, make_audience("users", user_ids=ids))
-    [dispatch_id] = engine.dispatcher_tick()
+    [dispatch_id] = dispatcher_tick()
     dispatch = _plan_only(dispatch_id)
 
     first, second = dispatch.deliveries.order_by("batch_no")
@@ -292,7 +296,7 @@ def test_jiguang_addresses_are_kept_when_planning_and_sending_reads_no_recipient
     Recipient.objects.filter(external_id=ids[1]).update(addresses={"jiguang": "changed_after_planning"})
 
     with CaptureQueriesContext(connection) as queries:
-        assert engine.dispatch_run(dispatch_id) == DispatchStatus.SENT
+        assert dispatch_run(dispatch_id) == DispatchStatus.SENT
     recipient_table = Recipient._meta.db_table
     assert not [q["sql"] for q in queries if recipient_table in q["sql"]]
     sent = server.app.counts_by_target()
@@ -305,12 +309,12 @@ def test_alipayplus_tokens_are_not_copied_into_deliveries_and_a_refreshed_token_
     account, server = make_account("alipayplus")
     ids = make_recipients(3)
     approved_campaign(account, make_audience("all"))
-    [dispatch_id] = engine.dispatcher_tick()
+    [dispatch_id] = dispatcher_tick()
     dispatch = _plan_only(dispatch_id)
     assert [d.routes for d in dispatch.deliveries.all()] == [[], [], []]
     Recipient.objects.filter(external_id=ids[2]).update(addresses={"alipayplus": "tok_refreshed"})
 
-    assert engine.dispatch_run(dispatch_id) == DispatchStatus.SENT
+    assert dispatch_run(dispatch_id) == DispatchStatus.SENT
     expected = [f"tok_{ids[0]}", f"tok_{ids[1]}", "tok_refreshed"]
     assert sorted(server.app.counts_by_target()) == sorted(expected)
 
@@ -319,11 +323,11 @@ def test_deliveries_planned_before_routes_existed_still_find_their_addresses(mak
     account, server = make_account("jiguang")
     ids = make_recipients(5, kind="jiguang")
     approved_campaign(account, make_audience("users", user_ids=ids))
-    [dispatch_id] = engine.dispatcher_tick()
+    [dispatch_id] = dispatcher_tick()
     dispatch = _plan_only(dispatch_id)
     dispatch.deliveries.update(routes=[])  # as a delivery from before migration 0008
 
-    assert engine.dispatch_run(dispatch_id) == DispatchStatus.SENT
+    assert dispatch_run(dispatch_id) == DispatchStatus.SENT
     assert sorted(server.app.counts_by_target()) == sorted(f"tok_{x}" for x in ids)
 
 
@@ -384,7 +388,7 @@ def test_a_request_read_ahead_but_settled_before_it_goes_out_is_not_sent(
     ids = make_recipients(150)
     approved_campaign(account, make_audience("all"))
     reads = []
-    read_addresses = engine._addresses
+    read_addresses = batches._addresses
 
     def addresses_then_settle_one(kind, external_ids):
         found = read_addresses(kind, external_ids)
@@ -395,7 +399,7 @@ def test_a_request_read_ahead_but_settled_before_it_goes_out_is_not_sent(
             )
         return found
 
-    monkeypatch.setattr(engine, "_addresses", addresses_then_settle_one)
+    monkeypatch.setattr(batches, "_addresses", addresses_then_settle_one)
 
     [dispatch] = run_due()
 

@@ -14,7 +14,7 @@ from django.db import connection, connections
 from django_q.tasks import async_task
 
 from campaigns.models import Delivery, DeliveryStatus, Dispatch, DispatchStatus
-from campaigns.sending import engine
+from campaigns.sending.ticker import dispatcher_tick
 from tests.campaigns.conftest import make_audience, make_recipients, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration]
@@ -124,7 +124,7 @@ def test_two_clusters_on_the_same_due_occurrences_send_each_once(make_account, a
 
     def tick() -> None:
         try:
-            engine.dispatcher_tick()
+            dispatcher_tick()
         finally:
             connections.close_all()
 

@@ -30,9 +30,9 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def run_due(now=None) -> list[Dispatch]:
-    created = engine.dispatcher_tick(now=now)
+    created = dispatcher_tick(now=now)
     for dispatch_id in created:
-        while engine.dispatch_run(dispatch_id) == "continue":
+        while dispatch_run(dispatch_id) == "continue":
             pass
     return list(Dispatch.objects.filter(pk__in=created))
 

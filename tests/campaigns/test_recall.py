@@ -13,17 +13,18 @@ from rest_framework.test import APIClient
 from approvals.selectors import campaign_available_actions
 from audit.models import AuditEvent
 from campaigns.models import Delivery, DeliveryAttempt, Dispatch
-from campaigns.sending import engine
 from campaigns.sending.recall import RecallRefused, campaign_recall, recall_refusal
+from campaigns.sending.run import dispatch_run
+from campaigns.sending.ticker import dispatcher_tick
 from tests.campaigns.conftest import make_audience, make_recipients
 
 pytestmark = pytest.mark.django_db
 
 
 def run_due() -> list[Dispatch]:
-    created = engine.dispatcher_tick()
+    created = dispatcher_tick()
     for dispatch_id in created:
-        while engine.dispatch_run(dispatch_id) == "continue":
+        while dispatch_run(dispatch_id) == "continue":
             pass
     return list(Dispatch.objects.filter(pk__in=created))
 

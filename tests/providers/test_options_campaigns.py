@@ -9,7 +9,8 @@ from rest_framework.test import APIClient
 
 from approvals.services import campaign_approve, campaign_submit
 from campaigns.models import Campaign, Delivery, DeliveryStatus, Dispatch
-from campaigns.sending import engine
+from campaigns.sending.run import dispatch_run
+from campaigns.sending.ticker import dispatcher_tick
 from campaigns.snapshot import campaign_snapshot
 from tests.approvals.factories import make_account as plain_account
 from tests.approvals.factories import make_campaign
@@ -26,9 +27,9 @@ pytestmark = pytest.mark.django_db
 
 
 def run_due() -> list[Dispatch]:
-    created = engine.dispatcher_tick()
+    created = dispatcher_tick()
     for dispatch_id in created:
-        while engine.dispatch_run(dispatch_id) == "continue":
+        while dispatch_run(dispatch_id) == "continue":
             pass
     return list(Dispatch.objects.filter(pk__in=created))
 

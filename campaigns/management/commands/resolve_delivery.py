@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from campaigns.models import Delivery
-from campaigns.sending.engine import DeliveryNotUnknown, delivery_resolve
+from campaigns.sending.operations import DeliveryNotUnknown, delivery_resolve
 
 
 class Command(BaseCommand):

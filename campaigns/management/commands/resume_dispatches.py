@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from campaigns.sending.engine import dispatches_recover
+from campaigns.sending.watchdog import dispatches_recover
 
 
 class Command(BaseCommand):

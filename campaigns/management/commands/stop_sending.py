@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand
 
 from campaigns.models import SendSwitch
-from campaigns.sending.engine import sending_resume, sending_stop
+from campaigns.sending.operations import sending_resume, sending_stop
 
 
 class Command(BaseCommand):

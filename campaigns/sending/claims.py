@@ -1,0 +1,83 @@
+"""Who holds a running dispatch: the claim, its heartbeat and handing it back.
+
+A dispatch is claimed with a compare-and-swap (``pending -> running`` with this worker's
+id and a heartbeat) before anything is sent; a duplicated task finds it taken and does
+nothing. The heartbeat is itself a compare-and-swap on ``claimed_by``: a worker whose
+claim the watchdog gave away stops at once.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from datetime import datetime
+
+from django.db import connection
+from django.utils import timezone
+
+from campaigns.models import Dispatch, DispatchStatus
+from campaigns.sending.transitions import dispatch_move
+
+
+def worker_id() -> str:
+    """Return an id for this process and thread, unique across hosts."""
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+def claim(dispatch_id: int, me: str, now: datetime) -> bool:
+    """Take a pending dispatch for this worker; False when someone else has it (or it is done)."""
+    moved = dispatch_move(
+        dispatch_id, DispatchStatus.PENDING, DispatchStatus.RUNNING, claimed_by=me, heartbeat_at=now
+    )
+    return bool(moved)
+
+
+def heartbeat(dispatch_id: int, me: str) -> bool:
+    """Renew this worker's claim; False when it was taken away."""
+    return bool(
+        Dispatch.objects.filter(pk=dispatch_id, status=DispatchStatus.RUNNING, claimed_by=me).update(
+            heartbeat_at=timezone.now()
+        )
+    )
+
+
+def release(dispatch_id: int, me: str, detail: str = "") -> bool:
+    """Hand a running dispatch back (running -> pending) so another task can continue it."""
+    changes = {"claimed_by": "", "heartbeat_at": None}
+    if detail:
+        changes["detail"] = detail
+    return bool(
+        dispatch_move(
+            dispatch_id, DispatchStatus.RUNNING, DispatchStatus.PENDING, where={"claimed_by": me}, **changes
+        )
+    )
+
+
+class HeartbeatThread(threading.Thread):
+    """Renew a dispatch claim every ``interval`` seconds while requests are in flight.
+
+    A chunk can take longer than the watchdog's patience (a slow provider, a low rate
+    limit), and a live worker must not look dead. Sets ``lost`` when the claim was taken.
+    """
+
+    def __init__(self, dispatch_id: int, me: str, interval: float) -> None:
+        super().__init__(name=f"heartbeat-{dispatch_id}", daemon=True)
+        self.dispatch_id = dispatch_id
+        self.me = me
+        self.interval = interval
+        self.stopped = threading.Event()
+        self.lost = False
+
+    def run(self) -> None:
+        try:
+            while not self.stopped.wait(self.interval):
+                if not heartbeat(self.dispatch_id, self.me):
+                    self.lost = True
+                    return
+        finally:
+            connection.close()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join(timeout=30)

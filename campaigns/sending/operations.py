@@ -1,0 +1,84 @@
+"""What an operator does to sending: the emergency stop, and deciding an ``unknown`` request.
+
+The emergency stop (:class:`~campaigns.models.SendSwitch`) is one row read before every
+chunk by every worker, so it halts all dispatching within a chunk. A delivery is
+``unknown`` when its worker died while it was in flight and the provider does not
+deduplicate our key: only an operator may resend it (same key) or close it.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from audit.services import record_event
+from campaigns.models import Delivery, DeliveryStatus, Dispatch, DispatchStatus, SendSwitch
+from campaigns.sending.finish import dispatch_finish
+from campaigns.sending.transitions import FINAL_DISPATCH, delivery_move, dispatch_move
+from campaigns.sending.wake import enqueue_dispatch
+
+RESOLUTIONS = {"resend": DeliveryStatus.PENDING, "close": DeliveryStatus.CLOSED}
+
+
+class DeliveryNotUnknown(Exception):
+    conflict = True
+
+
+def sending_stopped() -> bool:
+    """Return True while the emergency stop is on."""
+    return SendSwitch.objects.filter(pk=1, stopped=True).exists()
+
+
+def sending_stop(*, actor=None, reason: str = "") -> None:
+    """Halt all dispatching at once, across workers (checked before every chunk)."""
+    SendSwitch.objects.update_or_create(
+        pk=1, defaults={"stopped": True, "reason": reason, "changed_by": actor}
+    )
+
+
+def sending_resume(*, actor=None) -> int:
+    """Lift the emergency stop and wake workers for every pending dispatch; return how many."""
+    SendSwitch.objects.update_or_create(pk=1, defaults={"stopped": False, "reason": "", "changed_by": actor})
+    ids = list(Dispatch.objects.filter(status=DispatchStatus.PENDING).values_list("pk", flat=True))
+    with transaction.atomic():
+        for dispatch_id in ids:
+            enqueue_dispatch(dispatch_id)
+    return len(ids)
+
+
+def delivery_resolve(*, delivery: Delivery, action: str, actor=None) -> Delivery:
+    """Resolve an ``unknown`` delivery: ``resend`` it with the same key, or ``close`` it."""
+    if action not in RESOLUTIONS:
+        raise ValueError(f"action {action!r} is not one of: resend, close")
+    target = RESOLUTIONS[action]
+    with transaction.atomic():
+        changed = delivery_move(
+            DeliveryStatus.UNKNOWN,
+            target,
+            where={"pk": delivery.pk},
+            updated_at=timezone.now(),
+            next_attempt_at=None,
+        )
+        if not changed:
+            raise DeliveryNotUnknown(
+                f"delivery {delivery.idempotency_key} is not unknown; nothing to resolve"
+            )
+        dispatch = delivery.dispatch
+        record_event(
+            campaign=dispatch.campaign,
+            object_type="delivery",
+            object_id=str(delivery.pk),
+            action=f"delivery_{action}",
+            from_state=DeliveryStatus.UNKNOWN,
+            to_state=target,
+            actor=actor,
+        )
+        if action == "resend":
+            # Reopen a finished dispatch so a worker sends the request again.
+            dispatch_move(dispatch.pk, FINAL_DISPATCH, DispatchStatus.PENDING, finished_at=None)
+            enqueue_dispatch(dispatch.pk)
+    if action == "close":
+        # A finished dispatch gets its final status again; a live one finishes by itself.
+        dispatch_finish(dispatch, from_statuses=FINAL_DISPATCH)
+    delivery.refresh_from_db()
+    return delivery

@@ -1,0 +1,142 @@
+"""Run one dispatch: claim it, check on its first run that it may still go, plan it, and
+hand it to the send loop for at most one task's budget.
+
+A task works for at most ``CRIER_DISPATCH_TASK_BUDGET`` seconds (well under the queue's
+``timeout``), then hands the dispatch back (``running -> pending``) and enqueues its own
+continuation (docs/queue-and-http.md). An occurrence reached after ``expired_seconds`` is
+recorded ``expired``, not sent late; one whose campaign changed since it was approved is
+``refused`` and the approval voided.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from campaigns.messages import provider_for
+from campaigns.models import CampaignStatus, Dispatch, DispatchStatus
+from campaigns.provider_options import send_message
+from campaigns.sending.claims import claim, release, worker_id
+from campaigns.sending.finish import campaign_move, campaign_settle
+from campaigns.sending.loop import Exit, SendLoop
+from campaigns.sending.operations import sending_stopped
+from campaigns.sending.plan import DispatchRefused, dispatch_plan
+from campaigns.sending.transitions import dispatch_move
+from campaigns.services import campaign_void_if_changed
+from campaigns.snapshot import campaign_hash
+from providers.base import Provider
+
+logger = logging.getLogger(__name__)
+
+NOT_CLAIMED = "not-claimed"
+
+
+def end_without_sending(dispatch: Dispatch, me: str, status: str, detail: str) -> str:
+    """End a dispatch this worker holds with ``status`` (expired, refused, failed) before any request."""
+    dispatch_move(
+        dispatch.pk,
+        DispatchStatus.RUNNING,
+        status,
+        where={"claimed_by": me},
+        detail=detail[:2000],
+        finished_at=timezone.now(),
+        claimed_by="",
+        heartbeat_at=None,
+    )
+    logger.info("dispatch %s %s: %s", dispatch.pk, status, detail)
+    if not dispatch.is_preview:
+        campaign_settle(dispatch.campaign)
+    return status
+
+
+def _occurrence_refusal(dispatch: Dispatch, me: str, now: datetime) -> str | None:
+    """End an occurrence that is too late or no longer approved; None when it may go.
+
+    Also binds the dispatch to the approved content hash and starts the campaign sending.
+    """
+    campaign = dispatch.campaign
+    expires = dispatch.due_at + timedelta(seconds=campaign.expired_seconds)
+    if now > expires:
+        return end_without_sending(
+            dispatch,
+            me,
+            DispatchStatus.EXPIRED,
+            f"reached at {now:%Y-%m-%d %H:%M:%S} UTC, "
+            f"{int((now - dispatch.due_at).total_seconds())} s after its due time; "
+            f"expired_seconds is {campaign.expired_seconds}",
+        )
+    current = campaign_hash(campaign)
+    if not campaign.approved_hash or current != campaign.approved_hash:
+        refused = end_without_sending(
+            dispatch,
+            me,
+            DispatchStatus.REFUSED,
+            "the campaign changed since it was approved (content hash differs); not sent",
+        )
+        # Back to draft, with what changed in the audit trail: it needs a new review.
+        campaign_void_if_changed(campaign=campaign)
+        return refused
+    Dispatch.objects.filter(pk=dispatch.pk).update(content_hash=current)
+    if campaign.status == CampaignStatus.APPROVED:
+        due = f"occurrence due {dispatch.due_at:%Y-%m-%d %H:%M:%S} UTC"
+        campaign_move(campaign, CampaignStatus.SENDING, due)
+    return None
+
+
+def _first_run(dispatch: Dispatch, me: str, now: datetime) -> tuple[str | None, Provider | None]:
+    """Check and plan a dispatch that has no deliveries yet: (an exit, None) or (None, its provider)."""
+    if not dispatch.is_preview:
+        refused = _occurrence_refusal(dispatch, me, now)
+        if refused is not None:
+            return refused, None
+    account = dispatch.campaign.provider_account
+    if not account.enabled:
+        release(dispatch.pk, me, f"provider account {account.name!r} is disabled; waiting")
+        return Exit.STOPPED, None
+    provider = provider_for(account)
+    try:
+        dispatch_plan(dispatch, provider)
+    except DispatchRefused as exc:
+        return end_without_sending(dispatch, me, DispatchStatus.FAILED, str(exc)), None
+    return None, provider
+
+
+def _claimed(dispatch_id: int, now: datetime) -> Dispatch:
+    """Load a dispatch this worker has just claimed, with what sending reads; stamp its start."""
+    dispatch = Dispatch.objects.select_related(
+        "campaign__provider_account", "campaign__audience", "campaign__template", "campaign__template_version"
+    ).get(pk=dispatch_id)
+    if dispatch.started_at is None:
+        Dispatch.objects.filter(pk=dispatch_id).update(started_at=now)
+    return dispatch
+
+
+def dispatch_run(dispatch_id: int, *, budget_seconds: float | None = None) -> str:
+    """Claim a pending dispatch and send it, for at most ``budget_seconds``; return what happened.
+
+    Returns one of ``not-claimed`` (someone else has it, or it is finished), ``stopped``
+    (emergency stop: handed back), ``continue`` (budget used: handed back and re-enqueued),
+    ``lost-claim``, or the dispatch's final status.
+    """
+    budget = settings.CRIER_DISPATCH_TASK_BUDGET if budget_seconds is None else budget_seconds
+    deadline = time.monotonic() + budget
+    me = worker_id()
+    if sending_stopped():
+        return Exit.STOPPED
+    now = timezone.now()
+    if not claim(dispatch_id, me, now):
+        return NOT_CLAIMED
+    dispatch = _claimed(dispatch_id, now)
+    if dispatch.planned_at is None:
+        ended, provider = _first_run(dispatch, me, now)
+        if ended is not None:
+            return ended
+    else:
+        provider = provider_for(dispatch.campaign.provider_account)
+    # What is sent: the campaign's message and the options Crier fills in at send time.
+    message = send_message(dispatch.campaign, dispatch=dispatch)
+    return SendLoop(dispatch, provider, message, me=me, deadline=deadline).run()

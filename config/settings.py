@@ -144,11 +144,12 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
+    # Crier's apps, bottom layer first (pyproject.toml [tool.importlinter] checks the layers).
+    "audit",
     "providers",
     "templates_registry",
     "campaigns",
     "approvals",
-    "audit",
 ]
 
 MIDDLEWARE = [

@@ -18,6 +18,7 @@ through ``campaigns.signals`` (received in ``approvals.receivers``).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from django.conf import settings
@@ -44,6 +45,7 @@ from campaigns.lifecycle import (
 )
 from campaigns.messages import build_message
 from campaigns.models import AudienceKind, Campaign, CampaignStatus
+from campaigns.provider_options import OWNER_PLACEHOLDER, send_options
 from campaigns.services import campaign_check_sendable, campaign_first_due, campaign_void_if_changed
 from campaigns.snapshot import campaign_snapshot, snapshot_hash, snapshot_provider
 from templates_registry.selectors import current_version
@@ -135,10 +137,17 @@ def _require_in_review(campaign: Campaign, doing: str) -> Review:
     return review
 
 
-def _provider_errors(campaign: Campaign) -> None:
-    errors = snapshot_provider(campaign).validate(build_message(campaign))
+def _submission_snapshot(campaign: Campaign) -> dict:
+    """Return the snapshot a submission freezes, rendering the message once: the provider
+    checks the message as built, the snapshot hashes it as sent (with what Crier fills in,
+    ``campaigns.provider_options.send_options``). Raises ValidationError (field errors)."""
+    message = build_message(campaign)
+    sent = replace(message, options=send_options(campaign, owner=OWNER_PLACEHOLDER))
+    snapshot = campaign_snapshot(campaign, message=sent)
+    errors = snapshot_provider(campaign).validate(message)
     if errors:
         raise ValidationError({field: list(messages) for field, messages in errors.items()})
+    return snapshot
 
 
 def campaign_submit(*, campaign: Campaign, actor) -> Review:
@@ -164,8 +173,7 @@ def campaign_submit(*, campaign: Campaign, actor) -> Review:
             current.template_version = fields["template_version"] = current_version(current.template)
         now = timezone.now()
         campaign_check_sendable(campaign=current, now=now)
-        snapshot = campaign_snapshot(current)
-        _provider_errors(current)
+        snapshot = _submission_snapshot(current)
         content_hash = snapshot_hash(snapshot)
         required = approvals_required(campaign=current)
         review = Review.objects.create(

@@ -40,7 +40,7 @@ from django.db import connection
 from campaigns.audiences.services import audience_size
 from campaigns.models import AudienceKind, AudienceMember, Campaign
 from campaigns.provider_options import send_message
-from providers.base import AccountConfig, Batch, Provider, ProviderError, Target
+from providers.base import AccountConfig, Batch, Message, Provider, ProviderError, Target
 from providers.registry import provider_class
 
 SNAPSHOT_FORMAT = 1
@@ -167,15 +167,17 @@ def _schedule(campaign: Campaign) -> dict[str, Any]:
     }
 
 
-def campaign_snapshot(campaign: Campaign) -> dict[str, Any]:
+def campaign_snapshot(campaign: Campaign, *, message: Message | None = None) -> dict[str, Any]:
     """Return everything that decides what the campaign's users receive, as plain JSON data.
 
+    ``message`` is the campaign's ``send_message`` when the caller built it already (a
+    submission renders the message once, for the snapshot and the provider's checks).
     Raises ``ValidationError`` (with field errors) when the message cannot be built: no
     pinned template version, a missing parameter, a template not registered with the
     provider, or an audience the provider cannot address.
     """
     version = campaign.template_version
-    message = send_message(campaign)
+    message = message or send_message(campaign)
     provider = snapshot_provider(campaign)
     requests = []
     for batch in _request_batches(campaign, provider):

@@ -1,6 +1,6 @@
 """Jiguang UMS template messages: ``/v1/template/broadcast`` and ``/v1/template/sent``.
 
-Wire format (PROVIDERS.md §4): JSON over HTTP Basic auth ``base64(channel_key:master_secret)``.
+Wire format (docs/providers.md §4): JSON over HTTP Basic auth ``base64(channel_key:master_secret)``.
 A batch with no targets, tags or segment is a broadcast to the whole audience
 (``POST {base}/v1/template/broadcast``, no ``aud_*``); anything else goes to
 ``POST {base}/v1/template/sent`` with ``aud_userid`` (≤ 1000 a request, so

@@ -1,6 +1,6 @@
 """Alibaba Cloud mPaaS Message Push: ``PushBroadcast`` (template push to every device).
 
-Wire format (PROVIDERS.md §3): RPC/POP style, ``POST {base}/`` with the common parameters
+Wire format (docs/providers.md §3): RPC/POP style, ``POST {base}/`` with the common parameters
 (``Action``, ``Version``, ``AccessKeyId``, ``Timestamp``, ``SignatureNonce``, …,
 ``Signature``) in the query string and the business parameters form-urlencoded in the
 body, all of them signed with HMAC-SHA1 signature 1.0 (:mod:`providers.aliyun_signature`),

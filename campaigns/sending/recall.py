@@ -38,7 +38,7 @@ from campaigns.lifecycle import CampaignTransitionError
 from campaigns.messages import provider_for
 from campaigns.models import Campaign, Delivery, DeliveryStatus
 from campaigns.sending import native
-from providers.base import Message, Outcome, ProviderError, Result
+from providers.base import Message, Outcome, Provider, ProviderError, Result
 from providers.registry import provider_class
 
 RECALL_PERMS = ("campaigns.approve_campaign", "campaigns.operate_dispatches")
@@ -70,10 +70,8 @@ def recall_window(campaign: Campaign) -> timedelta | None:
     provider = provider_class(campaign.provider_account.kind)
     if not provider.can_recall:
         return None
-    from campaigns.snapshot import snapshot_provider
-
     probe = Message(template_ref="", language="", parameters={}, expired_seconds=campaign.expired_seconds)
-    seconds = snapshot_provider(campaign).recall_window(probe)
+    seconds = campaign.provider_account.provider().recall_window(probe)
     return None if seconds is None else timedelta(seconds=seconds)
 
 
@@ -143,30 +141,13 @@ def campaign_recall(
     deliveries = list(recallable_deliveries(campaign=campaign, now=now))
     with httpx.Client(timeout=account.timeout_seconds) as client:
         for delivery in deliveries:
-            # Claim it first: a concurrent recall of the same message finds it taken.
-            if not Delivery.objects.filter(pk=delivery.pk, recalled_at__isnull=True).update(recalled_at=now):
+            answer = _recall_one(provider, client, delivery, now=now)
+            if answer is None:
                 continue
-            try:
-                result = provider.recall(client, delivery.provider_message_id)
-            except ProviderError as exc:
-                result = Result(Outcome.FAILED, code="CLIENT_ERROR", message=str(exc))
-            recalled = result.outcome == Outcome.DELIVERED or result.code in provider.recalled_codes
-            if not recalled:
-                Delivery.objects.filter(pk=delivery.pk, recalled_at=now).update(recalled_at=None)
-            answer = {
-                "delivery": delivery.pk,
-                "message_id": delivery.provider_message_id,
-                "recalled": recalled,
-                "outcome": str(result.outcome),
-                "code": result.code,
-                "message": result.message,
-                "http_status": result.http_status,
-            }
+            recalled = answer["recalled"]
             report.results.append(answer)
-            if recalled:
-                report.recalled += 1
-            else:
-                report.failed += 1
+            report.recalled += int(recalled)
+            report.failed += int(not recalled)
             record_event(
                 campaign=campaign,
                 object_type="delivery",
@@ -190,3 +171,31 @@ def campaign_recall(
         data={"recalled": report.recalled, "failed": report.failed, "provider": account.kind},
     )
     return report
+
+
+def _recall_one(
+    provider: Provider, client: httpx.Client, delivery: Delivery, *, now: datetime
+) -> dict | None:
+    """Recall one delivered request; return the provider's answer (None: another recall has it).
+
+    The delivery is claimed first (``recalled_at``), so a concurrent recall of the same
+    message finds it taken; a refused recall releases it again.
+    """
+    if not Delivery.objects.filter(pk=delivery.pk, recalled_at__isnull=True).update(recalled_at=now):
+        return None
+    try:
+        result = provider.recall(client, delivery.provider_message_id)
+    except ProviderError as exc:
+        result = Result(Outcome.FAILED, code="CLIENT_ERROR", message=str(exc))
+    recalled = result.outcome == Outcome.DELIVERED or result.code in provider.recalled_codes
+    if not recalled:
+        Delivery.objects.filter(pk=delivery.pk, recalled_at=now).update(recalled_at=None)
+    return {
+        "delivery": delivery.pk,
+        "message_id": delivery.provider_message_id,
+        "recalled": recalled,
+        "outcome": str(result.outcome),
+        "code": result.code,
+        "message": result.message,
+        "http_status": result.http_status,
+    }

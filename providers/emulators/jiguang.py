@@ -1,4 +1,4 @@
-"""A local stand-in for Jiguang UMS template sends and retract (PROVIDERS.md §4).
+"""A local stand-in for Jiguang UMS template sends and retract (docs/providers.md §4).
 
 Endpoints: ``POST /v1/template/broadcast``, ``POST /v1/template/sent`` and
 ``POST /v1/retract/{msgid}``, behind HTTP Basic auth ``base64(channel_key:master_secret)``
@@ -372,7 +372,7 @@ def callback_records(
 ) -> list[dict[str, Any]]:
     """Return the status records UMS would post for ``userids`` of message ``msgid``.
 
-    Fields as documented (PROVIDERS.md §4.8): ``type`` (0–8, see :data:`CALLBACK_TYPES`),
+    Fields as documented (docs/providers.md §4.8): ``type`` (0–8, see :data:`CALLBACK_TYPES`),
     ``channelkey``, ``msgid``, ``userid``, ``sender_id``; ``time`` (ms) and ``params`` (the
     request's ``callback.params``) are [INFER]: the field list seen was truncated there.
     """

@@ -1,7 +1,7 @@
 """A local stand-in for the Alibaba Cloud API gateway in front of mPaaS Message Push.
 
 It answers ``PushBroadcast``, ``CancelPushScheduler``, ``QueryPushSchedulerList`` and
-``RevokePushTask`` at ``POST /`` the way the POP gateway and mPaaS do (PROVIDERS.md §3),
+``RevokePushTask`` at ``POST /`` the way the POP gateway and mPaaS do (docs/providers.md §3),
 so the official SDKs work against it unchanged:
 
 * **Signatures.** RPC signature 1.0 (HMAC-SHA1; ``aliyun-python-sdk-core``, our client,
@@ -16,7 +16,7 @@ so the official SDKs work against it unchanged:
   result codes for bad values (``DeliveryType`` 1/2/7 → 3009/3030, ``ExpiredSeconds`` →
   3020/3026, ``TaskName`` → 3019, ``ExtendedParams`` > 20 keys → 3035, …), a reused
   ``Msgkey`` rejected with ``duplicate_msgkey_code`` (default ``3028 INVALID_PARAM``,
-  PROVIDERS.md §5: the real code is undocumented), and the rules between the optional
+  docs/providers.md §5: the real code is undocumented), and the rules between the optional
   parameters (``PushStatus`` 0 needs ``BindPeriod``, 1/2 ``UnBindPeriod``, ``TimeMode`` 1
   the start/end times instead; ``AndroidChannel`` 1/2; ``Classification`` 0/1;
   ``TransparentMessageUrgency`` HIGH/NORMAL, only with a payload) answered ``3028``
@@ -78,7 +78,7 @@ GATEWAY_FAULTS: dict[str, tuple[int, str, bool]] = {
     "InternalError": (500, "The request processing has failed due to some unknown error.", False),
     "UnknownError": (500, "The request processing has failed due to some unknown error.", False),
 }
-# mPaaS result code names (PROVIDERS.md §3.6), used in business failure messages.
+# mPaaS result code names (docs/providers.md §3.6), used in business failure messages.
 RESULT_NAMES: dict[str, str] = {
     "3003": "NEED_APPID_WORKSPACEID",
     "3007": "APPID_WRONG",

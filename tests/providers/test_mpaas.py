@@ -140,7 +140,7 @@ def test_delivery_type_and_scheduling_options_pass_through_by_wire_name(emulator
             "strategyType": 1,
             "StrategyContent": {"fixedTime": fixed},
             "PushStatus": 1,
-            # PushStatus 1 and 2 need UnBindPeriod (PROVIDERS.md §3.3; checked since options.py).
+            # PushStatus 1 and 2 need UnBindPeriod (docs/providers.md §3.3; checked since options.py).
             "UnBindPeriod": 2,
         },
     )

@@ -14,7 +14,8 @@ One writer bypasses the helpers on purpose: the send loop stores a chunk's outco
 (``in_flight`` -> ``delivered``/``retry``/…) by primary key in one prepared statement
 (``campaigns.sending.outcomes``). Those are the provider's real answers, and they
 outrank the watchdog's guess (``unknown``) for a request it gave up on meanwhile; the
-table still lists those moves.
+table still lists those moves. Cancelling a campaign moves its pending dispatches to
+``cancelled`` in ``campaigns.services`` (listed here too).
 """
 
 from __future__ import annotations

@@ -82,7 +82,9 @@ class SendLoop:
     last recounted.
     """
 
-    def __init__(self, dispatch: Dispatch, provider: Provider, message: Message, *, me: str, deadline: float):
+    def __init__(
+        self, dispatch: Dispatch, provider: Provider, message: Message, *, me: str, deadline: float
+    ) -> None:
         self.dispatch = dispatch
         self.provider = provider
         self.message = message

@@ -273,7 +273,7 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Queue (django-q2) ------------------------------------------------------
-# Chosen on purpose (see QUEUE-AND-HTTP.md): the database is the ledger and the
+# Chosen on purpose (see docs/queue-and-http.md): the database is the ledger and the
 # queue only wakes work up. Finite attempts, no catch-up replay, and a lease
 # (retry) longer than the task timeout so a running task is never handed to a
 # second worker. campaigns.checks refuses settings that could double-send.

@@ -172,7 +172,6 @@ def native_settle(campaign: Campaign) -> bool:
     """
     from campaigns.lifecycle import campaign_transition
     from campaigns.models import CampaignStatus
-    from campaigns.services import campaign_transition
 
     if campaign.status != CampaignStatus.SENDING or not applies(campaign):
         return False
@@ -197,10 +196,9 @@ def native_finish(campaign: Campaign, due_at: dt.datetime) -> bool:
     instead of dispatching an occurrence; return True if ``campaign`` is such a campaign.
 
     Called by the dispatcher inside its transaction, for a campaign due at ``due_at``.
-    from campaigns.lifecycle import campaign_transition
     """
+    from campaigns.lifecycle import campaign_transition
     from campaigns.models import CampaignStatus
-    from campaigns.services import campaign_transition
 
     if not campaign.native_task_ids or not applies(campaign):
         return False
@@ -233,9 +231,9 @@ def native_cancel(*, campaign: Campaign, actor=None, reason: str = "") -> dict[s
     ``native_task_ids`` in the same transaction.
     """
     import httpx
-    from campaigns.lifecycle import NativeCancelFailed
 
     from audit.services import record_event
+    from campaigns.lifecycle import NativeCancelFailed
     from campaigns.messages import provider_for
     from providers.base import ProviderError
 

@@ -3,7 +3,7 @@
 Every process is registered with a :class:`Processes` stack that stops them all, in
 reverse order, when the run ends for any reason (also Ctrl-C). Stopping is SIGTERM to the
 main process only (django-q2 drains gracefully; a SIGTERM to the whole group can hang,
-see QUEUE-AND-HTTP.md), then SIGKILL to the group if it has not ended in time.
+see docs/queue-and-http.md), then SIGKILL to the group if it has not ended in time.
 """
 
 from __future__ import annotations

@@ -58,7 +58,7 @@ QUICK: dict[str, Any] = {
     "profile_alipay": 1_000,
 }
 PHASES = ("alipayplus", "jiguang", "lateness", "admin", "profiles")
-CONCURRENCY = 10  # per account: QUEUE-AND-HTTP.md caps one httpx client near 10
+CONCURRENCY = 10  # per account: docs/queue-and-http.md caps one httpx client near 10
 
 
 class Bench:

@@ -47,7 +47,7 @@ from campaigns.messages import build_message
 from campaigns.models import AudienceKind, Campaign, CampaignStatus
 from campaigns.provider_options import OWNER_PLACEHOLDER, send_options
 from campaigns.services import campaign_check_sendable, campaign_first_due, campaign_void_if_changed
-from campaigns.snapshot import campaign_snapshot, snapshot_hash, snapshot_provider
+from campaigns.snapshot import campaign_snapshot, snapshot_hash
 from templates_registry.selectors import current_version
 
 R = ReviewStatus
@@ -144,7 +144,7 @@ def _submission_snapshot(campaign: Campaign) -> dict:
     message = build_message(campaign)
     sent = replace(message, options=send_options(campaign, owner=OWNER_PLACEHOLDER))
     snapshot = campaign_snapshot(campaign, message=sent)
-    errors = snapshot_provider(campaign).validate(message)
+    errors = campaign.provider_account.provider().validate(message)
     if errors:
         raise ValidationError({field: list(messages) for field, messages in errors.items()})
     return snapshot

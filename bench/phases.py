@@ -220,7 +220,7 @@ def alipay_batch(prefix: str, i: int) -> Batch:
 
 def phase_alipayplus(b: Bench) -> None:
     """Per-user throughput: a campaign to N Alipay+ recipients, approval to last delivery."""
-    from campaigns.messages import build_message, provider_for
+    from campaigns.messages import build_message
     from campaigns.models import Delivery, Dispatch
 
     n = b.sizes["alipay_recipients"]
@@ -235,7 +235,7 @@ def phase_alipayplus(b: Bench) -> None:
         audience=audience,
         author=b.author,
     )
-    provider = provider_for(b.accounts["alipayplus"])
+    provider = b.accounts["alipayplus"].provider(with_credentials=True)
     message = build_message(campaign)
     before = measure_limits(
         b,
@@ -326,7 +326,7 @@ def jiguang_batch(prefix: str, i: int) -> Batch:
 
 def phase_jiguang(b: Bench) -> None:
     """Batch scale: user-id audiences of two sizes, 1,000 ids a request; wall time and worker RSS."""
-    from campaigns.messages import build_message, provider_for
+    from campaigns.messages import build_message
     from campaigns.models import Delivery, Dispatch
 
     sizes = sorted(b.sizes["jiguang_sizes"])
@@ -360,7 +360,7 @@ def phase_jiguang(b: Bench) -> None:
     b.jiguang_audiences = audiences
 
     account = b.accounts["jiguang"]
-    provider = provider_for(account)
+    provider = account.provider(with_credentials=True)
     probe = seed.make_campaign(
         name="bench jiguang probe",
         template=b.template,

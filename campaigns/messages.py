@@ -2,26 +2,7 @@
 
 from __future__ import annotations
 
-from providers.base import AccountConfig, Message, Provider, Variant
-from providers.models import ProviderAccount
-from providers.registry import provider_class
-
-
-def account_config(account: ProviderAccount) -> AccountConfig:
-    """Return the provider-facing view of ``account``, credentials decrypted."""
-    return AccountConfig(
-        kind=account.kind,
-        base_url=account.base_url.rstrip("/"),
-        app_id=account.app_id,
-        settings=dict(account.settings or {}),
-        credentials=account.get_credentials(),
-        timeout=account.timeout_seconds,
-    )
-
-
-def provider_for(account: ProviderAccount) -> Provider:
-    """Return the provider module instance that sends as ``account``."""
-    return provider_class(account.kind)(account_config(account))
+from providers.base import Message, Variant
 
 
 def build_message(campaign) -> Message:

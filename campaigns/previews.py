@@ -17,7 +17,7 @@ from audit.services import record_event
 from campaigns.lifecycle import PREVIEWABLE_STATES, CampaignTransitionError, describe, require_perm
 from campaigns.models import Campaign, Dispatch
 from campaigns.services import campaign_clean, fresh
-from campaigns.snapshot import campaign_snapshot, snapshot_hash, snapshot_provider
+from campaigns.snapshot import campaign_snapshot, snapshot_hash
 
 
 def start_preview(dispatch_id: int) -> None:
@@ -42,7 +42,7 @@ def _test_uids(campaign: Campaign) -> list[str]:
 def _check_provider_previews(campaign: Campaign, uids: list[str]) -> None:
     """Raise ValidationError unless the campaign's provider previews to ``uids``."""
     kind = campaign.provider_account.kind
-    most = snapshot_provider(campaign).limits.test_uids
+    most = campaign.provider_account.provider().limits.test_uids
     if most < 1:
         raise ValidationError(
             {"test_uids": [f"provider {kind!r} has no preview audience; send a preview through "

@@ -14,7 +14,6 @@ from campaigns.lifecycle import FINAL_STATES
 from campaigns.models import Campaign, Dispatch, DispatchStatus, ScheduleKind
 from campaigns.schedules.occurrences import next_occurrences
 from campaigns.schedules.spec import ScheduleError, ScheduleSpec
-from campaigns.snapshot import snapshot_provider
 
 
 def campaign_next_occurrences(*, campaign: Campaign, count: int = 5) -> list[datetime]:
@@ -43,7 +42,7 @@ def campaign_audit_trail(*, campaign: Campaign) -> QuerySet[AuditEvent]:
 def campaign_accepted_label(*, campaign: Campaign) -> str:
     """Return what an accepted request means at the campaign's provider (e.g. Binance:
     "accepted for Binance review", not delivered)."""
-    return snapshot_provider(campaign).accepted_label
+    return campaign.provider_account.provider().accepted_label
 
 
 def dispatch_outcome(*, dispatch: Dispatch, accepted_label: str) -> str:

@@ -40,8 +40,7 @@ from django.db import connection
 from campaigns.audiences.services import audience_size
 from campaigns.models import AudienceKind, AudienceMember, Campaign
 from campaigns.provider_options import send_message
-from providers.base import AccountConfig, Batch, Message, Provider, ProviderError, Target
-from providers.registry import provider_class
+from providers.base import Batch, Message, Provider, ProviderError, Target
 
 SNAPSHOT_FORMAT = 1
 # Stands in for requestId / Msgkey / sendno, which differ per request and occurrence.
@@ -54,18 +53,6 @@ def canonical_json(value: Any) -> str:
     return json.dumps(
         value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, cls=DjangoJSONEncoder
     )
-
-
-def snapshot_provider(campaign: Campaign) -> Provider:
-    """Return the campaign's provider module without credentials (enough to build bodies)."""
-    account = campaign.provider_account
-    config = AccountConfig(
-        kind=account.kind,
-        base_url=account.base_url.rstrip("/"),
-        app_id=account.app_id,
-        settings=dict(account.settings or {}),
-    )
-    return provider_class(account.kind)(config)
 
 
 def _digest(values: Iterable[str]) -> tuple[int, str]:
@@ -178,7 +165,7 @@ def campaign_snapshot(campaign: Campaign, *, message: Message | None = None) -> 
     """
     version = campaign.template_version
     message = message or send_message(campaign)
-    provider = snapshot_provider(campaign)
+    provider = campaign.provider_account.provider()
     requests = []
     for batch in _request_batches(campaign, provider):
         try:

@@ -240,6 +240,9 @@ class Provider:
     recall_seconds: ClassVar[int | None] = None
     # Provider codes answering a recall with "this message is recalled already".
     recalled_codes: ClassVar[frozenset[str]] = frozenset()
+    # Opted-out codes that refuse one template only (Binance 900241: "declined messages of
+    # this template"); any other opted_out answer refuses everything from the provider.
+    template_opt_out_codes: ClassVar[frozenset[str]] = frozenset()
     # The recipient's address at this provider is a credential (Alipay+: an access token
     # from applyToken). Such an address is required (no fallback to the external id), shown
     # masked in the admin and the API, and read from ``Recipient`` when sent rather than

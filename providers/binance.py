@@ -112,6 +112,8 @@ class BinanceProvider(Provider):
 
     kind = "binance"
     label = "Binance mini program"
+    # "The user declined messages of this template" (docs/providers.md §1.5): that template only.
+    template_opt_out_codes: ClassVar[frozenset[str]] = frozenset({"900241"})
     credential_fields = ("access_key", "secret_key")
     official_hosts = ("https://dip-cb.binanceapi.com",)  # docs/providers.md §1.1
     template_reference = TemplateReference("Binance", "templateId")

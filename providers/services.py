@@ -18,7 +18,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from providers import crypto
-from providers.base import AccountConfig, Provider, ProviderError, Result
+from providers.base import Provider, ProviderError, Result
 from providers.models import ProviderAccount
 from providers.registry import label as kind_label
 from providers.registry import provider_class, provider_classes
@@ -148,20 +148,6 @@ def account_update(
     return account
 
 
-def account_config(account: ProviderAccount, credentials: dict[str, str]) -> AccountConfig:
-    """Return the provider module's view of ``account`` with ``credentials``."""
-    # The same view campaigns.messages.account_config builds; repeated here because
-    # providers imports no other app.
-    return AccountConfig(
-        kind=account.kind,
-        base_url=account.base_url.rstrip("/"),
-        app_id=account.app_id,
-        settings=dict(account.settings or {}),
-        credentials=credentials,
-        timeout=account.timeout_seconds,
-    )
-
-
 def account_check(*, account: ProviderAccount) -> tuple[bool, str]:
     """Send the provider's harmless check request; return whether the account works and why.
 
@@ -181,7 +167,7 @@ def account_check(*, account: ProviderAccount) -> tuple[bool, str]:
     if missing:
         return False, f"credentials not set: {', '.join(missing)}"
     try:
-        provider = module(account_config(account, credentials))
+        provider = module(account.provider_config(with_credentials=True))
         request = provider.check_request()
     except ProviderError as exc:
         field = f" ({exc.field})" if exc.field else ""

@@ -234,14 +234,13 @@ def native_cancel(*, campaign: Campaign, actor=None, reason: str = "") -> dict[s
 
     from audit.services import record_event
     from campaigns.lifecycle import NativeCancelFailed
-    from campaigns.messages import provider_for
     from providers.base import ProviderError
 
     task_ids = [str(t) for t in campaign.native_task_ids or [] if t]
     if not task_ids:
         return None
     account = campaign.provider_account
-    provider = provider_for(account)
+    provider = account.provider(with_credentials=True)
     try:
         request = provider.cancel_schedule_request(task_ids)
         with httpx.Client(timeout=account.timeout_seconds) as client:

@@ -19,10 +19,6 @@ from campaigns.audiences.recipients import recipient_opt_out
 from campaigns.models import Campaign, Delivery, DeliveryAttempt, DeliveryStatus
 from providers.base import Outcome, Provider, Result
 
-# Binance's statusCode for "the user declined messages of this template" (not all messages,
-# docs/providers.md §1.5): the opt-out covers that template only.
-TEMPLATE_OPT_OUT_CODE = "900241"
-
 _OUTCOME_FIELDS = (
     "status",
     "provider_code",
@@ -54,7 +50,7 @@ def _retry_or_give_up(delivery: Delivery, result: Result, max_attempts: int, now
 
 def _opt_out(delivery: Delivery, result: Result, provider: Provider, campaign: Campaign) -> None:
     delivery.status = DeliveryStatus.OPTED_OUT
-    template_key = campaign.template.key if result.code == TEMPLATE_OPT_OUT_CODE else None
+    template_key = campaign.template.key if result.code in provider.template_opt_out_codes else None
     for external_id in delivery.targets:
         recipient_opt_out(external_id=external_id, provider_kind=provider.kind, template_key=template_key)
 

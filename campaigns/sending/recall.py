@@ -35,7 +35,6 @@ from django.utils import timezone
 
 from audit.services import record_event
 from campaigns.lifecycle import CampaignTransitionError
-from campaigns.messages import provider_for
 from campaigns.models import Campaign, Delivery, DeliveryStatus
 from campaigns.sending import native
 from providers.base import Message, Outcome, Provider, ProviderError, Result
@@ -136,7 +135,7 @@ def campaign_recall(
     if refusal:
         raise RecallRefused(f"campaign {campaign.pk} {campaign.name!r} cannot be recalled: {refusal}")
     account = campaign.provider_account
-    provider = provider_for(account)
+    provider = account.provider(with_credentials=True)
     report = RecallReport()
     deliveries = list(recallable_deliveries(campaign=campaign, now=now))
     with httpx.Client(timeout=account.timeout_seconds) as client:

@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from campaigns.messages import provider_for
 from campaigns.models import CampaignStatus, Dispatch, DispatchStatus
 from campaigns.provider_options import send_message
 from campaigns.sending.claims import claim, release, worker_id
@@ -97,7 +96,7 @@ def _first_run(dispatch: Dispatch, me: str, now: datetime) -> tuple[str | None, 
     if not account.enabled:
         release(dispatch.pk, me, f"provider account {account.name!r} is disabled; waiting")
         return Exit.STOPPED, None
-    provider = provider_for(account)
+    provider = account.provider(with_credentials=True)
     try:
         dispatch_plan(dispatch, provider)
     except DispatchRefused as exc:
@@ -136,7 +135,7 @@ def dispatch_run(dispatch_id: int, *, budget_seconds: float | None = None) -> st
         if ended is not None:
             return ended
     else:
-        provider = provider_for(dispatch.campaign.provider_account)
+        provider = dispatch.campaign.provider_account.provider(with_credentials=True)
     # What is sent: the campaign's message and the options Crier fills in at send time.
     message = send_message(dispatch.campaign, dispatch=dispatch)
     return SendLoop(dispatch, provider, message, me=me, deadline=deadline).run()

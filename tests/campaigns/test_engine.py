@@ -7,7 +7,6 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from campaigns.messages import provider_for
 from campaigns.models import (
     Campaign,
     CampaignStatus,
@@ -224,7 +223,7 @@ def test_the_watchdog_resends_in_flight_alipayplus_requests_but_marks_broadcasts
     assert len(dispatch_ids) == 2
     # Simulate a worker that planned, marked its requests in flight, and died.
     for dispatch in Dispatch.objects.filter(pk__in=dispatch_ids).select_related("campaign__provider_account"):
-        dispatch_plan(dispatch, provider_for(dispatch.campaign.provider_account))
+        dispatch_plan(dispatch, dispatch.campaign.provider_account.provider(with_credentials=True))
         dispatch.deliveries.update(status=DeliveryStatus.IN_FLIGHT, attempts=1)
         Dispatch.objects.filter(pk=dispatch.pk).update(
             status=DispatchStatus.RUNNING,
@@ -271,7 +270,7 @@ def test_a_dispatch_out_of_budget_hands_over_and_continues_where_it_stopped(make
 def _plan_only(dispatch_id: int) -> Dispatch:
     """Plan a dispatch without sending it (what dispatch_run does before its send loop)."""
     dispatch = Dispatch.objects.select_related("campaign__provider_account").get(pk=dispatch_id)
-    dispatch_plan(dispatch, provider_for(dispatch.campaign.provider_account))
+    dispatch_plan(dispatch, dispatch.campaign.provider_account.provider(with_credentials=True))
     dispatch.refresh_from_db()
     return dispatch
 

@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from campaigns.lifecycle import FINAL_STATES
-from campaigns.models import Campaign, Dispatch, DispatchStatus, ScheduleKind
+from campaigns.models import Campaign, Dispatch, DispatchStatus
+from campaigns.schedules.kinds import due_on_approval
 from campaigns.schedules.occurrences import next_occurrences
 from campaigns.schedules.spec import ScheduleError, ScheduleSpec
 
@@ -21,7 +22,7 @@ def campaign_next_occurrences(*, campaign: Campaign, count: int = 5) -> list[dat
     approved); empty for a finished campaign or a schedule that cannot be evaluated."""
     if campaign.status in FINAL_STATES:
         return []
-    if campaign.schedule_kind == ScheduleKind.NOW:
+    if due_on_approval(campaign.schedule_kind):
         return [campaign.next_due_at] if campaign.next_due_at else []
     try:
         return next_occurrences(ScheduleSpec.from_campaign(campaign), after=timezone.now(), count=count)

@@ -37,15 +37,16 @@ from campaigns.lifecycle import (
     refresh_stale,
     require_perm,
 )
-from campaigns.models import Campaign, CampaignStatus, Dispatch, DispatchStatus, ScheduleKind
+from campaigns.models import Campaign, CampaignStatus, DispatchStatus
 from campaigns.provider_options import campaign_option_errors
-from campaigns.schedules.kinds import SCHEDULE_FIELDS
+from campaigns.schedules.kinds import SCHEDULE_FIELDS, due_on_approval
 from campaigns.schedules.limits import check_pending_limit, check_scheduled_audience
 from campaigns.schedules.occurrences import next_occurrence
 from campaigns.schedules.spec import ScheduleError, ScheduleSpec
 from campaigns.schedules.validation import validate
 from campaigns.sending.native import applies as native_applies
 from campaigns.sending.native import native_cancel, native_errors
+from campaigns.sending.transitions import dispatches_move
 from campaigns.signals import review_abandon, reviewed_snapshot_voided
 from campaigns.snapshot import campaign_hash, campaign_snapshot, snapshot_changes, snapshot_hash
 from templates_registry.selectors import current_version
@@ -177,7 +178,7 @@ def campaign_first_due(*, campaign: Campaign, now: datetime) -> datetime:
     campaign scheduled natively by mPaaS (``campaigns.sending.native``) is due ``now``: its first
     dispatch hands the whole schedule to mPaaS (once it has an occurrence left).
     """
-    if campaign.schedule_kind == ScheduleKind.NOW:
+    if due_on_approval(campaign.schedule_kind):
         return now
     try:
         first = next_occurrence(ScheduleSpec.from_campaign(campaign), after=now)
@@ -329,8 +330,10 @@ def campaign_cancel(*, campaign: Campaign, actor, reason: str = "") -> Campaign:
         campaign_transition(
             campaign=current, to=S.CANCELLED, actor=actor, reason=reason, action="cancel", fields=fields
         )
-        Dispatch.objects.filter(campaign=current, is_preview=False, status=DispatchStatus.PENDING).update(
-            status=DispatchStatus.CANCELLED,
+        dispatches_move(
+            DispatchStatus.PENDING,
+            DispatchStatus.CANCELLED,
+            where={"campaign": current, "is_preview": False},
             detail="campaign cancelled",
             finished_at=timezone.now(),
             updated_at=timezone.now(),

@@ -38,8 +38,8 @@ from campaigns.models import (
     DeliveryAttempt,
     DeliveryStatus,
     Dispatch,
-    ScheduleKind,
 )
+from campaigns.schedules.kinds import due_on_approval
 from campaigns.selectors import campaign_next_occurrences
 from campaigns.sending.selectors import (
     PROGRESS_STATUSES,
@@ -416,7 +416,7 @@ class CampaignPagesMixin:
             ),
         )
         if not moments:
-            now = campaign is not None and campaign.schedule_kind == ScheduleKind.NOW
+            now = campaign is not None and due_on_approval(campaign.schedule_kind)
             items = format_html("<li>{}</li>", "as soon as approved" if now else "none yet")
         return format_html('<div id="schedule-preview"><ol class="occurrences">{}</ol></div>', items)
 

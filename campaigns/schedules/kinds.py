@@ -96,6 +96,12 @@ def kind_rules(kind: str | None) -> KindRules | None:
     return SCHEDULE_KINDS.get(kind or "")
 
 
+def due_on_approval(kind: str | None) -> bool:
+    """Return whether a campaign of schedule ``kind`` is due when it is approved (``now``)."""
+    rules = kind_rules(kind)
+    return rules is not None and rules.due_on_approval
+
+
 def form_table() -> dict[str, Any]:
     """Return the table as the campaign form's script reads it (JSON-ready).
 

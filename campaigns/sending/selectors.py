@@ -27,6 +27,7 @@ from campaigns.models import (
     ScheduleKind,
     SendSwitch,
 )
+from campaigns.schedules.kinds import due_on_approval
 from campaigns.schedules.occurrences import occurrences
 from campaigns.schedules.spec import ScheduleError, ScheduleSpec
 
@@ -210,7 +211,7 @@ def _campaign_due_times(
     if approved:
         if campaign.next_due_at is None:
             return []
-        if campaign.schedule_kind == ScheduleKind.NOW:
+        if due_on_approval(campaign.schedule_kind):
             return [campaign.next_due_at] if low <= campaign.next_due_at < high else []
         start = max(low, campaign.next_due_at)
     else:

@@ -14,8 +14,7 @@ One writer bypasses the helpers on purpose: the send loop stores a chunk's outco
 (``in_flight`` -> ``delivered``/``retry``/…) by primary key in one prepared statement
 (``campaigns.sending.outcomes``). Those are the provider's real answers, and they
 outrank the watchdog's guess (``unknown``) for a request it gave up on meanwhile; the
-table still lists those moves. Cancelling a campaign moves its pending dispatches to
-``cancelled`` in ``campaigns.services`` (listed here too).
+table still lists those moves.
 """
 
 from __future__ import annotations
@@ -101,6 +100,14 @@ def dispatch_move(
     worker holding the claim); ``fields`` are set in the same UPDATE.
     """
     return _move(Dispatch, DISPATCH_TRANSITIONS, frm, to, {"pk": dispatch_id, **(where or {})}, fields)
+
+
+def dispatches_move(
+    frm: str | Iterable[str], to: str, *, where: Mapping[str, Any], **fields: Any
+) -> int:
+    """Move every dispatch matching ``where`` that is in one of ``frm`` to ``to``; return how many
+    (cancelling a campaign cancels all its pending occurrences at once)."""
+    return _move(Dispatch, DISPATCH_TRANSITIONS, frm, to, where, fields)
 
 
 def delivery_move(

@@ -14,6 +14,7 @@ from campaigns.sending.transitions import (
     IllegalTransition,
     delivery_move,
     dispatch_move,
+    dispatches_move,
 )
 from tests.approvals.factories import make_account, make_audience, make_template
 
@@ -136,3 +137,21 @@ def test_an_operator_resolves_an_unknown_delivery_only_once(dispatch):
     assert closed == 1
     assert delivery_move(DeliveryStatus.UNKNOWN, DeliveryStatus.PENDING, where={"pk": row.pk}) == 0
     assert Delivery.objects.get(pk=row.pk).status == DeliveryStatus.CLOSED
+
+
+def test_cancelling_moves_every_pending_occurrence_and_leaves_the_others(dispatch):
+    running = Dispatch.objects.create(
+        campaign=dispatch.campaign,
+        due_at=dispatch.due_at + dt.timedelta(days=1),
+        status=DispatchStatus.RUNNING,
+    )
+    moved = dispatches_move(
+        DispatchStatus.PENDING, DispatchStatus.CANCELLED, where={"campaign": dispatch.campaign}
+    )
+    assert moved == 1
+    assert Dispatch.objects.get(pk=dispatch.pk).status == DispatchStatus.CANCELLED
+    assert Dispatch.objects.get(pk=running.pk).status == DispatchStatus.RUNNING
+    with pytest.raises(IllegalTransition):
+        dispatches_move(
+            DispatchStatus.RUNNING, DispatchStatus.CANCELLED, where={"campaign": dispatch.campaign}
+        )

@@ -48,6 +48,7 @@ from campaigns.models import AudienceKind, Campaign, CampaignStatus
 from campaigns.provider_options import OWNER_PLACEHOLDER, send_options
 from campaigns.services import campaign_check_sendable, campaign_first_due, campaign_void_if_changed
 from campaigns.snapshot import campaign_snapshot, snapshot_hash
+from providers.base import Message
 from templates_registry.selectors import current_version
 
 R = ReviewStatus
@@ -137,11 +138,21 @@ def _require_in_review(campaign: Campaign, doing: str) -> Review:
     return review
 
 
-def _submission_snapshot(campaign: Campaign) -> dict:
-    """Return the snapshot a submission freezes, rendering the message once: the provider
+def _buildable_message(campaign: Campaign) -> Message | None:
+    """Return the campaign's message, rendered once for the whole submission; None when it
+    cannot be built (``_submission_snapshot`` then raises the field errors)."""
+    try:
+        return build_message(campaign)
+    except ValidationError:
+        return None
+
+
+def _submission_snapshot(campaign: Campaign, message: Message | None) -> dict:
+    """Return the snapshot a submission freezes from the message rendered once: the provider
     checks the message as built, the snapshot hashes it as sent (with what Crier fills in,
     ``campaigns.provider_options.send_options``). Raises ValidationError (field errors)."""
-    message = build_message(campaign)
+    if message is None:
+        message = build_message(campaign)  # raises the reason it cannot be built
     sent = replace(message, options=send_options(campaign, owner=OWNER_PLACEHOLDER))
     snapshot = campaign_snapshot(campaign, message=sent)
     errors = campaign.provider_account.provider().validate(message)
@@ -172,8 +183,9 @@ def campaign_submit(*, campaign: Campaign, actor) -> Review:
         if current.template_version_id is None:
             current.template_version = fields["template_version"] = current_version(current.template)
         now = timezone.now()
-        campaign_check_sendable(campaign=current, now=now)
-        snapshot = _submission_snapshot(current)
+        message = _buildable_message(current)
+        campaign_check_sendable(campaign=current, now=now, message=message)
+        snapshot = _submission_snapshot(current, message)
         content_hash = snapshot_hash(snapshot)
         required = approvals_required(campaign=current)
         review = Review.objects.create(

@@ -92,10 +92,12 @@ def send_message(campaign: Campaign, *, dispatch: Dispatch | None = None) -> Mes
     return replace(message, options=send_options(campaign, owner=owner))
 
 
-def campaign_option_errors(campaign: Campaign) -> dict[str, list[str]]:
+def campaign_option_errors(campaign: Campaign, *, message: Message | None = None) -> dict[str, list[str]]:
     """Return the errors of ``campaign.provider_options`` by field path (empty: valid).
 
-    A campaign whose message cannot be built at all (no provider reference, a missing
+    ``message`` is the campaign's message as ``campaigns.messages.build_message`` built it,
+    when the caller has it already (a submit builds it once); otherwise it is built here. A
+    campaign whose message cannot be built at all (no provider reference, a missing
     parameter) gets only the campaign-level rules here; the snapshot reports the rest.
     """
     options = campaign.provider_options
@@ -105,11 +107,14 @@ def campaign_option_errors(campaign: Campaign) -> dict[str, list[str]]:
     audience = campaign.audience
     found = provider.campaign_option_errors(options, audience_kind=audience.kind, audience_name=audience.name)
     errors = {f"{PREFIX}.{name}": list(messages) for name, messages in found.items()}
-    try:
-        message = send_message(campaign)
-    except ValidationError:
-        return errors
-    for path, messages in provider.option_errors(message).items():
+    if message is None:
+        try:
+            sent = send_message(campaign)
+        except ValidationError:
+            return errors
+    else:
+        sent = replace(message, options=send_options(campaign, owner=OWNER_PLACEHOLDER))
+    for path, messages in provider.option_errors(sent).items():
         known = errors.setdefault(path, [])
         known.extend(m for m in messages if m not in known)
     return errors

@@ -49,6 +49,7 @@ from campaigns.sending.native import native_cancel, native_errors
 from campaigns.sending.transitions import dispatches_move
 from campaigns.signals import review_abandon, reviewed_snapshot_voided
 from campaigns.snapshot import campaign_hash, campaign_snapshot, snapshot_changes, snapshot_hash
+from providers.base import Message
 from templates_registry.selectors import current_version
 
 S = CampaignStatus
@@ -136,8 +137,11 @@ def _merge_errors(errors: dict[str, list[str]], exc: ValidationError) -> None:
         errors.setdefault("non_field_errors", []).extend(exc.messages)
 
 
-def campaign_check_sendable(*, campaign: Campaign, now: datetime) -> None:
+def campaign_check_sendable(*, campaign: Campaign, now: datetime, message: Message | None = None) -> None:
     """Raise ValidationError unless ``campaign`` may be scheduled as it stands at ``now``.
+
+    ``message``: the campaign's built message when the caller has it (it is then not built
+    again for the option checks).
 
     Run on submit and on approve, inside the caller's transaction: the field rules
     (:func:`campaign_clean`), the schedule rules (``campaigns.schedules.spec.validate``), the
@@ -164,7 +168,7 @@ def campaign_check_sendable(*, campaign: Campaign, now: datetime) -> None:
             check()
         except ValidationError as exc:
             _merge_errors(errors, exc)
-    for found in (campaign_option_errors(campaign), native_errors(campaign)):
+    for found in (campaign_option_errors(campaign, message=message), native_errors(campaign)):
         for field, messages in found.items():
             errors.setdefault(field, []).extend(messages)
     if errors:

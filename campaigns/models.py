@@ -2,7 +2,8 @@
 ``campaigns.audiences.models`` and ``campaigns.sending.models`` and imported here, so
 Django finds every model of the app in ``campaigns.models``.
 
-State columns change only through ``campaigns.services`` (compare-and-swap updates);
+State columns change only through the transition helpers (``campaigns.lifecycle`` for
+campaigns, ``campaigns.sending.transitions`` for dispatches and deliveries: compare-and-swap);
 nothing here overrides ``save()`` for business rules.
 """
 

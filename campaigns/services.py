@@ -88,7 +88,7 @@ def campaign_clean(campaign: Campaign) -> None:
     belongs to the template, ``parameters`` and ``provider_options`` are objects,
     ``test_uids`` is a list of at most five ids, ``circle_value`` a list of whole numbers,
     and ``timezone`` an IANA zone. Schedule dates relative to today are checked on submit
-    and approve (``campaigns.schedules.spec.validate``), when they matter.
+    and approve (``campaigns.schedules.validation.validate``), when they matter.
     """
     errors: dict[str, list[str]] = {}
     try:
@@ -144,7 +144,7 @@ def campaign_check_sendable(*, campaign: Campaign, now: datetime, message: Messa
     again for the option checks).
 
     Run on submit and on approve, inside the caller's transaction: the field rules
-    (:func:`campaign_clean`), the schedule rules (``campaigns.schedules.spec.validate``), the
+    (:func:`campaign_clean`), the schedule rules (``campaigns.schedules.validation.validate``), the
     pending-campaign limit per provider account and the mPaaS audience rule
     (``campaigns.schedules.limits``), the provider options (``campaigns.provider_options``: keyed by
     field path, e.g. ``provider_options.PushStatus``) and mPaaS native scheduling

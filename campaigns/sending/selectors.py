@@ -244,7 +244,7 @@ def calendar_occurrences(
     Days are dates in ``zone`` (default: the current time zone, ``TIME_ZONE``). Covers
     campaigns approved or sending, and those in review (``approved`` False); a campaign in
     review scheduled "now" has no time yet and is left out. One query reads the campaigns;
-    ``campaigns.schedules.spec`` computes their occurrences, at most ``per_campaign`` each
+    ``campaigns.schedules.occurrences`` computes their occurrences, at most ``per_campaign`` each
     (``truncated`` marks a cut). Occurrences for the same audience on the same day name
     each other in ``overlaps``. Sorted by due time, then campaign id.
     """

@@ -24,6 +24,9 @@ class Review(models.Model):
     # The snapshot the hash was computed over, as reviewers saw it.
     snapshot = models.JSONField(default=dict)
     approvals_required = models.PositiveSmallIntegerField(default=1)
+    # Recipients the campaign could reach through its provider when it was submitted (None:
+    # only the provider knows, e.g. a broadcast); approved as a bound, not hashed.
+    reach = models.PositiveIntegerField(null=True, blank=True)
     status = models.CharField(
         max_length=16, choices=ReviewStatus.choices, default=ReviewStatus.PENDING
     )

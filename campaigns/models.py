@@ -94,6 +94,14 @@ class Campaign(models.Model):
     # mPaaS native scheduling (campaigns.sending.native): the scheduled task ids mPaaS returned
     # (PushResult.Data), cancelled with CancelPushScheduler when the approval goes.
     native_task_ids = models.JSONField(default=list, blank=True, editable=False)
+    # The reach a reviewer approved (recipients the campaign could reach through its provider
+    # when it was submitted, or as last confirmed), and the most an occurrence may reach
+    # without being held for a reviewer: approved reach x (1 + CRIER_REACH_TOLERANCE), or
+    # less where a stricter approval rule starts. None: no bound (the provider alone knows
+    # the reach of a broadcast). Set by approvals when a campaign is approved or a held
+    # occurrence confirmed; the send engine only compares.
+    approved_reach = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    reach_limit = models.PositiveIntegerField(null=True, blank=True, editable=False)
 
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="campaigns_created"

@@ -19,6 +19,7 @@ class DispatchStatus(models.TextChoices):
     FAILED = "failed", "Failed"
     EXPIRED = "expired", "Expired"
     REFUSED = "refused", "Refused (approval no longer matches)"
+    HELD = "held", "Held (reach above the approved bound)"
     CANCELLED = "cancelled", "Cancelled"
 
 
@@ -47,6 +48,9 @@ class Dispatch(models.Model):
     detail = models.TextField(blank=True)
     # Set in the same transaction that creates all its Delivery rows: planning is all or nothing.
     planned_at = models.DateTimeField(null=True, blank=True)
+    # How many recipients this occurrence reaches, counted when it is planned (None: not
+    # counted, or a broadcast only the provider can count).
+    reach = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -38,6 +38,10 @@ DISPATCH_TRANSITIONS: dict[tuple[str, str], str] = {
     (D.RUNNING, D.PENDING): "release",  # budget used, emergency stop, or taken by the watchdog
     (D.RUNNING, D.EXPIRED): "expire",  # reached after expired_seconds: not sent late
     (D.RUNNING, D.REFUSED): "refuse",  # the campaign changed since it was approved
+    (D.RUNNING, D.HELD): "hold",  # its reach is above the campaign's reach_limit: a reviewer decides
+    (D.HELD, D.PENDING): "confirm",  # a reviewer confirmed the new reach: send it
+    (D.HELD, D.CANCELLED): "cancel",  # a reviewer (or a cancelled campaign) drops it
+    (D.HELD, D.EXPIRED): "expire",  # nobody confirmed it before its expiry
     **{(D.RUNNING, final): "finish" for final in FINAL_DISPATCH},
     # Closing an unknown delivery gives a finished dispatch its final status again.
     **{(frm, to): "refinish" for frm in FINAL_DISPATCH for to in FINAL_DISPATCH},

@@ -21,19 +21,30 @@ The rule, in the order it is checked:
 ``CRIER_REQUIRE_PREVIEW`` a successful preview of exactly the reviewed content is needed
 (:attr:`RefusalKind.PREVIEW_REQUIRED`). The service checks it after making sure the
 content did not change since submission (a change voids the review instead).
+
+How many approvals, and from whom, is the other half of this module: the approval rules
+(``approvals.ApprovalRule``, managed by administrators in the admin).
+:func:`requirement_for` evaluates them for a campaign at a reach (at submission; the review
+records the result), :func:`requirement_progress` says whether a review's approvers meet
+it and what is still missing, and :func:`reach_ceiling` tells the approval how far an
+occurrence's reach may grow before a stricter rule, which its approvers did not satisfy,
+would apply (the occurrence is then held: see the README's "What an approval binds").
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Exists, OuterRef, Prefetch, Subquery, Value
+from django.db.models import Exists, OuterRef, Prefetch, Q, Subquery, Value
 from django.db.models.functions import Coalesce
+from django.utils.translation import ngettext
 
-from approvals.models import Review, ReviewStatus
+from approvals.models import ApprovalRule, DecisionKind, Review, ReviewStatus
 from audit.models import AuditEvent
 from campaigns.lifecycle import CampaignTransitionError, describe, permission_text
 from campaigns.models import Campaign, CampaignStatus, Dispatch, DispatchStatus
@@ -224,3 +235,243 @@ def campaigns_awaiting_review(*, user) -> list[Campaign]:
         campaign.open_review = campaign.pending_reviews[0]
         awaiting.append(campaign)
     return awaiting
+
+
+# --- approval rules: how many approvals, and from whom ------------------------------------
+
+BASELINE_SETTING = "CRIER_APPROVALS_REQUIRED"
+
+
+@dataclass(frozen=True)
+class AppliedRule:
+    """An enabled approval rule that matched a campaign, as a review records it."""
+
+    id: int
+    name: str
+    approvals_required: int
+    group_id: int | None = None
+    group: str = ""
+
+
+@dataclass(frozen=True)
+class GroupNeed:
+    """A group that must be among the approvers, and the rules that name it."""
+
+    id: int
+    name: str
+    rules: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """What approving a campaign takes: ``approvals_required`` distinct approvers, among
+    them a member of each of ``groups``.
+
+    ``source`` says where the count came from: the name of the strictest matching rule
+    (``source_kind`` "rule"), or :data:`BASELINE_SETTING` (``source_kind`` "setting") when
+    no matching rule asks for more than that setting. ``rules`` are all the matching rules;
+    ``reach`` the reach they were evaluated at.
+    """
+
+    approvals_required: int
+    source: str = BASELINE_SETTING
+    source_kind: str = "setting"
+    groups: tuple[GroupNeed, ...] = ()
+    rules: tuple[AppliedRule, ...] = ()
+    reach: int | None = None
+
+    def as_data(self) -> dict:
+        """Return the requirement as JSON data (``Review.requirement``, the API)."""
+        return {
+            "approvals_required": self.approvals_required,
+            "source": {"kind": self.source_kind, "name": self.source} if self.source else None,
+            "groups": [{**asdict(g), "rules": list(g.rules)} for g in self.groups],
+            "rules": [asdict(r) for r in self.rules],
+            "reach": self.reach,
+        }
+
+    @classmethod
+    def from_review(cls, review: Review) -> Requirement:
+        """Return the requirement ``review`` recorded at submission (a review from before
+        rules were data recorded only its count)."""
+        data = review.requirement or {}
+        if not data:
+            return cls(approvals_required=review.approvals_required, source="", reach=review.reach)
+        source = data.get("source") or {}
+        return cls(
+            approvals_required=review.approvals_required,
+            source=source.get("name", ""),
+            source_kind=source.get("kind", ""),
+            groups=tuple(GroupNeed(**{**g, "rules": tuple(g["rules"])}) for g in data.get("groups", [])),
+            rules=tuple(AppliedRule(**r) for r in data.get("rules", [])),
+            reach=data.get("reach", review.reach),
+        )
+
+
+def _rules_for_conditions(campaign: Campaign) -> list[ApprovalRule]:
+    """Return the enabled rules whose audience, provider and schedule conditions hold for
+    ``campaign`` (the reach condition is left to the caller), with their groups."""
+    conditions = Q(enabled=True)
+    for name, value in (
+        ("audience_kind", campaign.audience.kind),
+        ("provider_kind", campaign.provider_account.kind),
+        ("schedule_kind", campaign.schedule_kind),
+    ):
+        conditions &= Q(**{name: ""}) | Q(**{name: value})
+    rules = ApprovalRule.objects.filter(conditions).select_related("required_group")
+    return list(rules.order_by("name", "id"))
+
+
+def _reach_matches(rule: ApprovalRule, reach: int | None) -> bool:
+    # A reach only the provider knows (None) may be any size: it meets every threshold.
+    return rule.min_reach is None or reach is None or reach >= rule.min_reach
+
+
+def _strictness(rule: ApprovalRule) -> tuple[int, bool]:
+    return (rule.approvals_required, rule.required_group_id is not None)
+
+
+def requirement_for(campaign: Campaign, *, reach: int | None) -> Requirement:
+    """Return what approving ``campaign`` takes when it can reach ``reach`` recipients.
+
+    The baseline is ``CRIER_APPROVALS_REQUIRED`` distinct approvals (at least 1). Of the
+    enabled rules whose every set condition holds (``reach ≥ min_reach``, audience kind,
+    provider kind, schedule kind; a ``reach`` of None, known only to the provider, meets
+    every reach threshold), the strictest applies: the count is the largest of the baseline
+    and the rules' counts (at equal counts a rule naming a group is the stricter one, and
+    is named as the source). Groups are not compared but added up: when several matching
+    rules name groups, a member of **each** named group must be among the approvers (one
+    person in two such groups counts for both), since dropping any of them would approve
+    what that rule's owner wanted to see.
+    """
+    matching = [rule for rule in _rules_for_conditions(campaign) if _reach_matches(rule, reach)]
+    baseline = max(1, int(settings.CRIER_APPROVALS_REQUIRED))
+    count, source, source_kind = baseline, BASELINE_SETTING, "setting"
+    strictest = max(matching, key=_strictness, default=None)
+    if strictest is not None and strictest.approvals_required >= baseline:
+        count, source, source_kind = strictest.approvals_required, strictest.name, "rule"
+    groups: dict[int, GroupNeed] = {}
+    for rule in matching:
+        if rule.required_group_id is None:
+            continue
+        known = groups.get(rule.required_group_id)
+        names = (*known.rules, rule.name) if known else (rule.name,)
+        groups[rule.required_group_id] = GroupNeed(
+            id=rule.required_group_id, name=rule.required_group.name, rules=names
+        )
+    return Requirement(
+        approvals_required=count,
+        source=source,
+        source_kind=source_kind,
+        groups=tuple(groups.values()),
+        rules=tuple(
+            AppliedRule(
+                id=rule.pk,
+                name=rule.name,
+                approvals_required=rule.approvals_required,
+                group_id=rule.required_group_id,
+                group=rule.required_group.name if rule.required_group_id else "",
+            )
+            for rule in matching
+        ),
+        reach=reach,
+    )
+
+
+def _group_ids_of(user_ids: Iterable[int]) -> dict[int, set[int]]:
+    """Return each user's group ids, in one query."""
+    memberships = get_user_model().groups.through.objects.filter(user_id__in=list(user_ids))
+    found: dict[int, set[int]] = {}
+    for user_id, group_id in memberships.values_list("user_id", "group_id"):
+        found.setdefault(user_id, set()).add(group_id)
+    return found
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far a review's approvals are from its :class:`Requirement`."""
+
+    requirement: Requirement
+    approvers: tuple[str, ...] = ()
+    missing_approvals: int = 0
+    missing_groups: tuple[GroupNeed, ...] = field(default=())
+
+    @property
+    def met(self) -> bool:
+        return not self.missing_approvals and not self.missing_groups
+
+    def missing_text(self) -> str:
+        """Say what is still missing ("needs 1 more approval from a member of Compliance");
+        empty when the requirement is met."""
+        if self.met:
+            return ""
+        if not self.missing_groups:
+            n = self.missing_approvals
+            return ngettext("needs %(n)d more approval", "needs %(n)d more approvals", n) % {"n": n}
+        n = max(self.missing_approvals, 1)
+        if len(self.missing_groups) == 1:
+            return ngettext(
+                "needs %(n)d more approval from a member of %(group)s",
+                "needs %(n)d more approvals, one of them from a member of %(group)s",
+                n,
+            ) % {"n": n, "group": self.missing_groups[0].name}
+        return ngettext(
+            "needs %(n)d more approval from a member of each of %(groups)s",
+            "needs %(n)d more approvals, among them a member of each of %(groups)s",
+            n,
+        ) % {"n": n, "groups": ", ".join(g.name for g in self.missing_groups)}
+
+    def as_data(self) -> dict:
+        return {
+            "met": self.met,
+            "approvals_given": len(self.approvers),
+            "missing_approvals": self.missing_approvals,
+            "missing_groups": [g.name for g in self.missing_groups],
+            "missing": self.missing_text(),
+        }
+
+
+def _progress(requirement: Requirement, approvers: list) -> Progress:
+    groups_of = _group_ids_of(user.pk for user in approvers)
+    represented = set().union(*groups_of.values()) if groups_of else set()
+    return Progress(
+        requirement=requirement,
+        approvers=tuple(user.get_username() for user in approvers),
+        missing_approvals=max(0, requirement.approvals_required - len(approvers)),
+        missing_groups=tuple(g for g in requirement.groups if g.id not in represented),
+    )
+
+
+def requirement_progress(*, review: Review) -> Progress:
+    """Return how far ``review``'s approvals are from the requirement it recorded at
+    submission: approval completes only when enough distinct reviewers approved AND each
+    required group is represented among them (two queries)."""
+    approvers = [
+        decision.reviewer
+        for decision in review.decisions.filter(decision=DecisionKind.APPROVE)
+        .select_related("reviewer")
+        .order_by("created_at", "id")
+    ]
+    return _progress(Requirement.from_review(review), approvers)
+
+
+def reach_ceiling(campaign: Campaign, *, approvers: Iterable) -> int | None:
+    """Return the most recipients an occurrence of ``campaign`` may reach before a rule that
+    ``approvers`` (users) did not satisfy would apply: the smallest ``min_reach − 1`` among
+    the enabled rules with a reach threshold whose other conditions (audience, provider,
+    schedule kind) hold and whose requirement those approvers do not meet (fewer distinct
+    approvers than it asks, or none of them in its group). None when there is no such rule.
+    """
+    approvers = list({user.pk: user for user in approvers}.values())
+    groups_of = _group_ids_of(user.pk for user in approvers)
+    represented = set().union(*groups_of.values()) if groups_of else set()
+    ceilings = [
+        rule.min_reach - 1
+        for rule in _rules_for_conditions(campaign)
+        if rule.min_reach is not None
+        and (
+            len(approvers) < rule.approvals_required
+            or (rule.required_group_id is not None and rule.required_group_id not in represented)
+        )
+    ]
+    return min(ceilings, default=None)

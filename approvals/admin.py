@@ -17,6 +17,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from approvals.diff import campaign_review_diff
 from approvals.models import Review, ReviewDecision
 from approvals.rules import ReviewConflict, campaigns_awaiting_review
 from approvals.selectors import campaign_available_actions, review_page
@@ -158,6 +159,7 @@ class ReviewedCampaignAdmin(CampaignAdmin):
         context = {
             **self.admin_site.each_context(request),
             **review_page(campaign=campaign, user=request.user),
+            "review_diff": campaign_review_diff(campaign=campaign),
             "opts": self.model._meta,
             "original": campaign,
             "title": f"Review: {campaign}",

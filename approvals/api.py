@@ -12,13 +12,16 @@ requesting user may approve it.
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from approvals.diff import campaign_review_diff
 from approvals.models import Review, ReviewDecision, ReviewStatus
 from approvals.rules import approve_refusal
 from approvals.selectors import campaign_approval_summary, review_list, review_previews
@@ -122,6 +125,66 @@ class CommentSerializer(serializers.Serializer):
     comment = serializers.CharField(required=False, allow_blank=True, default="")
 
 
+class WordRunSerializer(serializers.Serializer):
+    op = serializers.ChoiceField(choices=["equal", "delete", "insert"])
+    text = serializers.CharField(trim_whitespace=False)
+
+
+class WordDiffSerializer(serializers.Serializer):
+    changed = serializers.BooleanField()
+    ops = WordRunSerializer(many=True, help_text="Runs of text that rebuild both versions.")
+    removed = serializers.ListField(child=serializers.CharField(), help_text="Words taken out.")
+    added = serializers.ListField(child=serializers.CharField(), help_text="Words put in.")
+
+
+class MessageDiffSerializer(serializers.Serializer):
+    language = serializers.CharField()
+    change = serializers.ChoiceField(choices=["changed", "added", "removed"])
+    title = WordDiffSerializer()
+    body = WordDiffSerializer()
+
+
+class FieldChangeSerializer(serializers.Serializer):
+    field = serializers.CharField()
+    before = serializers.JSONField(allow_null=True)
+    after = serializers.JSONField(allow_null=True)
+
+
+class ReachChangeSerializer(serializers.Serializer):
+    before = serializers.IntegerField(allow_null=True, help_text="Reach at the earlier submission.")
+    after = serializers.IntegerField(allow_null=True, help_text="Reach under review (a draft: now).")
+    changed = serializers.BooleanField()
+
+
+class DiffBaseSerializer(serializers.Serializer):
+    review = serializers.IntegerField()
+    ended = serializers.ChoiceField(choices=["approved", "reviewed"])
+    status = serializers.CharField()
+    submitted_by = serializers.CharField()
+    submitted_at = serializers.DateTimeField()
+
+
+class DiffCurrentSerializer(serializers.Serializer):
+    review = serializers.IntegerField(allow_null=True, help_text="None: a draft, compared as it stands.")
+    status = serializers.CharField()
+
+
+class ReviewDiffSerializer(serializers.Serializer):
+    base = DiffBaseSerializer(help_text="The last approved (else last decided) review compared with.")
+    current = DiffCurrentSerializer()
+    changed = serializers.BooleanField()
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="Field errors of a draft whose message cannot be built (nothing compared then).",
+    )
+    messages = MessageDiffSerializer(many=True, help_text="Per language, title and body as word diffs.")
+    schedule = FieldChangeSerializer(many=True)
+    audience = FieldChangeSerializer(many=True, help_text="The audience definition (its size is reach).")
+    provider_options = FieldChangeSerializer(many=True)
+    other = FieldChangeSerializer(many=True, help_text="Template, parameters, expiry, priority, account, …")
+    reach = ReachChangeSerializer()
+
+
 class ReviewedCampaignPermission(CampaignPermission):
     """The campaign permissions plus the review transitions: view is enough here, since
     their services check the real rule (submit permission, ``approvals.rules``)."""
@@ -132,6 +195,7 @@ class ReviewedCampaignPermission(CampaignPermission):
         "withdraw": CampaignPermission.required["retrieve"],
         "approve": CampaignPermission.required["retrieve"],
         "reject": CampaignPermission.required["retrieve"],
+        "review_diff": CampaignPermission.required["retrieve"],
     }
 
 
@@ -187,3 +251,18 @@ class ReviewedCampaignViewSet(CampaignViewSet):
         campaign_reject(campaign=campaign, actor=request.user, comment=comment)
         return self.output(campaign)
 
+    @extend_schema(request=None, responses=ReviewDiffSerializer)
+    @action(detail=True, methods=["get"], url_path="review-diff")
+    def review_diff(self, request: Request, pk: str | None = None) -> Response:
+        """What changed since the last approved (else last reviewed) snapshot, field by field:
+        message text per language as word diffs, schedule, audience definition, provider
+        options, other bound inputs, reach. 404 when the campaign was never approved nor
+        rejected before."""
+        campaign = self.get_object()
+        diff = campaign_review_diff(campaign=campaign)
+        if diff is None:
+            raise NotFound(
+                _("campaign %(id)s was never approved nor decided on by a reviewer; there is no "
+                  "earlier review to compare it with") % {"id": campaign.pk}
+            )
+        return Response(ReviewDiffSerializer(diff).data)

@@ -178,6 +178,7 @@ class RecipientAdminBase(admin.ModelAdmin):
                 language=data.get("language"),
                 tags=data["tags"],
                 addresses=form.address_changes(),
+                actor=request.user,
             )
         else:
             saved = recipient_create(
@@ -185,6 +186,7 @@ class RecipientAdminBase(admin.ModelAdmin):
                 language=data.get("language") or "en",
                 tags=data["tags"],
                 addresses=form.address_changes(),
+                actor=request.user,
             )
         obj.pk = saved.pk
         obj.language, obj.tags, obj.addresses = saved.language, saved.tags, saved.addresses
@@ -209,7 +211,7 @@ class RecipientAdminBase(admin.ModelAdmin):
                     purpose="recipients",
                     preview=self._preview,
                     run=lambda stream, dry_run: recipients_bulk_upsert(
-                        rows=parse_csv(stream), dry_run=dry_run
+                        rows=parse_csv(stream), actor=request.user, dry_run=dry_run
                     ),
                 )
                 if context.get("imported"):
@@ -331,9 +333,9 @@ class AudienceAdminBase(admin.ModelAdmin):
         data = form.cleaned_data
         values = {"kind": data["kind"], "tags": data.get("tags", []), "segment": data.get("segment", "")}
         if change:
-            saved = audience_update(audience=obj, name=data["name"], **values)
+            saved = audience_update(audience=obj, name=data["name"], **values, actor=request.user)
         else:
-            saved = audience_create(name=data["name"], **values)
+            saved = audience_create(name=data["name"], **values, actor=request.user)
         obj.pk = saved.pk
         obj.name, obj.kind, obj.tags, obj.segment = saved.name, saved.kind, saved.tags, saved.segment
 
@@ -368,6 +370,7 @@ class AudienceAdminBase(admin.ModelAdmin):
                     return audience_import_members(
                         audience=audience,
                         external_ids=parse_member_lines(stream),
+                        actor=request.user,
                         suppressed=suppressed,
                         replace=replace,
                         dry_run=dry_run,

@@ -235,7 +235,7 @@ class RecipientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     def create(self, request: Request) -> Response:
         data = RecipientInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        recipient = recipient_create(**data.validated_data)
+        recipient = recipient_create(**data.validated_data, actor=request.user)
         return Response(RecipientOutputSerializer(recipient).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=RecipientInputSerializer, responses=RecipientOutputSerializer)
@@ -254,7 +254,7 @@ class RecipientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
                     ]
                 }
             )
-        recipient = recipient_update(recipient=recipient, **fields)
+        recipient = recipient_update(recipient=recipient, **fields, actor=request.user)
         return Response(RecipientOutputSerializer(recipient).data)
 
     @extend_schema(request=RecipientInputSerializer, responses=RecipientOutputSerializer)
@@ -274,7 +274,7 @@ class RecipientViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         """Create or update recipients by external id; report every refused row."""
         media_type, body = _body(request)
         rows = parse_csv(body) if media_type in CSV_TYPES else parse_json(body)
-        report = recipients_bulk_upsert(rows=rows, dry_run=_flag(request, "dry_run"))
+        report = recipients_bulk_upsert(rows=rows, actor=request.user, dry_run=_flag(request, "dry_run"))
         return Response(report.as_dict())
 
 
@@ -390,7 +390,7 @@ class AudienceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def create(self, request: Request) -> Response:
         data = AudienceInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        audience = audience_create(**data.validated_data)
+        audience = audience_create(**data.validated_data, actor=request.user)
         return self._detail(audience, status_code=status.HTTP_201_CREATED)
 
     @extend_schema(request=AudienceInputSerializer, responses=AudienceDetailSerializer)
@@ -398,7 +398,7 @@ class AudienceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         audience = self.get_object()
         data = AudienceInputSerializer(data=request.data, partial=partial)
         data.is_valid(raise_exception=True)
-        audience = audience_update(audience=audience, **data.validated_data)
+        audience = audience_update(audience=audience, **data.validated_data, actor=request.user)
         return self._detail(audience)
 
     @extend_schema(request=AudienceInputSerializer, responses=AudienceDetailSerializer)
@@ -441,6 +441,7 @@ class AudienceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         report = audience_import_members(
             audience=audience,
             external_ids=ids,
+            actor=request.user,
             suppressed=suppressed,
             replace=_flag(request, "replace"),
             dry_run=_flag(request, "dry_run"),

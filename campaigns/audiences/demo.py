@@ -50,7 +50,7 @@ def demo_recipient_rows() -> list[dict]:
 
 def seed_audiences(stdout: TextIO) -> None:
     """Upsert the demo recipients and create the demo audiences that do not exist yet."""
-    report = recipients_bulk_upsert(rows=demo_recipient_rows())
+    report = recipients_bulk_upsert(rows=demo_recipient_rows(), actor=None)  # seeding: no user acts
     if report.invalid:
         raise RuntimeError(f"demo recipients refused: {[e.as_dict() for e in report.errors]}")
     stdout.write(f"recipients: {report.created} created, {report.updated} already there\n")
@@ -68,7 +68,7 @@ def seed_audiences(stdout: TextIO) -> None:
         if Audience.objects.filter(name=spec["name"]).exists():
             stdout.write(f"audience {spec['name']!r} exists; left as it is\n")
             continue
-        audience_create(**spec)
+        audience_create(**spec, actor=None)
         stdout.write(f"audience {spec['name']!r} created\n")
 
 

@@ -20,17 +20,28 @@ What one row means (CSV and JSON alike):
 * Opt-outs are never imported: they are learned from providers (``recipient_opt_out``).
 
 The rules of single values (ids, tags, provider addresses) are ``campaigns.audiences.rules``.
+
+Every write is an audit event (``campaigns.audiences.history``), recorded in the transaction
+of the change: one per recipient created or changed (with its ``actor``), one per import
+with its counts and the digest of its rows, one per opt-out learned from a provider.
+Callers pass ``actor`` (the user, or None where no user acts: the demo seeding).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from campaigns.audiences.history import (
+    ImportTally,
+    record_opt_out,
+    record_recipient_change,
+    record_recipient_import,
+)
 from campaigns.audiences.parsing import MalformedRow
 from campaigns.audiences.rules import ADDRESS_MAX_LENGTH, address_error, clean_tags, external_id_error
 from campaigns.models import Recipient, RecipientTag
@@ -257,8 +268,9 @@ def _sync_tags(tags_by_recipient: Mapping[int, Sequence[str]]) -> None:
 # --- bulk upsert ----------------------------------------------------------------------
 
 
-def _write_batch(batch: dict[str, CleanRow], repeats: int, report: ImportReport) -> None:
-    """Upsert one batch of distinct external ids and their tag rows, in one transaction."""
+def _write_batch(batch: dict[str, CleanRow], repeats: int, report: ImportReport, tally: ImportTally) -> None:
+    """Upsert one batch of distinct external ids and their tag rows, in one transaction;
+    count in ``tally`` what each row changed."""
     ids = list(batch)
     with transaction.atomic():
         stored = {
@@ -274,14 +286,18 @@ def _write_batch(batch: dict[str, CleanRow], repeats: int, report: ImportReport)
         objs = []
         for external_id, clean in batch.items():
             language, tags, addresses = stored.get(external_id, (DEFAULT_LANGUAGE, [], {}))
-            objs.append(
-                Recipient(
-                    external_id=external_id,
-                    language=clean.language or language,
-                    tags=list(clean.tags) if clean.tags is not None else list(tags or []),
-                    addresses=_merge_addresses(addresses, clean.addresses),
-                )
+            obj = Recipient(
+                external_id=external_id,
+                language=clean.language or language,
+                tags=list(clean.tags) if clean.tags is not None else list(tags or []),
+                addresses=_merge_addresses(addresses, clean.addresses),
             )
+            objs.append(obj)
+            same = (language, tags, addresses) == (obj.language, obj.tags, obj.addresses)
+            if same and external_id in stored:
+                tally.unchanged += 1
+            else:
+                tally.touch(external_id, [*(tags or []), *obj.tags])
         Recipient.objects.bulk_create(
             objs,
             update_conflicts=True,
@@ -295,6 +311,7 @@ def _write_batch(batch: dict[str, CleanRow], repeats: int, report: ImportReport)
 def recipients_bulk_upsert(
     *,
     rows: Iterable[Mapping[str, Any] | MalformedRow],
+    actor,
     batch_size: int = 2000,
     dry_run: bool = False,
 ) -> ImportReport:
@@ -308,11 +325,13 @@ def recipients_bulk_upsert(
     want all-or-nothing run a ``dry_run`` first (validates and counts, writes nothing), as
     the admin upload page does. Within the input, a later row for the same external id
     applies on top of the earlier one (counted as an update). See the module docstring for
-    what each field of a row means.
+    what each field of a row means. An import that writes (not a dry run) is one audit
+    event by ``actor``, recorded after its last batch.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size {batch_size} must be at least 1")
     report = ImportReport(dry_run=dry_run)
+    tally = ImportTally()
     batch: dict[str, CleanRow] = {}
     repeats = 0
     for number, row in enumerate(rows, start=1):
@@ -324,6 +343,7 @@ def recipients_bulk_upsert(
         if clean is None:
             report.add_errors(errors)
             continue
+        tally.add_row(asdict(clean))
         earlier = batch.get(clean.external_id)
         if earlier is not None:
             batch[clean.external_id] = earlier.then(clean)
@@ -331,14 +351,25 @@ def recipients_bulk_upsert(
             continue
         batch[clean.external_id] = clean
         if len(batch) >= batch_size:
-            _write_batch(batch, repeats, report)
+            _write_batch(batch, repeats, report, tally)
             batch, repeats = {}, 0
     if batch:
-        _write_batch(batch, repeats, report)
+        _write_batch(batch, repeats, report, tally)
+    if not dry_run:
+        record_recipient_import(report=report, tally=tally, actor=actor)
     return report
 
 
 # --- single recipients -----------------------------------------------------------------
+
+
+def _state(recipient: Recipient) -> dict[str, Any]:
+    # Unmasked, so that a replaced token is a change; the event masks what it shows.
+    return {
+        "language": recipient.language,
+        "tags": list(recipient.tags or []),
+        "addresses": dict(recipient.addresses or {}),
+    }
 
 
 def recipient_create(
@@ -347,8 +378,10 @@ def recipient_create(
     language: str = DEFAULT_LANGUAGE,
     tags: Sequence[str] = (),
     addresses: Mapping[str, str | None] | None = None,
+    actor,
 ) -> Recipient:
-    """Create one recipient; raise ValidationError (by field) if invalid or the id exists."""
+    """Create one recipient, recorded as made by ``actor``; raise ValidationError (by field)
+    if invalid or the id exists."""
     clean, errors = recipient_clean_row(
         {"external_id": external_id, "language": language, "tags": list(tags), "addresses": addresses or {}}
     )
@@ -366,6 +399,12 @@ def recipient_create(
             addresses=_merge_addresses({}, clean.addresses),
         )
         _sync_tags({recipient.pk: recipient.tags})
+        record_recipient_change(
+            external_id=recipient.external_id,
+            before=None,
+            after=_state(recipient),
+            actor=actor,
+        )
     return recipient
 
 
@@ -375,11 +414,13 @@ def recipient_update(
     language: str | None = None,
     tags: Sequence[str] | None = None,
     addresses: Mapping[str, str | None] | None = None,
+    actor,
 ) -> Recipient:
     """Change a recipient's language, tags (replaced) or addresses (merged by kind; "" removes).
 
     Arguments left as None are kept. The external id never changes: audiences refer to it.
     Raise ValidationError by field when a value breaks a rule; nothing is written then.
+    A change is recorded as made by ``actor``, with the values before and after.
     """
     row: dict[str, Any] = {"external_id": recipient.external_id, "language": language}
     if tags is not None:
@@ -391,6 +432,7 @@ def recipient_update(
         raise _errors_to_validation_error(errors)
     with transaction.atomic():
         locked = Recipient.objects.select_for_update().get(pk=recipient.pk)
+        before = _state(locked)
         if clean.language:
             locked.language = clean.language
         if clean.tags is not None:
@@ -399,16 +441,22 @@ def recipient_update(
             locked.addresses = _merge_addresses(locked.addresses, clean.addresses)
         locked.save(update_fields=["language", "tags", "addresses", "updated_at"])
         _sync_tags({locked.pk: locked.tags})
+        record_recipient_change(
+            external_id=locked.external_id, before=before, after=_state(locked), actor=actor
+        )
     return locked
 
 
-def recipient_opt_out(*, external_id: str, provider_kind: str, template_key: str | None = None) -> bool:
+def recipient_opt_out(
+    *, external_id: str, provider_kind: str, template_key: str | None = None, provider_code: str = ""
+) -> bool:
     """Record that ``external_id`` refused messages; return True if that is new.
 
     With ``template_key`` the refusal covers that template only (Binance 900241), without
     it everything from ``provider_kind`` (Binance 900240). An id the provider reported but
     we have no Recipient for (a "users" audience may list such ids) gets a Recipient row,
-    so later sends skip it too.
+    so later sends skip it too. A new opt-out is an audit event without an actor, its
+    reason the provider kind and the provider's answer code (``provider_code``).
     """
     if provider_kind not in PROVIDERS:
         raise ValidationError(
@@ -429,4 +477,12 @@ def recipient_opt_out(*, external_id: str, provider_kind: str, template_key: str
             return False
         setattr(recipient, column, [*current, value])
         recipient.save(update_fields=[column, "updated_at"])
+        record_opt_out(
+            external_id=external_id,
+            provider_kind=provider_kind,
+            code=provider_code,
+            column=column,
+            value=value,
+            tags=recipient.tags,
+        )
     return True

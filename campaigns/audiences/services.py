@@ -17,11 +17,16 @@ An audience is one of four kinds (``AudienceKind``):
 
 Every kind has a suppression list (``AudienceMember`` with ``suppressed=True``): those ids
 are never sent to, whatever else says so.
+
+Every write is an audit event by the ``actor`` the caller passes (``campaigns.audiences.history``):
+one per audience created or changed (its definition before and after, what replacing a
+list did), one per import into a list (counts and the digest of the ids).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -30,6 +35,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max, QuerySet
 from django.utils import timezone
 
+from campaigns.audiences.history import audience_definition, record_audience_change, record_members_import
 from campaigns.audiences.parsing import MalformedRow
 from campaigns.audiences.recipients import ImportReport, RowError
 from campaigns.audiences.rules import address_is_credential, clean_tags, external_id_error
@@ -150,15 +156,24 @@ def _check_name(name: Any, *, exclude_pk: int | None = None) -> str:
     return name
 
 
-def _import_or_raise(
-    *, audience: Audience, external_ids: Iterable[str], suppressed: bool, field_name: str
-) -> ImportReport:
-    report = audience_import_members(
-        audience=audience, external_ids=external_ids, suppressed=suppressed, replace=True
-    )
-    if report.error_count:
-        raise ValidationError({field_name: [f"row {e.row}: {e.message}" for e in report.errors]})
-    return report
+def _replace_lists(
+    *, audience: Audience, user_ids: Iterable[str] | None, suppressed_ids: Iterable[str] | None
+) -> dict[str, dict[str, int]]:
+    """Replace the lists given (None: kept); return what each replacement did, for the event."""
+    done: dict[str, dict[str, int]] = {}
+    for name, ids, suppressed, field_name in (
+        ("members", user_ids, False, "user_ids"),
+        ("suppressed", suppressed_ids, True, "suppressed_ids"),
+    ):
+        if ids is None:
+            continue
+        report, _digest = _import_members(
+            audience=audience, external_ids=ids, suppressed=suppressed, replace=True
+        )
+        if report.error_count:
+            raise ValidationError({field_name: [f"row {e.row}: {e.message}" for e in report.errors]})
+        done[name] = {"added": report.created, "removed": report.removed}
+    return done
 
 
 def audience_create(
@@ -169,8 +184,10 @@ def audience_create(
     segment: Any = "",
     user_ids: Iterable[str] | None = None,
     suppressed_ids: Iterable[str] | None = None,
+    actor,
 ) -> Audience:
-    """Create an audience with its member and suppression lists, all or nothing.
+    """Create an audience with its member and suppression lists, all or nothing, recorded
+    as made by ``actor``.
 
     Raise ValidationError by field (``user_ids``/``suppressed_ids`` errors name the
     1-based position of each bad id); nothing is written then. For lists too long for one
@@ -183,14 +200,10 @@ def audience_create(
         )
     with transaction.atomic():
         audience = Audience.objects.create(name=_check_name(name), **cleaned)
-        if user_ids:
-            _import_or_raise(
-                audience=audience, external_ids=user_ids, suppressed=False, field_name="user_ids"
-            )
-        if suppressed_ids:
-            _import_or_raise(
-                audience=audience, external_ids=suppressed_ids, suppressed=True, field_name="suppressed_ids"
-            )
+        lists = _replace_lists(
+            audience=audience, user_ids=user_ids or None, suppressed_ids=suppressed_ids or None
+        )
+        record_audience_change(audience=audience, before=None, lists=lists, actor=actor)
     return audience
 
 
@@ -203,8 +216,10 @@ def audience_update(
     segment: Any = None,
     user_ids: Iterable[str] | None = None,
     suppressed_ids: Iterable[str] | None = None,
+    actor,
 ) -> Audience:
     """Change an audience; arguments left as None are kept, lists given replace the stored ones.
+    A change is recorded as made by ``actor``.
 
     All or nothing: on a ValidationError (by field) nothing is written. Members listed
     while the audience had another kind are kept (they are ignored unless it is ``users``).
@@ -221,6 +236,7 @@ def audience_update(
         )
     with transaction.atomic():
         locked = Audience.objects.select_for_update().get(pk=audience.pk)
+        before = audience_definition(locked)
         if name is not None:
             locked.name = _check_name(name, exclude_pk=locked.pk)
         for attr, value in cleaned.items():
@@ -229,12 +245,8 @@ def audience_update(
             locked.save()
         except IntegrityError as exc:  # a concurrent rename took the name
             raise ValidationError({"name": [f"name {locked.name!r} is already used"]}) from exc
-        if user_ids is not None:
-            _import_or_raise(audience=locked, external_ids=user_ids, suppressed=False, field_name="user_ids")
-        if suppressed_ids is not None:
-            _import_or_raise(
-                audience=locked, external_ids=suppressed_ids, suppressed=True, field_name="suppressed_ids"
-            )
+        lists = _replace_lists(audience=locked, user_ids=user_ids, suppressed_ids=suppressed_ids)
+        record_audience_change(audience=locked, before=before, lists=lists, actor=actor)
     return locked
 
 
@@ -297,6 +309,7 @@ def audience_import_members(
     *,
     audience: Audience,
     external_ids: Iterable[str | MalformedRow],
+    actor,
     suppressed: bool = False,
     replace: bool = False,
     batch_size: int = 2000,
@@ -313,11 +326,44 @@ def audience_import_members(
     never a mix; memory stays flat in the number of ids either way. Repeats are found
     within a batch of ``batch_size`` ids and, when writing, against what earlier batches
     wrote; a dry run cannot see the latter, so it counts an id repeated further apart
-    twice.
+    twice. An import that writes (not a dry run) is one audit event by ``actor`` with its
+    counts and the sha256 of the ids imported.
     """
+    report, digest = _import_members(
+        audience=audience,
+        external_ids=external_ids,
+        suppressed=suppressed,
+        replace=replace,
+        batch_size=batch_size,
+        dry_run=dry_run,
+    )
+    if not dry_run:
+        record_members_import(
+            audience=audience,
+            suppressed=suppressed,
+            replace=replace,
+            report=report,
+            digest=digest,
+            actor=actor,
+        )
+    return report
+
+
+def _import_members(
+    *,
+    audience: Audience,
+    external_ids: Iterable[str | MalformedRow],
+    suppressed: bool,
+    replace: bool,
+    batch_size: int = 2000,
+    dry_run: bool = False,
+) -> tuple[ImportReport, str]:
+    """Import as ``audience_import_members`` says; return the report and the sha256 (hex) of
+    the ids accepted, each followed by a newline, in the order read."""
     if batch_size < 1:
         raise ValueError(f"batch_size {batch_size} must be at least 1")
     report = ImportReport(dry_run=dry_run)
+    digest = hashlib.sha256()
     # A replacement is one transaction; an addition commits batch by batch (as recipient
     # imports do), so it never holds SQLite's write lock for a whole long file.
     with transaction.atomic() if replace else contextlib.nullcontext():
@@ -341,6 +387,7 @@ def audience_import_members(
             if message := external_id_error(value):
                 report.add_errors([RowError(number, "external_id", message)])
                 continue
+            digest.update(value.encode() + b"\n")
             if value in seen:
                 repeats += 1
                 continue
@@ -376,7 +423,7 @@ def audience_import_members(
                 report.removed = stale.delete()[0]
         if not dry_run:
             Audience.objects.filter(pk=audience.pk).update(updated_at=timezone.now())
-    return report
+    return report, digest.hexdigest()
 
 
 # --- size ---------------------------------------------------------------------------------

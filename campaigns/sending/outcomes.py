@@ -52,7 +52,12 @@ def _opt_out(delivery: Delivery, result: Result, provider: Provider, campaign: C
     delivery.status = DeliveryStatus.OPTED_OUT
     template_key = campaign.template.key if result.code in provider.template_opt_out_codes else None
     for external_id in delivery.targets:
-        recipient_opt_out(external_id=external_id, provider_kind=provider.kind, template_key=template_key)
+        recipient_opt_out(
+            external_id=external_id,
+            provider_kind=provider.kind,
+            template_key=template_key,
+            provider_code=result.code,
+        )
 
 
 def _apply(

@@ -117,7 +117,7 @@ def world(db) -> World:
     binance.set_credentials({"access_key": "world-ak", "secret_key": "world-secret-" + "s" * 32})
     binance.save()
     alipay = make_account("alipayplus")
-    recipients_bulk_upsert(
+    recipients_bulk_upsert(actor=None,
         rows=[
             {"external_id": f"u{n}", "language": "en", "tags": ["vip"], "addresses": {"alipayplus": f"t{n}"}}
             for n in range(1, 6)

@@ -126,7 +126,7 @@ def make_recipients(
     rows = (
         {"external_id": x, "language": "en", "tags": list(tags), "addresses": {kind: f"tok_{x}"}} for x in ids
     )
-    report = recipients_bulk_upsert(rows=rows)
+    report = recipients_bulk_upsert(actor=None, rows=rows)
     assert not report.errors, report.errors[:3]
     return ids
 

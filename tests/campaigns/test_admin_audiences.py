@@ -36,7 +36,9 @@ def csv_file(text: str) -> SimpleUploadedFile:
 
 
 def test_the_recipient_list_links_to_the_csv_upload(browser):
-    recipients_bulk_upsert(rows=[{"external_id": "u1", "tags": ["vip"], "addresses": {"jiguang": "j"}}])
+    recipients_bulk_upsert(
+        actor=None, rows=[{"external_id": "u1", "tags": ["vip"], "addresses": {"jiguang": "j"}}]
+    )
     response = browser.get("/admin/campaigns/recipient/")
     assert response.status_code == 200
     assert RECIPIENT_UPLOAD in response.content.decode()
@@ -127,22 +129,24 @@ def test_the_recipient_form_saves_through_the_services_and_checks_the_rules(brow
 def test_the_audience_list_counts_members_in_one_query_whatever_the_number_of_audiences(
     browser, django_assert_max_num_queries
 ):
-    audience_create(name="A0", kind="users", user_ids=["u1", "u2"], suppressed_ids=["u2"])
+    audience_create(actor=None, name="A0", kind="users", user_ids=["u1", "u2"], suppressed_ids=["u2"])
     browser.get("/admin/campaigns/audience/")  # warm the session and content types
     with django_assert_max_num_queries(12) as one:
         response = browser.get("/admin/campaigns/audience/")
     assert "A0" in response.content.decode()
     for i in range(1, 6):
-        audience_create(name=f"A{i}", kind="users", user_ids=[f"x{i}"])
+        audience_create(actor=None, name=f"A{i}", kind="users", user_ids=[f"x{i}"])
     with django_assert_max_num_queries(len(one.captured_queries)):
         browser.get("/admin/campaigns/audience/")
 
 
 def test_the_audience_change_page_shows_the_size_and_first_ids(browser):
-    recipients_bulk_upsert(
+    recipients_bulk_upsert(actor=None,
         rows=[{"external_id": "u1", "addresses": {"alipayplus": "t"}}, {"external_id": "u2"}]
     )
-    audience = audience_create(name="Beta", kind="users", user_ids=["u1", "u2", "u3"], suppressed_ids=["u3"])
+    audience = audience_create(
+        actor=None, name="Beta", kind="users", user_ids=["u1", "u2", "u3"], suppressed_ids=["u3"]
+    )
     page = browser.get(f"/admin/campaigns/audience/{audience.pk}/change/").content.decode()
     assert "2 (after suppression)" in page
     assert "1 with an address" in page
@@ -164,7 +168,7 @@ def test_the_audience_form_checks_kind_tags_and_segment_by_field(browser):
 
 
 def test_member_ids_are_previewed_then_imported_into_the_chosen_list(browser):
-    audience = audience_create(name="Beta", kind="users", user_ids=["old"])
+    audience = audience_create(actor=None, name="Beta", kind="users", user_ids=["old"])
     url = f"/admin/campaigns/audience/{audience.pk}/upload/"
     response = browser.post(
         url,

@@ -35,7 +35,7 @@ def as_reviewer(api, reviewer):
 
 
 def seed(*rows):
-    assert recipients_bulk_upsert(rows=list(rows)).invalid == 0
+    assert recipients_bulk_upsert(actor=None, rows=list(rows)).invalid == 0
 
 
 # --- recipients --------------------------------------------------------------------------
@@ -164,8 +164,8 @@ def test_marketer_creates_a_users_audience_and_sees_counts_and_size_not_the_ids(
 
 def test_audience_size_for_a_provider_and_unknown_sizes_are_null(as_marketer):
     seed({"external_id": "u1", "addresses": {"alipayplus": "t"}}, {"external_id": "u2"})
-    everyone = audience_create(name="All", kind="all")
-    segment = audience_create(name="Seg", kind="segment", segment="s-1")
+    everyone = audience_create(actor=None, name="All", kind="all")
+    segment = audience_create(actor=None, name="Seg", kind="segment", segment="s-1")
     assert as_marketer.get(f"{AUDIENCES}{everyone.pk}/").data["size"] == 2
     response = as_marketer.get(f"{AUDIENCES}{everyone.pk}/", {"provider_kind": "alipayplus"})
     assert response.data["size"] == 1
@@ -187,7 +187,7 @@ def test_invalid_audiences_answer_400_by_field_and_write_nothing(as_marketer):
 
 
 def test_patch_changes_tags_and_replaces_the_suppression_list(as_marketer):
-    audience = audience_create(name="VIP", kind="tags", tags=["vip"], suppressed_ids=["x"])
+    audience = audience_create(actor=None, name="VIP", kind="tags", tags=["vip"], suppressed_ids=["x"])
     response = as_marketer.patch(
         f"{AUDIENCES}{audience.pk}/", {"tags": ["vip", "gold"], "suppressed_ids": ["y", "z"]}, format="json"
     )
@@ -196,7 +196,7 @@ def test_patch_changes_tags_and_replaces_the_suppression_list(as_marketer):
 
 
 def test_members_are_listed_page_by_page_and_streamed_in_as_csv_or_json(as_marketer):
-    audience = audience_create(name="Beta", kind="users", user_ids=["u1"])
+    audience = audience_create(actor=None, name="Beta", kind="users", user_ids=["u1"])
     url = f"{AUDIENCES}{audience.pk}/members/"
     response = as_marketer.post(url, "user_id\nu2\nbad id\nu3\n", content_type="text/csv")
     assert response.status_code == 200, response.data

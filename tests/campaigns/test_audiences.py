@@ -27,7 +27,7 @@ pytestmark = pytest.mark.django_db
 
 
 def seed(*rows):
-    report = recipients_bulk_upsert(rows=list(rows))
+    report = recipients_bulk_upsert(actor=None, rows=list(rows))
     assert report.invalid == 0, report.errors
 
 
@@ -102,33 +102,37 @@ def test_broadcast_only_providers_refuse_user_and_tag_audiences_and_segments_nee
 
 
 def test_create_with_user_and_suppressed_ids_is_all_or_nothing():
-    audience = audience_create(name="Beta", kind="users", user_ids=["u1", "u2"], suppressed_ids=["u2"])
+    audience = audience_create(
+        actor=None, name="Beta", kind="users", user_ids=["u1", "u2"], suppressed_ids=["u2"]
+    )
     assert members(audience) == {"u1", "u2"} and members(audience, suppressed=True) == {"u2"}
     with pytest.raises(ValidationError) as exc:
-        audience_create(name="Beta 2", kind="users", user_ids=["ok", "not ok"])
+        audience_create(actor=None, name="Beta 2", kind="users", user_ids=["ok", "not ok"])
     assert exc.value.message_dict["user_ids"][0].startswith("row 2:")
     assert not Audience.objects.filter(name="Beta 2").exists()
     assert not AudienceMember.objects.filter(external_id="ok").exists()
 
 
 def test_create_refuses_a_taken_name_and_user_ids_on_another_kind():
-    audience_create(name="VIP", kind="tags", tags=["vip"])
+    audience_create(actor=None, name="VIP", kind="tags", tags=["vip"])
     with pytest.raises(ValidationError) as exc:
-        audience_create(name="VIP", kind="all")
+        audience_create(actor=None, name="VIP", kind="all")
     assert "already used" in exc.value.message_dict["name"][0]
     with pytest.raises(ValidationError) as exc:
-        audience_create(name="Other", kind="all", user_ids=["u1"])
+        audience_create(actor=None, name="Other", kind="all", user_ids=["u1"])
     assert "user_ids" in exc.value.message_dict
 
 
 def test_update_replaces_lists_given_and_keeps_the_rest():
-    audience = audience_create(name="Beta", kind="users", user_ids=["u1", "u2"], suppressed_ids=["x"])
-    audience_update(audience=audience, user_ids=["u2", "u3"])
+    audience = audience_create(
+        actor=None, name="Beta", kind="users", user_ids=["u1", "u2"], suppressed_ids=["x"]
+    )
+    audience_update(actor=None, audience=audience, user_ids=["u2", "u3"])
     assert members(audience) == {"u2", "u3"} and members(audience, suppressed=True) == {"x"}
-    audience = audience_update(audience=audience, kind="tags", tags=["vip"], name="Now tags")
+    audience = audience_update(actor=None, audience=audience, kind="tags", tags=["vip"], name="Now tags")
     assert (audience.kind, audience.tags, audience.name) == ("tags", ["vip"], "Now tags")
     with pytest.raises(ValidationError):
-        audience_update(audience=audience, kind="segment")
+        audience_update(actor=None, audience=audience, kind="segment")
     audience.refresh_from_db()
     assert audience.kind == "tags"
 
@@ -137,24 +141,28 @@ def test_update_replaces_lists_given_and_keeps_the_rest():
 
 
 def test_importing_members_adds_reports_known_ids_and_refuses_bad_ones_by_row():
-    audience = audience_create(name="Beta", kind="users", user_ids=["u1"])
-    report = audience_import_members(audience=audience, external_ids=["u1", "u2", "bad id", "u2", "u3"])
+    audience = audience_create(actor=None, name="Beta", kind="users", user_ids=["u1"])
+    report = audience_import_members(
+        actor=None, audience=audience, external_ids=["u1", "u2", "bad id", "u2", "u3"]
+    )
     assert (report.created, report.updated, report.invalid) == (2, 2, 1)
     assert report.errors[0].row == 3 and report.errors[0].field == "external_id"
     assert members(audience) == {"u1", "u2", "u3"}
 
 
 def test_replacing_a_list_drops_what_is_not_in_the_new_one_across_batches():
-    audience = audience_create(name="Beta", kind="users", user_ids=[f"old{i}" for i in range(5)])
+    audience = audience_create(actor=None, name="Beta", kind="users", user_ids=[f"old{i}" for i in range(5)])
     new = ["old1", "old3", "new1", "new2", "old1", "new3"]
-    report = audience_import_members(audience=audience, external_ids=new, replace=True, batch_size=2)
+    report = audience_import_members(
+        actor=None, audience=audience, external_ids=new, replace=True, batch_size=2
+    )
     assert members(audience) == {"old1", "old3", "new1", "new2", "new3"}
     assert (report.created, report.updated, report.removed) == (3, 3, 3)
 
 
 def test_a_dry_run_replacement_counts_removals_without_writing():
-    audience = audience_create(name="Beta", kind="users", user_ids=["a", "b", "c"])
-    report = audience_import_members(
+    audience = audience_create(actor=None, name="Beta", kind="users", user_ids=["a", "b", "c"])
+    report = audience_import_members(actor=None,
         audience=audience, external_ids=["a", "d", "a"], replace=True, dry_run=True
     )
     assert (report.created, report.updated, report.removed) == (1, 2, 2)
@@ -162,8 +170,8 @@ def test_a_dry_run_replacement_counts_removals_without_writing():
 
 
 def test_the_suppression_list_is_imported_separately_from_the_member_list():
-    audience = audience_create(name="Beta", kind="users", user_ids=["u1", "u2"])
-    audience_import_members(audience=audience, external_ids=["u2"], suppressed=True, replace=True)
+    audience = audience_create(actor=None, name="Beta", kind="users", user_ids=["u1", "u2"])
+    audience_import_members(actor=None, audience=audience, external_ids=["u2"], suppressed=True, replace=True)
     assert members(audience) == {"u1", "u2"} and members(audience, suppressed=True) == {"u2"}
 
 
@@ -182,20 +190,24 @@ def test_sizes_follow_kind_suppression_and_provider_addresses():
         {"external_id": "b", "tags": ["vip", "new"]},
         {"external_id": "c", "tags": ["new"], "addresses": {"alipayplus": "tc"}},
     )
-    everyone = audience_create(name="All", kind="all", suppressed_ids=["c"])
+    everyone = audience_create(actor=None, name="All", kind="all", suppressed_ids=["c"])
     assert audience_size(everyone) == 2
     assert audience_size(everyone, provider_kind="jiguang") is None  # provider-side broadcast
     assert audience_size(everyone, provider_kind="alipayplus") == 1  # a (c is suppressed)
 
-    tagged = audience_create(name="Tagged", kind="tags", tags=["vip", "new"], suppressed_ids=["a"])
+    tagged = audience_create(
+        actor=None, name="Tagged", kind="tags", tags=["vip", "new"], suppressed_ids=["a"]
+    )
     assert audience_size(tagged) == 2
     assert audience_size(tagged, provider_kind="alipayplus") == 1
 
-    listed = audience_create(name="Listed", kind="users", user_ids=["a", "b", "ghost"], suppressed_ids=["b"])
+    listed = audience_create(
+        actor=None, name="Listed", kind="users", user_ids=["a", "b", "ghost"], suppressed_ids=["b"]
+    )
     assert audience_size(listed) == 2  # a and ghost: Jiguang addresses ghost by id
     assert audience_size(listed, provider_kind="alipayplus") == 1
 
-    segment = audience_create(name="Seg", kind="segment", segment="s1")
+    segment = audience_create(actor=None, name="Seg", kind="segment", segment="s1")
     assert audience_size(segment) is None
 
 
@@ -211,7 +223,7 @@ def test_a_users_audience_streams_members_with_addresses_and_counts_what_it_skip
     )
     recipient_opt_out(external_id="u3", provider_kind="alipayplus")
     recipient_opt_out(external_id="u4", provider_kind="alipayplus", template_key="promo")
-    audience = audience_create(
+    audience = audience_create(actor=None,
         name="Beta", kind="users", user_ids=["u1", "u2", "u3", "u4", "ghost", "gone"], suppressed_ids=["gone"]
     )
 
@@ -239,7 +251,7 @@ def test_a_users_audience_streams_members_with_addresses_and_counts_what_it_skip
 def test_a_template_opt_out_only_skips_that_template():
     seed({"external_id": "u1"})
     recipient_opt_out(external_id="u1", provider_kind="binance", template_key="promo")
-    audience = audience_create(name="Beta", kind="users", user_ids=["u1"])
+    audience = audience_create(actor=None, name="Beta", kind="users", user_ids=["u1"])
     assert stream_all(audience, template_key="promo")[1].skipped == {SkipReason.OPTED_OUT_TEMPLATE: 1}
     assert stream_all(audience, template_key="welcome")[1].targets == 1
 
@@ -250,7 +262,7 @@ def test_a_tags_audience_streams_recipients_with_any_tag_once_in_id_order():
         {"external_id": "a", "tags": ["other"]},
         {"external_id": "b", "tags": ["new"]},
     )
-    audience = audience_create(name="T", kind="tags", tags=["vip", "new"])
+    audience = audience_create(actor=None, name="T", kind="tags", tags=["vip", "new"])
     chunks, _ = stream_all(audience)
     assert [t.external_id for c in chunks for t in c] == ["c", "b"]
 
@@ -261,7 +273,7 @@ def test_everyone_on_alipayplus_is_every_recipient_with_a_token_and_others_are_n
         {"external_id": "b"},
         {"external_id": "c", "addresses": {"alipayplus": "tc"}},
     )
-    audience = audience_create(name="All", kind="all", suppressed_ids=["c"])
+    audience = audience_create(actor=None, name="All", kind="all", suppressed_ids=["c"])
     chunks, stream = stream_all(audience, provider_kind="alipayplus")
     assert [t for c in chunks for t in c] == [TargetRow("a", "ta", "en")]
     assert stream.skipped == {SkipReason.SUPPRESSED: 1}
@@ -269,7 +281,7 @@ def test_everyone_on_alipayplus_is_every_recipient_with_a_token_and_others_are_n
 
 def test_chunks_are_full_except_the_last_even_when_a_page_had_skips():
     seed(*({"external_id": f"u{i:03d}"} for i in range(25)))
-    audience = audience_create(
+    audience = audience_create(actor=None,
         name="Beta", kind="users", user_ids=[f"u{i:03d}" for i in range(25)], suppressed_ids=["u003", "u004"]
     )
     chunks, stream = stream_all(audience, chunk_size=10)
@@ -278,14 +290,14 @@ def test_chunks_are_full_except_the_last_even_when_a_page_had_skips():
 
 
 def test_a_segment_audience_cannot_be_streamed_and_says_why():
-    audience = audience_create(name="Seg", kind="segment", segment="s1")
+    audience = audience_create(actor=None, name="Seg", kind="segment", segment="s1")
     with pytest.raises(ValidationError) as exc:
         iter_audience_targets(audience, provider_kind="jiguang", template_key="t")
     assert "send the segment id to the provider" in exc.value.message_dict["kind"][0]
 
 
 def test_a_stream_is_iterated_once():
-    audience = audience_create(name="All", kind="all")
+    audience = audience_create(actor=None, name="All", kind="all")
     stream = AudienceStream(audience, provider_kind="jiguang", template_key="t")
     list(stream)
     with pytest.raises(RuntimeError):
@@ -294,7 +306,7 @@ def test_a_stream_is_iterated_once():
 
 def test_streaming_pages_with_keyset_queries_never_offset():
     seed(*({"external_id": f"u{i:03d}", "tags": ["vip"]} for i in range(30)))
-    audience = audience_create(name="T", kind="tags", tags=["vip"])
+    audience = audience_create(actor=None, name="T", kind="tags", tags=["vip"])
     with CaptureQueriesContext(connection) as queries:
         chunks, _ = stream_all(audience, chunk_size=10)
     assert sum(len(c) for c in chunks) == 30
@@ -339,7 +351,7 @@ def test_the_demo_seed_is_idempotent_and_its_audiences_have_the_expected_sizes()
 
 def test_an_id_jiguang_would_refuse_is_skipped_for_jiguang_unless_it_has_a_jiguang_address():
     seed({"external_id": "with-hyphen", "addresses": {"jiguang": "with_underscore", "alipayplus": "t"}})
-    audience = audience_create(name="Beta", kind="users", user_ids=["with-hyphen", "ghost-id"])
+    audience = audience_create(actor=None, name="Beta", kind="users", user_ids=["with-hyphen", "ghost-id"])
     chunks, stream = stream_all(audience, provider_kind="jiguang")
     assert [t for c in chunks for t in c] == [TargetRow("with-hyphen", "with_underscore", "en")]
     assert stream.skipped == {SkipReason.INVALID_ADDRESS: 1}

@@ -88,7 +88,7 @@ def test_a_row_gets_every_error_at_once_and_unknown_fields_are_refused():
 
 
 def test_bulk_upsert_creates_then_updates_by_external_id_and_keeps_tag_rows_in_step():
-    report = recipients_bulk_upsert(
+    report = recipients_bulk_upsert(actor=None,
         rows=[
             {"external_id": "u1", "language": "en", "tags": ["vip", "new"], "addresses": {"jiguang": "j1"}},
             {"external_id": "u2", "tags": ["new"]},
@@ -97,7 +97,7 @@ def test_bulk_upsert_creates_then_updates_by_external_id_and_keeps_tag_rows_in_s
     assert (report.created, report.updated, report.invalid) == (2, 0, 0)
     assert tag_rows("u1") == {"vip", "new"}
 
-    report = recipients_bulk_upsert(rows=[{"external_id": "u1", "tags": ["vip", "churned"]}])
+    report = recipients_bulk_upsert(actor=None, rows=[{"external_id": "u1", "tags": ["vip", "churned"]}])
     assert (report.created, report.updated) == (0, 1)
     u1 = Recipient.objects.get(external_id="u1")
     assert u1.tags == ["vip", "churned"]
@@ -107,15 +107,17 @@ def test_bulk_upsert_creates_then_updates_by_external_id_and_keeps_tag_rows_in_s
 
 
 def test_bulk_upsert_merges_addresses_by_kind_and_an_empty_value_removes_one():
-    recipients_bulk_upsert(rows=[{"external_id": "u1", "addresses": {"alipayplus": "tok", "jiguang": "j1"}}])
-    recipients_bulk_upsert(rows=[{"external_id": "u1", "addresses": {"jiguang": "j2"}}])
+    recipients_bulk_upsert(
+        actor=None, rows=[{"external_id": "u1", "addresses": {"alipayplus": "tok", "jiguang": "j1"}}]
+    )
+    recipients_bulk_upsert(actor=None, rows=[{"external_id": "u1", "addresses": {"jiguang": "j2"}}])
     assert Recipient.objects.get(external_id="u1").addresses == {"alipayplus": "tok", "jiguang": "j2"}
-    recipients_bulk_upsert(rows=[{"external_id": "u1", "addresses": {"alipayplus": ""}}])
+    recipients_bulk_upsert(actor=None, rows=[{"external_id": "u1", "addresses": {"alipayplus": ""}}])
     assert Recipient.objects.get(external_id="u1").addresses == {"jiguang": "j2"}
 
 
 def test_bulk_upsert_imports_good_rows_and_reports_each_bad_row_by_number_and_field():
-    report = recipients_bulk_upsert(
+    report = recipients_bulk_upsert(actor=None,
         rows=[
             {"external_id": "good1"},
             {"external_id": "bad id", "tags": ["vip"]},
@@ -137,7 +139,7 @@ def test_a_later_row_for_the_same_id_applies_on_top_within_and_across_batches():
         {"external_id": "u2"},
         {"external_id": "u1", "addresses": {"jiguang": "j"}},
     ]
-    report = recipients_bulk_upsert(rows=rows, batch_size=2)
+    report = recipients_bulk_upsert(actor=None, rows=rows, batch_size=2)
     u1 = Recipient.objects.get(external_id="u1")
     assert (u1.language, u1.tags, u1.addresses) == ("es", ["b"], {"jiguang": "j"})
     assert tag_rows("u1") == {"b"}
@@ -145,14 +147,18 @@ def test_a_later_row_for_the_same_id_applies_on_top_within_and_across_batches():
 
 
 def test_a_dry_run_counts_what_would_happen_and_writes_nothing():
-    recipients_bulk_upsert(rows=[{"external_id": "u1"}])
-    report = recipients_bulk_upsert(rows=[{"external_id": "u1"}, {"external_id": "u2"}, {}], dry_run=True)
+    recipients_bulk_upsert(actor=None, rows=[{"external_id": "u1"}])
+    report = recipients_bulk_upsert(
+        actor=None, rows=[{"external_id": "u1"}, {"external_id": "u2"}, {}], dry_run=True
+    )
     assert (report.created, report.updated, report.invalid, report.dry_run) == (1, 1, 1, True)
     assert Recipient.objects.count() == 1
 
 
 def test_the_error_list_is_capped_but_every_error_is_counted():
-    report = recipients_bulk_upsert(rows=({"external_id": "bad id"} for _ in range(MAX_REPORTED_ERRORS + 5)))
+    report = recipients_bulk_upsert(
+        actor=None, rows=({"external_id": "bad id"} for _ in range(MAX_REPORTED_ERRORS + 5))
+    )
     assert len(report.errors) == MAX_REPORTED_ERRORS
     assert report.error_count == report.invalid == MAX_REPORTED_ERRORS + 5
     assert report.as_dict()["errors_truncated"] is True
@@ -160,7 +166,7 @@ def test_the_error_list_is_capped_but_every_error_is_counted():
 
 def test_bulk_upsert_never_touches_opt_outs():
     recipient_opt_out(external_id="u1", provider_kind="binance")
-    recipients_bulk_upsert(rows=[{"external_id": "u1", "tags": ["x"]}])
+    recipients_bulk_upsert(actor=None, rows=[{"external_id": "u1", "tags": ["x"]}])
     assert Recipient.objects.get(external_id="u1").opted_out_providers == ["binance"]
 
 
@@ -177,7 +183,7 @@ def _generated_rows(count: int, prefix: str = "user"):
 def _traced_peak(count: int, prefix: str) -> int:
     tracemalloc.start()
     try:
-        report = recipients_bulk_upsert(rows=_generated_rows(count, prefix))
+        report = recipients_bulk_upsert(actor=None, rows=_generated_rows(count, prefix))
         _current, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -210,7 +216,7 @@ def test_one_hundred_thousand_rows_import_in_one_call_with_flat_memory():
     count = 100_000
     before = _rss_bytes()
     started = time.perf_counter()
-    report = recipients_bulk_upsert(rows=_generated_rows(count))
+    report = recipients_bulk_upsert(actor=None, rows=_generated_rows(count))
     elapsed = time.perf_counter() - started
     grown = _rss_bytes() - before
     print(f"100,000 rows: {elapsed:.1f} s, resident memory grew {grown / 2**20:.1f} MiB")
@@ -226,31 +232,31 @@ def test_one_hundred_thousand_rows_import_in_one_call_with_flat_memory():
 
 
 def test_create_refuses_an_existing_external_id_and_invalid_fields_by_name():
-    recipient_create(external_id="u1", tags=["vip"])
+    recipient_create(actor=None, external_id="u1", tags=["vip"])
     assert tag_rows("u1") == {"vip"}
     with pytest.raises(ValidationError) as exc:
-        recipient_create(external_id="u1")
+        recipient_create(actor=None, external_id="u1")
     assert "already exists" in exc.value.message_dict["external_id"][0]
     with pytest.raises(ValidationError) as exc:
-        recipient_create(external_id="u2", language="nope!", tags=["a b"])
+        recipient_create(actor=None, external_id="u2", language="nope!", tags=["a b"])
     assert set(exc.value.message_dict) == {"language", "tags"}
     assert not Recipient.objects.filter(external_id="u2").exists()
 
 
 def test_update_replaces_tags_merges_addresses_and_leaves_nothing_on_error():
-    recipient = recipient_create(external_id="u1", tags=["a"], addresses={"jiguang": "j"})
-    recipient_update(recipient=recipient, tags=["b"], addresses={"alipayplus": "t"})
+    recipient = recipient_create(actor=None, external_id="u1", tags=["a"], addresses={"jiguang": "j"})
+    recipient_update(actor=None, recipient=recipient, tags=["b"], addresses={"alipayplus": "t"})
     recipient.refresh_from_db()
     assert recipient.tags == ["b"] and recipient.addresses == {"jiguang": "j", "alipayplus": "t"}
     assert tag_rows("u1") == {"b"}
     with pytest.raises(ValidationError):
-        recipient_update(recipient=recipient, language="en", tags=["ok", "not ok"])
+        recipient_update(actor=None, recipient=recipient, language="en", tags=["ok", "not ok"])
     recipient.refresh_from_db()
     assert recipient.tags == ["b"]
 
 
 def test_opt_out_of_a_provider_or_a_template_is_recorded_once():
-    recipient_create(external_id="u1")
+    recipient_create(actor=None, external_id="u1")
     assert recipient_opt_out(external_id="u1", provider_kind="binance") is True
     assert recipient_opt_out(external_id="u1", provider_kind="binance") is False
     assert recipient_opt_out(external_id="u1", provider_kind="binance", template_key="promo") is True
@@ -296,7 +302,7 @@ def test_csv_with_an_unknown_column_or_no_external_id_is_refused_before_any_row(
 
 def test_csv_import_end_to_end_reports_rows_by_number():
     data = "external_id,tags\nu1,vip\nbad id,vip\nu2,\n"
-    report = recipients_bulk_upsert(rows=parse_csv(io.StringIO(data)))
+    report = recipients_bulk_upsert(actor=None, rows=parse_csv(io.StringIO(data)))
     assert (report.created, report.invalid) == (2, 1)
     assert report.errors[0].row == 2
     assert Recipient.objects.get(external_id="u2").tags == []
@@ -320,7 +326,9 @@ def test_broken_json_yields_a_malformed_row_after_the_good_ones_and_stops():
     )
     assert rows[0] == {"external_id": "u1"}
     assert isinstance(rows[1], MalformedRow) and len(rows) == 2
-    report = recipients_bulk_upsert(rows=parse_json(io.StringIO('[{"external_id": "u1"} {"x": 1}]')))
+    report = recipients_bulk_upsert(
+        actor=None, rows=parse_json(io.StringIO('[{"external_id": "u1"} {"x": 1}]'))
+    )
     assert report.created == 1 and report.errors[0].row == 2
 
 

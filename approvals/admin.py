@@ -16,6 +16,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
 
 from approvals.diff import campaign_review_diff
 from approvals.models import Review, ReviewDecision
@@ -26,7 +27,7 @@ from audit.admin import ReadOnlyAdminMixin
 from campaigns.admin import BUTTON_LABELS, CampaignAdmin, error_text
 from campaigns.lifecycle import CampaignTransitionError
 from campaigns.models import Campaign, CampaignStatus
-from campaigns.services import campaign_void_if_changed
+from campaigns.services import EDITABLE_FIELDS, campaign_void_if_changed
 
 
 class ReviewDecisionInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -78,6 +79,30 @@ class ReviewedCampaignAdmin(CampaignAdmin):
 
     def available_actions(self, request: HttpRequest, campaign: Campaign) -> list[str]:
         return campaign_available_actions(user=request.user, campaign=campaign)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Campaign | None = None) -> list[str]:
+        """A campaign in review is editable by whoever may withdraw it: saving a change
+        withdraws it first (the form asks for confirmation), as the services require."""
+        if obj is not None and obj.status == CampaignStatus.IN_REVIEW and self._may_withdraw(request, obj):
+            return list(self.readonly_fields)
+        return super().get_readonly_fields(request, obj)
+
+    def _may_withdraw(self, request: HttpRequest, campaign: Campaign) -> bool:
+        return request.user.has_perm("campaigns.change_campaign") and "withdraw" in self.available_actions(
+            request, campaign
+        )
+
+    def save_model(self, request: HttpRequest, obj: Campaign, form, change: bool) -> None:
+        """Withdraw a campaign in review before saving a change to it (in the admin's
+        transaction: a change the services refuse leaves it in review)."""
+        edited = change and any(f in EDITABLE_FIELDS for f in form.changed_data)
+        stored = Campaign.objects.get(pk=obj.pk) if edited else None
+        if stored is not None and stored.status == CampaignStatus.IN_REVIEW:
+            campaign_withdraw(campaign=stored, actor=request.user, reason=_("edited in the admin"))
+            super().save_model(request, obj, form, change)
+            request.crier_withdrawn_from = CampaignStatus.IN_REVIEW
+            return
+        super().save_model(request, obj, form, change)
 
     def transition_runs(self, request: HttpRequest, campaign: Campaign) -> dict[str, tuple[Callable, str]]:
         return {

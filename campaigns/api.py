@@ -2,7 +2,8 @@
 
 ``/api/v1/campaigns/``: list (``?status=``) and create; ``/api/v1/campaigns/{id}/``:
 retrieve and update (PUT/PATCH go through ``campaign_edit``: editing an approved campaign
-voids its approval). There is no DELETE: the audit trail keeps every campaign; cancel it.
+voids its approval, and the answer says so in ``warnings``). There is no DELETE: the audit
+trail keeps every campaign; cancel it.
 Transitions are POSTs: ``cancel``, ``preview``, ``recall`` (``{"reason"}``; Jiguang and
 mPaaS only, 409 where nothing can be recalled); ``GET …/{id}/audit/`` lists the campaign's
 audit trail. An illegal transition answers 409, a forbidden actor 403 (the services check
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -203,6 +205,20 @@ class CampaignOutputSerializer(serializers.ModelSerializer):
         return summary(campaign=campaign) if summary is not None else None
 
 
+class CampaignEditedSerializer(CampaignOutputSerializer):
+    """A campaign as an edit left it, with what the edit did besides (an approval withdrawn)."""
+
+    warnings = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="What the edit did besides the change, e.g. that it withdrew the approval "
+        "and returned the campaign to draft.",
+    )
+
+    class Meta(CampaignOutputSerializer.Meta):
+        fields = [*CampaignOutputSerializer.Meta.fields, "warnings"]
+        read_only_fields = fields
+
+
 class ReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="")
 
@@ -307,19 +323,28 @@ class CampaignViewSet(
         campaign = campaign_create(actor=request.user, data=serializer.to_changes())
         return self.output(campaign, status.HTTP_201_CREATED)
 
-    @extend_schema(request=CampaignInputSerializer, responses=CampaignOutputSerializer)
+    @extend_schema(request=CampaignInputSerializer, responses=CampaignEditedSerializer)
     def update(self, request: Request, pk: str | None = None) -> Response:
         return self._update(request, partial=False)
 
-    @extend_schema(request=CampaignInputSerializer, responses=CampaignOutputSerializer)
+    @extend_schema(request=CampaignInputSerializer, responses=CampaignEditedSerializer)
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
         return self._update(request, partial=True)
 
     def _update(self, request: Request, *, partial: bool) -> Response:
         campaign = self.get_object()
+        was = campaign.status
         serializer = self.input(CampaignInputSerializer, request, partial=partial)
         campaign = campaign_edit(campaign=campaign, actor=request.user, changes=serializer.to_changes())
-        return self.output(campaign)
+        response = self.output(campaign)
+        warnings = []
+        if was == CampaignStatus.APPROVED and campaign.status == CampaignStatus.DRAFT:
+            warnings.append(
+                _("campaign %(id)s was returned to draft: its approval was withdrawn; submit it for "
+                  "review again") % {"id": campaign.pk}
+            )
+        response.data["warnings"] = warnings
+        return response
 
     @extend_schema(request=ReasonSerializer, responses=CampaignOutputSerializer)
     @action(detail=True, methods=["post"])

@@ -11,13 +11,18 @@ from django.urls import path, reverse
 
 from audit.models import AuditEvent
 from campaigns.actions import campaign_actions
-from campaigns.admin.dashboard import DashboardActionsMixin
-from campaigns.admin.forms import CampaignAdminForm
+from campaigns.admin.dashboard import DashboardActionsMixin, rejection_reasons
+from campaigns.admin.forms import (
+    WITHDRAWING_STATES,
+    CampaignAdminForm,
+    withdraw_warning,
+    withdrawn_message,
+)
 from campaigns.admin.provider_options import with_provider_options
 from campaigns.admin.report import CampaignPagesMixin
 from campaigns.audiences.admin import AudienceAdminBase, RecipientAdminBase
 from campaigns.lifecycle import EDITABLE_STATES, CampaignTransitionError
-from campaigns.models import Audience, Campaign, Delivery, Dispatch, Recipient, SendSwitch
+from campaigns.models import Audience, Campaign, CampaignStatus, Delivery, Dispatch, Recipient, SendSwitch
 from campaigns.previews import campaign_preview
 from campaigns.sending.operations import sending_resume, sending_stop
 from campaigns.sending.recall import campaign_recall
@@ -132,7 +137,11 @@ class CampaignAdmin(DashboardActionsMixin, CampaignPagesMixin, admin.ModelAdmin)
         if change:
             changes = {f: form.cleaned_data[f] for f in form.changed_data if f in EDITABLE_FIELDS}
             if changes:
-                campaign_edit(campaign=Campaign.objects.get(pk=obj.pk), actor=request.user, changes=changes)
+                stored = Campaign.objects.get(pk=obj.pk)
+                was = stored.status
+                campaign_edit(campaign=stored, actor=request.user, changes=changes)
+                if was in WITHDRAWING_STATES:  # the form had this confirmed
+                    request.crier_withdrawn_from = was
             return
         settable = set(EDITABLE_FIELDS) - {"template_version"}
         data = {f: v for f, v in form.cleaned_data.items() if f in settable}
@@ -140,6 +149,14 @@ class CampaignAdmin(DashboardActionsMixin, CampaignPagesMixin, admin.ModelAdmin)
         obj.pk = created.pk
         obj._state.adding = False
         obj.refresh_from_db()
+
+    def response_change(self, request: HttpRequest, obj: Campaign) -> HttpResponse:
+        """Say plainly when saving withdrew an approval (or a submission), and stay on the page."""
+        withdrawn_from = getattr(request, "crier_withdrawn_from", None)
+        if withdrawn_from is None:
+            return super().response_change(request, obj)
+        self.message_user(request, withdrawn_message(obj, withdrawn_from), messages.WARNING)
+        return redirect(reverse("admin:campaigns_campaign_change", args=[obj.pk]))
 
     def changeform_view(self, request: HttpRequest, object_id=None, form_url="", extra_context=None):
         try:
@@ -163,6 +180,10 @@ class CampaignAdmin(DashboardActionsMixin, CampaignPagesMixin, admin.ModelAdmin)
             labels = self.button_labels
             extra["campaign_buttons"] = [(a, labels[a]) for a in actions if a in labels]
             extra["campaign_in_review_for_me"] = "review" in actions
+            if campaign.status in WITHDRAWING_STATES:
+                extra["withdraw_warning"] = withdraw_warning(campaign.status)
+            if campaign.status == CampaignStatus.REJECTED:
+                extra["rejection"] = rejection_reasons(campaign_ids=[campaign.pk]).get(campaign.pk)
         return super().change_view(request, object_id, form_url, extra)
 
     # --- custom views ------------------------------------------------------------

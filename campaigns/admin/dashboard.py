@@ -7,7 +7,9 @@
 * dispatches running now, with progress counted from their deliveries in one query;
 * recent failures: occurrences that ended failed, partially failed, refused or expired in
   the last 7 days, with their most frequent provider codes;
-* deliveries whose outcome is ``unknown``, for an operator to resend or close.
+* deliveries whose outcome is ``unknown``, for an operator to resend or close;
+* for reviewers, occurrences held because their reach grew past the approved bound
+  ("Reach grew — confirm"; the buttons and who may press them come from approvals).
 
 Every list is capped and every count is one query, so the page costs the same with ten
 campaigns or ten thousand. The template ``admin/index.html`` (config/templates) shows it
@@ -30,11 +32,13 @@ from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils import timezone
 
+from audit.models import AuditEvent
 from campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryStatus, Dispatch, DispatchStatus
 from campaigns.sending.operations import DeliveryNotUnknown, delivery_resolve
 from campaigns.sending.selectors import calendar_occurrences, delivery_counts, dispatch_live_progress
 
 OPERATE_PERM = "campaigns.operate_dispatches"
+APPROVE_PERM = "campaigns.approve_campaign"  # who may confirm a held occurrence: approvals.holds
 SECTION_LIMIT = 10
 UPCOMING_DAYS = 7
 UPCOMING_LIMIT = 15
@@ -48,14 +52,40 @@ FAILED_DISPATCH = (
 )
 
 
+def rejection_reasons(*, campaign_ids: list[int]) -> dict[int, AuditEvent]:
+    """Return, per campaign id, the audit event of its latest rejection (one query): the
+    reviewer (``actor``), when (``created_at``) and the reviewer's reason (``reason``)."""
+    events = (
+        AuditEvent.objects.filter(
+            campaign_id__in=campaign_ids, object_type="campaign", to_state=CampaignStatus.REJECTED
+        )
+        .select_related("actor")
+        .order_by("id")
+    )
+    return {event.campaign_id: event for event in events}
+
+
 def my_campaigns(*, user) -> dict[str, Any]:
-    """Return ``user``'s drafts and rejected campaigns, last changed first, and how many."""
+    """Return ``user``'s drafts and rejected campaigns, last changed first, and how many;
+    a rejected one carries its latest rejection (``campaign.rejection``)."""
     mine = Campaign.objects.filter(
         created_by=user, status__in=[CampaignStatus.DRAFT, CampaignStatus.REJECTED]
     )
     latest = mine.select_related("template", "audience", "provider_account").order_by("-updated_at")
     items = list(latest[:SECTION_LIMIT])
+    rejected = [c.pk for c in items if c.status == CampaignStatus.REJECTED]
+    reasons = rejection_reasons(campaign_ids=rejected) if rejected else {}
+    for campaign in items:
+        campaign.rejection = reasons.get(campaign.pk)
     return {"items": items, "count": len(items) if len(items) < SECTION_LIMIT else mine.count()}
+
+
+def held_dispatches() -> dict[str, Any]:
+    """Return the occurrences held because their reach grew past the approved bound (the
+    first few, oldest due first) and how many there are; reviewers confirm or cancel them."""
+    held = Dispatch.objects.filter(status=DispatchStatus.HELD)
+    items = list(held.select_related("campaign").order_by("due_at", "id")[:SECTION_LIMIT])
+    return {"items": items, "count": len(items) if len(items) < SECTION_LIMIT else held.count()}
 
 
 def upcoming(*, now: dt.datetime) -> dict[str, Any]:
@@ -155,6 +185,7 @@ def dashboard_for(*, user, now: dt.datetime | None = None) -> dict[str, Any]:
         "running": running_dispatches() if views_dispatches else None,
         "failures": recent_failures(now=now) if views_dispatches else None,
         "unknown": unknown_deliveries() if user.has_perm("campaigns.view_delivery") else None,
+        "held": held_dispatches() if user.has_perm(APPROVE_PERM) else None,
         "may_operate": user.has_perm(OPERATE_PERM),
         "may_add": user.has_perm("campaigns.add_campaign"),
         "may_view_campaigns": views_campaigns,

@@ -34,6 +34,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Model, Q
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join, json_script
+from django.utils.translation import gettext as _
 
 from campaigns.admin.schedule_form import (
     LIST_SEPARATORS,
@@ -43,7 +44,7 @@ from campaigns.admin.schedule_form import (
     time_zone_names,
 )
 from campaigns.audiences.services import audience_size
-from campaigns.models import Audience, Campaign
+from campaigns.models import Audience, Campaign, CampaignStatus
 from campaigns.schedules.kinds import SCHEDULE_FIELDS, form_table, kind_rules
 from campaigns.schedules.spec import wall_time_to_utc, zone_or_none
 from campaigns.services import EDITABLE_FIELDS, MAX_TEST_UIDS, campaign_clean
@@ -188,6 +189,27 @@ class ListField(forms.CharField):
             return True
 
 
+# Saving a change in these states withdraws the approval (or the submission): confirmed first.
+WITHDRAWING_STATES = (CampaignStatus.APPROVED, CampaignStatus.IN_REVIEW)
+
+
+def withdraw_warning(status: str) -> str:
+    """Return what saving a change of a campaign in ``status`` does, before it is done."""
+    if status == CampaignStatus.IN_REVIEW:
+        return _("Saving withdraws the campaign from review; it must be submitted and reviewed again.")
+    return _("Saving withdraws the approval; the campaign must be reviewed again.")
+
+
+def withdrawn_message(campaign: Campaign, status: str) -> str:
+    """Return what saving a change of a campaign that was in ``status`` did."""
+    if status == CampaignStatus.IN_REVIEW:
+        text = _("“%(name)s” was returned to draft: it was withdrawn from review; "
+                 "submit it for review again.")
+    else:
+        text = _("“%(name)s” was returned to draft: its approval was withdrawn; submit it for review again.")
+    return text % {"name": campaign.name}
+
+
 # --- the form ------------------------------------------------------------------------------------
 
 
@@ -208,6 +230,8 @@ class CampaignAdminForm(forms.ModelForm):
         required=False, label="Send at", help_text="Date and time in the campaign's time zone."
     )
     circle_value = CircleValueField(required=False, label="On")
+    # Sent only by the "Save anyway" button of the warning below (not in the fieldsets).
+    confirm_withdraw = forms.BooleanField(required=False, widget=forms.HiddenInput)
     timezone = forms.ChoiceField(
         choices=[(name, name) for name in time_zone_names()],
         initial="UTC",
@@ -426,6 +450,18 @@ class CampaignAdminForm(forms.ModelForm):
                 f"template {instance.template.key} v{version.number} is not registered with "
                 f"{account.kind} (provider account {account}); choose another template or account",
             )
+        self._require_withdraw_confirmed()
+
+    def _require_withdraw_confirmed(self) -> None:
+        """Refuse to save a change of an approved or in-review campaign until the user
+        confirms that it withdraws the approval (``withdraw_unconfirmed`` shows the warning)."""
+        self.withdraw_unconfirmed = False
+        if self.errors or self.instance.status not in WITHDRAWING_STATES:
+            return
+        if self.cleaned_data.get("confirm_withdraw") or not self.changed_data:
+            return
+        self.withdraw_unconfirmed = True
+        self.add_error(None, withdraw_warning(self.instance.status))
 
     @property
     def changed_data(self) -> list[str]:

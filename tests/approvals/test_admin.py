@@ -257,7 +257,8 @@ def test_editing_an_approved_campaign_in_the_admin_voids_the_approval(draft, mar
     campaign_submit(campaign=draft, actor=marketer)
     campaign_approve(campaign=draft, actor=reviewer)
 
-    response = browser(marketer).post(change_url(draft), _form_data(draft, path="/changed"))
+    confirmed = _form_data(draft, path="/changed", confirm_withdraw="1")
+    response = browser(marketer).post(change_url(draft), confirmed)
 
     assert response.status_code == 302
     draft.refresh_from_db()
@@ -274,12 +275,101 @@ def test_a_bad_value_in_the_admin_form_is_a_field_error_not_a_crash(draft, marke
     assert "test_uids" in response.context["adminform"].form.errors
 
 
-def test_a_campaign_in_review_is_read_only_in_the_admin(draft, marketer):
+def test_a_campaign_in_review_is_read_only_for_whoever_may_not_withdraw_it(draft, marketer, reviewer):
     campaign_submit(campaign=draft, actor=marketer)
+
+    page = browser(reviewer).get(change_url(draft)).content.decode()
+
+    assert 'name="name"' not in page and 'name="parameters"' not in page
+
+
+# --- honest editing: saving an approved or in-review campaign is confirmed first ---------------
+
+
+def test_the_change_page_of_an_approved_campaign_warns_before_any_save(draft, marketer, reviewer):
+    campaign_submit(campaign=draft, actor=marketer)
+    campaign_approve(campaign=draft, actor=reviewer)
 
     page = browser(marketer).get(change_url(draft)).content.decode()
 
-    assert 'name="name"' not in page and 'name="parameters"' not in page
+    assert 'id="withdraw-note"' in page
+    assert "Saving withdraws the approval; the campaign must be reviewed again." in page
+
+
+def test_saving_an_approved_campaign_without_confirmation_saves_nothing_and_asks(draft, marketer, reviewer):
+    campaign_submit(campaign=draft, actor=marketer)
+    campaign_approve(campaign=draft, actor=reviewer)
+
+    response = browser(marketer).post(change_url(draft), _form_data(draft, path="/changed"))
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert 'id="withdraw-confirm"' in page
+    assert "Saving withdraws the approval; the campaign must be reviewed again." in page
+    assert 'name="confirm_withdraw"' in page and "Save anyway" in page and 'id="withdraw-cancel"' in page
+    assert 'value="/changed"' in page  # the edit is kept in the form for "Save anyway"
+    draft.refresh_from_db()
+    assert (draft.status, draft.path) == (CampaignStatus.APPROVED, "")
+
+
+def test_save_anyway_saves_returns_it_to_draft_and_says_so(draft, marketer, reviewer):
+    campaign_submit(campaign=draft, actor=marketer)
+    campaign_approve(campaign=draft, actor=reviewer)
+
+    response = browser(marketer).post(
+        change_url(draft), _form_data(draft, path="/changed", confirm_withdraw="1"), follow=True
+    )
+
+    draft.refresh_from_db()
+    assert (draft.status, draft.path) == (CampaignStatus.DRAFT, "/changed")
+    assert response.redirect_chain[-1][0] == change_url(draft)
+    assert any(
+        "was returned to draft: its approval was withdrawn; submit it for review again" in m
+        for m in messages_of(response)
+    )
+    assert not any("changed successfully" in m for m in messages_of(response))
+
+
+def test_saving_an_unchanged_approved_campaign_needs_no_confirmation(draft, marketer, reviewer):
+    campaign_submit(campaign=draft, actor=marketer)
+    campaign_approve(campaign=draft, actor=reviewer)
+
+    response = browser(marketer).post(change_url(draft), _form_data(draft))
+
+    assert response.status_code == 302
+    draft.refresh_from_db()
+    assert draft.status == CampaignStatus.APPROVED
+
+
+def test_a_campaign_in_review_is_edited_only_after_confirming_its_withdrawal(draft, marketer):
+    campaign_submit(campaign=draft, actor=marketer)
+    client = browser(marketer)
+
+    asked = client.post(change_url(draft), _form_data(draft, path="/changed"))
+    draft.refresh_from_db()
+    assert asked.status_code == 200 and draft.status == CampaignStatus.IN_REVIEW
+    assert "Saving withdraws the campaign from review" in asked.content.decode()
+
+    confirmed = _form_data(draft, path="/changed", confirm_withdraw="1")
+    done = client.post(change_url(draft), confirmed, follow=True)
+
+    draft.refresh_from_db()
+    assert (draft.status, draft.path) == (CampaignStatus.DRAFT, "/changed")
+    assert draft.reviews.get().status == ReviewStatus.WITHDRAWN
+    assert any("was withdrawn from review; submit it for review again" in m for m in messages_of(done))
+
+
+def test_a_rejected_campaign_shows_the_reviewers_reason_at_the_top(draft, marketer, reviewer):
+    from approvals.services import campaign_reject
+
+    campaign_submit(campaign=draft, actor=marketer)
+    campaign_reject(campaign=draft, actor=reviewer, comment="Say 25%, not 20%")
+
+    page = browser(marketer).get(change_url(draft)).content.decode()
+
+    assert 'id="rejection-banner"' in page
+    assert "Say 25%, not 20%" in page and "<strong>reviewer</strong>" in page
+    assert page.index('id="rejection-banner"') < page.index('id="campaign_form"')
 
 
 def test_audit_events_cannot_be_changed_or_deleted_in_the_admin(draft, make_user):
@@ -302,3 +392,21 @@ def test_a_user_list_for_binance_shows_the_problem_on_the_review_page(marketer, 
     page = browser(marketer).get(review_url(campaign)).content.decode()
 
     assert "only broadcasts to everyone" in page
+
+
+def test_the_api_says_in_warnings_that_an_edit_withdrew_the_approval(draft, marketer, reviewer):
+    from rest_framework.test import APIClient
+
+    campaign_submit(campaign=draft, actor=marketer)
+    campaign_approve(campaign=draft, actor=reviewer)
+    api = APIClient()
+    api.force_authenticate(marketer)
+
+    body = api.patch(f"/api/v1/campaigns/{draft.pk}/", {"path": "/changed"}, format="json").json()
+    again = api.patch(f"/api/v1/campaigns/{draft.pk}/", {"path": "/changed-again"}, format="json").json()
+
+    assert body["status"] == "draft"
+    assert body["warnings"] == [
+        f"campaign {draft.pk} was returned to draft: its approval was withdrawn; submit it for review again"
+    ]
+    assert (again["status"], again["warnings"]) == ("draft", [])  # a draft's edit withdraws nothing

@@ -16,8 +16,13 @@ The snapshot covers:
   keys differ per request and occurrence, and a placeholder for the approving reviewer
   where a Jiguang channel with API review names them as ``option.owner``), one per
   request variant (mPaaS: one per DeliveryType);
-* the audience definition (kind, tags, segment, digests of member and suppressed ids)
-  and its size at that moment (so an audience that grew or shrank needs a new approval);
+* the audience *definition*: kind, tags, segment and, for a ``users`` audience, the count
+  and digest of its listed member ids (the list is authored content, so changing it needs a
+  new approval). Not the audience's living size, its suppression list, nor who carries a
+  tag today: the reach (recipients the campaign can reach through its provider) is approved
+  as a bound instead (``Campaign.reach_limit``), counted at every occurrence by the send
+  engine, which holds an occurrence above the bound for a reviewer (README, "What an
+  approval binds");
 * the schedule and its time zone, the expiry, priority, path, provider options and the
   test uids.
 
@@ -37,12 +42,12 @@ from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 
-from campaigns.audiences.services import audience_size
 from campaigns.models import AudienceKind, AudienceMember, Campaign
 from campaigns.provider_options import send_message
 from providers.base import Batch, Message, Provider, ProviderError, Target
 
-SNAPSHOT_FORMAT = 1
+# 2: the audience is hashed by its definition, not its size (docs/architecture.md).
+SNAPSHOT_FORMAT = 2
 # Stands in for requestId / Msgkey / sendno, which differ per request and occurrence.
 KEY_PLACEHOLDER = "<per-request>"
 RECIPIENT_PLACEHOLDER = Target(external_id="<recipient>", address="<address>")
@@ -71,8 +76,8 @@ def _digest(values: Iterable[str]) -> tuple[int, str]:
     return count, digest.hexdigest()
 
 
-def _member_digest(audience_id: int, *, suppressed: bool) -> tuple[int, str]:
-    """Return the count and digest of one member list, ordered by external id.
+def _member_digest(audience_id: int) -> tuple[int, str]:
+    """Return the count and digest of an audience's listed members, ordered by external id.
 
     On PostgreSQL the server computes it (``sha256`` of ``string_agg``, the same bytes as
     ``_digest``: 2-3x faster than streaming a million ids to Python, which was all of the
@@ -85,28 +90,29 @@ def _member_digest(audience_id: int, *, suppressed: bool) -> tuple[int, str]:
                 "SELECT count(*), encode(sha256(convert_to(coalesce(string_agg(external_id, "
                 f"E'\\n' ORDER BY external_id), ''), 'UTF8')), 'hex') FROM {table} "
                 "WHERE audience_id = %s AND suppressed = %s",
-                [audience_id, suppressed],
+                [audience_id, False],
             )
             count, digest = cursor.fetchone()
         return count, digest
-    members = AudienceMember.objects.filter(audience_id=audience_id, suppressed=suppressed)
+    members = AudienceMember.objects.filter(audience_id=audience_id, suppressed=False)
     ids = members.order_by("external_id").values_list("external_id", flat=True)
     return _digest(ids.iterator(chunk_size=5000))
 
 
 def _audience(campaign: Campaign) -> dict[str, Any]:
+    """The audience's definition (see the module docstring): what a reviewer decides, not
+    how many it reaches today."""
     audience = campaign.audience
-    count_in, digest_in = _member_digest(audience.pk, suppressed=False)
-    count_out, digest_out = _member_digest(audience.pk, suppressed=True)
-    return {
+    definition: dict[str, Any] = {
         "id": audience.pk,
         "kind": audience.kind,
         "tags": sorted(str(tag) for tag in audience.tags or []),
         "segment": audience.segment,
-        "members": {"count": count_in, "sha256": digest_in},
-        "suppressed": {"count": count_out, "sha256": digest_out},
-        "size": audience_size(audience, provider_kind=campaign.provider_account.kind),
     }
+    if audience.kind == AudienceKind.USERS:
+        count, digest = _member_digest(audience.pk)
+        definition["members"] = {"count": count, "sha256": digest}
+    return definition
 
 
 def _request_batches(campaign: Campaign, provider: Provider) -> list[Batch]:

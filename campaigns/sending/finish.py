@@ -79,18 +79,21 @@ def _last_status(campaign: Campaign) -> str:
     return CampaignStatus.FAILED
 
 
-def campaign_settle(campaign: Campaign) -> None:
-    """After a dispatch ends: back to approved if occurrences remain, else the final status."""
+def campaign_settle(campaign: Campaign, *, ended: str = "occurrence sent") -> None:
+    """After a dispatch ends or is held: back to approved if occurrences remain, else the final
+    status. A held last occurrence keeps the campaign sending until a reviewer confirms or
+    cancels it, or it expires (``campaigns.sending.reach``); ``ended`` says what happened."""
     campaign.refresh_from_db(fields=["status", "next_due_at"])
     if campaign.status != CampaignStatus.SENDING:
         return
-    if Dispatch.objects.filter(
-        campaign=campaign, is_preview=False, status__in=[DispatchStatus.PENDING, DispatchStatus.RUNNING]
-    ).exists():
+    occurrences = Dispatch.objects.filter(campaign=campaign, is_preview=False)
+    if occurrences.filter(status__in=[DispatchStatus.PENDING, DispatchStatus.RUNNING]).exists():
         return
     if native.native_settle(campaign):
         return  # registered with mPaaS's scheduler: approved until its schedule ends
     if campaign.next_due_at is not None:
-        campaign_move(campaign, CampaignStatus.APPROVED, "occurrence sent; more are scheduled")
+        campaign_move(campaign, CampaignStatus.APPROVED, f"{ended}; more are scheduled")
+        return
+    if occurrences.filter(status=DispatchStatus.HELD).exists():
         return
     campaign_move(campaign, _last_status(campaign), "last occurrence finished")

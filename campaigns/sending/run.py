@@ -5,7 +5,9 @@ A task works for at most ``CRIER_DISPATCH_TASK_BUDGET`` seconds (well under the 
 ``timeout``), then hands the dispatch back (``running -> pending``) and enqueues its own
 continuation (docs/queue-and-http.md). An occurrence reached after ``expired_seconds`` is
 recorded ``expired``, not sent late; one whose campaign changed since it was approved is
-``refused`` and the approval voided.
+``refused`` and the approval voided; one that reaches more recipients than the campaign's
+approved bound is ``held`` for a reviewer before anything is planned
+(``campaigns.sending.reach``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from campaigns.sending.finish import campaign_move, campaign_settle
 from campaigns.sending.loop import Exit, SendLoop
 from campaigns.sending.operations import sending_stopped
 from campaigns.sending.plan import DispatchRefused, dispatch_plan
+from campaigns.sending.reach import hold_if_over
 from campaigns.sending.transitions import dispatch_move
 from campaigns.services import campaign_void_if_changed
 from campaigns.snapshot import campaign_hash
@@ -92,6 +95,8 @@ def _first_run(dispatch: Dispatch, me: str, now: datetime) -> tuple[str | None, 
         refused = _occurrence_refusal(dispatch, me, now)
         if refused is not None:
             return refused, None
+        if hold_if_over(dispatch, me):
+            return DispatchStatus.HELD, None
     account = dispatch.campaign.provider_account
     if not account.enabled:
         release(dispatch.pk, me, f"provider account {account.name!r} is disabled; waiting")

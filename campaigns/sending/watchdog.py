@@ -4,7 +4,8 @@ A running dispatch without a heartbeat for ``CRIER_STALE_DISPATCH_SECONDS`` is h
 back; its in-flight requests are re-sent only where the provider deduplicates our key
 (Alipay+ ``requestId``), and otherwise marked ``unknown`` for an operator: never a silent
 second broadcast. Pending dispatches nobody touched for that long are enqueued again (a
-duplicate task is harmless: the claim is atomic). With the Redis broker a task handed to a
+duplicate task is harmless: the claim is atomic). Held occurrences past their expiry are
+recorded ``expired`` (``campaigns.sending.reach``). With the Redis broker a task handed to a
 dying consumer is lost (docs/queue-and-http.md).
 """
 
@@ -19,6 +20,7 @@ from django.utils import timezone
 
 from campaigns.models import DeliveryStatus, Dispatch, DispatchStatus
 from campaigns.sending.operations import sending_stopped
+from campaigns.sending.reach import held_expire
 from campaigns.sending.transitions import delivery_move, dispatch_move
 from campaigns.sending.wake import enqueue_dispatch
 from providers.registry import provider_class
@@ -90,6 +92,10 @@ def dispatches_recover(*, now: datetime | None = None) -> dict[str, int]:
     now = now or timezone.now()
     stale = now - timedelta(seconds=settings.CRIER_STALE_DISPATCH_SECONDS)
     report: Counter = Counter()
+    # Expiring a held occurrence sends nothing, so it goes on during an emergency stop too.
+    expired = held_expire(now=now)
+    if expired:
+        report["held_expired"] = expired
     if sending_stopped():
         return dict(report)
     _resume_stale(stale, now, report)

@@ -62,20 +62,24 @@ def test_preview_then_two_approvals_then_the_engine_sends_exactly_the_approved_c
     assert audit_verify().ok
 
 
-def test_the_engine_refuses_an_occurrence_whose_audience_changed_after_approval(
-    binance, template, marketer, reviewer, reviewer2, settings
+def test_a_suppression_after_approval_neither_voids_nor_holds_a_broadcast(
+    binance, template, marketer, reviewer, reviewer2
 ):
-    settings.CRIER_APPROVALS_REQUIRED_BROADCAST = 1
+    """Issue #14: the approval binds the audience's definition, not its living size, and a
+    broadcast whose reach only the provider knows is bound by its definition alone."""
     account, server = binance
     campaign = make_campaign(
         marketer, template=template, provider_account=account, audience=make_audience("all")
     )
     campaign_submit(campaign=campaign, actor=marketer)
     campaign_approve(campaign=campaign, actor=reviewer)
+    campaign_approve(campaign=campaign, actor=reviewer2)
+    campaign.refresh_from_db()
+    assert campaign.approved_reach is None and campaign.reach_limit is None
     campaign.audience.members.create(external_id="blocked", suppressed=True)
 
     [dispatch_id] = dispatcher_tick()
 
-    assert dispatch_run(dispatch_id) == DispatchStatus.REFUSED
-    assert server.app.accepted == []
-    assert not campaign_verify_approval(campaign=campaign)
+    assert dispatch_run(dispatch_id) == DispatchStatus.SENT
+    assert len(server.app.accepted) == 1
+    assert campaign_verify_approval(campaign=campaign)

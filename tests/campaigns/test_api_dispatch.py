@@ -142,7 +142,7 @@ def test_campaign_dispatches_filter_by_status_and_preview(marketer, campaign, ru
     assert client.get(url, {"status": "done"}).json() == {
         "status": [
             "status 'done' is not one of: pending, running, sent, partially_failed, failed, expired, "
-            "refused, cancelled"
+            "refused, held, cancelled"
         ]
     }
 

@@ -8,7 +8,8 @@ and this selector counts the ones that can affect one campaign's audience:
 * ``tags``: recipient changes touching one of its tags (the recipient had it before or has
   it after), and the rows of imports that touched one of them;
 * ``users``: changes of the recipients it lists, and changes of its member list;
-* ``all``: every recipient change;
+* ``all``: every recipient change, unless the provider broadcasts (its "everyone" is not
+  our recipients: ``campaigns.audiences.services.audience_size`` says the same);
 * ``segment``: none (only the provider knows who is in a segment);
 * every kind: changes of its suppression list.
 
@@ -34,6 +35,7 @@ from campaigns.audiences.history import (
     RECIPIENTS_IMPORTED,
     SINGLE_RECIPIENT_ACTIONS,
 )
+from campaigns.audiences.services import provider_limits
 from campaigns.models import AudienceKind, AudienceMember, Campaign
 
 # Beyond this many events the link lists the recipient and audience events since the
@@ -71,16 +73,28 @@ def campaign_approved_at(campaign: Campaign) -> datetime | None:
     )
 
 
+def _resolved_here(campaign: Campaign) -> bool:
+    """Return whether Crier's recipients decide who the campaign reaches (not the provider)."""
+    kind = campaign.audience.kind
+    if kind == AudienceKind.SEGMENT:
+        return False
+    return kind != AudienceKind.ALL or not provider_limits(campaign.provider_account.kind).broadcast
+
+
 def _single_events(campaign: Campaign, since: datetime) -> QuerySet | None:
     """Return the per-recipient events since ``since`` that can affect the audience."""
     audience = campaign.audience
+    if not _resolved_here(campaign):
+        return None
     events = AuditEvent.objects.filter(
         object_type=RECIPIENT, action__in=SINGLE_RECIPIENT_ACTIONS, created_at__gt=since
     )
     if audience.kind == AudienceKind.ALL:
         return events
     if audience.kind == AudienceKind.TAGS:
-        return events.filter(data__tags_touched__has_any_keys=list(audience.tags or []))
+        if not audience.tags:
+            return events.none()
+        return events.filter(data__tags_touched__has_any_keys=list(audience.tags))
     if audience.kind == AudienceKind.USERS:
         listed = AudienceMember.objects.filter(audience=audience, suppressed=False).values("external_id")
         return events.filter(object_id__in=listed)
@@ -88,14 +102,14 @@ def _single_events(campaign: Campaign, since: datetime) -> QuerySet | None:
 
 
 def _import_rows(data: dict[str, Any], audience: Any, listed: set[str]) -> int:
-    """Return how many rows of a recipient import can have affected ``audience``."""
+    """Return how many rows of a recipient import can have affected ``audience`` (resolved here)."""
     changed = int(data.get("changed") or 0)
     if audience.kind == AudienceKind.TAGS and not data.get("tags_capped"):
         touched = data.get("tags_touched") or {}
         return min(changed, sum(int(touched.get(tag, 0)) for tag in audience.tags or []))
     if audience.kind == AudienceKind.USERS and not data.get("ids_capped"):
         return len(listed.intersection(data.get("ids") or []))
-    return changed if audience.kind != AudienceKind.SEGMENT else 0
+    return changed
 
 
 def _audience_rows(event: dict[str, Any], audience: Any) -> int:
@@ -151,8 +165,11 @@ def recipient_changes_since(*, campaign: Campaign, since: datetime) -> Recipient
     )
     imports = [event for event in bulk if event["object_type"] == RECIPIENT]
     listed = _listed_ids(audience, imports)
+    here = singles is not None
     for event in bulk:
         if event["object_type"] == RECIPIENT:
+            if not here:
+                continue
             rows = _import_rows(event["data"], audience, listed)
         else:
             rows = _audience_rows(event, audience)

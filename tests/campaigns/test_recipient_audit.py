@@ -13,6 +13,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from approvals.services import campaign_approve, campaign_submit
@@ -289,3 +290,23 @@ def test_an_opt_out_from_a_provider_is_recorded_without_an_actor(make_account, a
     assert (event.object_id, event.actor) == (ids[0], None)
     assert "alipayplus" in event.reason and "USER_NOT_SUBSCRIBED" in event.reason
     assert event.data["opted_out_providers"] == "alipayplus" and event.data["tags_touched"] == {"vip": 1}
+
+
+def test_everyone_counts_every_change_unless_the_provider_broadcasts(marketer):
+    everyone = audience_create(name="Everyone", kind="all", actor=marketer)
+    template = make_template()
+    per_user = make_campaign(
+        marketer, template=template, provider_account=make_account("alipayplus"), audience=everyone
+    )
+    broadcast = make_campaign(
+        marketer,
+        name="Broadcast",
+        template=template,
+        provider_account=make_account("binance"),
+        audience=everyone,
+    )
+    since = timezone.now()
+    api_as(marketer).post(RECIPIENTS, {"external_id": "u1", "tags": ["x"]}, format="json")
+
+    assert recipient_changes_since(campaign=per_user, since=since).count == 1
+    assert recipient_changes_since(campaign=broadcast, since=since).count == 0

@@ -38,6 +38,7 @@ from campaigns.models import (
     DeliveryAttempt,
     DeliveryStatus,
     Dispatch,
+    DispatchStatus,
 )
 from campaigns.schedules.kinds import due_on_approval
 from campaigns.selectors import campaign_next_occurrences
@@ -301,8 +302,9 @@ def dispatch_chart(*, dispatch: Dispatch, bars: int = CHART_BARS) -> Chart:
 
 
 def campaign_report(*, campaign: Campaign, dispatch_id: str | None, page: str | None) -> dict[str, Any]:
-    """Return the report of ``campaign``: totals, every occurrence (paginated) with live counts,
-    the chosen occurrence's chart and failing codes, the previews, the next occurrences."""
+    """Return the report of ``campaign``: totals, the occurrences held for a reviewer (their
+    reach grew past the approved bound), every occurrence (paginated) with live counts, the
+    chosen occurrence's chart and failing codes, the previews, the next occurrences."""
     occurrences = Dispatch.objects.filter(campaign=campaign, is_preview=False).order_by("-due_at", "-id")
     paginator = Paginator(occurrences, DISPATCHES_PER_PAGE)
     page_obj = paginator.get_page(page)
@@ -321,6 +323,11 @@ def campaign_report(*, campaign: Campaign, dispatch_id: str | None, page: str | 
         shown_row = shown_row or dispatch_rows([shown])[0]
     return {
         "totals": campaign_totals(campaign=campaign),
+        "held": list(
+            Dispatch.objects.filter(campaign=campaign, status=DispatchStatus.HELD, is_preview=False).order_by(
+                "due_at", "id"
+            )
+        ),
         "rows": rows,
         "page_obj": page_obj,
         "paginator": paginator,
@@ -340,7 +347,7 @@ def calendar_page(*, start: dt.date, days: int = CALENDAR_DAYS, per_day: int = C
     audience another campaign also reaches that day is marked with those campaigns' names.
     """
     end = start + dt.timedelta(days=days - 1)
-    found = calendar_occurrences(start=start, end=end)
+    found = calendar_occurrences(start=start, end=end, include_held=True)
     names = {o.campaign_id: o.campaign_name for o in found}
     by_day = {day["date"]: day["occurrences"] for day in calendar_days(found)}
     first = start - dt.timedelta(days=start.weekday())

@@ -118,8 +118,10 @@ def record_opt_out(
 class ImportTally:
     """What one import changed, accumulated row by row for its single audit event.
 
-    ``digest`` is the sha256 of the rows as imported: each accepted row's canonical JSON
-    (``audit.services.canonical_json``) followed by a newline, in the order read.
+    ``digest`` is the sha256 of the rows as imported: each accepted row as validated
+    (``external_id``, ``language``, ``tags``, ``addresses``; null where the row keeps the
+    stored value) in canonical JSON (``audit.services.canonical_json``) followed by a
+    newline, in the order read. Refused rows are not in it; they are counted.
     """
 
     changed: int = 0

@@ -24,6 +24,7 @@ from campaigns.models import (
     DeliveryAttempt,
     DeliveryStatus,
     Dispatch,
+    DispatchStatus,
     ScheduleKind,
     SendSwitch,
 )
@@ -143,7 +144,9 @@ class CalendarOccurrence:
     instant in the campaign's own zone. ``approved`` is False for a campaign still in
     review (it will only go out if approved in time). ``overlaps`` lists the other
     campaigns with an occurrence for the same audience on the same day. ``truncated``
-    marks a campaign that has more occurrences in the window than were listed.
+    marks a campaign that has more occurrences in the window than were listed. ``held``
+    marks an occurrence that came due but is held: its reach grew past the approved bound
+    and it waits for a reviewer to confirm it (``DispatchStatus.HELD``).
     """
 
     day: dt.date
@@ -161,6 +164,7 @@ class CalendarOccurrence:
     audience_name: str
     overlaps: tuple[int, ...] = ()
     truncated: bool = False
+    held: bool = False
 
 
 def _zone_of(name: str) -> dt.tzinfo:
@@ -238,6 +242,7 @@ def calendar_occurrences(
     zone: dt.tzinfo | None = None,
     now: dt.datetime | None = None,
     per_campaign: int = CALENDAR_PER_CAMPAIGN,
+    include_held: bool = False,
 ) -> list[CalendarOccurrence]:
     """Return the upcoming occurrences from ``start`` to ``end`` (both included), in order.
 
@@ -246,7 +251,8 @@ def calendar_occurrences(
     review scheduled "now" has no time yet and is left out. One query reads the campaigns;
     ``campaigns.schedules.occurrences`` computes their occurrences, at most ``per_campaign`` each
     (``truncated`` marks a cut). Occurrences for the same audience on the same day name
-    each other in ``overlaps``. Sorted by due time, then campaign id.
+    each other in ``overlaps``. With ``include_held`` the held occurrences due in the period
+    are listed too (``held``; one more query). Sorted by due time, then campaign id.
     """
     zone = zone or timezone.get_current_timezone()
     now = now or timezone.now()
@@ -277,7 +283,44 @@ def calendar_occurrences(
                     truncated=truncated,
                 )
             )
+    if include_held:
+        found.extend(_held_occurrences(low=low, high=high, zone=zone))
     return _with_overlaps(sorted(found, key=lambda o: (o.due_at, o.campaign_id)))
+
+
+def _held_occurrences(*, low: dt.datetime, high: dt.datetime, zone: dt.tzinfo) -> list[CalendarOccurrence]:
+    """Return the held occurrences due in [low, high) (one query): they came due, but wait
+    for a reviewer to confirm their grown reach, so they are not among the upcoming ones."""
+    held = (
+        Dispatch.objects.filter(
+            status=DispatchStatus.HELD, is_preview=False, due_at__gte=low, due_at__lt=high
+        )
+        .select_related("campaign__provider_account", "campaign__audience")
+        .order_by("due_at", "id")
+    )
+    rows = []
+    for dispatch in held:
+        campaign = dispatch.campaign
+        due_at = dispatch.due_at.astimezone(dt.UTC)
+        rows.append(
+            CalendarOccurrence(
+                day=due_at.astimezone(zone).date(),
+                due_at=due_at,
+                local_time=due_at.astimezone(_zone_of(campaign.timezone)),
+                timezone=campaign.timezone,
+                campaign_id=campaign.pk,
+                campaign_name=campaign.name,
+                status=campaign.status,
+                approved=campaign.status != CampaignStatus.IN_REVIEW,
+                provider_kind=campaign.provider_account.kind,
+                provider_account_id=campaign.provider_account_id,
+                provider_account_name=campaign.provider_account.name,
+                audience_id=campaign.audience_id,
+                audience_name=campaign.audience.name,
+                held=True,
+            )
+        )
+    return rows
 
 
 def _with_overlaps(found: list[CalendarOccurrence]) -> list[CalendarOccurrence]:

@@ -703,3 +703,46 @@ def test_the_delivery_page_does_not_show_the_addresses_planning_kept(make_user, 
     assert page.status_code == 200
     body = page.content.decode()
     assert delivery.idempotency_key in body and "jg-address-7f3a" not in body
+
+
+# --- rejected reasons and held occurrences (approvals that survive a living audience) ------------
+
+
+def test_the_dashboard_lists_the_reviewers_reason_beside_a_rejected_campaign(template, marketer, reviewer):
+    from approvals.services import campaign_reject
+
+    rejected = make_campaign(marketer, template=template, name="Sent back")
+    campaign_submit(campaign=rejected, actor=marketer)
+    campaign_reject(campaign=rejected, actor=reviewer, comment="wrong discount: say 25%")
+
+    page = browser(marketer).get(INDEX).content.decode()
+
+    row = page[page.index(change_url(rejected)):]
+    row = row[: row.index("</tr>")]
+    assert "wrong discount: say 25%" in row and "reviewer" in row
+
+
+def _held(marketer, reviewer, template, *, reach=16, name="Daily tips") -> Dispatch:
+    campaign = _approved(marketer, reviewer, template, name=name)
+    Campaign.objects.filter(pk=campaign.pk).update(approved_reach=10, reach_limit=11)
+    return Dispatch.objects.create(
+        campaign=campaign,
+        due_at=timezone.now().replace(microsecond=0),
+        status=DispatchStatus.HELD,
+        reach=reach,
+        detail=f"reach {reach} is above the bound of 11 approved for this campaign",
+    )
+
+
+def test_the_calendar_and_the_report_show_a_held_occurrence(template, marketer, reviewer):
+    held = _held(marketer, reviewer, template)
+    client = browser(marketer)
+
+    calendar = client.get(calendar_url()).content.decode()
+    report = client.get(report_url(held.campaign)).content.decode()
+
+    assert "occurrence held" in calendar or 'class="occurrence held"' in calendar
+    assert '<span class="held-tag">held</span>' in calendar
+    assert 'id="report-held"' in report
+    held_row = report[report.index(f'id="held-{held.pk}"'):]
+    assert "<td class=\"num\">16</td>" in held_row[: held_row.index("</tr>")]

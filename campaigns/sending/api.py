@@ -22,6 +22,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, mixins, serializers, viewsets
 from rest_framework.decorators import action
@@ -117,6 +118,16 @@ class DispatchSerializer(serializers.ModelSerializer):
     retrying = serializers.SerializerMethodField(help_text="Requests waiting to retry.")
     in_flight = serializers.SerializerMethodField(help_text="Requests sent and not yet answered.")
     pending = serializers.SerializerMethodField(help_text="Requests not sent yet.")
+    reach = serializers.IntegerField(
+        read_only=True,
+        allow_null=True,
+        help_text=_(
+            "Recipients this occurrence can reach, counted when it was planned (null: not "
+            "counted yet, or only the provider knows). Above the campaign's approved bound the "
+            "occurrence is held until a reviewer confirms (POST /api/v1/dispatches/{id}/confirm/) "
+            "or cancels it."
+        ),
+    )
 
     class Meta:
         model = Dispatch
@@ -126,6 +137,7 @@ class DispatchSerializer(serializers.ModelSerializer):
             "due_at",
             "is_preview",
             "status",
+            "reach",
             "total_requests",
             "total_recipients",
             "delivered",

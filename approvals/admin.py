@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -17,10 +19,11 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from approvals.diff import campaign_review_diff
-from approvals.models import Review, ReviewDecision
-from approvals.rules import ReviewConflict, campaigns_awaiting_review
+from approvals.models import ApprovalRule, Review, ReviewDecision
+from approvals.rules import APPROVE_PERM, ReviewConflict, campaigns_awaiting_review, requirement_progress
 from approvals.selectors import campaign_available_actions, review_page
 from approvals.services import campaign_approve, campaign_reject, campaign_submit, campaign_withdraw
 from audit.admin import ReadOnlyAdminMixin
@@ -57,6 +60,112 @@ class ReviewAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def review_link(self, review: Review) -> str:
         url = reverse("admin:campaigns_campaign_review", args=[review.campaign_id])
         return format_html('<a href="{}">open</a>', url)
+
+
+MANAGE_RULES_PERM = "approvals.manage_approval_rules"
+
+
+class ApprovalRuleForm(forms.ModelForm):
+    """An approval rule, with errors that name the field, the value and the rule."""
+
+    class Meta:
+        model = ApprovalRule
+        fields = [
+            "name", "enabled", "min_reach", "audience_kind", "provider_kind", "schedule_kind",
+            "approvals_required", "required_group",
+        ]
+
+    def clean_approvals_required(self) -> int:
+        value = self.cleaned_data["approvals_required"]
+        if value is not None and value < 1:
+            raise ValidationError(
+                _("Approvals required: %(value)s is too few; a rule needs at least 1 approval."),
+                params={"value": value}, code="min_value",
+            )
+        return value
+
+    def clean_min_reach(self) -> int | None:
+        value = self.cleaned_data["min_reach"]
+        if value is not None and value < 1:
+            raise ValidationError(
+                _("Reach at least: %(value)s is not a threshold; enter a number of recipients "
+                  "of 1 or more, or leave it empty for any reach."),
+                params={"value": value}, code="min_value",
+            )
+        return value
+
+    def clean_required_group(self):
+        group = self.cleaned_data["required_group"]
+        if group is not None:
+            reviewers = get_user_model().objects.with_perm(APPROVE_PERM).filter(groups=group, is_active=True)
+            if not reviewers.exists():
+                raise ValidationError(
+                    _("Required group: no active member of %(group)s may approve campaigns (it needs "
+                      "the permission %(perm)s); add a reviewer to the group first, or campaigns "
+                      "matching this rule could never be approved."),
+                    params={"group": group.name, "perm": APPROVE_PERM}, code="no_reviewer",
+                )
+        return group
+
+
+@admin.register(ApprovalRule)
+class ApprovalRuleAdmin(admin.ModelAdmin):
+    """Approval rules: administrators (superusers, or holders of
+    ``approvals.manage_approval_rules``) change them; everyone with the view permission
+    reads them. A review records the rules that matched at its submission, so a change
+    applies to campaigns submitted afterwards."""
+
+    form = ApprovalRuleForm
+    list_display = ["name", "enabled", "conditions", "requirement"]
+    list_filter = ["enabled", "audience_kind", "provider_kind", "schedule_kind"]
+    list_select_related = ["required_group"]
+    search_fields = ["name"]
+    fieldsets = [
+        (None, {"fields": ["name", "enabled"]}),
+        (gettext_lazy("Conditions: the rule matches when every condition set holds"), {
+            "fields": ["min_reach", "audience_kind", "provider_kind", "schedule_kind"],
+        }),
+        (gettext_lazy("Requirement: the strictest matching rule applies; every group named by a "
+                      "matching rule must be among the approvers"), {
+            "fields": ["approvals_required", "required_group"],
+        }),
+    ]
+
+    @admin.display(description=gettext_lazy("conditions"))
+    def conditions(self, rule: ApprovalRule) -> str:
+        parts = []
+        if rule.min_reach is not None:
+            parts.append(_("reach ≥ %(n)s") % {"n": rule.min_reach})
+        for field in ("audience_kind", "provider_kind", "schedule_kind"):
+            if getattr(rule, field):
+                label = ApprovalRule._meta.get_field(field).verbose_name
+                parts.append(f"{label}: {getattr(rule, f'get_{field}_display')()}")
+        return "; ".join(parts) or _("every campaign")
+
+    @admin.display(description=gettext_lazy("requirement"))
+    def requirement(self, rule: ApprovalRule) -> str:
+        n = rule.approvals_required
+        text = ngettext("%(n)s approval", "%(n)s approvals", n) % {"n": n}
+        if rule.required_group_id:
+            text += " " + _("including a member of %(group)s") % {"group": rule.required_group.name}
+        return text
+
+    def _may_manage(self, request: HttpRequest) -> bool:
+        return request.user.is_active and (
+            request.user.is_superuser or request.user.has_perm(MANAGE_RULES_PERM)
+        )
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        return self._may_manage(request) or super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return self._may_manage(request)
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return self._may_manage(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return self._may_manage(request)
 
 
 # Buttons of reviews on a campaign's page, besides the campaign's own.
@@ -156,8 +265,11 @@ class ReviewedCampaignAdmin(CampaignAdmin):
                 if review.status == "approved":
                     self.message_user(request, f"{campaign} approved.", messages.SUCCESS)
                 else:
+                    missing = requirement_progress(review=review).missing_text()
                     self.message_user(
-                        request, "Your approval is recorded; another reviewer must approve too.",
+                        request,
+                        _("Your approval is recorded; the campaign stays in review: it %(missing)s.")
+                        % {"missing": missing},
                         messages.SUCCESS,
                     )
             elif decision == "reject":

@@ -23,11 +23,39 @@ from rest_framework.response import Response
 
 from approvals.diff import campaign_review_diff
 from approvals.models import Review, ReviewDecision, ReviewStatus
-from approvals.rules import approve_refusal
-from approvals.selectors import campaign_approval_summary, review_list, review_previews
+from approvals.rules import Requirement, approve_refusal, requirement_progress
+from approvals.selectors import campaign_approval_summary, review_latest, review_list, review_previews
 from approvals.services import campaign_approve, campaign_reject, campaign_submit, campaign_withdraw
 from campaigns.api import CampaignOutputSerializer, CampaignPermission, CampaignViewSet, ReasonSerializer
 from campaigns.selectors import campaign_accepted_label, dispatch_outcome
+
+
+def review_summary(*, campaign) -> dict | None:
+    """Return the ``approvals`` entry of a campaign in the API: the latest review's state
+    (``approvals.selectors.campaign_approval_summary``) plus the approval rules that applied
+    at its submission (``rules``: name, approvals required, group), the requirement they set
+    (``requirement``: count and where it came from, groups that must be among the
+    approvers, the reach evaluated) and what is still missing (``missing``: the sentence, or
+    empty; ``missing_approvals``, ``missing_groups``). None if never submitted."""
+    summary = campaign_approval_summary(campaign=campaign)
+    if summary is None:
+        return None
+    review = review_latest(campaign=campaign)
+    requirement = Requirement.from_review(review)
+    progress = requirement_progress(review=review)
+    data = requirement.as_data()
+    pending = review.status == ReviewStatus.PENDING
+    return {
+        **summary,
+        "rules": [
+            {"name": r.name, "approvals_required": r.approvals_required, "group": r.group or None}
+            for r in requirement.rules
+        ],
+        "requirement": {key: data[key] for key in ("approvals_required", "source", "groups", "reach")},
+        "missing": progress.missing_text() if pending else "",
+        "missing_approvals": progress.missing_approvals if pending else 0,
+        "missing_groups": [g.name for g in progress.missing_groups] if pending else [],
+    }
 
 
 class ReviewPermission(BasePermission):
@@ -214,7 +242,7 @@ class ReviewedCampaignViewSet(CampaignViewSet):
 
     def get_serializer_context(self) -> dict:
         # Fills CampaignOutputSerializer's "approvals" field.
-        return {**super().get_serializer_context(), "review_summary": campaign_approval_summary}
+        return {**super().get_serializer_context(), "review_summary": review_summary}
 
     @extend_schema(request=None, responses=CampaignOutputSerializer)
     @action(detail=True, methods=["post"])

@@ -9,9 +9,13 @@ is real. What a newcomer sees after ``make run``:
   reported as skipped).
 * **Weekly digest — Jiguang beta testers**: submitted by ``marketer``, waiting in the
   review queue; recurring every Monday 09:00 Asia/Shanghai for 60 days.
-* **New listing — Binance broadcast**: a broadcast to everyone, approved by ``reviewer``
-  and ``reviewer2`` (broadcasts need two approvals), due tomorrow 10:00 UTC: it shows in
-  the calendar.
+* **New listing — Binance broadcast**: a broadcast to everyone, due tomorrow 10:00 UTC
+  (it shows in the calendar). Two approval rules apply: "Broadcast to everyone" (two
+  approvals, seeded by migration) and the demo's "Large audiences need Compliance" (reach
+  of 150 or more, and a broadcast's reach is known only to Binance, so it counts: one
+  approval must come from the ``Compliance`` group). It is approved by ``reviewer`` and
+  ``compliance`` (password ``compliance-demo``, a reviewer in ``Compliance``); its review
+  page shows both rules.
 """
 
 from __future__ import annotations
@@ -21,18 +25,47 @@ from typing import TextIO
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.utils import timezone
 
+from approvals.models import ApprovalRule
 from approvals.services import campaign_approve, campaign_submit
 from campaigns.models import Audience, Campaign, CampaignStatus
 from campaigns.services import campaign_create
 from providers.models import ProviderAccount
 from templates_registry.models import MessageTemplate
 
+COMPLIANCE_GROUP = "Compliance"
+COMPLIANCE_USER = ("compliance", "compliance-demo")  # printed by `make run` with the other logins
+LARGE_AUDIENCE_RULE = "Large audiences need Compliance"
+LARGE_AUDIENCE_REACH = 150
+
+
+def seed_compliance(stdout: TextIO) -> None:
+    """Create the ``Compliance`` group, its demo reviewer ``compliance`` and the rule
+    "Large audiences need Compliance" (reach ≥ 150: one approval from Compliance), if
+    missing; an existing rule is left as an administrator may have changed it."""
+    group, _ = Group.objects.get_or_create(name=COMPLIANCE_GROUP)
+    username, password = COMPLIANCE_USER
+    user, created = get_user_model().objects.get_or_create(
+        username=username, defaults={"email": f"{username}@crier.example", "is_staff": True}
+    )
+    if created:
+        user.set_password(password)
+        user.save()
+    user.groups.add(group, *Group.objects.filter(name="Reviewers"))
+    _rule, created = ApprovalRule.objects.get_or_create(
+        name=LARGE_AUDIENCE_RULE,
+        defaults={"min_reach": LARGE_AUDIENCE_REACH, "approvals_required": 1, "required_group": group},
+    )
+    state = "created" if created else "exists; left as it is"
+    stdout.write(f"approval rule {LARGE_AUDIENCE_RULE!r} {state}\n")
+
 
 def _users() -> dict[str, object]:
     User = get_user_model()
-    return {u.username: u for u in User.objects.filter(username__in=["marketer", "reviewer", "reviewer2"])}
+    wanted = ["marketer", "reviewer", "reviewer2", COMPLIANCE_USER[0]]
+    return {u.username: u for u in User.objects.filter(username__in=wanted)}
 
 
 def _campaign_specs(today) -> list[dict]:
@@ -84,7 +117,9 @@ def _campaign_specs(today) -> list[dict]:
 
 
 def seed(stdout: TextIO) -> None:
-    """Create the demo campaigns that do not exist yet and bring each to its demo state."""
+    """Create the Compliance reviewer and rule, then the demo campaigns that do not exist
+    yet, each brought to its demo state."""
+    seed_compliance(stdout)
     users = _users()
     marketer = users["marketer"]
     today = timezone.now().date()
@@ -108,7 +143,7 @@ def seed(stdout: TextIO) -> None:
         if spec["goal"] in (CampaignStatus.IN_REVIEW, CampaignStatus.APPROVED):
             campaign_submit(campaign=campaign, actor=marketer)
         if spec["goal"] == CampaignStatus.APPROVED:
-            for reviewer in ("reviewer", "reviewer2"):
+            for reviewer in ("reviewer", COMPLIANCE_USER[0]):
                 campaign.refresh_from_db()
                 if campaign.status == CampaignStatus.APPROVED:
                     break

@@ -2,7 +2,11 @@
 
 Created by migration ``approvals.0002_roles`` and kept in place after every ``migrate``
 (and every test-database flush) by a ``post_migrate`` handler, so a database always has
-the roles the four-eyes rule relies on.
+the roles the four-eyes rule relies on. Every role reads the approval rules; changing them
+is for superusers and holders of ``approvals.manage_approval_rules`` (given to no role:
+administrators grant it). A flush also empties the approval rules, so after a flush (not
+after a migrate, where the rules are the administrators' data) the rule migration
+``approvals.0007`` seeded is put back when there is no rule at all.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ VIEW_ALL = [
     ("campaigns", "view_deliveryattempt"),
     ("approvals", "view_review"),
     ("approvals", "view_reviewdecision"),
+    ("approvals", "view_approvalrule"),
     ("audit", "view_auditevent"),
     ("providers", "view_provideraccount"),
 ]
@@ -75,3 +80,23 @@ def ensure_roles(**kwargs) -> None:
         group, _ = Group.objects.get_or_create(name=name)
         present = [available[key] for key in perms if key in available]
         group.permissions.add(*present)
+    if "plan" not in kwargs:  # a flush sends post_migrate without a migration plan
+        ensure_seeded_rule()
+
+
+def ensure_seeded_rule() -> None:
+    """Create the rule of migration ``approvals.0007`` ("Broadcast to everyone": audience
+    kind ``all`` needs ``CRIER_APPROVALS_REQUIRED_BROADCAST`` approvals) if there is no
+    approval rule at all."""
+    from django.conf import settings
+
+    from approvals.models import ApprovalRule
+    from campaigns.models import AudienceKind
+
+    if ApprovalRule.objects.exists():
+        return
+    ApprovalRule.objects.create(
+        name="Broadcast to everyone",
+        audience_kind=AudienceKind.ALL,
+        approvals_required=max(1, settings.CRIER_APPROVALS_REQUIRED_BROADCAST),
+    )

@@ -5,10 +5,12 @@ A submission freezes the campaign's snapshot (``campaigns.snapshot``) and its ha
 (``approved_hash``): the send engine refuses any occurrence whose content hashes
 differently. The four-eyes rule: the creator of a campaign, whoever submitted it and
 whoever edited it since its last approval may never approve it, whatever the path (admin,
-API, management command all call :func:`campaign_approve`). A campaign is approved when
-``approvals_required`` distinct reviewers approved the same review:
-``CRIER_APPROVALS_REQUIRED`` (default 1), or ``CRIER_APPROVALS_REQUIRED_BROADCAST``
-(default 2) for an audience of everyone.
+API, management command all call :func:`campaign_approve`). How many approve, and from
+whom, is set by the approval rules at submission (``approvals.rules.requirement_for`` at
+the reach counted then, recorded on the review): a campaign is approved when enough
+distinct reviewers approved the same review AND each group a matching rule names is
+represented among them (``approvals.rules.requirement_progress``); until then it stays in
+review and the answer says what is missing.
 
 Every review state change goes through :func:`review_transition` (table, compare-and-swap,
 audit event); every campaign state change through ``campaigns.lifecycle.campaign_transition``.
@@ -29,13 +31,17 @@ from django.utils import timezone
 from approvals.models import DecisionKind, Review, ReviewDecision, ReviewStatus
 from approvals.rules import (
     APPROVE_PERM,
+    Progress,
     ReviewConflict,
     approve_refusal,
     decision_refusal,
     preview_refusal,
+    requirement_for,
+    requirement_progress,
     review_open,
 )
 from audit.services import record_event
+from campaigns.audiences.services import audience_size
 from campaigns.lifecycle import (
     CampaignTransitionError,
     campaign_transition,
@@ -44,7 +50,7 @@ from campaigns.lifecycle import (
     require_perm,
 )
 from campaigns.messages import build_message
-from campaigns.models import AudienceKind, Campaign, CampaignStatus
+from campaigns.models import Campaign, CampaignStatus
 from campaigns.provider_options import OWNER_PLACEHOLDER, send_options
 from campaigns.services import campaign_check_sendable, campaign_first_due, campaign_void_if_changed
 from campaigns.snapshot import campaign_snapshot, snapshot_hash
@@ -65,13 +71,6 @@ REVIEW_TRANSITIONS: dict[tuple[str, str], str] = {
 
 class ApprovalVoided(CampaignTransitionError):
     """The campaign changed since it was submitted: its review was voided, not approved."""
-
-
-def approvals_required(*, campaign: Campaign) -> int:
-    """Return how many distinct reviewers must approve ``campaign`` (more for everyone)."""
-    if campaign.audience.kind == AudienceKind.ALL:
-        return max(1, settings.CRIER_APPROVALS_REQUIRED_BROADCAST)
-    return max(1, settings.CRIER_APPROVALS_REQUIRED)
 
 
 def review_transition(
@@ -187,12 +186,15 @@ def campaign_submit(*, campaign: Campaign, actor) -> Review:
         campaign_check_sendable(campaign=current, now=now, message=message)
         snapshot = _submission_snapshot(current, message)
         content_hash = snapshot_hash(snapshot)
-        required = approvals_required(campaign=current)
+        reach = audience_size(current.audience, provider_kind=current.provider_account.kind)
+        requirement = requirement_for(current, reach=reach)
         review = Review.objects.create(
             campaign=current,
             content_hash=content_hash,
             snapshot=snapshot,
-            approvals_required=required,
+            approvals_required=requirement.approvals_required,
+            requirement=requirement.as_data(),
+            reach=reach,
             submitted_by=actor,
         )
         record_event(
@@ -202,7 +204,11 @@ def campaign_submit(*, campaign: Campaign, actor) -> Review:
             action="open",
             to_state=review.status,
             actor=actor,
-            data={"content_hash": content_hash, "approvals_required": required},
+            data={
+                "content_hash": content_hash,
+                "approvals_required": requirement.approvals_required,
+                "requirement": requirement.as_data(),
+            },
         )
         campaign_transition(
             campaign=current,
@@ -236,12 +242,14 @@ def campaign_withdraw(*, campaign: Campaign, actor, reason: str = "") -> Review:
     return review
 
 
-def _decide(review: Review, actor, decision: str, comment: str) -> ReviewDecision:
+def _decide(review: Review, actor, decision: str, comment: str) -> Progress:
+    """Record ``actor``'s decision and its audit event; return how far the review's
+    approvals now are from its requirement."""
     refusal = decision_refusal(user=actor, review=review)
     if refusal is not None:
         raise refusal.error()
     made = ReviewDecision.objects.create(review=review, reviewer=actor, decision=decision, comment=comment)
-    approvals = review.decisions.filter(decision=DecisionKind.APPROVE).count()
+    progress = requirement_progress(review=review)
     record_event(
         campaign=review.campaign,
         object_type="review_decision",
@@ -250,9 +258,15 @@ def _decide(review: Review, actor, decision: str, comment: str) -> ReviewDecisio
         to_state=decision,
         actor=actor,
         reason=comment,
-        data={"review": review.pk, "approvals": approvals, "required": review.approvals_required},
+        data={
+            "review": review.pk,
+            "approvals": len(progress.approvers),
+            "required": review.approvals_required,
+            "missing_approvals": progress.missing_approvals,
+            "missing_groups": [group.name for group in progress.missing_groups],
+        },
     )
-    return made
+    return progress
 
 
 def campaign_approve(*, campaign: Campaign, actor, comment: str = "") -> Review:
@@ -284,13 +298,9 @@ def campaign_approve(*, campaign: Campaign, actor, comment: str = "") -> Review:
             now = timezone.now()
             campaign_check_sendable(campaign=current, now=now)
             first_due = campaign_first_due(campaign=current, now=now)
-            _decide(review, actor, DecisionKind.APPROVE, comment)
-            approvers = list(
-                review.decisions.filter(decision=DecisionKind.APPROVE)
-                .order_by("created_at", "id")
-                .values_list("reviewer__username", flat=True)
-            )
-            if len(approvers) >= review.approvals_required:
+            progress = _decide(review, actor, DecisionKind.APPROVE, comment)
+            if progress.met:
+                approvers = list(progress.approvers)
                 data = {"review": review.pk, "content_hash": review.content_hash, "approvers": approvers}
                 review_transition(review=review, to=R.APPROVED, actor=actor, reason=comment, data=data)
                 campaign_transition(

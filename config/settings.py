@@ -60,6 +60,22 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name}={value!r} is not a whole number") from exc
 
 
+def env_fraction(name: str, default: float) -> float:
+    """Return a non-negative number such as ``0.10`` (10 %)."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if not number >= 0 or number == float("inf"):  # also refuses nan
+        raise ImproperlyConfigured(
+            f"{name}={value!r} is not a number of 0 or more (a fraction: 0.10 allows 10% more)"
+        )
+    return number
+
+
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in env(name, default).split(",") if item.strip()]
 
@@ -305,9 +321,15 @@ else:
 CRIER_MAX_PENDING_SCHEDULED = env_int("CRIER_MAX_PENDING_SCHEDULED", 100)
 # A recurrence may end at most this many days from today (mPaaS: 180).
 CRIER_MAX_RECURRENCE_DAYS = env_int("CRIER_MAX_RECURRENCE_DAYS", 180)
-# Distinct approvals needed: broadcast-to-everyone audiences need more.
+# Distinct approvals needed, as defaults of the approval rules (approvals.ApprovalRule, in
+# the admin): every campaign needs at least CRIER_APPROVALS_REQUIRED; the seeded rule
+# "Broadcast to everyone" takes CRIER_APPROVALS_REQUIRED_BROADCAST when its data migration
+# runs (approvals 0007), and administrators change that rule in the admin afterwards.
 CRIER_APPROVALS_REQUIRED = env_int("CRIER_APPROVALS_REQUIRED", 1)
 CRIER_APPROVALS_REQUIRED_BROADCAST = env_int("CRIER_APPROVALS_REQUIRED_BROADCAST", 2)
+# How much an approved reach may grow before an occurrence is held for a reviewer to
+# confirm: it is sent unheld up to floor(approved reach x (1 + CRIER_REACH_TOLERANCE)).
+CRIER_REACH_TOLERANCE = env_fraction("CRIER_REACH_TOLERANCE", 0.10)
 # Require a successful preview before a campaign can be approved.
 CRIER_REQUIRE_PREVIEW = env_bool("CRIER_REQUIRE_PREVIEW", False)
 # How often (seconds) the dispatcher tick looks for due occurrences.

@@ -5,8 +5,10 @@ from __future__ import annotations
 import io
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
+from approvals.models import ApprovalRule
 from audit.services import audit_verify
 from campaigns.models import Campaign, CampaignStatus
 
@@ -23,10 +25,22 @@ def test_seed_demo_creates_campaigns_in_draft_review_and_approved_and_is_idempot
     }
     broadcast = Campaign.objects.get(name="New listing — Binance broadcast")
     assert broadcast.reviews.get().decisions.count() == 2  # broadcasts need two reviewers
+    # ... and, under the demo's rule for large audiences, one of them from Compliance.
+    review = broadcast.reviews.get()
+    assert [r["name"] for r in review.requirement["rules"]] == [
+        "Broadcast to everyone", "Large audiences need Compliance"
+    ]
+    assert sorted(review.decisions.values_list("reviewer__username", flat=True)) == ["compliance", "reviewer"]
+    compliance = get_user_model().objects.get(username="compliance")
+    assert compliance.check_password("compliance-demo")
+    assert set(compliance.groups.values_list("name", flat=True)) == {"Compliance", "Reviewers"}
+    rule = ApprovalRule.objects.get(name="Large audiences need Compliance")
+    assert (rule.min_reach, rule.required_group.name) == (150, "Compliance")
 
     out = io.StringIO()
     call_command("seed_demo", stdout=out)
     assert Campaign.objects.count() == 3
+    assert ApprovalRule.objects.count() == 2
     assert "left as it is" in out.getvalue()
     assert audit_verify().ok
 

@@ -29,6 +29,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from approvals.models import DecisionKind, Review, ReviewDecision, ReviewStatus
+from approvals.reach import approval_bound
 from approvals.rules import (
     APPROVE_PERM,
     Progress,
@@ -41,7 +42,6 @@ from approvals.rules import (
     review_open,
 )
 from audit.services import record_event
-from campaigns.audiences.services import audience_size
 from campaigns.lifecycle import (
     CampaignTransitionError,
     campaign_transition,
@@ -52,6 +52,7 @@ from campaigns.lifecycle import (
 from campaigns.messages import build_message
 from campaigns.models import Campaign, CampaignStatus
 from campaigns.provider_options import OWNER_PLACEHOLDER, send_options
+from campaigns.sending.reach import campaign_reach
 from campaigns.services import campaign_check_sendable, campaign_first_due, campaign_void_if_changed
 from campaigns.snapshot import campaign_snapshot, snapshot_hash
 from providers.base import Message
@@ -186,7 +187,9 @@ def campaign_submit(*, campaign: Campaign, actor) -> Review:
         campaign_check_sendable(campaign=current, now=now, message=message)
         snapshot = _submission_snapshot(current, message)
         content_hash = snapshot_hash(snapshot)
-        reach = audience_size(current.audience, provider_kind=current.provider_account.kind)
+        # The reach a reviewer approves as a bound (README, "What an approval binds"),
+        # counted as every occurrence counts it.
+        reach = campaign_reach(current)
         requirement = requirement_for(current, reach=reach)
         review = Review.objects.create(
             campaign=current,
@@ -310,7 +313,11 @@ def campaign_approve(*, campaign: Campaign, actor, comment: str = "") -> Review:
                     reason=comment,
                     action="approve",
                     data={**data, "first_due_at": first_due.isoformat()},
-                    fields={"approved_hash": review.content_hash, "next_due_at": first_due},
+                    fields={
+                        "approved_hash": review.content_hash,
+                        "next_due_at": first_due,
+                        **approval_bound(current, review=review),
+                    },
                 )
                 if first_due <= timezone.now() + timedelta(seconds=settings.CRIER_DISPATCH_TICK_SECONDS):
                     # Due now: dispatch at once instead of at the ticker's next pass.

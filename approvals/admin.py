@@ -13,7 +13,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from approvals.diff import campaign_review_diff
+from approvals.holds import HoldConflict, dispatch_cancel, dispatch_confirm
 from approvals.models import ApprovalRule, Review, ReviewDecision
 from approvals.rules import APPROVE_PERM, ReviewConflict, campaigns_awaiting_review, requirement_progress
 from approvals.selectors import campaign_available_actions, review_page
@@ -29,7 +30,7 @@ from approvals.services import campaign_approve, campaign_reject, campaign_submi
 from audit.admin import ReadOnlyAdminMixin
 from campaigns.admin import BUTTON_LABELS, CampaignAdmin, error_text
 from campaigns.lifecycle import CampaignTransitionError
-from campaigns.models import Campaign, CampaignStatus
+from campaigns.models import Campaign, CampaignStatus, Dispatch
 from campaigns.services import EDITABLE_FIELDS, campaign_void_if_changed
 
 
@@ -232,6 +233,9 @@ class ReviewedCampaignAdmin(CampaignAdmin):
         return [
             path("review-queue/", view(self.review_queue_view), name="campaigns_campaign_review_queue"),
             path("<path:object_id>/review/", view(self.review_view), name="campaigns_campaign_review"),
+            path(
+                "held/<int:dispatch_id>/<str:action>/", view(self.held_view), name="campaigns_dispatch_held"
+            ),
             *super().get_urls(),
         ]
 
@@ -254,6 +258,34 @@ class ReviewedCampaignAdmin(CampaignAdmin):
             "rows": rows,
         }
         return TemplateResponse(request, "admin/campaigns/campaign/review_queue.html", context)
+
+    def held_view(self, request: HttpRequest, dispatch_id: int, action: str) -> HttpResponse:
+        """Confirm the grown reach of a held occurrence (it is sent) or cancel it (POST, from
+        the dashboard); ``approvals.holds`` decides who may."""
+        back = request.POST.get("next") or reverse("admin:index")
+        if not back.startswith("/"):
+            back = reverse("admin:index")
+        if request.method != "POST":
+            return redirect(back)
+        if action not in ("confirm", "cancel"):
+            raise Http404(f"no action {action!r}")
+        dispatch = Dispatch.objects.select_related("campaign").filter(pk=dispatch_id).first()
+        if dispatch is None:
+            raise Http404(f"no dispatch {dispatch_id}")
+        try:
+            if action == "confirm":
+                dispatch_confirm(dispatch=dispatch, actor=request.user)
+                done = _("%(campaign)s: the reach of %(reach)s recipients is confirmed; the occurrence "
+                         "is sent.")
+            else:
+                dispatch_cancel(dispatch=dispatch, actor=request.user, reason=request.POST.get("reason", ""))
+                done = _("%(campaign)s: the held occurrence is cancelled; nothing of it is sent.")
+        except (PermissionDenied, ValidationError, CampaignTransitionError, HoldConflict) as exc:
+            self.message_user(request, error_text(exc), messages.ERROR)
+        else:
+            params = {"campaign": dispatch.campaign.name, "reach": dispatch.reach}
+            self.message_user(request, done % params, messages.SUCCESS)
+        return redirect(back)
 
     def _decide(self, request: HttpRequest, campaign: Campaign) -> None:
         """Take the approve or reject decision posted on the review page."""

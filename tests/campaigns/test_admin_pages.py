@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from unittest import mock
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -734,6 +735,53 @@ def _held(marketer, reviewer, template, *, reach=16, name="Daily tips") -> Dispa
     )
 
 
+def test_the_dashboard_asks_a_reviewer_to_confirm_a_held_occurrence(template, marketer, reviewer, make_user):
+    held = _held(marketer, reviewer, template)
+    other = make_user("reviewer-b", "Reviewers")
+
+    page = browser(other).get(INDEX).content.decode()
+
+    assert 'id="dashboard-held"' in page and "Reach grew — confirm (1)" in page
+    row = page[page.index(f'id="held-{held.pk}"'):]
+    row = row[: row.index("</tr>")]
+    assert "Daily tips" in row and "10 → <strong>16</strong>" in row
+    assert reverse("admin:campaigns_dispatch_held", args=[held.pk, "confirm"]) in row
+    assert reverse("admin:campaigns_dispatch_held", args=[held.pk, "cancel"]) in row
+
+
+def test_the_dashboard_shows_the_author_no_confirm_button_and_says_why(template, make_user, reviewer):
+    both = make_user("both", "Marketing", "Reviewers")
+    held = _held(both, reviewer, template)
+
+    page = browser(both).get(INDEX).content.decode()
+
+    row = page[page.index(f'id="held-{held.pk}"'):]
+    row = row[: row.index("</tr>")]
+    assert reverse("admin:campaigns_dispatch_held", args=[held.pk, "confirm"]) not in row
+    assert "four-eyes" in row or "created" in row  # the refusal, in words
+
+
+def test_a_marketer_sees_no_held_section(template, marketer, reviewer):
+    _held(marketer, reviewer, template)
+
+    page = browser(marketer).get(INDEX).content.decode()
+
+    assert 'id="dashboard-held"' not in page
+
+
+def test_cancelling_a_held_occurrence_from_the_dashboard(template, marketer, reviewer, make_user):
+    held = _held(marketer, reviewer, template)
+    other = make_user("reviewer-b", "Reviewers")
+
+    response = browser(other).post(
+        reverse("admin:campaigns_dispatch_held", args=[held.pk, "cancel"]), {"next": INDEX}, follow=True
+    )
+
+    held.refresh_from_db()
+    assert held.status == DispatchStatus.CANCELLED
+    assert any("cancelled" in str(m) for m in response.context["messages"])
+
+
 def test_the_calendar_and_the_report_show_a_held_occurrence(template, marketer, reviewer):
     held = _held(marketer, reviewer, template)
     client = browser(marketer)
@@ -746,3 +794,27 @@ def test_the_calendar_and_the_report_show_a_held_occurrence(template, marketer, 
     assert 'id="report-held"' in report
     held_row = report[report.index(f'id="held-{held.pk}"'):]
     assert "<td class=\"num\">16</td>" in held_row[: held_row.index("</tr>")]
+
+
+def test_confirming_a_held_occurrence_from_the_dashboard_sends_it_and_the_author_may_not(
+    template, make_user, reviewer
+):
+    both = make_user("both", "Marketing", "Reviewers")
+    held = _held(both, reviewer, template)
+    url = reverse("admin:campaigns_dispatch_held", args=[held.pk, "confirm"])
+    other = make_user("reviewer-b", "Reviewers")
+
+    refused = browser(both).post(url, {"next": INDEX}, follow=True)
+    held.refresh_from_db()
+    assert held.status == DispatchStatus.HELD
+    assert any(m.level_tag == "error" for m in refused.context["messages"])
+
+    with mock.patch("approvals.holds.enqueue_dispatch") as wake:
+        confirmed = browser(other).post(url, {"next": INDEX}, follow=True)
+
+    held.refresh_from_db()
+    assert held.status == DispatchStatus.PENDING
+    wake.assert_called_once_with(held.pk)
+    assert any("16 recipients is confirmed" in str(m) for m in confirmed.context["messages"])
+    held.campaign.refresh_from_db()
+    assert held.campaign.approved_reach == 16

@@ -80,6 +80,8 @@ def test_a_suppression_after_approval_neither_voids_nor_holds_a_broadcast(
 
     [dispatch_id] = dispatcher_tick()
 
+    assert campaign_verify_approval(campaign=campaign)
     assert dispatch_run(dispatch_id) == DispatchStatus.SENT
     assert len(server.app.accepted) == 1
-    assert campaign_verify_approval(campaign=campaign)
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.SENT

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
 from approvals.models import DecisionKind, Review, ReviewStatus
+from approvals.reach import reach_limit, review_approvers
 from approvals.rules import APPROVE_PERM, approve_refusal, decision_refusal, review_open, user_may_approve
 from campaigns.actions import campaign_actions
 from campaigns.models import Campaign, CampaignStatus, Dispatch
@@ -19,6 +20,7 @@ from campaigns.selectors import (
     campaign_previews,
     dispatch_outcome,
 )
+from campaigns.sending.reach import campaign_reach
 from campaigns.snapshot import campaign_snapshot
 from providers.base import Provider
 
@@ -135,6 +137,7 @@ def review_page(*, campaign: Campaign, user) -> dict:
     decisions = list(review.decisions.select_related("reviewer")) if review is not None else []
     refusal = approve_refusal(user=user, campaign=campaign, review=review if pending else None)
     actions = campaign_available_actions(user=user, campaign=campaign)
+    reach, limit = _reach_and_bound(campaign, review if frozen else None)
     return {
         "review": review,
         "snapshot": snapshot,
@@ -155,4 +158,16 @@ def review_page(*, campaign: Campaign, user) -> dict:
         "may_approve": "approve" in actions,
         "approve_refusal": str(refusal or ""),
         "may_reject": "reject" in actions,
+        "reach": reach,
+        "reach_limit": limit,
     }
+
+
+def _reach_and_bound(campaign: Campaign, review: Review | None) -> tuple[int | None, int | None]:
+    """Return the reach the reviewer approves (counted at the submission under review, else
+    now) and the most an occurrence may then reach before it is held (None: no bound)."""
+    if campaign.status not in (CampaignStatus.DRAFT, CampaignStatus.IN_REVIEW, CampaignStatus.REJECTED):
+        if campaign.approved_reach is not None or campaign.reach_limit is not None:
+            return campaign.approved_reach, campaign.reach_limit
+    reach = review.reach if review is not None else campaign_reach(campaign)
+    return reach, reach_limit(campaign, reach=reach, approvers=review_approvers(review))

@@ -335,7 +335,7 @@ def campaign_cancel(*, campaign: Campaign, actor, reason: str = "") -> Campaign:
             campaign=current, to=S.CANCELLED, actor=actor, reason=reason, action="cancel", fields=fields
         )
         dispatches_move(
-            DispatchStatus.PENDING,
+            (DispatchStatus.PENDING, DispatchStatus.HELD),  # occurrences not yet sent, held ones too
             DispatchStatus.CANCELLED,
             where={"campaign": current, "is_preview": False},
             detail="campaign cancelled",

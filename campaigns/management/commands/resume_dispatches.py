@@ -22,5 +22,6 @@ class Command(BaseCommand):
         self.stdout.write(
             f"resumed {report.get('resumed', 0)} stale dispatches, re-enqueued {report.get('requeued', 0)} "
             f"pending ones; {report.get('resent', 0)} in-flight requests will be re-sent (deduplicated by "
-            f"the provider), {report.get('unknown', 0)} marked unknown"
+            f"the provider), {report.get('unknown', 0)} marked unknown; "
+            f"{report.get('held_expired', 0)} held occurrences past their expiry recorded expired"
         )

@@ -54,8 +54,12 @@ class Command(BaseCommand):
                 self.style.SUCCESS(f"\nCrier is running: http://{host}:{port}/admin/\n")
                 + f"  API:  http://{host}:{port}/api/v1/   docs: http://{host}:{port}/api/docs/\n"
                 + "  Demo logins (user / password):\n"
-                + "    marketer / marketer-demo   reviewer / reviewer-demo\n"
-                + "    reviewer2 / reviewer2-demo admin / admin-demo\n"
+                + "    marketer / marketer-demo       (Marketing)\n"
+                + "    reviewer / reviewer-demo       (Reviewers)\n"
+                + "    reviewer2 / reviewer2-demo     (Reviewers)\n"
+                + "    compliance / compliance-demo   (Reviewers + Compliance)\n"
+                + "    operator / operator-demo       (Operators)\n"
+                + "    admin / admin-demo             (superuser)\n"
                 + "  Ctrl-C stops web, worker and emulators.\n"
             )
             while all(p.poll() is None for p in procs.values()):

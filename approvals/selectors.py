@@ -166,8 +166,10 @@ def review_page(*, campaign: Campaign, user) -> dict:
 def _reach_and_bound(campaign: Campaign, review: Review | None) -> tuple[int | None, int | None]:
     """Return the reach the reviewer approves (counted at the submission under review, else
     now) and the most an occurrence may then reach before it is held (None: no bound)."""
-    if campaign.status not in (CampaignStatus.DRAFT, CampaignStatus.IN_REVIEW, CampaignStatus.REJECTED):
-        if campaign.approved_reach is not None or campaign.reach_limit is not None:
-            return campaign.approved_reach, campaign.reach_limit
+    unreviewed = (CampaignStatus.DRAFT, CampaignStatus.IN_REVIEW, CampaignStatus.REJECTED)
+    if campaign.status not in unreviewed and (
+        campaign.approved_reach is not None or campaign.reach_limit is not None
+    ):
+        return campaign.approved_reach, campaign.reach_limit  # as approved, or as last confirmed
     reach = review.reach if review is not None else campaign_reach(campaign)
     return reach, reach_limit(campaign, reach=reach, approvers=review_approvers(review))

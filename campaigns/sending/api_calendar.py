@@ -77,6 +77,10 @@ class CalendarOccurrenceSerializer(serializers.Serializer):
     truncated = serializers.BooleanField(
         help_text="The campaign has more occurrences in the period than are listed."
     )
+    held = serializers.BooleanField(
+        help_text="An occurrence held because its reach grew past the approved bound: a reviewer "
+        "confirms it (POST /api/v1/dispatches/{id}/confirm/) or it expires."
+    )
 
 
 class CalendarDaySerializer(serializers.Serializer):
@@ -125,7 +129,7 @@ class CalendarView(APIView):
         local time.
         """
         start, end = _calendar_period(request)
-        found = calendar_occurrences(start=start, end=end)
+        found = calendar_occurrences(start=start, end=end, include_held=True)
         data = {
             "start": start,
             "end": end,

@@ -58,7 +58,10 @@ def test_snapshot_diff_compares_schedule_audience_options_and_other_inputs_by_ke
         "requests": [{"x": 1}],
     }
     after = {
-        "messages": [{"language": "en", "title": "Hi", "body": "a c"}, {"language": "de", "title": "Hallo", "body": ""}],
+        "messages": [
+            {"language": "en", "title": "Hi", "body": "a c"},
+            {"language": "de", "title": "Hallo", "body": ""},
+        ],
         "schedule": {"kind": "now", "timezone": "Europe/Berlin"},
         "audience": {"kind": "tags", "tags": ["vip", "new"], "size": 99},
         "provider_options": {"channel": "INBOX"},
@@ -71,7 +74,8 @@ def test_snapshot_diff_compares_schedule_audience_options_and_other_inputs_by_ke
     assert [(m["language"], m["change"]) for m in diff["messages"]] == [("en", "changed"), ("de", "added")]
     assert diff["messages"][0]["body"]["removed"] == ["b"] and diff["messages"][0]["body"]["added"] == ["c"]
     assert diff["schedule"] == [{"field": "timezone", "before": "UTC", "after": "Europe/Berlin"}]
-    assert diff["audience"] == [{"field": "tags", "before": ["vip"], "after": ["vip", "new"]}]  # size is reach
+    # The size is reach, compared on its own.
+    assert diff["audience"] == [{"field": "tags", "before": ["vip"], "after": ["vip", "new"]}]
     assert diff["provider_options"] == [{"field": "channel", "before": "PUSH", "after": "INBOX"}]
     assert diff["other"] == [{"field": "priority", "before": 1, "after": 2}]  # requests follow from the rest
 

@@ -300,3 +300,12 @@ def test_the_bound_stops_below_a_rule_the_approvers_did_not_satisfy(daily, setti
     approvers = [Review.objects.get(campaign=daily).decisions.get().reviewer]
     assert reach_limit(daily, reach=10, approvers=approvers) == 10  # min(floor(15), 11 - 1)
     assert reach_limit(daily, reach=None, approvers=approvers) is None  # only the provider knows
+
+
+def test_the_review_page_shows_the_reach_approved_as_a_bound(daily, reviewer, client):
+    client.force_login(reviewer)
+    page = client.get(f"/admin/campaigns/campaign/{daily.pk}/review/").content.decode()
+    row = page[page.index('id="review-reach"'):]
+    row = row[: row.index("</td>")]
+    assert "10 recipients" in row
+    assert "an occurrence that reaches more than 11 is held until a reviewer confirms it" in row

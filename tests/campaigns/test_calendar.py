@@ -11,7 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from campaigns.models import Campaign, CampaignStatus
+from campaigns.models import Campaign, CampaignStatus, Dispatch, DispatchStatus
 from campaigns.sending.selectors import calendar_occurrences
 from tests.approvals.factories import make_account, make_audience, make_template
 
@@ -212,6 +212,7 @@ def test_the_calendar_endpoint_groups_occurrences_by_day_with_local_times(make_c
         "timezone": "Europe/Berlin",
         "overlaps": [],
         "truncated": False,
+        "held": False,
     }
 
 
@@ -262,3 +263,17 @@ def test_ninety_two_days_is_the_longest_period(marketer):
 def test_users_who_are_not_staff_cannot_read_the_calendar(django_user_model):
     user = django_user_model.objects.create_user(username="eve", password="x")
     assert get(user).status_code == 403
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_calendar_endpoint_marks_an_occurrence_held_for_its_reach(make_campaign, marketer):
+    campaign = daily(make_campaign, "Morning news")
+    due = dt.datetime(2026, 3, 21, 8, 0, tzinfo=UTC)
+    Dispatch.objects.create(campaign=campaign, due_at=due, status=DispatchStatus.HELD, reach=16)
+    # As the ticker leaves it: the campaign's next occurrence is the following day's.
+    Campaign.objects.filter(pk=campaign.pk).update(next_due_at=due + dt.timedelta(days=1))
+
+    body = get(marketer, **{"from": "2026-03-21", "to": "2026-03-21"}).json()
+
+    occurrences = body["days"][0]["occurrences"]
+    assert [(o["due_at"], o["held"]) for o in occurrences] == [("2026-03-21T08:00:00Z", True)]

@@ -50,7 +50,8 @@ def test_approve_campaign_reports_partial_quorum(broadcast, marketer, reviewer, 
 
     call_command("approve_campaign", str(broadcast.pk), "--as", "reviewer")
 
-    assert "1 of 2 approvals" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "1 of 2 approvals" in out and "still in review: needs 1 more approval" in out
 
 
 def test_approve_campaign_names_an_unknown_user_or_campaign(draft):

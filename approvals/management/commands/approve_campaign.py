@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from approvals.models import DecisionKind, ReviewStatus
+from approvals.rules import requirement_progress
 from approvals.services import campaign_approve
 from campaigns.models import Campaign
 
@@ -53,7 +54,8 @@ class Command(BaseCommand):
             self.stdout.write(self.style.SUCCESS(done))
         else:
             done = review.decisions.filter(decision=DecisionKind.APPROVE).count()
+            missing = requirement_progress(review=review).missing_text()
             self.stdout.write(
                 f"approval recorded for campaign {campaign.pk}: {done} of {review.approvals_required} "
-                "approvals; another reviewer must approve"
+                f"approvals; still in review: {missing}"
             )

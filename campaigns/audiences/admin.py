@@ -130,6 +130,15 @@ class RecipientAdminBase(admin.ModelAdmin):
     change_list_template = "admin/campaigns/recipient/change_list.html"
 
     def get_fieldsets(self, request: HttpRequest, obj: Recipient | None = None) -> list:
+        if obj and not self.has_change_permission(request, obj):
+            # View-only staff see every field read-only, so the form's write-only inputs
+            # (tags as text, one address field per provider) give way to what they show.
+            return [
+                (None, {"fields": ["external_id", "language", "tag_list"]}),
+                ("Addresses", {"fields": ["address_list"]}),
+                ("Learned from providers", {"fields": ["opted_out_providers", "opted_out_templates"]}),
+                ("History", {"fields": ["created_at", "updated_at"]}),
+            ]
         address_fields = [f"address_{kind}" for kind in PROVIDERS]
         fieldsets = [
             (None, {"fields": ["external_id", "language", "tags_text"]}),
@@ -276,7 +285,9 @@ class AudienceAdminBase(admin.ModelAdmin):
         )
 
     def get_fieldsets(self, request: HttpRequest, obj: Audience | None = None) -> list:
-        fieldsets = [(None, {"fields": ["name", "kind", "tags_text", "segment"]})]
+        # View-only staff see the tags themselves, not the form's text input for them.
+        tags = "tags_text" if obj is None or self.has_change_permission(request, obj) else "tag_list"
+        fieldsets = [(None, {"fields": ["name", "kind", tags, "segment"]})]
         if obj:
             fieldsets.append(
                 ("Lists and size", {"fields": ["member_count", "suppressed_count", "size", "member_preview"]})

@@ -69,13 +69,20 @@ class RecipientForm(forms.ModelForm, AddressFields):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if self.instance.pk:
-            self.fields["external_id"].disabled = True
-            self.fields["external_id"].help_text = "Audiences refer to it, so it does not change."
-            self.fields["tags_text"].initial = ", ".join(self.instance.tags or [])
-            for kind in PROVIDERS:
-                if not address_is_credential(kind):
-                    self.fields[f"address_{kind}"].initial = (self.instance.addresses or {}).get(kind, "")
+        if not self.instance.pk:
+            return
+        # A view-only user's admin form has no editable fields at all (the admin makes every
+        # field read-only), so each field is adjusted only where the form has it.
+        fields = self.fields
+        if "external_id" in fields:
+            fields["external_id"].disabled = True
+            fields["external_id"].help_text = "Audiences refer to it, so it does not change."
+        if "tags_text" in fields:
+            fields["tags_text"].initial = ", ".join(self.instance.tags or [])
+        for kind in PROVIDERS:
+            name = f"address_{kind}"
+            if name in fields and not address_is_credential(kind):
+                fields[name].initial = (self.instance.addresses or {}).get(kind, "")
 
     def address_changes(self) -> dict[str, str | None]:
         """Return {kind: new address or None to remove} from the cleaned form."""
@@ -119,8 +126,10 @@ class AudienceForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["segment"].help_text = "For kind Provider segment: exactly one segment id."
-        if self.instance.pk:
+        # Read-only (view-only) forms have none of these fields: adjust only those present.
+        if "segment" in self.fields:
+            self.fields["segment"].help_text = "For kind Provider segment: exactly one segment id."
+        if self.instance.pk and "tags_text" in self.fields:
             self.fields["tags_text"].initial = ", ".join(self.instance.tags or [])
 
     def clean(self) -> dict[str, Any]:

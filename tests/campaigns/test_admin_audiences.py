@@ -196,3 +196,32 @@ def test_member_ids_are_previewed_then_imported_into_the_chosen_list(browser):
     assert list(AudienceMember.objects.filter(suppressed=True).values_list("external_id", flat=True)) == [
         "u2"
     ]
+
+
+# --- view-only staff -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("group", ["Reviewers", "Operators"])
+def test_view_only_staff_see_a_recipient_and_an_audience_read_only(make_user, group):
+    recipients_bulk_upsert(
+        actor=None,
+        rows=[{"external_id": "u1", "tags": ["vip"], "addresses": {"alipayplus": "t", "jiguang": "j"}}],
+    )
+    audience = audience_create(actor=None, name="Beta", kind="tags", tags=["vip"])
+    client = Client()
+    client.force_login(make_user("viewer", group))
+    recipient = Recipient.objects.get(external_id="u1")
+    for url in (
+        f"/admin/campaigns/recipient/{recipient.pk}/change/",
+        f"/admin/campaigns/audience/{audience.pk}/change/",
+    ):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        page = response.content.decode()
+        assert 'name="_save"' not in page, url
+        assert "<input" not in re.sub(r'<input type="hidden"[^>]*>', "", page.split('id="content"')[1]), url
+    recipient_page = client.get(f"/admin/campaigns/recipient/{recipient.pk}/change/").content.decode()
+    assert "vip" in recipient_page
+    assert "jiguang: j" in recipient_page
+    assert "alipayplus: t" not in recipient_page  # an address that is a credential stays hidden
+    assert "vip" in client.get(f"/admin/campaigns/audience/{audience.pk}/change/").content.decode()

@@ -55,6 +55,26 @@ def decrypt_json(token: str) -> dict:
         ) from exc
 
 
+def newest_key_reads(token: str) -> bool:
+    """Return whether ``token`` is empty or already encrypted with the newest key."""
+    if not token:
+        return True
+    keys = tuple(settings.FIELD_ENCRYPTION_KEYS)
+    newest = Fernet(keys[0].encode() if keys else _derived_dev_key())
+    try:
+        newest.decrypt(token.encode())
+    except InvalidToken:
+        return False
+    return True
+
+
 def rotate(token: str) -> str:
-    """Return ``token`` re-encrypted with the newest key."""
-    return fernet().rotate(token.encode()).decode() if token else token
+    """Return ``token`` re-encrypted with the newest key; raise CredentialsUnreadable if no key fits."""
+    if not token:
+        return token
+    try:
+        return fernet().rotate(token.encode()).decode()
+    except InvalidToken as exc:
+        raise CredentialsUnreadable(
+            "provider credentials cannot be decrypted with any key in CRIER_FIELD_KEYS"
+        ) from exc

@@ -1,0 +1,65 @@
+"""Re-encrypt every provider account's credentials with the newest key in CRIER_FIELD_KEYS.
+
+The rotation (README, *Rotating keys*): put the new key first in ``CRIER_FIELD_KEYS``,
+keep the old one after it, run ``python manage.py rotate_credentials``, then drop the old
+key. Accounts already under the newest key are left alone, so running it again changes
+nothing. An account whose credentials no configured key can read is named, not fatal: the
+others are still rotated, and the command exits non-zero so the rotation is not finished
+by mistake (enter that account's credentials again, then run it once more). Credentials
+are decrypted only in this process and never printed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
+
+from providers import crypto
+from providers.models import ProviderAccount
+
+
+def rotate_account(account: ProviderAccount) -> bool:
+    """Re-encrypt ``account``'s credentials with the newest key; return whether the row changed.
+
+    The write is a compare-and-swap on the token read, so credentials saved meanwhile (by
+    an operator) are not overwritten with the older ones; such an account counts as
+    unchanged and is already under the newest key because every save encrypts with it.
+    Raise CredentialsUnreadable when no configured key can read the credentials.
+    """
+    token = account.credentials_encrypted
+    if crypto.newest_key_reads(token):
+        return False
+    rotated = crypto.rotate(token)
+    moved = ProviderAccount.objects.filter(pk=account.pk, credentials_encrypted=token).update(
+        credentials_encrypted=rotated
+    )
+    return moved == 1
+
+
+class Command(BaseCommand):
+    help = "Re-encrypt every provider account's credentials with the newest key in CRIER_FIELD_KEYS."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        rotated, current, unreadable = 0, 0, []
+        for account in ProviderAccount.objects.order_by("name").only("pk", "name", "credentials_encrypted"):
+            try:
+                changed = rotate_account(account)
+            except crypto.CredentialsUnreadable:
+                unreadable.append(account.name)
+                continue
+            rotated += changed
+            current += not changed
+        self.stdout.write(
+            _("%(rotated)d account(s) re-encrypted with the newest key, %(current)d already under it.")
+            % {"rotated": rotated, "current": current}
+        )
+        if unreadable:
+            raise CommandError(
+                _(
+                    "%(count)d account(s) have credentials no key in CRIER_FIELD_KEYS can read: "
+                    "%(names)s. Keep the old key until their credentials are entered again."
+                )
+                % {"count": len(unreadable), "names": ", ".join(map(repr, unreadable))}
+            )

@@ -14,11 +14,13 @@ import csv
 import io
 import json
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
 from providers.registry import PROVIDERS
 
@@ -26,6 +28,11 @@ CSV_TAG_SEPARATORS = re.compile(r"[|;]")
 CSV_ADDRESS_PREFIX = "address_"
 _READ_SIZE = 64 * 1024
 MAX_JSON_ROW_CHARS = 1024 * 1024
+# A recipient file has at most 3 + one address column per provider kind; 200 is far above
+# any real header and keeps the header check (and its error message) small.
+MAX_CSV_COLUMNS = 200
+# How much of a column name an error message quotes.
+_QUOTE_LIMIT = 40
 # A first line holding one of these is the header of a member list, not an id.
 _MEMBER_HEADERS = frozenset({"external_id", "user_id", "userid", "id"})
 
@@ -68,8 +75,25 @@ def csv_records(stream: IO) -> Iterator[list[str] | MalformedRow]:
         yield cells
 
 
+def _short(name: str) -> str:
+    return name if len(name) <= _QUOTE_LIMIT else name[: _QUOTE_LIMIT - 1] + "…"
+
+
 def _csv_header(header: list[str]) -> list[str]:
-    """Return the normalized header; raise ValidationError when a column is unknown or missing."""
+    """Return the normalized header; raise ValidationError when a column is unknown or missing.
+
+    Linear in the header's length: a header of more than ``MAX_CSV_COLUMNS`` columns is
+    refused before any column is looked at.
+    """
+    if len(header) > MAX_CSV_COLUMNS:
+        raise ValidationError(
+            {
+                "file": [
+                    _("the header has %(count)s columns; at most %(max)s are accepted")
+                    % {"count": f"{len(header):,}", "max": MAX_CSV_COLUMNS}
+                ]
+            }
+        )
     columns = [name.strip().lower() for name in header]
     errors = []
     for name in columns:
@@ -78,14 +102,14 @@ def _csv_header(header: list[str]) -> list[str]:
         if name.startswith(CSV_ADDRESS_PREFIX) and name[len(CSV_ADDRESS_PREFIX) :] in PROVIDERS:
             continue
         errors.append(
-            f"column {name!r} is not known; columns are external_id, language, tags and "
+            f"column {_short(name)!r} is not known; columns are external_id, language, tags and "
             f"address_<kind> with kind one of {', '.join(PROVIDERS)}"
         )
     if "external_id" not in columns:
-        errors.append(f"the header {', '.join(columns) or '(empty)'} has no external_id column")
-    duplicates = sorted({name for name in columns if columns.count(name) > 1})
+        errors.append(f"the header {', '.join(map(_short, columns)) or '(empty)'} has no external_id column")
+    duplicates = sorted(name for name, count in Counter(columns).items() if count > 1)
     if duplicates:
-        errors.append(f"column(s) {', '.join(duplicates)} appear more than once in the header")
+        errors.append(f"column(s) {', '.join(map(_short, duplicates))} appear more than once in the header")
     if errors:
         raise ValidationError({"file": errors})
     return columns

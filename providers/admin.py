@@ -21,6 +21,7 @@ from providers import crypto
 from providers.models import ProviderAccount
 from providers.registry import label as kind_label
 from providers.registry import provider_class, provider_classes
+from providers.safe_json import SafeJSONField
 from providers.services import ACCOUNT_FIELDS, credential_errors, stored_credentials
 
 
@@ -61,6 +62,8 @@ class ProviderAccountForm(forms.ModelForm):
     class Meta:
         model = ProviderAccount
         fields = ACCOUNT_FIELDS
+        # Lone surrogates, NUL and deep nesting are a form error (providers/safe_json.py).
+        field_classes = {"settings": SafeJSONField}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -26,7 +26,6 @@ The raw formats of the model form are still read (``parameters`` as a JSON objec
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
 from django import forms
@@ -48,6 +47,7 @@ from campaigns.models import Audience, Campaign, CampaignStatus
 from campaigns.schedules.kinds import SCHEDULE_FIELDS, form_table, kind_rules
 from campaigns.schedules.spec import wall_time_to_utc, zone_or_none
 from campaigns.services import EDITABLE_FIELDS, MAX_TEST_UIDS, campaign_clean
+from providers import safe_json
 from providers.models import ProviderAccount
 from providers.registry import PROVIDERS
 from providers.registry import label as provider_label
@@ -132,8 +132,8 @@ def _json_object(value: Any) -> dict:
     if not value:
         return {}
     try:
-        parsed = json.loads(value)
-    except (TypeError, ValueError):
+        parsed = safe_json.loads(value)
+    except (TypeError, ValueError):  # HostileInput too: a page never renders what it refused
         return {}
     return parsed if isinstance(parsed, dict) else {}
 
@@ -148,11 +148,17 @@ class ParametersField(forms.Field):
             return {}
         if isinstance(value, str):
             try:
-                value = json.loads(value)
+                value = safe_json.loads(value)
+            except safe_json.HostileInput as exc:
+                raise ValidationError(safe_json.refusal(_("Parameters"), exc)) from exc
             except ValueError as exc:
                 raise ValidationError(f"parameters {value!r} is not a JSON object of name: value") from exc
         if not isinstance(value, dict):
             raise ValidationError(f"parameters {value!r} must be an object of name: value")
+        try:
+            safe_json.check(value)  # also the values typed in the per-variable inputs
+        except safe_json.HostileInput as exc:
+            raise ValidationError(safe_json.refusal(_("Parameters"), exc)) from exc
         return {str(k): ("" if v is None else str(v)).strip() for k, v in value.items()}
 
     def has_changed(self, initial: Any, data: Any) -> bool:
@@ -176,7 +182,9 @@ class ListField(forms.CharField):
         text = (value or "").strip()
         if text.startswith("["):
             try:
-                parsed = json.loads(text)
+                parsed = safe_json.loads(text)
+            except safe_json.HostileInput as exc:
+                raise ValidationError(safe_json.refusal(self.label or _("value"), exc)) from exc
             except ValueError as exc:
                 raise ValidationError(f"{text!r} is not a list of ids") from exc
             return self.to_python(parsed if isinstance(parsed, list) else [parsed])

@@ -24,6 +24,7 @@ from campaigns.provider_options import PREFIX, campaign_option_errors
 from campaigns.sending.native import native_errors
 from providers.models import ProviderAccount
 from providers.registry import provider_classes
+from providers.safe_json import SafeJSONField
 
 HELP = (
     "A JSON object of the provider's own parameters (see the list below for the chosen "
@@ -43,7 +44,7 @@ class ProviderOptionsWidget(forms.Textarea):
         if isinstance(value, str):
             try:
                 value = json.loads(value)
-            except ValueError:
+            except (ValueError, RecursionError):
                 return value  # what the user typed, shown back with its error
         return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
 
@@ -64,7 +65,7 @@ def with_provider_options(form_class: type[forms.ModelForm]) -> type[forms.Model
     """Return ``form_class`` with the provider-options field and checks (see the module docstring)."""
 
     class ProviderOptionsForm(form_class):
-        provider_options = forms.JSONField(
+        provider_options = SafeJSONField(
             required=False, widget=ProviderOptionsWidget(), help_text=HELP, label="Provider options"
         )
 

@@ -14,7 +14,12 @@ name it per request as ``callback.url`` (docs/providers.md §4.8).
   secret)``), or it is answered 401 and nothing is stored. Receipts are stored by
   ``campaigns.sending.receipts.receipts_record`` — idempotently, since providers resend a
   batch until they get a 200. The answer is 200 with the counts (received, stored,
-  duplicates, unmatched, invalid); a body that is not a batch at all is 400.
+  duplicates, unmatched, ignored, invalid); a body that is not a batch at all is 400, and
+  so is one that is not text Crier can keep (a lone surrogate, a NUL, nesting deeper than
+  64 levels) or holds a ``time`` no clock can hold: nothing of it is stored.
+* Stored credentials that cannot be decrypted (``CRIER_FIELD_KEYS`` lost a key) answer
+  401 exactly as wrong credentials do, so a caller learns nothing about the account; the
+  log says which account needs its credentials entered again.
 
 An unknown kind, an account of another kind and a provider without callbacks are 404.
 CSRF does not apply (the caller is the provider, authenticated by its own credentials).
@@ -30,6 +35,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from campaigns.sending.receipts import receipts_record
+from providers.crypto import CredentialsUnreadable
 from providers.models import ProviderAccount
 from providers.registry import PROVIDERS, provider_class
 
@@ -52,16 +58,31 @@ def provider_callback(request: HttpRequest, kind: str, account_id: int) -> HttpR
             detail = _("a GET is the %(provider)s console's validation of this URL; its query is missing")
             return JsonResponse({"detail": detail % {"provider": cls.label}}, status=400)
         return HttpResponse(echo, content_type="text/plain; charset=utf-8")
-    provider = account.provider(with_credentials=True)
+    try:
+        provider = account.provider(with_credentials=True)
+    except CredentialsUnreadable:
+        logger.error(
+            "refused a %s callback for account %s: its stored credentials cannot be decrypted "
+            "with CRIER_FIELD_KEYS; enter them again",
+            kind,
+            account.pk,
+        )
+        return _refused(cls)
     if not provider.callback_authentic(request.headers, request.body):
         logger.warning("refused a %s callback for account %s: wrong credentials", kind, account.pk)
-        response = JsonResponse({"detail": _("authentication failed")}, status=401)
-        if cls.callback_challenge:
-            response["WWW-Authenticate"] = cls.callback_challenge
-        return response
+        return _refused(cls)
     try:
         batch = provider.parse_callback(request.body)
-    except ValueError:
-        return JsonResponse({"detail": _("the body must be a batch of status records")}, status=400)
+    except ValueError as exc:
+        detail = _("the body must be a batch of status records: %(reason)s") % {"reason": exc}
+        return JsonResponse({"detail": detail}, status=400)
     report = receipts_record(account=account, batch=batch)
     return JsonResponse(report.as_dict(), status=200)
+
+
+def _refused(cls: type) -> JsonResponse:
+    """Return the 401 of a callback that is not the account's, the same whatever the reason."""
+    response = JsonResponse({"detail": _("authentication failed")}, status=401)
+    if cls.callback_challenge:
+        response["WWW-Authenticate"] = cls.callback_challenge
+    return response

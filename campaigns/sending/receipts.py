@@ -12,7 +12,12 @@ and stores a :class:`~campaigns.models.DeliveryReceipt`. Receipts are unique on
 (delivery, user, status) and inserted with ``ignore_conflicts``: providers retry a batch
 that did not get a 200 (Jiguang every 50 s, up to three times), so the same batch
 arriving again changes nothing. Receipts for messages Crier did not send (or another
-account's) are counted as unmatched and dropped.
+account's) are counted as unmatched and dropped; receipts naming a user the delivery never
+targeted (a request to a list of user ids, and a user id not among them, by address or
+external id) are counted as ignored and dropped: they would put users into the report who
+were never sent anything. A record without a user id (Jiguang's custom channel registration
+ids carry none) and receipts of a provider-side broadcast (a delivery without targets) are
+kept.
 
 The selectors feed the campaign report: :func:`campaign_receipt_counts` (users per
 status) and :func:`campaign_receipts_by_user` (delivered / clicked / failed per user).
@@ -39,12 +44,14 @@ FAILED_STATUSES = frozenset(
 
 @dataclass
 class ReceiptReport:
-    """What one callback batch did: records received, stored, already known, unmatched, invalid."""
+    """What one callback batch did: records received, stored, already known, unmatched,
+    ignored (a user the delivery never targeted), invalid."""
 
     received: int = 0
     stored: int = 0
     duplicates: int = 0
     unmatched: int = 0
+    ignored: int = 0
     invalid: int = 0
     deliveries: set[int] = field(default_factory=set)
 
@@ -55,6 +62,7 @@ class ReceiptReport:
             "stored": self.stored,
             "duplicates": self.duplicates,
             "unmatched": self.unmatched,
+            "ignored": self.ignored,
             "invalid": self.invalid,
         }
 
@@ -83,7 +91,8 @@ def receipts_record(*, account: ProviderAccount, batch: CallbackBatch) -> Receip
 
     Idempotent: a batch posted again (providers retry) stores nothing new. Records the
     provider could not read, or with a status Crier does not know, are counted ``invalid``;
-    those whose message id is not a delivery of ``account`` are ``unmatched``.
+    those whose message id is not a delivery of ``account`` are ``unmatched``; those naming a
+    user the delivery never targeted are ``ignored``.
     """
     report = ReceiptReport(received=batch.received, invalid=batch.invalid)
     known_statuses = set(ReceiptStatus.values)
@@ -108,7 +117,11 @@ def receipts_record(*, account: ProviderAccount, batch: CallbackBatch) -> Receip
         if delivery is None:
             report.unmatched += 1
             continue
-        user = lookup[delivery.pk].get(receipt.user, receipt.user)
+        targeted = lookup[delivery.pk]
+        if receipt.user and delivery.targets and receipt.user not in targeted:
+            report.ignored += 1
+            continue
+        user = targeted.get(receipt.user, receipt.user)
         key = (delivery.pk, user, receipt.status)
         if key in wanted:
             report.duplicates += 1

@@ -90,8 +90,8 @@ def test_a_batch_of_100_statuses_posted_twice_updates_each_delivery_once(client,
     again = post(client, account, batch)  # Jiguang's retry 50 s later
 
     assert first.status_code == again.status_code == 200
-    assert first.json() == {"received": 100, "stored": 100, "duplicates": 0, "unmatched": 0, "invalid": 0}
-    assert again.json() == {"received": 100, "stored": 0, "duplicates": 100, "unmatched": 0, "invalid": 0}
+    assert first.json() == {"received": 100, "stored": 100, "duplicates": 0, "unmatched": 0, "ignored": 0, "invalid": 0}
+    assert again.json() == {"received": 100, "stored": 0, "duplicates": 100, "unmatched": 0, "ignored": 0, "invalid": 0}
     assert DeliveryReceipt.objects.count() == 100
     assert {d.pk: d.updated_at for d in Delivery.objects.filter(pk__in=stamps)} == stamps
     for delivery in deliveries:
@@ -143,7 +143,7 @@ def test_unknown_messages_other_channels_and_bad_records_are_counted_not_stored(
 
     answer = post(client, account, good + unknown + other + bad)
 
-    assert answer.json() == {"received": 6, "stored": 1, "duplicates": 0, "unmatched": 1, "invalid": 4}
+    assert answer.json() == {"received": 6, "stored": 1, "duplicates": 0, "unmatched": 1, "ignored": 0, "invalid": 4}
     assert list(DeliveryReceipt.objects.values_list("user_id", "status")) == [("jg000000", "delivery_failed")]
     assert post(client, account, "not json").status_code == 200  # a lone value is one invalid record
     broken = client.post(
@@ -179,3 +179,69 @@ def test_the_endpoint_needs_no_csrf_token(sent):
     answer = post(strict, account, hundred_statuses(deliveries)[:3])
 
     assert answer.status_code == 200 and answer.json()["stored"] == 3
+
+
+def authorised(client, account, body: bytes):
+    return client.post(
+        url(account),
+        data=body,
+        content_type="application/json",
+        headers=callback_headers(channel_key=CHANNEL_KEY, master_secret=MASTER_SECRET),
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        (b'[{"type": 4, "msgid": "\\ud800", "userid": "u", "time": 1}]', "[0].msgid"),
+        (b'[{"type": 4, "msgid": "m\\u0000", "userid": "u", "time": 1}]', "[0].msgid"),
+        (b"[" * 100_000 + b"]" * 100_000, "64 levels"),
+        (b'[{"type": 4, "msgid": "m", "userid": "u", "time": ' + b"9" * 400 + b"}]", "record 0: time"),
+        (b'[{"type": 4, "msgid": "m", "userid": "u", "time": "' + b"9" * 400 + b'"}]', "record 0: time"),
+    ],
+    ids=["surrogate-msgid", "nul-msgid", "deep", "400-digit-time", "400-digit-time-text"],
+)
+def test_hostile_bodies_are_400_naming_the_rule_and_store_nothing(client, sent, body, named):
+    account, _campaign, deliveries = sent
+    if b"msgid\": \"m\"" in body:  # a real message id, so only the time is wrong
+        body = body.replace(b'"msgid": "m"', json.dumps({"msgid": deliveries[0].provider_message_id})[1:-1].encode())
+
+    answer = authorised(client, account, body)
+
+    assert answer.status_code == 400
+    assert named in answer.json()["detail"]
+    assert not DeliveryReceipt.objects.exists()
+
+
+def test_undecryptable_credentials_answer_401_like_wrong_ones_and_say_nothing(client, sent, caplog):
+    account, _campaign, deliveries = sent
+    type(account).objects.filter(pk=account.pk).update(credentials_encrypted="gAAAAAnot-a-token")
+
+    answer = post(client, account, hundred_statuses(deliveries)[:3])
+    anonymous = client.post(url(account), data="[]", content_type="application/json")
+
+    assert answer.status_code == anonymous.status_code == 401
+    assert answer.json() == anonymous.json() == {"detail": "authentication failed"}
+    assert answer["WWW-Authenticate"].startswith("Basic")
+    assert not DeliveryReceipt.objects.exists()
+    assert any("cannot be decrypted" in r.getMessage() and r.exc_info is None for r in caplog.records)
+
+
+def test_receipts_for_users_the_delivery_never_targeted_are_ignored(client, sent):
+    account, _campaign, deliveries = sent
+    first = deliveries[0]
+    targeted = callback_records(
+        channel_key=CHANNEL_KEY, msgid=first.provider_message_id, userids=[f"tok_{first.targets[0]}"], type=4
+    )
+    strangers = callback_records(
+        channel_key=CHANNEL_KEY,
+        msgid=first.provider_message_id,
+        userids=["tok_nobody", deliveries[1].targets[0], "someone-else"],
+        type=4,
+    )
+
+    answer = post(client, account, targeted + strangers)
+
+    assert answer.status_code == 200
+    assert answer.json() == {"received": 4, "stored": 1, "duplicates": 0, "unmatched": 0, "ignored": 3, "invalid": 0}
+    assert list(DeliveryReceipt.objects.values_list("user_id", flat=True)) == [first.targets[0]]

@@ -351,6 +351,13 @@ else:
 CRIER_MAX_PENDING_SCHEDULED = env_int("CRIER_MAX_PENDING_SCHEDULED", 100)
 # A recurrence may end at most this many days from today (mPaaS: 180).
 CRIER_MAX_RECURRENCE_DAYS = env_int("CRIER_MAX_RECURRENCE_DAYS", 180)
+# At most this many characters in a rendered message, title and body together, per
+# language: checked when a template is written (its text without variables) and when it is
+# rendered (with the parameters), so a render never builds a huge string. None of the four
+# providers documents a length in docs/providers.md (mPaaS only names "body too long"
+# errors), so the bound is ours: 4,000 is ten times a long push notification, about what a
+# mobile push payload holds (4 KB), and keeps a render and its audit snapshot a few KB.
+CRIER_MAX_RENDERED_CHARS = env_int("CRIER_MAX_RENDERED_CHARS", 4000)
 # Distinct approvals needed, as defaults of the approval rules (approvals.ApprovalRule, in
 # the admin): every campaign needs at least CRIER_APPROVALS_REQUIRED; the seeded rule
 # "Broadcast to everyone" takes CRIER_APPROVALS_REQUIRED_BROADCAST when its data migration

@@ -11,7 +11,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
 from templates_registry import placeholders
 from templates_registry.languages import normalize_language
@@ -21,6 +23,11 @@ if TYPE_CHECKING:
     from templates_registry.models import TemplateVersion
 
 TITLE_MAX_LENGTH = 200
+
+
+def max_rendered_chars() -> int:
+    """Return the cap on a rendered title and body together, in characters, per language."""
+    return settings.CRIER_MAX_RENDERED_CHARS
 
 
 @dataclass(frozen=True)
@@ -97,11 +104,22 @@ def content_clean(
             )
         if not body.strip():
             variant_errors.append(f"variant {language}, body: is empty; write the message text")
+        literal = 0
         for field_name, text in (("title", title), ("body", body)):
             try:
-                placeholders.parse(text)
+                parts = placeholders.parse(text)
             except placeholders.PlaceholderError as exc:
                 variant_errors.append(f"variant {language}, {field_name}: {exc}")
+            else:
+                literal += sum(len(part.value) for part in parts if isinstance(part, placeholders.Text))
+        if literal > max_rendered_chars():
+            variant_errors.append(
+                _(
+                    "variant %(language)s, title and body: %(length)s characters without their "
+                    "variables; a rendered message is at most %(max)s characters"
+                )
+                % {"language": language, "length": literal, "max": max_rendered_chars()}
+            )
         cleaned.append(VariantText(language, title, body))
 
     if not cleaned and not variant_errors:

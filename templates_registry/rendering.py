@@ -6,17 +6,24 @@ The variant is chosen by exact language, then by ever shorter forms of it (``en-
 variables (the union over all its variants: a provider renders whichever language the
 user reads, so every variable must travel): a missing or unknown name is an error that
 lists all of them, and the output never keeps a placeholder unreplaced.
+
+A rendered title and body together are at most ``CRIER_MAX_RENDERED_CHARS`` characters.
+Their length is computed from the parsed template and the parameters' lengths before any
+text is built, so a short template with a long value used many times costs nothing.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
+from templates_registry.content import max_rendered_chars
 from templates_registry.languages import language_fallbacks
 from templates_registry.placeholders import Placeholder, PlaceholderError, Text, parse
 from templates_registry.selectors import current_version
@@ -78,6 +85,60 @@ def _substitute(text: str, parameters: Mapping[str, str]) -> str:
     )
 
 
+def _literal_length(text: str) -> int:
+    """Return the length of ``text`` without its placeholders (escapes resolved)."""
+    return sum(len(part.value) for part in _parsed(text) if isinstance(part, Text))
+
+
+def _check_rendered_length(
+    version: TemplateVersion, variant: Mapping[str, str], parameters: Mapping[str, str]
+) -> None:
+    """Raise unless ``variant`` rendered with ``parameters`` fits ``max_rendered_chars()``.
+
+    The length is summed from the parsed parts, nothing is built. When the values make it
+    too long, a RenderError names the parameters whose length, times their uses, exceeds
+    the cap (the longest first, as many as it takes); when the template's own text does
+    (the cap was lowered after it was written), a ValidationError on ``template``.
+    """
+    cap = max_rendered_chars()
+    texts = (variant.get("title", ""), variant["body"])
+    literal = sum(_literal_length(text) for text in texts)
+    uses = Counter(part.name for text in texts for part in _parsed(text) if isinstance(part, Placeholder))
+    added = {name: count * len(parameters[name]) for name, count in uses.items()}
+    total = literal + sum(added.values())
+    if total <= cap:
+        return
+    language = variant["language"]
+    if literal > cap:
+        raise ValidationError(
+            {
+                "template": [
+                    _(
+                        "%(version)s variant %(language)s is %(length)s characters without its "
+                        "variables; a rendered title and body are at most %(max)s characters"
+                    )
+                    % {"version": version, "language": language, "length": literal, "max": cap}
+                ]
+            }
+        )
+    invalid, excess = {}, total - cap
+    for name in sorted(added, key=lambda n: (-added[n], n)):
+        invalid[name] = _(
+            "%(length)s characters, used %(uses)s time(s) in the %(language)s variant: the rendered "
+            "title and body would be %(total)s characters; at most %(max)s are allowed"
+        ) % {
+            "length": len(parameters[name]),
+            "uses": uses[name],
+            "language": language,
+            "total": total,
+            "max": cap,
+        }
+        excess -= added[name]
+        if excess <= 0:
+            break
+    raise RenderError(invalid=invalid, variables=version.variables)
+
+
 def check_parameters(variables: Sequence[str], parameters: Mapping[str, object]) -> None:
     """Raise RenderError unless ``parameters`` supplies exactly ``variables`` as plain text."""
     expected = set(variables)
@@ -120,7 +181,8 @@ def render_version(version: TemplateVersion, language: str, parameters: Mapping[
     """Render ``version`` for a reader of ``language`` (empty: the default language).
 
     Raise RenderError (a ValidationError on ``parameters``) naming every missing, unknown
-    or non-text parameter, and ValidationError on ``language`` for a malformed tag.
+    or non-text parameter and the values that make the message longer than
+    ``CRIER_MAX_RENDERED_CHARS``, and ValidationError on ``language`` for a malformed tag.
     """
     check_parameters(version.variables, parameters)
     try:
@@ -130,6 +192,7 @@ def render_version(version: TemplateVersion, language: str, parameters: Mapping[
             raise
         raise ValidationError({"language": exc.messages}) from exc
     try:
+        _check_rendered_length(version, variant, parameters)
         title = _substitute(variant.get("title", ""), parameters)
         body = _substitute(variant["body"], parameters)
     except PlaceholderError as exc:  # versions are checked when created; this means a corrupt row

@@ -44,7 +44,7 @@ def loads(raw: str | bytes, **options: Any) -> Any:
     try:
         value = json.loads(text, **options)
     except RecursionError as exc:  # the C decoder stops cleanly at the interpreter's limit
-        raise HostileInput(_too_deep()) from exc
+        raise HostileInput(too_deep()) from exc
     check(value)
     return value
 
@@ -71,7 +71,8 @@ def _text_problem(text: str) -> str | None:
     return None
 
 
-def _too_deep() -> str:
+def too_deep() -> str:
+    """Return the rule a too deeply nested document breaks."""
     return _("JSON nested deeper than %(limit)d levels is refused") % {"limit": MAX_DEPTH}
 
 
@@ -82,7 +83,7 @@ def check(value: Any, *, path: str = "") -> None:
     A first walk only looks (no paths built: a 10 MB import costs a fraction of a second);
     the path is worked out by a second walk when something is wrong."""
     if not _plainly_fine(value):
-        problem, where = _walk(value, path) or (_too_deep(), path)
+        problem, where = _walk(value, path) or (too_deep(), path)
         raise HostileInput(problem, where)
 
 
@@ -133,7 +134,7 @@ def _walk(value: Any, path: str | None) -> tuple[str, str] | None:
         if not isinstance(item, dict | list | tuple):
             continue
         if depth >= MAX_DEPTH:
-            return _too_deep(), where or ""
+            return too_deep(), where or ""
         if isinstance(item, dict):
             for key, child in item.items():
                 step = None if where is None else _step(where, key)

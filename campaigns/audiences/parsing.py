@@ -22,6 +22,7 @@ from typing import IO, Any
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
+from providers import safe_json
 from providers.registry import PROVIDERS
 
 CSV_TAG_SEPARATORS = re.compile(r"[|;]")
@@ -231,6 +232,8 @@ def _json_values(text: IO[str]) -> Iterator[Any]:
         while True:
             try:
                 value, end = decoder.raw_decode(buffer, pos)
+            except RecursionError as exc:
+                raise ValidationError({"file": [safe_json.too_deep()]}) from exc
             except json.JSONDecodeError as exc:
                 if len(buffer) - pos > MAX_JSON_ROW_CHARS:
                     yield MalformedRow(
@@ -246,6 +249,10 @@ def _json_values(text: IO[str]) -> Iterator[Any]:
             break
         pos = end
         expect_value = False
+        try:  # text Crier cannot keep refuses the whole body (providers/safe_json.py)
+            safe_json.check(value)
+        except safe_json.HostileInput as exc:
+            raise ValidationError({"file": [str(exc)]}) from exc
         yield value
 
 

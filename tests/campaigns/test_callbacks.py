@@ -90,8 +90,22 @@ def test_a_batch_of_100_statuses_posted_twice_updates_each_delivery_once(client,
     again = post(client, account, batch)  # Jiguang's retry 50 s later
 
     assert first.status_code == again.status_code == 200
-    assert first.json() == {"received": 100, "stored": 100, "duplicates": 0, "unmatched": 0, "ignored": 0, "invalid": 0}
-    assert again.json() == {"received": 100, "stored": 0, "duplicates": 100, "unmatched": 0, "ignored": 0, "invalid": 0}
+    assert first.json() == {
+        "received": 100,
+        "stored": 100,
+        "duplicates": 0,
+        "unmatched": 0,
+        "ignored": 0,
+        "invalid": 0,
+    }
+    assert again.json() == {
+        "received": 100,
+        "stored": 0,
+        "duplicates": 100,
+        "unmatched": 0,
+        "ignored": 0,
+        "invalid": 0,
+    }
     assert DeliveryReceipt.objects.count() == 100
     assert {d.pk: d.updated_at for d in Delivery.objects.filter(pk__in=stamps)} == stamps
     for delivery in deliveries:
@@ -143,7 +157,14 @@ def test_unknown_messages_other_channels_and_bad_records_are_counted_not_stored(
 
     answer = post(client, account, good + unknown + other + bad)
 
-    assert answer.json() == {"received": 6, "stored": 1, "duplicates": 0, "unmatched": 1, "ignored": 0, "invalid": 4}
+    assert answer.json() == {
+        "received": 6,
+        "stored": 1,
+        "duplicates": 0,
+        "unmatched": 1,
+        "ignored": 0,
+        "invalid": 4,
+    }
     assert list(DeliveryReceipt.objects.values_list("user_id", "status")) == [("jg000000", "delivery_failed")]
     assert post(client, account, "not json").status_code == 200  # a lone value is one invalid record
     broken = client.post(
@@ -203,8 +224,10 @@ def authorised(client, account, body: bytes):
 )
 def test_hostile_bodies_are_400_naming_the_rule_and_store_nothing(client, sent, body, named):
     account, _campaign, deliveries = sent
-    if b"msgid\": \"m\"" in body:  # a real message id, so only the time is wrong
-        body = body.replace(b'"msgid": "m"', json.dumps({"msgid": deliveries[0].provider_message_id})[1:-1].encode())
+    if b'msgid": "m"' in body:  # a real message id, so only the time is wrong
+        body = body.replace(
+            b'"msgid": "m"', json.dumps({"msgid": deliveries[0].provider_message_id})[1:-1].encode()
+        )
 
     answer = authorised(client, account, body)
 
@@ -243,5 +266,12 @@ def test_receipts_for_users_the_delivery_never_targeted_are_ignored(client, sent
     answer = post(client, account, targeted + strangers)
 
     assert answer.status_code == 200
-    assert answer.json() == {"received": 4, "stored": 1, "duplicates": 0, "unmatched": 0, "ignored": 3, "invalid": 0}
+    assert answer.json() == {
+        "received": 4,
+        "stored": 1,
+        "duplicates": 0,
+        "unmatched": 0,
+        "ignored": 3,
+        "invalid": 0,
+    }
     assert list(DeliveryReceipt.objects.values_list("user_id", flat=True)) == [first.targets[0]]

@@ -253,6 +253,7 @@ def audience_update(
 # --- member lists -----------------------------------------------------------------------
 
 
+@transaction.atomic
 def _write_members(
     *,
     audience: Audience,
@@ -262,27 +263,8 @@ def _write_members(
     replace_before: int | None,
     report: ImportReport,
 ) -> int:
-    """Write one batch of distinct ids; return how many of them the old list held."""
-    with transaction.atomic():
-        return _write_member_batch(
-            audience=audience,
-            suppressed=suppressed,
-            ids=ids,
-            repeats=repeats,
-            replace_before=replace_before,
-            report=report,
-        )
-
-
-def _write_member_batch(
-    *,
-    audience: Audience,
-    suppressed: bool,
-    ids: list[str],
-    repeats: int,
-    replace_before: int | None,
-    report: ImportReport,
-) -> int:
+    """Write one batch of distinct ids in one transaction; return how many of them the old
+    list held."""
     listed = AudienceMember.objects.filter(audience=audience, suppressed=suppressed, external_id__in=ids)
     present = dict(listed.values_list("external_id", "id"))
     report.updated += len(present) + repeats

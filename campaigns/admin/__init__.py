@@ -9,6 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import path, reverse
 
+from audit.admin import ReadOnlyAdminMixin
 from audit.models import AuditEvent
 from campaigns.actions import campaign_actions
 from campaigns.admin.dashboard import DashboardActionsMixin, rejection_reasons
@@ -48,7 +49,7 @@ BUTTON_LABELS = {
 }
 
 
-class AuditEventInline(admin.TabularInline):
+class AuditEventInline(ReadOnlyAdminMixin, admin.TabularInline):
     """The campaign's audit trail, read-only, oldest first."""
 
     model = AuditEvent
@@ -66,15 +67,6 @@ class AuditEventInline(admin.TabularInline):
     @admin.display(description="hash")
     def short_hash(self, event: AuditEvent) -> str:
         return f"{event.hash[:12]}…"
-
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 @admin.register(Campaign)

@@ -262,30 +262,35 @@ def calendar_occurrences(
     for campaign in _calendar_campaigns(low, high):
         due_times = _campaign_due_times(campaign, low=low, high=high, now=now, limit=per_campaign)
         truncated = len(due_times) > per_campaign
-        campaign_zone = _zone_of(campaign.timezone)
         for due_at in due_times[:per_campaign]:
-            due_at = due_at.astimezone(dt.UTC)
-            found.append(
-                CalendarOccurrence(
-                    day=due_at.astimezone(zone).date(),
-                    due_at=due_at,
-                    local_time=due_at.astimezone(campaign_zone),
-                    timezone=campaign.timezone,
-                    campaign_id=campaign.pk,
-                    campaign_name=campaign.name,
-                    status=campaign.status,
-                    approved=campaign.status != CampaignStatus.IN_REVIEW,
-                    provider_kind=campaign.provider_account.kind,
-                    provider_account_id=campaign.provider_account_id,
-                    provider_account_name=campaign.provider_account.name,
-                    audience_id=campaign.audience_id,
-                    audience_name=campaign.audience.name,
-                    truncated=truncated,
-                )
-            )
+            found.append(_occurrence(campaign, due_at, zone=zone, truncated=truncated))
     if include_held:
         found.extend(_held_occurrences(low=low, high=high, zone=zone))
     return _with_overlaps(sorted(found, key=lambda o: (o.due_at, o.campaign_id)))
+
+
+def _occurrence(
+    campaign: Campaign, due_at: dt.datetime, *, zone: dt.tzinfo, **flags: bool
+) -> CalendarOccurrence:
+    """Return ``campaign``'s occurrence due at ``due_at`` as the calendar shows it (``flags``:
+    ``truncated``, ``held``)."""
+    due_at = due_at.astimezone(dt.UTC)
+    return CalendarOccurrence(
+        day=due_at.astimezone(zone).date(),
+        due_at=due_at,
+        local_time=due_at.astimezone(_zone_of(campaign.timezone)),
+        timezone=campaign.timezone,
+        campaign_id=campaign.pk,
+        campaign_name=campaign.name,
+        status=campaign.status,
+        approved=campaign.status != CampaignStatus.IN_REVIEW,
+        provider_kind=campaign.provider_account.kind,
+        provider_account_id=campaign.provider_account_id,
+        provider_account_name=campaign.provider_account.name,
+        audience_id=campaign.audience_id,
+        audience_name=campaign.audience.name,
+        **flags,
+    )
 
 
 def _held_occurrences(*, low: dt.datetime, high: dt.datetime, zone: dt.tzinfo) -> list[CalendarOccurrence]:
@@ -298,28 +303,7 @@ def _held_occurrences(*, low: dt.datetime, high: dt.datetime, zone: dt.tzinfo) -
         .select_related("campaign__provider_account", "campaign__audience")
         .order_by("due_at", "id")
     )
-    rows = []
-    for dispatch in held:
-        campaign = dispatch.campaign
-        due_at = dispatch.due_at.astimezone(dt.UTC)
-        rows.append(
-            CalendarOccurrence(
-                day=due_at.astimezone(zone).date(),
-                due_at=due_at,
-                local_time=due_at.astimezone(_zone_of(campaign.timezone)),
-                timezone=campaign.timezone,
-                campaign_id=campaign.pk,
-                campaign_name=campaign.name,
-                status=campaign.status,
-                approved=campaign.status != CampaignStatus.IN_REVIEW,
-                provider_kind=campaign.provider_account.kind,
-                provider_account_id=campaign.provider_account_id,
-                provider_account_name=campaign.provider_account.name,
-                audience_id=campaign.audience_id,
-                audience_name=campaign.audience.name,
-                held=True,
-            )
-        )
+    rows = [_occurrence(dispatch.campaign, dispatch.due_at, zone=zone, held=True) for dispatch in held]
     return rows
 
 

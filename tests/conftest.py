@@ -33,3 +33,12 @@ def reviewer(make_user):
 @pytest.fixture
 def reviewer2(make_user):
     return make_user("reviewer2", "Reviewers")
+
+
+def pytest_collection_modifyitems(items):
+    """Mark every test that runs a real ``qcluster`` as ``broker``: the tests whose outcome
+    depends on the task broker (ORM or Redis). ``.ci/run`` runs the whole suite on SQLite and
+    on PostgreSQL with Redis, and these again on PostgreSQL with the ORM broker."""
+    for item in items:
+        if "qcluster" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.broker)

@@ -13,23 +13,17 @@ running this migration, so the seal is signed with the key that stays.
 from django.db import migrations
 from django.utils import timezone
 
-NAME = "crier-audit-checkpoint"
-
 
 def create_schedule(apps, schema_editor):
-    apps.get_model("django_q", "Schedule").objects.update_or_create(
-        name=NAME,
-        defaults={
-            "func": "audit.tasks.write_checkpoint",
-            "schedule_type": "I",  # minutes
-            "minutes": 5,
-            "repeats": -1,
-        },
-    )
+    from audit.apps import ensure_checkpoint_schedule
+
+    ensure_checkpoint_schedule(apps, using=schema_editor.connection.alias)
 
 
 def remove_schedule(apps, schema_editor):
-    apps.get_model("django_q", "Schedule").objects.filter(name=NAME).delete()
+    from audit.apps import CHECKPOINT_SCHEDULE
+
+    apps.get_model("django_q", "Schedule").objects.filter(name=CHECKPOINT_SCHEDULE).delete()
 
 
 def seal_legacy_chain(apps, schema_editor):

@@ -96,3 +96,6 @@ def legacy_chain(n: int) -> list[AuditEvent]:
         events.append(event)
         prev = event.hash
     return events
+
+
+from tests.campaigns.conftest import qcluster  # noqa: E402, F401  (re-exported fixture: real clusters)

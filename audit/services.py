@@ -145,7 +145,9 @@ def checkpoint_write(*, only_if_moved: bool = False) -> AuditCheckpoint | None:
     With ``only_if_moved`` (the periodic schedule), write nothing and return None when the
     newest checkpoint already names the current head, or when the chain is still empty.
     Holds the chain's lock, so no event is appended between counting and reading the head,
-    and two clusters running the schedule at once write one checkpoint, not two.
+    and two clusters running the schedule at once write one checkpoint, not two. Call it in
+    a transaction of its own (the command and the task do): the copies outside the database
+    are written before it commits, so they must not name events that could still roll back.
     """
     with transaction.atomic():
         _lock_chain()

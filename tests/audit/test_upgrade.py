@@ -78,7 +78,7 @@ def test_an_upgraded_chain_verifies_is_sealed_and_continues_keyed(tmp_path):
 
     assert sealed.returncode == 0, sealed.stderr
     assert "audit trail intact: 3 events verified" in sealed.stdout
-    assert "3 legacy (unkeyed) events" in sealed.stdout and "1 checkpoints match" in sealed.stdout
+    assert "3 legacy (unkeyed) events" in sealed.stdout and "1 checkpoint matches" in sealed.stdout
     assert appended.stdout.strip() == "a"
     assert after.returncode == 0, after.stderr
     assert "audit trail intact: 4 events verified" in after.stdout

@@ -19,6 +19,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from audit.verification import AuditCheck, audit_verify, read_checkpoint_file
 
@@ -90,7 +91,10 @@ class Command(BaseCommand):
             ))
             return
         after = result.checked - result.newest_checkpoint_count
-        self.stdout.write(_(
+        self.stdout.write(ngettext(
+            "%(count)d checkpoint matches; %(after)d events were appended after the newest one and are "
+            "covered by the next checkpoint, not yet by one",
             "%(count)d checkpoints match; %(after)d events were appended after the newest one and are "
-            "covered by the next checkpoint, not yet by one"
+            "covered by the next checkpoint, not yet by one",
+            result.checkpoints,
         ) % {"count": result.checkpoints, "after": after})

@@ -258,6 +258,11 @@ AUTH_PASSWORD_VALIDATORS = [
 # Fernet keys (comma separated, newest first) that encrypt provider credentials.
 # Kept apart from SECRET_KEY so either can rotate without the other.
 FIELD_ENCRYPTION_KEYS = env_list("CRIER_FIELD_KEYS")
+# Audit chain keys ("<key id>:<secret>", comma separated, newest first; audit/keys.py).
+# Derived from SECRET_KEY when unset; `check --deploy` requires them (audit.E001).
+CRIER_AUDIT_KEY = env_list("CRIER_AUDIT_KEY")
+# An append-only file that receives a copy of every signed audit checkpoint (optional).
+CRIER_AUDIT_CHECKPOINT_FILE = env("CRIER_AUDIT_CHECKPOINT_FILE")
 
 # --- Logging ----------------------------------------------------------------
 LOGGING = {

@@ -163,6 +163,7 @@ INSTALLED_APPS = [
     "django_q",
     "csp",
     "axes",  # admin login lockout (see "Guessing costs" below)
+    "config.apps.ProjectConfig",  # the project's own system checks (config/checks.py)
     # Crier's apps, bottom layer first (pyproject.toml [tool.importlinter] checks the layers).
     "audit",
     "providers",

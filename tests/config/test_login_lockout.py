@@ -18,9 +18,12 @@ from datetime import timedelta
 import pytest
 from axes.models import AccessAttempt
 from django.conf import settings
+from django.core.checks.registry import registry
 from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
+
+from config.checks import check_trusted_proxies
 
 pytestmark = pytest.mark.django_db
 
@@ -217,3 +220,17 @@ def test_a_bad_guard_setting_names_the_variable(tmp_path, variable, value, messa
         capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode != 0 and message in proc.stderr
+
+
+def test_behind_a_tls_proxy_without_trusted_proxies_the_deploy_check_warns(settings):
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    settings.CRIER_TRUSTED_PROXY_COUNT = 0
+    assert [m.id for m in check_trusted_proxies(None)] == ["crier_config.W001"]
+
+    settings.CRIER_TRUSTED_PROXY_COUNT = 1
+    assert check_trusted_proxies(None) == []
+
+
+def test_the_proxy_check_runs_with_the_deploy_checks():
+    assert check_trusted_proxies in registry.get_checks(include_deployment_checks=True)
+    assert check_trusted_proxies not in registry.get_checks(include_deployment_checks=False)

@@ -6,7 +6,9 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 import pytest
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -312,3 +314,18 @@ def test_processes_sharing_a_redis_cache_take_no_more_than_the_bound_together(tm
     assert all(taker.returncode == 0 for taker in takers), outputs
     # 90 attempts from three processes at once, and exactly the bound of them got a slot.
     assert sum(int(out.strip()) for out, _err in outputs) == FAILED_AUTH_LIMIT
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_guesses_over_http_get_no_more_than_the_bound(live_server):
+    """40 invented tokens at once over real HTTP (the live server answers each in its own
+    thread): exactly the bound of them are looked up (401), the rest wait (429)."""
+
+    def guess(i: int) -> int:
+        headers = {"Authorization": f"Token parallel{i:032d}"}
+        return httpx.get(f"{live_server.url}/api/v1/stop/", headers=headers, timeout=60).status_code
+
+    with ThreadPoolExecutor(max_workers=2 * FAILED_AUTH_LIMIT) as pool:  # all at once
+        statuses = list(pool.map(guess, range(2 * FAILED_AUTH_LIMIT)))
+
+    assert sorted(statuses) == [401] * FAILED_AUTH_LIMIT + [429] * FAILED_AUTH_LIMIT

@@ -259,12 +259,13 @@ SESSION_EXPIRE_AT_BROWSER_CLOSE = env_bool("CRIER_SESSION_EXPIRE_AT_BROWSER_CLOS
 CRIER_TRUSTED_PROXY_COUNT = env_int("CRIER_TRUSTED_PROXY_COUNT", 0)
 # Admin logins (django-axes, a maintained library for exactly this): after this many failed
 # logins for one username, or from one address, that username or address is refused, even
-# with the right password, for the cool-off (0: until an operator unlocks it with
-# `manage.py axes_reset_username <name>` / `axes_reset_ip <address>` or deletes the access
-# attempt in the admin). Either parameter alone locks: per username stops many addresses
-# guessing one password, per address stops one address trying many usernames. The price
-# is that anyone can lock a username for the cool-off by failing on purpose; the attempt
-# is visible to operators in the admin (Axes -> Access attempts) and they can lift it.
+# with the right password, for CRIER_LOGIN_COOLOFF_MINUTES after the last failure (0: until
+# an operator unlocks it). Operators unlock with `manage.py axes_reset_username <name>` /
+# `axes_reset_ip <address>` or by deleting the access attempt in the admin. Either parameter
+# alone locks: per username stops many addresses guessing one password, per address stops
+# one address trying many usernames. The price is that anyone can lock a username for the
+# cool-off by failing on purpose; operators see that in the admin (Axes -> Access attempts)
+# and can lift it.
 CRIER_LOGIN_FAILURE_LIMIT = env_int("CRIER_LOGIN_FAILURE_LIMIT", 5)
 CRIER_LOGIN_COOLOFF_MINUTES = env_int("CRIER_LOGIN_COOLOFF_MINUTES", 15)
 for _name, _value, _least in (

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
@@ -161,6 +162,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_q",
     "csp",
+    "axes",  # admin login lockout (see "Guessing costs" below)
+    "config.apps.ProjectConfig",  # the project's own system checks (config/checks.py)
     # Crier's apps, bottom layer first (pyproject.toml [tool.importlinter] checks the layers).
     "audit",
     "providers",
@@ -178,6 +181,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a lockout into the locked-out page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -247,6 +252,53 @@ CONTENT_SECURITY_POLICY = {
 SESSION_COOKIE_AGE = env_int("CRIER_SESSION_AGE_SECONDS", 8 * 3600)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = env_bool("CRIER_SESSION_EXPIRE_AT_BROWSER_CLOSE", True)
 
+# --- Guessing costs: login lockout, client addresses, shared counters -----------
+# The client's address is the TCP peer unless Crier runs behind this many proxies that each
+# append to X-Forwarded-For; then it is the Nth address from the right of that header
+# (config/clients.py). 0: the header is ignored, so a forged one changes nothing.
+CRIER_TRUSTED_PROXY_COUNT = env_int("CRIER_TRUSTED_PROXY_COUNT", 0)
+# Admin logins (django-axes, a maintained library for exactly this): after this many failed
+# logins for one username, or from one address, that username or address is refused, even
+# with the right password, for CRIER_LOGIN_COOLOFF_MINUTES after the last failure (0: until
+# an operator unlocks it). Operators unlock with `manage.py axes_reset_username <name>` /
+# `axes_reset_ip <address>` or by deleting the access attempt in the admin. Either parameter
+# alone locks: per username stops many addresses guessing one password, per address stops
+# one address trying many usernames. The price is that anyone can lock a username for the
+# cool-off by failing on purpose; operators see that in the admin (Axes -> Access attempts)
+# and can lift it.
+CRIER_LOGIN_FAILURE_LIMIT = env_int("CRIER_LOGIN_FAILURE_LIMIT", 5)
+CRIER_LOGIN_COOLOFF_MINUTES = env_int("CRIER_LOGIN_COOLOFF_MINUTES", 15)
+for _name, _value, _least in (
+    ("CRIER_TRUSTED_PROXY_COUNT", CRIER_TRUSTED_PROXY_COUNT, 0),
+    ("CRIER_LOGIN_FAILURE_LIMIT", CRIER_LOGIN_FAILURE_LIMIT, 1),
+    ("CRIER_LOGIN_COOLOFF_MINUTES", CRIER_LOGIN_COOLOFF_MINUTES, 0),
+):
+    if _value < _least:
+        raise ImproperlyConfigured(f"{_name}={_value} must be {_least} or more")
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out login before any check
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = CRIER_LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=CRIER_LOGIN_COOLOFF_MINUTES) if CRIER_LOGIN_COOLOFF_MINUTES else None
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one locks
+AXES_CLIENT_IP_CALLABLE = "config.clients.client_address"
+AXES_LOCKOUT_CALLABLE = "config.lockout.locked_out"  # the page in plain words, HTTP 429
+# The API throttles' counters (config/throttling.py) live in the default cache. With
+# CRIER_CACHE_URL (a Redis database: give it one of its own, not the queue's, since
+# clearing a cache empties its whole database) every process shares them and counts
+# atomically; without it each process keeps its own in memory, so N web processes allow
+# N times each rate: set it whenever more than one web process serves Crier.
+CRIER_CACHE_URL = env("CRIER_CACHE_URL")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CRIER_CACHE_URL,
+         "KEY_PREFIX": "crier"}
+        if CRIER_CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -281,7 +333,8 @@ LOGGING = {
 # --- REST API ---------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        # Token authentication whose failures are counted per address (config/throttling.py).
+        "config.throttling.GuardedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -295,17 +348,21 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "config.api.api_exception_handler",
-    # Requests per user (by account) and per anonymous client (by IP) answer 429 beyond
-    # these rates ("<n>/second|minute|hour|day"; empty disables). Counted in the default
-    # cache, so per process unless CACHES points at a shared cache.
+    # Requests per user (by account) and per anonymous client (by address, config/clients.py)
+    # answer 429 beyond these rates ("<n>/second|minute|hour|day"; empty disables), and so
+    # do requests with a token from an address past its failed authentications
+    # ("failed_auth"). Counted in the default cache (CACHES above).
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "config.throttling.AnonRateThrottle",
+        "config.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env_rate("CRIER_API_THROTTLE_ANON", "60/minute"),
         "user": env_rate("CRIER_API_THROTTLE_USER", "3000/minute"),
+        "failed_auth": env_rate("CRIER_API_THROTTLE_FAILED_AUTH", "20/minute"),
     },
+    # DRF's own reading of X-Forwarded-For agrees with config/clients.py.
+    "NUM_PROXIES": CRIER_TRUSTED_PROXY_COUNT,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Crier API",

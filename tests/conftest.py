@@ -42,3 +42,12 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "qcluster" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.broker)
+
+
+def pytest_configure(config):
+    """Hash test users' passwords with MD5: PBKDF2's 1,000,000 rounds cost ~0.7 s a user on
+    a loaded 2-core machine, and the suite creates thousands of users. Production settings
+    are untouched; only this test process (and its live servers) use the fast hasher."""
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -16,10 +16,12 @@ provider request whose real outcome has to be stored.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
+import time
 from collections import Counter as Tally
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from prometheus_client import Counter, Histogram
 
@@ -64,29 +66,40 @@ def schedule_lateness_seconds() -> Histogram:
     )
 
 
+# A metric that cannot be written fails on every request: say so once a minute, not per request.
+LOG_EVERY_SECONDS = 60.0
+_last_logged: dict[str, float] = {}
+
+
+@contextlib.contextmanager
+def _recording(what: str) -> Iterator[None]:
+    """Run the block; log (at most once a minute per ``what``) and swallow its failure."""
+    try:
+        yield
+    except Exception:  # never let a metric change what is sent or stored (module docstring)
+        now = time.monotonic()
+        if now - _last_logged.get(what, -LOG_EVERY_SECONDS) >= LOG_EVERY_SECONDS:
+            _last_logged[what] = now
+            logger.warning("could not record %s (said at most once a minute)", what, exc_info=True)
+
+
 def provider_request_observed(provider_kind: str, seconds: float) -> None:
     """Record how long one request to a provider of ``provider_kind`` took."""
-    try:
+    with _recording("a provider request's latency"):
         PROVIDER_REQUEST_SECONDS.labels(provider_kind=provider_kind).observe(max(0.0, seconds))
-    except Exception:  # never let a metric change what is sent (module docstring)
-        logger.warning("could not record a provider request's latency", exc_info=True)
 
 
 def outcomes_recorded(provider_kind: str, outcomes: Iterable[str]) -> None:
     """Count stored outcomes (delivery statuses such as ``delivered``) of one provider kind."""
-    try:
+    with _recording("delivery outcomes"):
         for outcome, n in Tally(str(o) for o in outcomes).items():
             DELIVERIES.labels(provider_kind=provider_kind, outcome=outcome).inc(n)
-    except Exception:  # never let a metric change what is stored (module docstring)
-        logger.warning("could not count delivery outcomes", exc_info=True)
 
 
 def occurrence_started(lateness_seconds: float) -> None:
     """Record how late an occurrence's first request leaves (negative: early, counted as 0)."""
-    try:
+    with _recording("an occurrence's lateness"):
         schedule_lateness_seconds().observe(max(0.0, lateness_seconds))
-    except Exception:  # never let a metric change what is sent (module docstring)
-        logger.warning("could not record an occurrence's lateness", exc_info=True)
 
 
 def series_declared(provider_kinds: Iterable[str], outcomes: Iterable[str]) -> None:

@@ -448,3 +448,35 @@ CRIER_RETRY_BASE_SECONDS = float(env("CRIER_RETRY_BASE_SECONDS", "1"))
 CRIER_RETRY_MAX_SECONDS = float(env("CRIER_RETRY_MAX_SECONDS", "300"))
 # How long one dispatcher ticker task loops before handing over to the next (< Q timeout).
 CRIER_TICKER_SECONDS = float(env("CRIER_TICKER_SECONDS", "20"))
+
+# --- Metrics (GET /metrics, docs/metrics.md) ----------------------------------
+# The bearer token Prometheus scrapes with; empty turns the endpoint off (it answers 403).
+CRIER_METRICS_TOKEN = env("CRIER_METRICS_TOKEN").strip()
+if CRIER_METRICS_TOKEN and len(CRIER_METRICS_TOKEN) < 20:
+    raise ImproperlyConfigured(
+        "CRIER_METRICS_TOKEN must be at least 20 characters (e.g. python -c "
+        "'import secrets; print(secrets.token_urlsafe(32))'), or empty to turn /metrics off"
+    )
+# The directory where every process (gunicorn workers, qcluster workers) writes the values
+# it observes, and which the scrape sums: prometheus-client's multi-process mode. It must
+# be set before prometheus-client is imported, hence here; every process of a deployment
+# must share it, and it starts empty (docs/metrics.md, "Several processes"). Development
+# (DEBUG) defaults to var/prometheus; the tests to a fresh directory per test process.
+PROMETHEUS_MULTIPROC_DIR = env("PROMETHEUS_MULTIPROC_DIR")
+if not PROMETHEUS_MULTIPROC_DIR and UNDER_PYTEST:
+    import atexit
+    import shutil
+    import tempfile
+
+    PROMETHEUS_MULTIPROC_DIR = tempfile.mkdtemp(prefix="crier-metrics-")
+    atexit.register(shutil.rmtree, PROMETHEUS_MULTIPROC_DIR, ignore_errors=True)
+elif not PROMETHEUS_MULTIPROC_DIR and DEBUG:
+    PROMETHEUS_MULTIPROC_DIR = str(BASE_DIR / "var" / "prometheus")
+if PROMETHEUS_MULTIPROC_DIR:
+    os.makedirs(PROMETHEUS_MULTIPROC_DIR, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = PROMETHEUS_MULTIPROC_DIR  # read by prometheus-client
+elif CRIER_METRICS_TOKEN:
+    raise ImproperlyConfigured(
+        "PROMETHEUS_MULTIPROC_DIR must name a directory every web and worker process shares "
+        "when CRIER_METRICS_TOKEN is set: otherwise each process would report only its own values"
+    )

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures import wait as wait_futures
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -41,6 +41,7 @@ from campaigns.sending.claims import HeartbeatThread, heartbeat, release
 from campaigns.sending.finish import dispatch_finish, store_counts
 from campaigns.sending.operations import sending_stopped
 from campaigns.sending.outcomes import record_outcomes
+from campaigns.sending.pool import DaemonPool
 from campaigns.sending.ratelimit import RateShare, TokenBucket
 from campaigns.sending.stopflag import StopFlag
 from campaigns.sending.transitions import OPEN_DELIVERY, delivery_move
@@ -121,7 +122,7 @@ class SendLoop:
         self.unrecorded: tuple[list[Delivery], list[Result]] | None = None
         self.counted_at = 0.0
         self.client: httpx.Client | None = None
-        self.pool: ThreadPoolExecutor | None = None
+        self.pool: DaemonPool | None = None
         # Consulted by each request before it leaves; read on this (the loop's) thread.
         self.stop = StopFlag(sending_stopped)
         self.shutdown_seen: float | None = None  # monotonic time the loop first saw a shutdown
@@ -131,7 +132,7 @@ class SendLoop:
         """Send until the dispatch ends or this task hands over; return an Exit or the final status."""
         limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
         client = httpx.Client(timeout=self.account.timeout_seconds, limits=limits)
-        pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix=f"dispatch-{self.dispatch.pk}")
+        pool = DaemonPool(self.concurrency, name=f"dispatch-{self.dispatch.pk}")
         self.client, self.pool = client, pool
         try:
             with RateShare(self.account, self.bucket, self.concurrency):
@@ -146,8 +147,8 @@ class SendLoop:
         finally:
             if self.abandoned:
                 # Threads still waiting for answers at shutdown: do not wait for them (nor
-                # close the client under them); the worker process exits.
-                pool.shutdown(wait=False, cancel_futures=True)
+                # close the client under them); the worker process exits without them.
+                pool.shutdown(wait=False)
             else:
                 pool.shutdown(wait=True)
                 client.close()

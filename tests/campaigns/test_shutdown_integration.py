@@ -82,3 +82,33 @@ def test_sigterm_to_an_idle_cluster_with_its_ticker_loop_exits_within_10_s(qclus
 
     assert took <= LIMIT, f"qcluster took {took:.1f} s to stop\n{cluster.output()[-3000:]}"
     assert not ticker_running(), "the ticker loop handed its lease back"
+
+
+def test_a_request_still_unanswered_at_sigterm_is_left_to_the_watchdog_and_never_sent_twice(
+    make_account, approved_campaign, qcluster
+):
+    """A slow provider must not hold the stop past 10 s: after a grace of 5 s the worker
+    leaves its in-flight request, with the claim, to the watchdog (as after a crash): a
+    Binance broadcast is not deduplicated, so it becomes ``unknown``, never a second one."""
+    account, server = make_account("binance", timeout_seconds=60)
+    server.app.knobs.latency_ms = 30_000  # answered long after docker stop's 10 s
+    first = qcluster()
+    approved_campaign(account, make_audience("all"))
+    start_ticker()
+    in_flight = Delivery.objects.filter(status=DeliveryStatus.IN_FLIGHT)
+    wait_for(in_flight.exists, timeout=60, what="the broadcast in flight")
+    time.sleep(0.5)  # marked in flight just before it leaves: now it is on the wire
+
+    took = sigterm(first)
+
+    assert took <= LIMIT, f"qcluster took {took:.1f} s to stop\n{first.output()[-3000:]}"
+    assert Dispatch.objects.get().status == DispatchStatus.RUNNING  # claim kept: its heartbeat stops
+    server.app.knobs.latency_ms = 0
+    qcluster()
+    start_ticker()
+    broadcast = Delivery.objects.filter(status=DeliveryStatus.UNKNOWN)
+    wait_for(broadcast.exists, timeout=60, what="the watchdog settling the broadcast")
+    settled = broadcast.get()
+    assert settled.provider_code == "WORKER_LOST" and settled.attempts == 1
+    # The emulator counts a request after its latency: the first one may not be counted yet.
+    assert server.app.requests_seen <= 1 and len(server.app.accepted) <= 1, "no second broadcast"

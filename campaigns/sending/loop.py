@@ -43,7 +43,7 @@ from campaigns.sending.operations import sending_stopped
 from campaigns.sending.outcomes import record_outcomes
 from campaigns.sending.pool import DaemonPool
 from campaigns.sending.ratelimit import RateShare, TokenBucket
-from campaigns.sending.stopflag import StopFlag
+from campaigns.sending.stopflag import Refresher, StopFlag
 from campaigns.sending.transitions import OPEN_DELIVERY, delivery_move
 from campaigns.sending.wake import enqueue_dispatch
 from providers.base import Message, Provider, Result
@@ -265,6 +265,8 @@ class SendLoop:
         """
         beat = HeartbeatThread(self.dispatch.pk, self.me, max(0.5, settings.CRIER_STALE_DISPATCH_SECONDS / 4))
         beat.start()
+        reader = Refresher(self.stop, name=f"stop-reader-{self.dispatch.pk}")
+        reader.start()  # keeps the stop reading fresh while this thread stores answers
         try:
             self.stop.refresh_if_due()
             send = (self.provider, self.client, self.bucket, self.message)
@@ -275,6 +277,7 @@ class SendLoop:
                 self.ahead = self._read(timezone.now())
             results = self._answers(futures)
         finally:
+            reader.stop()
             beat.stop()
         if results is None:
             self.abandoned = True
@@ -290,12 +293,12 @@ class SendLoop:
     def _answers(self, futures: list[Future]) -> list[Result | None] | None:
         """Wait for the chunk's requests, reading the stop for them meanwhile; None if abandoned.
 
-        A request not issued because sending halted answers None. Reads the stop at least
-        every ``max_age / 2`` while waiting, so the requests never wait long for a reading.
+        A request not issued because sending halted answers None. Reads the stop itself
+        when the reader thread's reading is due (a fallback), so requests seldom wait.
         """
         pending = set(futures)
         while pending:
-            self.stop.refresh_if_due()
+            self.stop.refresh_if_due(after=self.stop.max_age)  # only if the reader thread lags
             _done, pending = wait_futures(pending, timeout=self.stop.max_age / 4)
             if pending and shutdown.shutting_down():
                 now = time.monotonic()

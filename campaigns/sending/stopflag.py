@@ -7,22 +7,28 @@ rate-limit wait, where the time passes, and during it), and answers from a readi
 ``SendSwitch`` at most ``max_age`` (250 ms) old. So within ``max_age`` of the stop being
 committed no request leaves but those already on the wire (at most ``max_concurrency``).
 
-Threads: the database is read on the send loop's thread only (the loop's docstring:
-every database call stays on that thread, which also keeps test transactions and
-connection counts as they were). The loop calls :meth:`StopFlag.refresh_if_due` while it
-waits for a chunk's requests; a sending thread that finds the reading older than
-``max_age`` waits for the next one instead of sending on a stale answer. The cluster's
-shutdown (``campaigns.sending.shutdown``) is in memory and halts at once.
+Threads: while a chunk is sent, a :class:`Refresher` thread reads the stop every
+``max_age / 2`` on a database connection of its own (as the heartbeat does), so the
+readings stay fresh while the loop's thread stores the previous chunk's answers; the
+loop's thread also reads whenever it finds the reading due while it waits (a fallback).
+A sending thread that finds the reading older than ``max_age`` waits for the next one
+instead of sending on a stale answer. The cluster's shutdown
+(``campaigns.sending.shutdown``) is in memory and halts at once.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
 from enum import StrEnum
 
+from django.db import connection
+
 from campaigns.sending import shutdown
+
+logger = logging.getLogger(__name__)
 
 # Issue #15 point 6: the stop is seen by every request within this many seconds.
 MAX_AGE = 0.25
@@ -75,11 +81,12 @@ class StopFlag:
             self._changed.notify_all()
         return stopped
 
-    def refresh_if_due(self) -> None:
-        """Read again once the reading is half its allowed age, so senders seldom wait for one."""
+    def refresh_if_due(self, after: float | None = None) -> None:
+        """Read again once the reading is ``after`` seconds old (default: half its allowed age)."""
         with self._changed:
             read_at = self._read_at
-        if read_at is None or self._clock() - read_at >= self.max_age / 2:
+        due = self.max_age / 2 if after is None else after
+        if read_at is None or self._clock() - read_at >= due:
             self.refresh()
 
     def close(self) -> None:
@@ -119,3 +126,27 @@ class StopFlag:
             if left <= 0:
                 return None
             time.sleep(min(left, slice_))
+
+
+class Refresher(threading.Thread):
+    """Read ``flag`` every ``max_age / 2`` while a chunk is sent, on a connection of its own."""
+
+    def __init__(self, flag: StopFlag, name: str) -> None:
+        super().__init__(name=name, daemon=True)
+        self.flag = flag
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self.stopped.is_set():
+                try:
+                    self.flag.refresh()
+                except Exception:  # the database blinked: requests wait for a reading, none leaves blind
+                    logger.exception("reading the emergency stop failed")
+                self.stopped.wait(self.flag.max_age / 2)
+        finally:
+            connection.close()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join(timeout=30)

@@ -16,7 +16,7 @@ from campaigns.sending import shutdown
 from campaigns.sending.operations import sending_resume, sending_stop
 from campaigns.sending.ratelimit import TokenBucket
 from campaigns.sending.run import dispatch_run
-from campaigns.sending.stopflag import MAX_AGE, Halt, StopFlag
+from campaigns.sending.stopflag import MAX_AGE, Halt, Refresher, StopFlag
 from campaigns.sending.ticker import dispatcher_tick
 from tests.campaigns.conftest import make_audience, make_recipients, wait_for
 
@@ -100,7 +100,7 @@ def test_the_age_counts_from_when_the_read_started_so_a_slow_read_is_already_old
     assert answer == [None]
 
 
-def test_the_loop_reads_again_at_half_the_bound_so_requests_seldom_wait():
+def test_a_reading_is_due_again_at_half_the_bound_so_requests_seldom_wait():
     clock, switch = Clock(), Switch()
     flag = flag_with(clock, switch)
     flag.refresh_if_due()
@@ -111,6 +111,23 @@ def test_the_loop_reads_again_at_half_the_bound_so_requests_seldom_wait():
     clock.now += 0.001
     flag.refresh_if_due()
     assert switch.reads == 2
+
+
+def test_the_reader_thread_keeps_the_reading_fresh_while_the_loop_is_busy_elsewhere():
+    """While the loop's thread stores answers, a thread of its own reads the stop, so a
+    stop committed meanwhile reaches the requests without the loop."""
+    switch = Switch()
+    flag = StopFlag(switch, in_shutdown=lambda: False)
+    reader = Refresher(flag, name="test-stop-reader")
+    reader.start()
+    try:
+        assert flag.halted() is None
+        switch.stopped = True
+        assert wait_for(lambda: flag.halted() is Halt.STOP, timeout=5, interval=0.01, what="the stop seen")
+        assert switch.reads >= 2
+    finally:
+        reader.stop()
+    assert not reader.is_alive()
 
 
 def test_a_stop_seen_halts_every_request_until_a_reading_says_otherwise():

@@ -17,7 +17,8 @@ sends each of them exactly once (docs/architecture.md, *Execution*).
 
 Where the provider deduplicates our key (``limits.idempotent``) the loop is pipelined:
 chunk N's answers are stored, and chunk N+1 is read with its addresses, while chunk N+1's
-requests are on the wire; every database call stays on the loop's thread.
+requests are on the wire; every write stays on the loop's thread (the heartbeat, the rate
+share and the stop reading have threads and connections of their own).
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from campaigns.models import Lease
+from campaigns.sending import shutdown
 from campaigns.sending.claims import worker_id
 from campaigns.sending.run import dispatch_run
 from campaigns.sending.ticker import dispatcher_tick
@@ -61,7 +62,9 @@ def dispatcher_loop(duration: float | None = None) -> str:
     until it is free or their time is up, and each loop enqueues its successor before
     it ends. A django-q2 Schedule
     starts it every minute as a safety net in case the chain is lost (Redis broker).
-    The watchdog runs every 10 s inside the loop.
+    The watchdog runs every 10 s inside the loop. When the worker's cluster is shutting
+    down (SIGTERM) the loop hands over at once instead of at ``duration``
+    (campaigns/sending/shutdown.py).
     """
     from django_q.tasks import async_task
 
@@ -74,13 +77,16 @@ def dispatcher_loop(duration: float | None = None) -> str:
     # enqueues its successor). A live holder renews it every tick, so after ``ttl`` it
     # is safe to leave: the holder chains its own successor.
     give_up = time.monotonic() + ttl + 2 * tick
-    while not _claim_lease(TICKER_LEASE, me, ttl):
+    while not shutdown.shutting_down() and not _claim_lease(TICKER_LEASE, me, ttl):
         if time.monotonic() >= give_up:
             return "another ticker is running"
-        time.sleep(tick)
+        shutdown.sleep(tick)
+    if shutdown.shutting_down():  # before holding the lease: a worker of another cluster goes on
+        async_task("campaigns.tasks.dispatcher_loop", task_name="dispatcher-loop")
+        return "handed over: shutting down"
     ends = time.monotonic() + duration
     last_watchdog = 0.0
-    while time.monotonic() < ends:
+    while time.monotonic() < ends and not shutdown.shutting_down():
         started = time.monotonic()
         try:
             dispatcher_tick()
@@ -92,7 +98,7 @@ def dispatcher_loop(duration: float | None = None) -> str:
             close_old_connections()
         if not _claim_lease(TICKER_LEASE, me, ttl):
             return "lease lost"
-        time.sleep(max(0.0, tick - (time.monotonic() - started)))
+        shutdown.sleep(max(0.0, tick - (time.monotonic() - started)))
     Lease.objects.filter(name=TICKER_LEASE, holder=me).update(expires_at=timezone.now())
     async_task("campaigns.tasks.dispatcher_loop", task_name="dispatcher-loop")
     return "handed over"

@@ -13,6 +13,7 @@ from django.db.models import Q
 
 from campaigns.models import Delivery, Recipient
 from campaigns.sending.ratelimit import TokenBucket
+from campaigns.sending.stopflag import StopFlag
 from campaigns.sending.transitions import OPEN_DELIVERY
 from providers.base import Batch, Message, Outcome, Provider, Result, Target
 
@@ -100,16 +101,29 @@ def read_chunk(dispatch_id: int, provider: Provider, now: datetime, size: int) -
 
 
 def send_one(
-    provider: Provider, client: httpx.Client, bucket: TokenBucket, message: Message, batch: Batch
-) -> Result:
-    """Send one request within the rate limit; every failure becomes a Result, never an exception."""
+    provider: Provider,
+    client: httpx.Client,
+    bucket: TokenBucket,
+    message: Message,
+    batch: Batch,
+    stop: StopFlag | None = None,
+) -> Result | None:
+    """Send one request within the rate limit; every failure becomes a Result, never an exception.
+
+    Returns None when the request was *not issued* because sending halted (``stop``: the
+    emergency stop or the cluster's shutdown), checked during the rate-limit wait and
+    again right before the request leaves (issue #15 point 6); the caller puts it back.
+    """
     if provider.limits.per_user and batch.targets and not batch.targets[0].address:
         return Result(
             Outcome.FAILED,
             code="NO_ADDRESS",
             message=f"recipient {batch.targets[0].external_id} has no {provider.kind} address",
         )
-    bucket.take()
+    if bucket.take(stop) is not None:
+        return None
+    if stop is not None and stop.halted() is not None:
+        return None  # the token is spent; it is only rate budget, and sending has halted
     try:
         return provider.send(client, message, batch)
     except Exception as exc:  # a bug or bad input must not leave the delivery in flight

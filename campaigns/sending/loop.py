@@ -1,22 +1,32 @@
 """The send loop of one claimed, planned dispatch: chunk after chunk until it ends or hands over.
 
-Every pass (:meth:`SendLoop._step`) checks, in this order, the emergency stop, the claim
-(heartbeat), and the occurrence's expiry; then it takes the next chunk of open deliveries,
-marks them ``in_flight`` (counting the attempt) *before* their requests leave, sends them
-on a thread pool within the account's rate share, and stores the answers. The pass either
-continues or ends the loop with one of the :class:`Exit` values or the dispatch's final
-status.
+Every pass (:meth:`SendLoop._step`) checks, in this order, the cluster's shutdown, the
+emergency stop, the claim (heartbeat), and the occurrence's expiry; then it takes the next
+chunk of open deliveries, marks them ``in_flight`` (counting the attempt) *before* their
+requests leave, sends them on a thread pool within the account's rate share, and stores
+the answers. The pass either continues or ends the loop with one of the :class:`Exit`
+values or the dispatch's final status.
+
+Stopping (issue #15 point 6, issue #19): each request consults the loop's
+:class:`~campaigns.sending.stopflag.StopFlag` right before it leaves and during its
+rate-limit wait, so the emergency stop halts a chunk part-way (within 250 ms) and a
+SIGTERM to ``qcluster`` at once. Requests not issued go back to ``pending`` with their
+attempt uncounted; those in flight finish and are stored; then the dispatch is handed
+back (``running -> pending``) as the per-chunk stop did, so a resume or another worker
+sends each of them exactly once (docs/architecture.md, *Execution*).
 
 Where the provider deduplicates our key (``limits.idempotent``) the loop is pipelined:
 chunk N's answers are stored, and chunk N+1 is read with its addresses, while chunk N+1's
-requests are on the wire; every database call stays on the loop's thread.
+requests are on the wire; every write stays on the loop's thread (the heartbeat, the rate
+share and the stop reading have threads and connections of their own).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
+from concurrent.futures import wait as wait_futures
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -26,12 +36,15 @@ from django.db.models import F, Min
 from django.utils import timezone
 
 from campaigns.models import Delivery, DeliveryStatus, Dispatch
+from campaigns.sending import shutdown
 from campaigns.sending.batches import Chunk, read_chunk, send_one
 from campaigns.sending.claims import HeartbeatThread, heartbeat, release
 from campaigns.sending.finish import dispatch_finish, store_counts
 from campaigns.sending.operations import sending_stopped
 from campaigns.sending.outcomes import record_outcomes
+from campaigns.sending.pool import DaemonPool
 from campaigns.sending.ratelimit import RateShare, TokenBucket
+from campaigns.sending.stopflag import Refresher, StopFlag
 from campaigns.sending.transitions import OPEN_DELIVERY, delivery_move
 from campaigns.sending.wake import enqueue_dispatch
 from providers.base import Message, Provider, Result
@@ -43,6 +56,12 @@ logger = logging.getLogger(__name__)
 # quadratic in its size. They are also recounted whenever a task hands over or ends.
 COUNT_INTERVAL = 1.0
 
+# Seconds a task whose cluster is shutting down waits for the requests already in flight
+# (bounded by the account's timeout anyway): a graceful stop must end within the 10 s
+# that docker stop and most orchestrators give (issue #19; docs/queue-and-http.md). Any
+# still unanswered then are left to the watchdog, as after a crash.
+SHUTDOWN_GRACE = 5.0
+
 
 class Exit(StrEnum):
     """How a send loop ended without finishing its dispatch (else: the final status)."""
@@ -50,6 +69,7 @@ class Exit(StrEnum):
     STOPPED = "stopped"  # emergency stop, or in-flight requests of a dead worker: handed back
     LOST_CLAIM = "lost-claim"  # the watchdog gave the dispatch to another worker
     CONTINUE = "continue"  # budget used: handed back, a new task continues it
+    SHUTDOWN = "shutdown"  # the worker's cluster is stopping: handed back, a task for another worker enqueued
 
 
 def expire_open(dispatch_id: int, reason: str) -> int:
@@ -103,22 +123,36 @@ class SendLoop:
         self.unrecorded: tuple[list[Delivery], list[Result]] | None = None
         self.counted_at = 0.0
         self.client: httpx.Client | None = None
-        self.pool: ThreadPoolExecutor | None = None
+        self.pool: DaemonPool | None = None
+        # Consulted by each request before it leaves; read on this (the loop's) thread.
+        self.stop = StopFlag(sending_stopped)
+        self.shutdown_seen: float | None = None  # monotonic time the loop first saw a shutdown
+        self.abandoned = False  # requests left in flight at shutdown (the watchdog settles them)
 
     def run(self) -> str:
         """Send until the dispatch ends or this task hands over; return an Exit or the final status."""
         limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
-        with (
-            httpx.Client(timeout=self.account.timeout_seconds, limits=limits) as client,
-            ThreadPoolExecutor(self.concurrency, thread_name_prefix=f"dispatch-{self.dispatch.pk}") as pool,
-            RateShare(self.account, self.bucket, self.concurrency),
-        ):
-            self.client, self.pool = client, pool
-            self.counted_at = time.monotonic()
-            while True:
-                ended = self._step()
-                if ended is not None:
-                    return ended
+        client = httpx.Client(timeout=self.account.timeout_seconds, limits=limits)
+        pool = DaemonPool(self.concurrency, name=f"dispatch-{self.dispatch.pk}")
+        self.client, self.pool = client, pool
+        try:
+            with RateShare(self.account, self.bucket, self.concurrency):
+                self.counted_at = time.monotonic()
+                try:
+                    while True:
+                        ended = self._step()
+                        if ended is not None:
+                            return ended
+                finally:
+                    self.stop.close()  # a request not yet issued is not issued any more
+        finally:
+            if self.abandoned:
+                # Threads still waiting for answers at shutdown: do not wait for them (nor
+                # close the client under them); the worker process exits without them.
+                pool.shutdown(wait=False)
+            else:
+                pool.shutdown(wait=True)
+                client.close()
 
     # --- one pass -------------------------------------------------------------------------
 
@@ -134,12 +168,19 @@ class SendLoop:
         chunk = self._mark_in_flight(chunk, now)
         if not chunk.deliveries:
             return None
-        self._send_chunk(chunk)
+        if not self._send_chunk(chunk):
+            return Exit.SHUTDOWN  # requests left in flight: the claim goes stale, the watchdog settles them
         return self._after_chunk()
 
     def _check(self) -> Exit | None:
-        """The emergency stop and this worker's claim, before every chunk."""
-        if sending_stopped():
+        """The cluster's shutdown, the emergency stop and this worker's claim, before every chunk."""
+        if shutdown.shutting_down():
+            self._settle()
+            store_counts(self.dispatch.pk)
+            if release(self.dispatch.pk, self.me, "handed back: its worker was shutting down"):
+                enqueue_dispatch(self.dispatch.pk)  # another worker (cluster) continues at once
+            return Exit.SHUTDOWN
+        if self.stop.refresh():
             self._settle()
             store_counts(self.dispatch.pk)
             release(self.dispatch.pk, self.me, "halted by the emergency stop")
@@ -183,7 +224,7 @@ class SendLoop:
             release(self.dispatch.pk, self.me, f"waiting {wait:.0f} s to retry")
             enqueue_dispatch(self.dispatch.pk)
             return Exit.CONTINUE
-        time.sleep(min(wait, 1.0))
+        shutdown.sleep(min(wait, 1.0))  # a shutdown wakes it; the next _check hands over
         return None
 
     def _mark_in_flight(self, chunk: Chunk, now: datetime) -> Chunk:
@@ -216,24 +257,75 @@ class SendLoop:
             d.status = DeliveryStatus.IN_FLIGHT
         return chunk
 
-    def _send_chunk(self, chunk: Chunk) -> None:
-        """Send the chunk's requests; meanwhile store the previous answers and read ahead."""
+    def _send_chunk(self, chunk: Chunk) -> bool:
+        """Send the chunk's requests; meanwhile store the previous answers and read ahead.
+
+        Each request consults ``self.stop`` before it leaves; those it kept back are put
+        back open. Returns False only when, at shutdown, requests were still unanswered
+        after ``SHUTDOWN_GRACE``: they are left in flight, with the claim, to the watchdog.
+        """
         beat = HeartbeatThread(self.dispatch.pk, self.me, max(0.5, settings.CRIER_STALE_DISPATCH_SECONDS / 4))
         beat.start()
+        reader = Refresher(self.stop, name=f"stop-reader-{self.dispatch.pk}")
+        reader.start()  # keeps the stop reading fresh while this thread stores answers
         try:
-            futures = [
-                self.pool.submit(send_one, self.provider, self.client, self.bucket, self.message, batch)
-                for batch in chunk.batches
-            ]
+            self.stop.refresh_if_due()
+            send = (self.provider, self.client, self.bucket, self.message)
+            futures = [self.pool.submit(send_one, *send, batch, self.stop) for batch in chunk.batches]
             self._settle()  # the previous chunk, while this one is sent
+            self.stop.refresh_if_due()
             if self.pipelined:
                 self.ahead = self._read(timezone.now())
-            results = [future.result() for future in futures]
+            results = self._answers(futures)
         finally:
+            reader.stop()
             beat.stop()
-        self.unrecorded = (chunk.deliveries, results)
+        if results is None:
+            self.abandoned = True
+            return False
+        sent = [(d, r) for d, r in zip(chunk.deliveries, results, strict=True) if r is not None]
+        self._put_back([d for d, r in zip(chunk.deliveries, results, strict=True) if r is None])
+        if sent:
+            self.unrecorded = ([d for d, _r in sent], [r for _d, r in sent])
         if not self.pipelined:
             self._settle()
+        return True
+
+    def _answers(self, futures: list[Future]) -> list[Result | None] | None:
+        """Wait for the chunk's requests, reading the stop for them meanwhile; None if abandoned.
+
+        A request not issued because sending halted answers None. Reads the stop itself
+        when the reader thread's reading is due (a fallback), so requests seldom wait.
+        """
+        pending = set(futures)
+        while pending:
+            self.stop.refresh_if_due(after=self.stop.max_age)  # only if the reader thread lags
+            _done, pending = wait_futures(pending, timeout=self.stop.max_age / 4)
+            if pending and shutdown.shutting_down():
+                now = time.monotonic()
+                if self.shutdown_seen is None:
+                    self.shutdown_seen = now
+                elif now - self.shutdown_seen > SHUTDOWN_GRACE:
+                    logger.warning(
+                        "dispatch %s: %d requests still in flight at shutdown; left to the watchdog",
+                        self.dispatch.pk,
+                        len(pending),
+                    )
+                    return None
+        return [future.result() for future in futures]
+
+    def _put_back(self, deliveries: list[Delivery]) -> None:
+        """Reopen requests marked in flight but never issued (sending halted), attempt uncounted."""
+        if not deliveries:
+            return
+        n = delivery_move(
+            DeliveryStatus.IN_FLIGHT,
+            DeliveryStatus.PENDING,
+            where={"pk__in": [d.pk for d in deliveries]},
+            attempts=F("attempts") - 1,
+            updated_at=timezone.now(),
+        )
+        logger.info("dispatch %s: sending halted; %d requests not issued, put back", self.dispatch.pk, n)
 
     def _after_chunk(self) -> Exit | None:
         """Hand over when the task's budget is used; recount progress at most every second."""

@@ -1,7 +1,9 @@
 """What an operator does to sending: the emergency stop, and deciding an ``unknown`` request.
 
-The emergency stop (:class:`~campaigns.models.SendSwitch`) is one row read before every
-chunk by every worker, so it halts all dispatching within a chunk. A delivery is
+The emergency stop (:class:`~campaigns.models.SendSwitch`) is one row that every worker's
+send loop reads at least every 250 ms while sending and that each request consults right
+before it leaves (``campaigns.sending.stopflag``), so within 1 s of the stop answering no
+request leaves but those already in flight (issue #15 point 6). A delivery is
 ``unknown`` when its worker died while it was in flight and the provider does not
 deduplicate our key: only an operator may resend it (same key) or close it.
 """
@@ -30,7 +32,7 @@ def sending_stopped() -> bool:
 
 
 def sending_stop(*, actor=None, reason: str = "") -> None:
-    """Halt all dispatching at once, across workers (checked before every chunk)."""
+    """Halt all dispatching at once, across workers (checked before every request)."""
     SendSwitch.objects.update_or_create(
         pk=1, defaults={"stopped": True, "reason": reason, "changed_by": actor}
     )

@@ -10,6 +10,7 @@ import time
 from django.db import connection
 
 from campaigns.models import Dispatch, DispatchStatus
+from campaigns.sending.stopflag import Halt, StopFlag
 
 logger = logging.getLogger(__name__)
 
@@ -33,8 +34,12 @@ class TokenBucket:
             self.rate = rate
             self.capacity = max(1.0, burst)
 
-    def take(self) -> None:
-        """Block until a token is available, then take it."""
+    def take(self, stop: StopFlag | None = None) -> Halt | None:
+        """Block until a token is available, then take it; return None.
+
+        With ``stop``, the wait (which can be seconds at a low rate) is slept in short
+        slices that consult it: when sending halts meanwhile, return why, without a token.
+        """
         while True:
             with self.lock:
                 now = time.monotonic()
@@ -42,9 +47,14 @@ class TokenBucket:
                 self.updated = now
                 if self.tokens >= 1:
                     self.tokens -= 1
-                    return
+                    return None
                 wait = (1 - self.tokens) / self.rate
-            time.sleep(wait)
+            if stop is None:
+                time.sleep(wait)
+                continue
+            halt = stop.sleep(wait)
+            if halt is not None:
+                return halt
 
 
 def _running_on_account(account_id: int) -> int:

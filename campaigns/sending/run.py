@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from campaigns.models import CampaignStatus, Dispatch, DispatchStatus
 from campaigns.provider_options import send_message
+from campaigns.sending import shutdown
 from campaigns.sending.claims import claim, release, worker_id
 from campaigns.sending.finish import campaign_move, campaign_settle
 from campaigns.sending.loop import Exit, SendLoop
@@ -28,6 +29,7 @@ from campaigns.sending.operations import sending_stopped
 from campaigns.sending.plan import DispatchRefused, dispatch_plan
 from campaigns.sending.reach import hold_if_over
 from campaigns.sending.transitions import dispatch_move
+from campaigns.sending.wake import enqueue_dispatch
 from campaigns.services import campaign_void_if_changed
 from campaigns.snapshot import campaign_hash
 from observability.metrics import occurrence_started
@@ -127,11 +129,17 @@ def dispatch_run(dispatch_id: int, *, budget_seconds: float | None = None) -> st
 
     Returns one of ``not-claimed`` (someone else has it, or it is finished), ``stopped``
     (emergency stop: handed back), ``continue`` (budget used: handed back and re-enqueued),
-    ``lost-claim``, or the dispatch's final status.
+    ``shutdown`` (this worker's cluster is stopping: handed back and re-enqueued for
+    another), ``lost-claim``, or the dispatch's final status.
     """
     budget = settings.CRIER_DISPATCH_TASK_BUDGET if budget_seconds is None else budget_seconds
     deadline = time.monotonic() + budget
     me = worker_id()
+    if shutdown.shutting_down():
+        # A task this stopping cluster had already taken from the broker (its in-memory
+        # queue runs before the workers stop): wake a worker elsewhere instead of sending.
+        enqueue_dispatch(dispatch_id)
+        return Exit.SHUTDOWN
     if sending_stopped():
         return Exit.STOPPED
     now = timezone.now()

@@ -59,7 +59,9 @@ DELIVERY_TRANSITIONS: dict[tuple[str, str], str] = {
     # Written by campaigns.sending.outcomes. (in_flight, unknown) is also the watchdog's move
     # for a request whose worker died where resending it is not safe.
     **{(R.IN_FLIGHT, to): "answer" for to in SENT_OUTCOMES},
-    (R.IN_FLIGHT, R.PENDING): "recover",  # worker lost; the provider deduplicates our key: resend
+    # Worker lost and the provider deduplicates our key: resend. Or never issued: sending
+    # halted (emergency stop, shutdown) after it was marked in flight (campaigns.sending.loop).
+    (R.IN_FLIGHT, R.PENDING): "recover",
     (R.UNKNOWN, R.PENDING): "resend",  # an operator's decision
     (R.UNKNOWN, R.CLOSED): "close",
 }

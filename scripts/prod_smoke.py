@@ -260,21 +260,24 @@ class Smoke:
         self.redis_flush()
         step("entrypoint.sh migrate")
         self.run("migrate", timeout=300)
-        step("seed_demo, the Alipay+ demo account pointed at this run's emulator")
-        self.manage("seed_demo")
+
+    def start_all(self) -> None:
+        step("entrypoint.sh web and worker; meanwhile the demo data, then the emulators")
+        self.start("web", "web")
+        self.start("worker", "worker")
+        # One Django start for both: the demo, and its Alipay+ account sent to this run's emulator.
         self.manage(
             "shell",
             "-c",
+            "from django.core.management import call_command; call_command('seed_demo');"
             "from providers.models import ProviderAccount as A;"
             f"A.objects.filter(name='Alipay+ demo').update(base_url='http://127.0.0.1:{self.emulator_port}')",
         )
-
-    def start_all(self) -> None:
-        step("entrypoint.sh emulators, web, worker")
+        # The emulators read the accounts' credentials when they start: after the demo.
         self.start("emulators", "emulators")
-        self.start("web", "web")
-        self.start("worker", "worker")
         wait_for(lambda: self.http.get("/healthz")[0] == 200, timeout=90, what="the web server")
+        emulator = Http(self.emulator_port)
+        wait_for(lambda: emulator.get("/_emulator/counts")[0] == 200, timeout=30, what="the emulators")
 
     def static_files(self) -> None:
         step("/admin/login/ links CSS that answers 200 (hashed, compressed), under the CSP")
@@ -302,6 +305,7 @@ class Smoke:
         for path in ("/healthz", "/readyz"):
             status, _, body = self.http.get(path)
             check(status == 200, f"{path} answered {status}: {body[:500]!r}")
+        self.run("healthcheck")  # compose's health check (entrypoint.sh healthcheck) passes
         checks = json.loads(self.http.get("/readyz")[2])["checks"]
         check(checks["broker"].get("broker") == "redis", f"/readyz did not ping Redis: {checks}")
         step("/healthz/dispatcher answers 200 once the worker runs")

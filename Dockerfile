@@ -1,9 +1,11 @@
-# syntax=docker/dockerfile:1
 # Crier's production image (README, "Deploying"). Two stages: the builder turns every
 # dependency into a wheel (with compilers at hand for any that ships none); the runtime is
 # a slim Python 3.11 with those wheels installed, no compiler, no pip cache, run as a
 # non-root user. Static files are collected at build, hashed and compressed (WhiteNoise).
 # The commands are scripts/entrypoint.sh's: web (default), worker, migrate, emulators.
+# BuildKit is needed (RUN --mount): Docker 23+ uses it by default, older ones with
+# DOCKER_BUILDKIT=1. Any Debian-based image with Python 3.11 and its venv module will do as
+# the base (README, "Deploying", says which one was built here).
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 # --- builder: wheels ------------------------------------------------------------------------
@@ -23,8 +25,10 @@ COPY providers/__init__.py providers/__init__.py
 COPY templates_registry/__init__.py templates_registry/__init__.py
 COPY campaigns/__init__.py campaigns/__init__.py
 COPY approvals/__init__.py approvals/__init__.py
-# The project's own wheel is dropped: the runtime runs the code from /app.
-RUN pip wheel --wheel-dir /wheels . \
+# pip from a virtualenv, so a base whose system Python is managed by apt works too. The
+# project's own wheel is dropped: the runtime runs the code from /app.
+RUN python -m venv /build \
+    && /build/bin/pip wheel --wheel-dir /wheels . \
     && rm /wheels/crier-*.whl
 
 # --- runtime --------------------------------------------------------------------------------
@@ -50,6 +54,8 @@ WORKDIR /app
 COPY . /app
 # collectstatic needs settings, and settings need a SECRET_KEY when DEBUG is off: a
 # throwaway one, for this command only (never in the image's environment).
+# Writable for the user: var/emulators (a sandbox's emulator keys), var/run (run-time files,
+# e.g. PROMETHEUS_MULTIPROC_DIR). The code and the static files stay root's, read-only.
 RUN SECRET_KEY=collectstatic-at-build-only DEBUG=0 python manage.py collectstatic --noinput -v 0 \
     && mkdir -p /app/var/emulators /app/var/run \
     && chown -R crier:crier /app/var/emulators /app/var/run

@@ -209,7 +209,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Static files -----------------------------------------------------------
 # WhiteNoise serves them from the web process itself, so DEBUG=0 shows the admin styled
 # with no web server in front (README, "Deploying"): a maintained library that sets far-
-# future cache headers on hashed names and serves the gzip/brotli copies it made. In
+# future cache headers on hashed names and serves the gzip copies it made. In
 # production the files are collected once (`collectstatic`, at image build and in
 # `scripts/entrypoint.sh web`) into STATIC_ROOT under hashed, compressed names. The manifest
 # storage refuses to render a page whose static file is missing from its manifest, so it
@@ -314,7 +314,8 @@ LOGGING = {
         "django": {"handlers": [], "level": "INFO"},
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
-        "django_q": {"level": env("Q_LOG_LEVEL", "WARNING")},
+        # django-q2 logs as "django-q" (django_q/conf.py), not under its package's name.
+        "django-q": {"level": env("Q_LOG_LEVEL", "WARNING")},
     },
 }
 

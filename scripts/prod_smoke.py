@@ -163,6 +163,7 @@ class Smoke:
             HOST="127.0.0.1",
             WEB_CONCURRENCY="2",
             CRIER_LOG_FORMAT="json",
+            Q_LOG_LEVEL="INFO",  # so the worker logs enough for the JSON check to read
             CRIER_TICKER_MAX_AGE_SECONDS=str(TICKER_MAX_AGE),
             CRIER_METRICS_TOKEN=self.metrics_token,
             PROMETHEUS_MULTIPROC_DIR=str(self.tmp / "prometheus"),

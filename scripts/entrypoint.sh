@@ -31,7 +31,9 @@ case "${1:-web}" in
   worker)
     # Start the ticker loop now rather than at django-q2's next schedule check (up to a
     # minute away); a second loop only waits for the lease and leaves (docs/architecture.md).
-    "$PYTHON" -c 'import django; django.setup(); from django_q.tasks import async_task; async_task("campaigns.tasks.dispatcher_loop", task_name="dispatcher-loop")'
+    # Only a head start: if it fails, the schedule starts the ticker all the same.
+    "$PYTHON" -c 'import django; django.setup(); from django_q.tasks import async_task; async_task("campaigns.tasks.dispatcher_loop", task_name="dispatcher-loop")' \
+      || echo "entrypoint: could not wake the ticker now; django-q2's schedule will start it" >&2
     exec "$PYTHON" manage.py qcluster
     ;;
   migrate)

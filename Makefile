@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Parallel test processes (pytest-xdist); 2 suits a 2-core machine.
 TEST_WORKERS ?= 2
 
-.PHONY: run test lint bench bench-quick install emulators worker web clean
+.PHONY: run test lint bench bench-quick install emulators worker web clean prod-smoke
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,10 +29,17 @@ run: $(STAMP) .env
 test: $(STAMP)
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
-## ruff, and import-linter's contracts (apps import one way; see docs/architecture.md).
+## ruff, import-linter's contracts (apps import one way; see docs/architecture.md), hadolint, shellcheck.
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/hadolint Dockerfile
+	$(VENV)/bin/shellcheck scripts/*.sh
+
+## Production smoke test: DEBUG=0, PostgreSQL, Redis (db 14); web and worker started as the
+## image's entrypoint starts them (scripts/entrypoint.sh), outside a container.
+prod-smoke: $(STAMP)
+	$(PY) scripts/prod_smoke.py
 
 bench: $(STAMP)
 	$(PY) -m bench

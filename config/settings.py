@@ -174,6 +174,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # WhiteNoise serves /static/ straight after the security headers (README, "Deploying").
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -210,13 +212,37 @@ DATABASES = {"default": database_from_url(DATABASE_URL)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Static files -----------------------------------------------------------
+# WhiteNoise serves them from the web process itself, so DEBUG=0 shows the admin styled
+# with no web server in front (README, "Deploying"): a maintained library that sets far-
+# future cache headers on hashed names and serves the gzip copies it made. In
+# production the files are collected once (`collectstatic`, at image build and in
+# `scripts/entrypoint.sh web`) into STATIC_ROOT under hashed, compressed names. The manifest
+# storage refuses to render a page whose static file is missing from its manifest, so it
+# is used only when DEBUG is off outside the tests; DEBUG=1, the tests and the browser
+# tests' live server use the plain storage and find files in the apps directly.
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env("STATIC_ROOT", str(BASE_DIR / "var" / "static")))
+_HASHED_STATIC = not DEBUG and not UNDER_PYTEST
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if _HASHED_STATIC
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+# Without collected files (development, tests) WhiteNoise looks in the apps' static folders.
+WHITENOISE_USE_FINDERS = not _HASHED_STATIC
+WHITENOISE_AUTOREFRESH = DEBUG
 
 # --- Security (production values when DEBUG is off) -------------------------
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG and not UNDER_PYTEST)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG and not UNDER_PYTEST)
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG and not UNDER_PYTEST)
+# Health probes (config/health.py) speak plain HTTP to the pod or container: no redirect.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^healthz/dispatcher$", r"^readyz$"]
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG or UNDER_PYTEST else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
@@ -317,18 +343,45 @@ CRIER_AUDIT_KEY = env_list("CRIER_AUDIT_KEY")
 CRIER_AUDIT_CHECKPOINT_FILE = env("CRIER_AUDIT_CHECKPOINT_FILE")
 
 # --- Logging ----------------------------------------------------------------
+# CRIER_LOG_FORMAT=json writes one JSON object a line (python-json-logger, a maintained
+# formatter: it escapes what a hand-made one would get wrong, and keeps every `extra=`
+# field, e.g. campaign_id and dispatch_id, as a key of its own). "plain" is for people.
+# Nothing logged carries a secret: credentials are never passed to a logger.
+LOG_FORMAT = env("CRIER_LOG_FORMAT", "plain").strip().lower()
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(f"CRIER_LOG_FORMAT={LOG_FORMAT!r} is not 'plain' or 'json'")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(levelname)s %(name)s %(message)s",
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            "timestamp": "time",
+            "json_ensure_ascii": False,
+        },
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {
+        # Django's own console handler (DEBUG only) would print its records a second time,
+        # in plain text: they go to the root handler above like everything else.
+        "django": {"handlers": [], "level": "INFO"},
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
-        "django_q": {"level": env("Q_LOG_LEVEL", "WARNING")},
+        # django-q2 logs as "django-q" (django_q/conf.py), not under its package's name.
+        "django-q": {"level": env("Q_LOG_LEVEL", "WARNING")},
     },
 }
+
+# --- Health probes (config/health.py) ----------------------------------------
+# /healthz/dispatcher answers 503 when the dispatcher ticker's last round is older than
+# this many seconds. A ticker renews its lease every CRIER_DISPATCH_TICK_SECONDS and hands
+# over to its successor every CRIER_TICKER_SECONDS (a gap of a few seconds); django-q2's
+# schedule restarts a lost chain within about a minute, so the default waits for that.
+CRIER_TICKER_MAX_AGE_SECONDS = env_int("CRIER_TICKER_MAX_AGE_SECONDS", 90)
 
 # --- REST API ---------------------------------------------------------------
 REST_FRAMEWORK = {

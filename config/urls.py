@@ -1,8 +1,10 @@
-"""Top-level URL routes: the admin, the REST API under /api/v1/, and its schema."""
+"""Top-level URL routes: the admin, the REST API under /api/v1/, its schema, and the health probes."""
 
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from config import health
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -10,5 +12,9 @@ urlpatterns = [
     path("metrics", include("config.metrics")),  # Prometheus, with a bearer token: docs/metrics.md
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
+    # Health probes (config/health.py); no trailing slash, as probes are usually written.
+    path("healthz", health.healthz, name="healthz"),
+    path("healthz/dispatcher", health.dispatcher, name="healthz-dispatcher"),
+    path("readyz", health.readyz, name="readyz"),
     path("", include("campaigns.urls")),
 ]

@@ -52,7 +52,8 @@ def end_without_sending(dispatch: Dispatch, me: str, status: str, detail: str) -
         claimed_by="",
         heartbeat_at=None,
     )
-    logger.info("dispatch %s %s: %s", dispatch.pk, status, detail)
+    ids = {"dispatch_id": dispatch.pk, "campaign_id": dispatch.campaign_id}  # JSON logs' keys
+    logger.info("dispatch %s %s: %s", dispatch.pk, status, detail, extra=ids)
     if not dispatch.is_preview:
         campaign_settle(dispatch.campaign)
     return status

@@ -231,7 +231,10 @@ def _campaign_due_times(
             )
         )
     except (ScheduleError, ValidationError) as exc:
-        logger.warning("campaign %s has a schedule that cannot be evaluated: %s", campaign.pk, exc)
+        logger.warning(
+            "campaign %s has a schedule that cannot be evaluated: %s", campaign.pk, exc,
+            extra={"campaign_id": campaign.pk},
+        )
         return []
 
 

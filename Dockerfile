@@ -57,7 +57,7 @@ COPY . /app
 # Writable for the user: var/emulators (a sandbox's emulator keys), var/run (run-time files,
 # e.g. PROMETHEUS_MULTIPROC_DIR). The code and the static files stay root's, read-only.
 RUN SECRET_KEY=collectstatic-at-build-only DEBUG=0 python manage.py collectstatic --noinput -v 0 \
-    && mkdir -p /app/var/emulators /app/var/run \
+    && mkdir -p /app/var/emulators /app/var/run/metrics \
     && chown -R crier:crier /app/var/emulators /app/var/run
 USER 10001:10001
 EXPOSE 8000

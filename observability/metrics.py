@@ -19,13 +19,29 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import os
+import socket
 import time
 from collections import Counter as Tally
 from collections.abc import Iterable, Iterator
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Histogram, values
 
 logger = logging.getLogger(__name__)
+
+
+def _process_identifier() -> str:
+    """Name this process's metric files by host and process id: containers sharing one
+    directory (compose.yaml's ``metrics`` volume) each number their processes from 1, so a
+    bare process id would make two processes write one file. No ``_`` (prometheus-client
+    splits file names on it)."""
+    host = socket.gethostname().replace("_", "-") or "host"
+    return f"{host}-{os.getpid()}"
+
+
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    # Before any metric below is made: each picks its value class when it is created.
+    values.ValueClass = values.MultiProcessValue(process_identifier=_process_identifier)
 
 # Seconds. Provider answers take tens of milliseconds when healthy; an account's timeout is
 # 10 s by default, and the top buckets show requests that waited for it.

@@ -58,6 +58,12 @@ def _step(path: str, key: Any) -> str:
     return f"{path}.{shown}" if path else shown
 
 
+def printable(name: str) -> str:
+    """Return ``name`` as it is shown in a message: as is when it is a plain identifier,
+    else JSON-quoted in ASCII (a name may itself be the bad text)."""
+    return _step("", name)
+
+
 def _text_problem(text: str) -> str | None:
     """Return why ``text`` cannot be kept, or None."""
     if "\x00" in text:

@@ -141,9 +141,9 @@ def scan_model(model: type[models.Model], connection, *, chunk: int = CHUNK) -> 
         [connection.ops.quote_name(pk.column), *(_raw_column(connection, f.column) for f in fields)]
     )
     table = connection.ops.quote_name(model._meta.db_table)
-    order = connection.ops.quote_name(pk.column)
     with connection.chunked_cursor() as cursor:
-        cursor.execute(f"SELECT {columns} FROM {table} ORDER BY {order}")  # noqa: S608 (names quoted)
+        # ORDER BY 1, the key: a text primary key is also one of the scanned columns.
+        cursor.execute(f"SELECT {columns} FROM {table} ORDER BY 1")  # noqa: S608 (names quoted)
         while rows := cursor.fetchmany(chunk):
             for key, *values in rows:
                 for field, raw in zip(fields, values, strict=True):

@@ -4,7 +4,7 @@ migration. ``manage.py find_broken_text`` runs the same scan at any time (approv
 
 import logging
 
-from django.db import migrations
+from django.db import migrations, transaction
 
 logger = logging.getLogger("approvals.broken_text")
 
@@ -12,8 +12,11 @@ logger = logging.getLogger("approvals.broken_text")
 def report_broken_text(apps, schema_editor):
     from approvals.broken_text import crier_models, scan
 
+    connection = schema_editor.connection
     try:
-        findings = list(scan(crier_models(apps), schema_editor.connection))
+        # In a savepoint: on PostgreSQL a failed query would abort the migration's transaction.
+        with transaction.atomic(using=connection.alias):
+            findings = list(scan(crier_models(apps), connection))
     except Exception:  # a report must never stop an upgrade
         logger.exception("the scan for broken text failed; run manage.py find_broken_text")
         return

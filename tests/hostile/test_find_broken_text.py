@@ -178,3 +178,22 @@ def test_the_data_migration_logs_each_finding_and_never_fails(recipients, caplog
     with caplog.at_level(logging.WARNING, logger="approvals.broken_text"):
         migration.report_broken_text(Broken(), editor)  # logged, not raised
     assert "the scan for broken text failed" in caplog.records[0].getMessage()
+
+
+def test_a_failing_query_in_the_data_migration_leaves_the_migration_usable(recipients, caplog, monkeypatch):
+    """On PostgreSQL a failed query aborts the transaction: the scan runs in a savepoint."""
+    migration = importlib.import_module("approvals.migrations.0008_find_broken_text")
+
+    def failing_scan(model_list, conn):
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT * FROM no_such_table_for_the_scan")
+        yield from ()
+
+    monkeypatch.setattr("approvals.broken_text.scan", failing_scan)
+    editor = type("Editor", (), {"connection": connection})()
+
+    with caplog.at_level(logging.WARNING, logger="approvals.broken_text"):
+        migration.report_broken_text(apps, editor)
+
+    assert "the scan for broken text failed" in caplog.records[0].getMessage()
+    assert Recipient.objects.count() == 3  # the surrounding transaction still works

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any
 
 from django.apps import apps
 from django.core.cache import cache
+from rest_framework.test import APIClient
 
 #: JSON texts of the three values issue #15 names, each to go where a value goes.
 SURROGATE = '"\\ud800"'
@@ -43,3 +45,20 @@ def timed(call: Callable[[], Any]) -> tuple[Any, float]:
     started = time.monotonic()
     answer = call()
     return answer, time.monotonic() - started
+
+
+def served_schema(client: APIClient) -> dict:
+    answer = client.get("/api/schema/", {"format": "json"})
+    assert answer.status_code == 200
+    return json.loads(answer.content)
+
+
+def list_paths(client: APIClient) -> list[str]:
+    """Every GET of the schema without a path parameter or a required query parameter."""
+    paths = []
+    for path, operations in served_schema(client)["paths"].items():
+        get = operations.get("get")
+        if get is None or "{" in path or any(p.get("required") for p in get.get("parameters", [])):
+            continue
+        paths.append(path)
+    return paths

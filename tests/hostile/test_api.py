@@ -20,7 +20,16 @@ from django.db import transaction
 from rest_framework.test import APIClient
 
 from tests.api.conftest import token_client
-from tests.hostile.common import BOUND_SECONDS, DEEP, HOSTILE, RULE, snapshot, timed
+from tests.hostile.common import (
+    BOUND_SECONDS,
+    DEEP,
+    HOSTILE,
+    RULE,
+    list_paths,
+    served_schema,
+    snapshot,
+    timed,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -100,12 +109,6 @@ IN_REVIEW_ACTIONS = ("/approve/", "/reject/")
 
 
 
-def served_schema(client: APIClient) -> dict:
-    answer = client.get("/api/schema/", {"format": "json"})
-    assert answer.status_code == 200
-    return json.loads(answer.content)
-
-
 def write_operations(client: APIClient) -> dict[tuple[str, str], dict]:
     """(method, path) -> operation, for every write operation of the served schema."""
     return {
@@ -114,17 +117,6 @@ def write_operations(client: APIClient) -> dict[tuple[str, str], dict]:
         for method, operation in operations.items()
         if method in WRITE_METHODS
     }
-
-
-def list_paths(client: APIClient) -> list[str]:
-    """Every GET of the schema without a path parameter or a required query parameter."""
-    paths = []
-    for path, operations in served_schema(client)["paths"].items():
-        get = operations.get("get")
-        if get is None or "{" in path or any(p.get("required") for p in get.get("parameters", [])):
-            continue
-        paths.append(path)
-    return paths
 
 
 def messages(answer) -> str:

@@ -154,6 +154,15 @@ def _walk(value: Any, path: str | None) -> tuple[str, str] | None:
     return None
 
 
+def checked(label: Any, value: Any) -> Any:
+    """Return ``value``, a form field's, or raise the ValidationError of :func:`refusal`."""
+    try:
+        check(value)
+    except HostileInput as exc:
+        raise ValidationError(refusal(label, exc), code="invalid") from exc
+    return value
+
+
 def checked_text(field: str, value: str) -> str:
     """Return ``value``, a free text posted outside a form (a reason, a comment), or raise a
     ValidationError on ``field`` naming the rule it breaks (a NUL; a lone surrogate)."""

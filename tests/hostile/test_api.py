@@ -348,3 +348,45 @@ def test_deep_nesting_costs_the_same_in_every_place_of_a_body(superuser):
         lambda: client.post("/api/v1/audiences/", data=DEEP, content_type="application/json")
     )
     assert answer.status_code == 400 and seconds < BOUND_SECONDS
+
+
+def test_a_huge_render_is_refused_from_the_lengths_in_bounded_time(world, superuser):
+    """The render endpoint with a value that would make a 2 MB message (the body stays
+    under the upload limit): refused from the template's and the values' lengths."""
+    client = token_client(superuser)
+    template = world.ids["templates"][0]
+    body = json.dumps({"language": "en", "parameters": {"name": "n" * 2_000_000, "pct": "1"}})
+
+    answer, seconds = timed(
+        lambda: client.post(
+            f"/api/v1/templates/{template}/render/", data=body, content_type="application/json"
+        )
+    )
+
+    assert answer.status_code == 400, answer.content[:300]
+    assert "at most 4000 are allowed" in messages(answer)
+    assert seconds < BOUND_SECONDS
+
+
+def test_a_huge_header_is_answered_in_bounded_time(world, superuser):
+    """The WSGI server in front caps header sizes; behind it, a 1 MB token is a 401 and a
+    1 MB header of no meaning changes nothing about the answer."""
+    before = snapshot()
+    anonymous = APIClient()
+    answer, seconds = timed(
+        lambda: anonymous.post(
+            "/api/v1/recipients/", data="{}", content_type="application/json",
+            HTTP_AUTHORIZATION="Token " + "a" * 1_000_000,
+        )
+    )
+    assert answer.status_code == 401 and seconds < BOUND_SECONDS
+
+    client = token_client(superuser)
+    answer, seconds = timed(
+        lambda: client.post(
+            "/api/v1/recipients/", data='{"external_id": "\\ud800"}', content_type="application/json",
+            HTTP_X_FILLER="x" * 1_000_000,
+        )
+    )
+    assert answer.status_code == 400 and seconds < BOUND_SECONDS
+    assert snapshot() == before

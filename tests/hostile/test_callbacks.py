@@ -106,7 +106,11 @@ def test_a_callback_body_over_the_upload_limit_is_a_4xx_and_stores_nothing(accou
         )
     )
 
-    assert answer.status_code == 400 and seconds < BOUND_SECONDS  # Django's RequestDataTooBig
+    assert answer.status_code == 413 and seconds < BOUND_SECONDS
+    assert answer.json() == {
+        "detail": f"the request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes "
+        "(DATA_UPLOAD_MAX_MEMORY_SIZE)"
+    }
     assert not DeliveryReceipt.objects.exists()
 
 

@@ -32,6 +32,7 @@ from campaigns.admin import BUTTON_LABELS, CampaignAdmin, error_text
 from campaigns.lifecycle import CampaignTransitionError
 from campaigns.models import Campaign, CampaignStatus, Dispatch
 from campaigns.services import EDITABLE_FIELDS, campaign_void_if_changed
+from providers.safe_json import checked_text
 
 
 class ReviewDecisionInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -282,7 +283,8 @@ class ReviewedCampaignAdmin(CampaignAdmin):
                 done = _("%(campaign)s: the reach of %(reach)s recipients is confirmed; the occurrence "
                          "is sent.")
             else:
-                dispatch_cancel(dispatch=dispatch, actor=request.user, reason=request.POST.get("reason", ""))
+                reason = checked_text("reason", request.POST.get("reason", ""))  # providers/safe_json.py
+                dispatch_cancel(dispatch=dispatch, actor=request.user, reason=reason)
                 done = _("%(campaign)s: the held occurrence is cancelled; nothing of it is sent.")
         except (PermissionDenied, ValidationError, CampaignTransitionError, HoldConflict) as exc:
             self.message_user(request, error_text(exc), messages.ERROR)
@@ -296,6 +298,7 @@ class ReviewedCampaignAdmin(CampaignAdmin):
         decision = request.POST.get("decision")
         comment = request.POST.get("comment", "")
         try:
+            checked_text("comment", comment)  # posted outside a form (providers/safe_json.py)
             if decision == "approve":
                 review = campaign_approve(campaign=campaign, actor=request.user, comment=comment)
                 if review.status == "approved":

@@ -50,6 +50,7 @@ from campaigns.sending.transitions import dispatches_move
 from campaigns.signals import review_abandon, reviewed_snapshot_voided
 from campaigns.snapshot import campaign_hash, campaign_snapshot, snapshot_changes, snapshot_hash
 from providers.base import Message
+from templates_registry.rendering import check_parameter_lengths
 from templates_registry.selectors import current_version
 
 S = CampaignStatus
@@ -121,6 +122,14 @@ def campaign_clean(campaign: Campaign) -> None:
         errors.setdefault("circle_value", []).append(
             f"circle_value {circle!r} must be a list of whole numbers (weekdays 1-7 or month days 1-31)"
         )
+    if version is not None and isinstance(campaign.parameters, dict) and "parameters" not in errors:
+        # The rendered-length cap is checked on every write, not only on submit, with the
+        # message a render gives (templates_registry/rendering.py, docs/architecture.md,
+        # "Where each rule lives"): a draft never holds values that could not be sent.
+        try:
+            check_parameter_lengths(version, campaign.parameters)
+        except ValidationError as exc:
+            _merge_errors(errors, exc)
     if campaign.timezone and campaign.timezone not in _time_zones():
         errors.setdefault("timezone", []).append(
             f"timezone {campaign.timezone!r} is not an IANA time zone (e.g. Asia/Shanghai)"

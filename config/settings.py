@@ -391,11 +391,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    # JSON with a lone surrogate, a NUL or nesting deeper than 64 levels is a 400 (config/parsers.py).
+    # JSON with a lone surrogate, a NUL or nesting deeper than 64 levels is a 400, in a JSON
+    # body and in a form's values alike (config/parsers.py).
     "DEFAULT_PARSER_CLASSES": [
         "config.parsers.SafeJSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
+        "config.parsers.SafeFormParser",
+        "config.parsers.SafeMultiPartParser",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",

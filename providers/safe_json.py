@@ -58,6 +58,12 @@ def _step(path: str, key: Any) -> str:
     return f"{path}.{shown}" if path else shown
 
 
+def printable(name: str) -> str:
+    """Return ``name`` as it is shown in a message: as is when it is a plain identifier,
+    else JSON-quoted in ASCII (a name may itself be the bad text)."""
+    return _step("", name)
+
+
 def _text_problem(text: str) -> str | None:
     """Return why ``text`` cannot be kept, or None."""
     if "\x00" in text:
@@ -148,6 +154,24 @@ def _walk(value: Any, path: str | None) -> tuple[str, str] | None:
     return None
 
 
+def checked(label: Any, value: Any) -> Any:
+    """Return ``value``, a form field's, or raise the ValidationError of :func:`refusal`."""
+    try:
+        check(value)
+    except HostileInput as exc:
+        raise ValidationError(refusal(label, exc), code="invalid") from exc
+    return value
+
+
+def checked_text(field: str, value: str) -> str:
+    """Return ``value``, a free text posted outside a form (a reason, a comment), or raise a
+    ValidationError on ``field`` naming the rule it breaks (a NUL; a lone surrogate)."""
+    problem = _text_problem(value)
+    if problem:
+        raise ValidationError({field: [problem]}, code="invalid")
+    return value
+
+
 def refusal(label: Any, exc: HostileInput) -> str:
     """Return a form error for ``exc``: the field's label, the JSON path and the rule."""
     if exc.path:
@@ -166,7 +190,12 @@ class SafeJSONField(forms.JSONField):
             except HostileInput as exc:
                 raise ValidationError(refusal(self.label or _("value"), exc), code="invalid") from exc
             except ValueError:
-                pass  # not JSON: Django's own message says so
+                if "\x00" in value:  # JSON refuses a raw NUL as a control character: say which rule
+                    raise ValidationError(
+                        refusal(self.label or _("value"), HostileInput(_text_problem(value) or "")),
+                        code="invalid",
+                    ) from None
+                # otherwise not JSON: Django's own message says so
         converted = super().to_python(value)
         try:
             check(converted)

@@ -14,7 +14,7 @@ text is built, so a short template with a long value used many times costs nothi
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -137,6 +137,26 @@ def _check_rendered_length(
         if excess <= 0:
             break
     raise RenderError(invalid=invalid, variables=version.variables)
+
+
+def check_parameter_lengths(version: TemplateVersion, parameters: Mapping[str, object]) -> None:
+    """Raise RenderError, with :func:`render_version`'s message, when the text values in
+    ``parameters`` would make any variant of ``version`` longer than the cap.
+
+    For writes of a draft (create, edit), which may still lack parameters: a missing or
+    non-text value counts as empty here (:func:`check_parameters` reports it on submit), and
+    a variant whose own text is over the cap is left to :func:`render_version` too, so an
+    edit is refused only for what the edit can change, the values."""
+    cap = max_rendered_chars()
+    lengths: defaultdict[str, str] = defaultdict(str)
+    lengths.update((name, value) for name, value in parameters.items() if isinstance(value, str))
+    for variant in version.variants:
+        try:
+            if sum(_literal_length(variant.get(key, "")) for key in ("title", "body")) > cap:
+                continue
+            _check_rendered_length(version, variant, lengths)
+        except PlaceholderError:
+            continue  # a corrupt version: render_version names it on submit
 
 
 def check_parameters(variables: Sequence[str], parameters: Mapping[str, object]) -> None:

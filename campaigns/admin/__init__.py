@@ -5,6 +5,7 @@ from collections.abc import Callable
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import path, reverse
@@ -28,6 +29,7 @@ from campaigns.previews import campaign_preview
 from campaigns.sending.operations import sending_resume, sending_stop
 from campaigns.sending.recall import campaign_recall
 from campaigns.services import EDITABLE_FIELDS, campaign_cancel, campaign_create, campaign_edit
+from providers.safe_json import SafeJSONField, checked_text
 
 
 @admin.register(Recipient)
@@ -205,11 +207,14 @@ class CampaignAdmin(DashboardActionsMixin, CampaignPagesMixin, admin.ModelAdmin)
         """Return, per button, the service call it makes and what the user is told after."""
         reason = request.POST.get("reason", "")
         return {
-            "cancel": (lambda: campaign_cancel(campaign=campaign, actor=request.user, reason=reason),
-                       "cancelled"),
+            # The reason is posted outside a form: checked here, inside the caller's try
+            # (providers/safe_json.py: a NUL is refused, never stored).
+            "cancel": (lambda: campaign_cancel(
+                campaign=campaign, actor=request.user, reason=checked_text("reason", reason)), "cancelled"),
             "preview": (lambda: campaign_preview(campaign=campaign, actor=request.user),
                         "preview started: it goes to the test uids"),
-            "recall": (lambda: campaign_recall(campaign=campaign, actor=request.user, reason=reason),
+            "recall": (lambda: campaign_recall(
+                campaign=campaign, actor=request.user, reason=checked_text("reason", reason)),
                        "recall sent to the provider (its answers are in the audit trail)"),
         }
 
@@ -276,7 +281,12 @@ class DispatchAdmin(admin.ModelAdmin):
         if not request.user.has_perm("campaigns.operate_dispatches"):
             raise PermissionDenied("stopping or resuming sending needs campaigns.operate_dispatches")
         if action == "stop":
-            sending_stop(actor=request.user, reason=request.POST.get("reason", "").strip())
+            try:
+                reason = checked_text("reason", request.POST.get("reason", "").strip())
+            except ValidationError as exc:
+                self.message_user(request, error_text(exc), messages.ERROR)
+                return redirect("admin:campaigns_dispatch_changelist")
+            sending_stop(actor=request.user, reason=reason)
             messages.warning(request, "Sending is STOPPED on every worker; nothing goes out until resumed.")
         else:
             woken = sending_resume(actor=request.user)
@@ -296,3 +306,5 @@ class DeliveryAdmin(admin.ModelAdmin):
     show_full_result_count = False
     # Addresses kept by planning are recipients' data; the recipient pages show them masked.
     exclude = ["routes"]
+    # Lone surrogates, NUL and deep nesting are a form error (providers/safe_json.py).
+    formfield_overrides = {models.JSONField: {"form_class": SafeJSONField}}

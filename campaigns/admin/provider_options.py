@@ -22,6 +22,7 @@ from django.utils.html import format_html, json_script
 
 from campaigns.provider_options import PREFIX, campaign_option_errors
 from campaigns.sending.native import native_errors
+from providers import safe_json
 from providers.models import ProviderAccount
 from providers.registry import provider_classes
 from providers.safe_json import SafeJSONField
@@ -43,8 +44,10 @@ class ProviderOptionsWidget(forms.Textarea):
             return "{}" if value == {} else ""
         if isinstance(value, str):
             try:
-                value = json.loads(value)
-            except (ValueError, RecursionError):
+                # safe_json: a refused value (a lone surrogate would break the page's encoding)
+                # is shown as typed, like any other text that is not JSON.
+                value = safe_json.loads(value)
+            except ValueError:
                 return value  # what the user typed, shown back with its error
         return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
 

@@ -10,7 +10,6 @@ hands that table to ``campaign_form.js`` (``form_table``) so the script holds no
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from collections.abc import Mapping
 from functools import cache
@@ -28,6 +27,7 @@ from campaigns.schedules.notes import notes
 from campaigns.schedules.occurrences import next_occurrences
 from campaigns.schedules.spec import ScheduleSpec, zone_or_none
 from campaigns.schedules.validation import validate
+from providers import safe_json
 
 WEEKDAYS = ((1, "Mon"), (2, "Tue"), (3, "Wed"), (4, "Thu"), (5, "Fri"), (6, "Sat"), (7, "Sun"))
 LOCAL_INPUT = "%Y-%m-%dT%H:%M"
@@ -167,7 +167,10 @@ class CircleValueField(forms.Field):
             text = value.strip()
             try:
                 typed = [part for part in LIST_SEPARATORS.split(text) if part]
-                value = json.loads(text) if text.startswith("[") else typed
+                # safe_json: nesting 100,000 deep was a RecursionError here (providers/safe_json.py)
+                value = safe_json.loads(text) if text.startswith("[") else typed
+            except safe_json.HostileInput as exc:
+                raise ValidationError(safe_json.refusal("circle_value", exc)) from exc
             except ValueError as exc:
                 raise ValidationError(f"circle_value {text!r} is not a list of numbers") from exc
         try:

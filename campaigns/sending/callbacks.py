@@ -16,7 +16,8 @@ name it per request as ``callback.url`` (docs/providers.md §4.8).
   batch until they get a 200. The answer is 200 with the counts (received, stored,
   duplicates, unmatched, ignored, invalid); a body that is not a batch at all is 400, and
   so is one that is not text Crier can keep (a lone surrogate, a NUL, nesting deeper than
-  64 levels) or holds a ``time`` no clock can hold: nothing of it is stored.
+  64 levels) or holds a ``time`` no clock can hold: nothing of it is stored. A body over
+  ``DATA_UPLOAD_MAX_MEMORY_SIZE`` is 413, naming the limit.
 * Stored credentials that cannot be decrypted (``CRIER_FIELD_KEYS`` lost a key) answer
   401 exactly as wrong credentials do, so a caller learns nothing about the account; the
   log says which account needs its credentials entered again.
@@ -29,6 +30,8 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
@@ -59,6 +62,11 @@ def provider_callback(request: HttpRequest, kind: str, account_id: int) -> HttpR
             return JsonResponse({"detail": detail % {"provider": cls.label}}, status=400)
         return HttpResponse(echo, content_type="text/plain; charset=utf-8")
     try:
+        body = request.body
+    except RequestDataTooBig:  # JSON naming the limit, as the API answers (config/api.py)
+        detail = _("the request body is larger than %(limit)s bytes (DATA_UPLOAD_MAX_MEMORY_SIZE)")
+        return JsonResponse({"detail": detail % {"limit": settings.DATA_UPLOAD_MAX_MEMORY_SIZE}}, status=413)
+    try:
         provider = account.provider(with_credentials=True)
     except CredentialsUnreadable:
         logger.error(
@@ -68,11 +76,11 @@ def provider_callback(request: HttpRequest, kind: str, account_id: int) -> HttpR
             account.pk,
         )
         return _refused(cls)
-    if not provider.callback_authentic(request.headers, request.body):
+    if not provider.callback_authentic(request.headers, body):
         logger.warning("refused a %s callback for account %s: wrong credentials", kind, account.pk)
         return _refused(cls)
     try:
-        batch = provider.parse_callback(request.body)
+        batch = provider.parse_callback(body)
     except ValueError as exc:
         detail = _("the body must be a batch of status records: %(reason)s") % {"reason": exc}
         return JsonResponse({"detail": detail}, status=400)

@@ -25,6 +25,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from audit.models import AuditEvent
+from audit.signals import event_recorded
 
 GENESIS = "0" * 64
 # Arbitrary constant naming "the audit chain" among PostgreSQL advisory locks.
@@ -115,6 +116,7 @@ def record_event(
         )
         event.hash = event_hash(event)
         event.save(force_insert=True)
+        event_recorded.send(sender=AuditEvent, event=event)
     return event
 
 

@@ -167,6 +167,7 @@ INSTALLED_APPS = [
     "templates_registry",
     "campaigns",
     "approvals",
+    "notifications",  # on top: derives notifications from the audit trail (docs/architecture.md)
 ]
 
 MIDDLEWARE = [
@@ -351,6 +352,32 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+
+# --- Notifications (notifications app; README "Notifications") -------------
+# E-mail through Django's mail API: the console backend when DEBUG is on (make run prints
+# every e-mail), SMTP from the standard EMAIL_* settings otherwise.
+EMAIL_BACKEND = env(
+    "EMAIL_BACKEND", f"django.core.mail.backends.{'console' if DEBUG else 'smtp'}.EmailBackend"
+)
+EMAIL_HOST = env("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", str(BASE_DIR / "var" / "mail"))
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Crier <crier@localhost>")
+# The absolute address of this Crier, for the links in notifications.
+CRIER_BASE_URL = env("CRIER_BASE_URL", "http://127.0.0.1:8000")
+# Delivery: attempts, full-jitter backoff, the claim's lease, chat HTTP timeout (seconds).
+CRIER_NOTIFY_MAX_ATTEMPTS = env_int("CRIER_NOTIFY_MAX_ATTEMPTS", 8)
+CRIER_NOTIFY_RETRY_BASE_SECONDS = float(env("CRIER_NOTIFY_RETRY_BASE_SECONDS", "30"))
+CRIER_NOTIFY_RETRY_MAX_SECONDS = float(env("CRIER_NOTIFY_RETRY_MAX_SECONDS", "3600"))
+CRIER_NOTIFY_LEASE_SECONDS = float(env("CRIER_NOTIFY_LEASE_SECONDS", "60"))
+CRIER_NOTIFY_HTTP_TIMEOUT = float(env("CRIER_NOTIFY_HTTP_TIMEOUT", "5"))
+# Hosts of Slack-compatible servers (Mattermost, Rocket.Chat) allowed besides hooks.slack.com.
+CRIER_CHAT_SLACK_HOSTS = env_list("CRIER_CHAT_SLACK_HOSTS")
 
 # --- Crier ------------------------------------------------------------------
 # At most this many scheduled or recurring campaigns pending per provider account.

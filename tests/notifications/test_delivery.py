@@ -8,7 +8,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from approvals.services import campaign_approve, campaign_submit
@@ -107,7 +107,7 @@ def test_the_outbox_row_is_written_once_per_event_recipient_and_channel(people):
     sending_stop(actor=people["operator"], reason="x")
     row = Notification.objects.get()
     assert row.idempotency_key == f"{row.audit_event_id}:sending_stopped:email:user-{people['operator'].pk}"
-    with pytest.raises(Exception), transaction.atomic():
+    with pytest.raises(IntegrityError), transaction.atomic():
         Notification.objects.create(
             kind=row.kind,
             channel=row.channel,

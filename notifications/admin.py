@@ -95,9 +95,37 @@ class ChatWebhookAdmin(admin.ModelAdmin):
         return ", ".join(names) + " " + _("set") if names else _("none")
 
 
+class PreferenceForm(forms.ModelForm):
+    """Refuses a second choice for the same event and channel with a message, not a 500
+    (the unique constraint stays the backstop); ``owner`` is the user when the form has no
+    user field (everyone but superusers edits their own)."""
+
+    owner = None
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        user = data.get("user") or self.owner
+        same = NotificationPreference.objects.filter(
+            user=user, kind=data.get("kind"), channel=data.get("channel")
+        ).exclude(pk=self.instance.pk)
+        if user is not None and same.exists():
+            self.add_error(
+                "kind", _("kind: a preference for this event and channel exists already; change it.")
+            )
+        return data
+
+
 @admin.register(NotificationPreference)
 class NotificationPreferenceAdmin(admin.ModelAdmin):
     """Each user sees and edits their own preferences; administrators everyone's."""
+
+    form = PreferenceForm
+
+    def get_form(self, request: HttpRequest, obj=None, change: bool = False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if request.user.is_superuser:
+            return form
+        return type(form.__name__, (form,), {"owner": request.user})
 
     list_display = ("user", "kind", "channel", "enabled")
     list_filter = ("kind", "enabled")
@@ -135,9 +163,6 @@ class NotificationPreferenceAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return self._own(request, obj)
-
-    def validate_unique_together(self):  # pragma: no cover - the form reports it
-        return None
 
 
 @admin.register(Notification)

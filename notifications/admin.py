@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from notifications.chat import PLATFORMS
 from notifications.events import EventKind
 from notifications.models import ChatWebhook, Notification, NotificationPreference
+from providers import crypto
 
 OPERATE_PERM = "campaigns.operate_dispatches"
 
@@ -89,7 +90,7 @@ class ChatWebhookAdmin(admin.ModelAdmin):
     def credentials_set(self, webhook: ChatWebhook) -> str:
         try:
             stored = webhook.get_credentials()
-        except Exception:
+        except crypto.CredentialsUnreadable:
             return _("unreadable: enter them again")
         names = [name for name in ("url", "secret") if stored.get(name)]
         return ", ".join(names) + " " + _("set") if names else _("none")

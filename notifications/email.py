@@ -12,6 +12,7 @@ import smtplib
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
+from django.utils.translation import gettext as _
 
 from notifications.errors import DeliveryError
 from notifications.messages import footer, render
@@ -22,7 +23,9 @@ def send_email(notification: Notification) -> None:
     """Send ``notification`` to its user's address; raise DeliveryError when it fails."""
     user = notification.user
     if not user.email:
-        raise DeliveryError(f"user {user.get_username()!r} has no e-mail address", retryable=False)
+        raise DeliveryError(
+            _("user %(user)r has no e-mail address") % {"user": user.get_username()}, retryable=False
+        )
     rendered = render(notification.kind, notification.context)
     context = {"message": rendered, "user": user, "footer": footer()}
     message = EmailMultiAlternatives(
@@ -38,6 +41,10 @@ def send_email(notification: Notification) -> None:
     try:
         message.send()
     except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused) as exc:
-        raise DeliveryError(f"the mail server refused the message: {exc}", retryable=False) from exc
+        raise DeliveryError(
+            _("the mail server refused the message: %(error)s") % {"error": exc}, retryable=False
+        ) from exc
     except (OSError, smtplib.SMTPException) as exc:  # OSError: no route, refused, timeout
-        raise DeliveryError(f"the mail server could not be reached: {type(exc).__name__}: {exc}") from exc
+        raise DeliveryError(
+            _("the mail server could not be reached: %(error)s") % {"error": f"{type(exc).__name__}: {exc}"}
+        ) from exc

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+
 from notifications.chat.base import ChatPlatform
 from notifications.chat.dingtalk import DingTalk
 from notifications.chat.feishu import Feishu
@@ -10,6 +12,7 @@ from notifications.chat.wecom import WeCom
 from notifications.errors import DeliveryError
 from notifications.messages import render
 from notifications.models import Notification
+from providers import crypto
 
 PLATFORMS: dict[str, type[ChatPlatform]] = {cls.kind: cls for cls in (DingTalk, Feishu, WeCom, Slack)}
 
@@ -21,9 +24,16 @@ def platform(kind: str) -> ChatPlatform:
 def send_chat(notification: Notification) -> None:
     """Post ``notification`` to its webhook; raise DeliveryError when it fails."""
     webhook = notification.webhook
-    credentials = webhook.get_credentials()
+    try:
+        credentials = webhook.get_credentials()
+    except crypto.CredentialsUnreadable as exc:
+        raise DeliveryError(
+            _("chat webhook %(name)r: its credentials cannot be read with CRIER_FIELD_KEYS; enter them again")
+            % {"name": webhook.name},
+            retryable=False,
+        ) from exc
     if not credentials.get("url"):
-        raise DeliveryError(f"chat webhook {webhook.name!r} has no URL", retryable=False)
+        raise DeliveryError(_("chat webhook %(name)r has no URL") % {"name": webhook.name}, retryable=False)
     platform(webhook.kind).post(
         url=credentials["url"],
         secret=credentials.get("secret", ""),

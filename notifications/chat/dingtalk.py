@@ -17,6 +17,7 @@ import time
 from urllib.parse import quote_plus
 
 import httpx
+from django.utils.translation import gettext as _
 
 from notifications.chat.base import ChatPlatform, json_answer
 from notifications.errors import DeliveryError
@@ -48,4 +49,7 @@ class DingTalk(ChatPlatform):
         code = data.get("errcode")
         if code == 0:
             return
-        raise DeliveryError(f"DingTalk errcode {code}: {data.get('errmsg', '')}", retryable=code in RETRYABLE)
+        raise DeliveryError(
+            _("DingTalk errcode %(code)s: %(message)s") % {"code": code, "message": data.get("errmsg", "")},
+            retryable=code in RETRYABLE,
+        )

@@ -16,6 +16,7 @@ import hmac
 import time
 
 import httpx
+from django.utils.translation import gettext as _
 
 from notifications.chat.base import ChatPlatform, json_answer
 from notifications.errors import DeliveryError
@@ -66,6 +67,7 @@ class Feishu(ChatPlatform):
         if code == 0:
             return
         raise DeliveryError(
-            f"Feishu code {code}: {data.get('msg', data.get('StatusMessage', ''))}",
+            _("Feishu code %(code)s: %(message)s")
+            % {"code": code, "message": data.get("msg", data.get("StatusMessage", ""))},
             retryable=code in RETRYABLE,
         )

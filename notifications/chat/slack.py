@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import httpx
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from notifications.chat.base import ChatPlatform
 from notifications.errors import DeliveryError
@@ -51,5 +52,7 @@ class Slack(ChatPlatform):
         if response.status_code == 200:
             return
         raise DeliveryError(
-            f"Slack answered HTTP {response.status_code}: {response.text[:200]}", retryable=False
+            _("Slack answered HTTP %(status)s: %(words)s")
+            % {"status": response.status_code, "words": response.text[:200]},
+            retryable=False,
         )

@@ -9,6 +9,7 @@ answer is ``{"errcode": 0, "errmsg": "ok"}`` or an errcode (93000: invalid webho
 from __future__ import annotations
 
 import httpx
+from django.utils.translation import gettext as _
 
 from notifications.chat.base import ChatPlatform, json_answer
 from notifications.errors import DeliveryError
@@ -39,4 +40,7 @@ class WeCom(ChatPlatform):
         code = data.get("errcode")
         if code == 0:
             return
-        raise DeliveryError(f"WeCom errcode {code}: {data.get('errmsg', '')}", retryable=code in RETRYABLE)
+        raise DeliveryError(
+            _("WeCom errcode %(code)s: %(message)s") % {"code": code, "message": data.get("errmsg", "")},
+            retryable=code in RETRYABLE,
+        )

@@ -93,8 +93,8 @@ def _details(kind: str, event: AuditEvent) -> dict:
             )
         details["needs"] = requirement.get("approvals_required", "")
         details["groups"] = ", ".join(str(g.get("name")) for g in requirement.get("groups", []))
-    elif kind == K.REJECTED:
-        details["comment"] = event.reason
+    elif kind in (K.APPROVED, K.REJECTED):
+        details["comment"] = event.reason  # the reviewer's comment
     elif kind == K.HELD:
         details.update(
             reach=data.get("reach"), reach_limit=data.get("reach_limit"), due_at=data.get("due_at")
@@ -104,7 +104,7 @@ def _details(kind: str, event: AuditEvent) -> dict:
         details["due_at"] = data.get("due_at")
     elif kind == K.PROVIDER_CHECK_FAILED:
         details["account"] = data.get("name", "")
-    if event.reason and kind not in (K.REJECTED,):
+    if event.reason and kind not in (K.APPROVED, K.REJECTED):
         details["reason"] = event.reason
     return {k: v for k, v in details.items() if v not in (None, "")}
 

@@ -86,6 +86,8 @@ def test_approval_and_rejection_tell_the_author_with_the_comment(draft, people):
     campaign_submit(campaign=draft, actor=people["marketer"])
     campaign_approve(campaign=draft, actor=people["reviewer2"], comment="Fine now")
     assert told("approved") == {"marketer"}
+    approved = Notification.objects.get(kind="approved")
+    assert approved.context["details"] == {"by": "reviewer2", "comment": "Fine now"}
 
 
 def test_a_voided_approval_tells_the_author_and_the_approvers(draft, people):

@@ -98,7 +98,11 @@ class ApprovalRuleForm(forms.ModelForm):
     def clean_required_group(self):
         group = self.cleaned_data["required_group"]
         if group is not None:
-            reviewers = get_user_model().objects.with_perm(APPROVE_PERM).filter(groups=group, is_active=True)
+            # The model backend reads group permissions; axes' backend (first in
+            # AUTHENTICATION_BACKENDS) only guards logins and cannot answer with_perm.
+            reviewers = get_user_model().objects.with_perm(
+                APPROVE_PERM, backend="django.contrib.auth.backends.ModelBackend"
+            ).filter(groups=group, is_active=True)
             if not reviewers.exists():
                 raise ValidationError(
                     _("Required group: no active member of %(group)s may approve campaigns (it needs "

@@ -61,6 +61,11 @@ ROLES = {
         ("providers", "manage_provider_accounts"),
         ("campaigns", "operate_dispatches"),
         ("campaigns", "cancel_campaign"),
+        # Admin login lockouts (django-axes, config/settings.py): see them, lift one by
+        # deleting its access attempt.
+        ("axes", "view_accessattempt"),
+        ("axes", "delete_accessattempt"),
+        ("axes", "view_accesslog"),
     ],
 }
 

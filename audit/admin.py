@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 
-from audit.models import AuditEvent
+from audit.models import AuditCheckpoint, AuditEvent
 
 
 class ReadOnlyAdminMixin:
@@ -31,6 +31,13 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ["object_id", "reason"]
     fields = [
         "id", "created_at", "campaign", "object_type", "object_id", "action", "from_state", "to_state",
-        "actor", "reason", "data", "prev_hash", "hash",
+        "actor", "reason", "data", "prev_hash", "hash", "key_id",
     ]
+    readonly_fields = fields
+
+
+@admin.register(AuditCheckpoint)
+class AuditCheckpointAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["id", "created_at", "event_count", "head_id", "legacy_count", "key_id"]
+    fields = ["id", "created_at", "event_count", "legacy_count", "head_id", "head_hash", "key_id", "mac"]
     readonly_fields = fields

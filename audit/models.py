@@ -1,4 +1,5 @@
-"""The append-only, hash-chained audit trail (``audit.services`` writes and verifies it).
+"""The append-only, keyed hash chain of events and its signed checkpoints (``audit.services``
+writes them, ``audit.verification`` checks them; what is covered is in ``audit/chain.py``).
 
 The model moved here from ``approvals`` without touching the database: its table keeps
 the name ``approvals_auditevent`` (``audit.0001_initial`` and ``approvals.0004`` only move
@@ -25,16 +26,36 @@ class AuditEventImmutable(PermissionError):
 
 
 class AuditEventQuerySet(models.QuerySet):
-    """Audit events are append-only: bulk updates and deletes are refused."""
+    """Audit events and checkpoints are append-only: bulk updates and deletes are refused."""
 
     def update(self, **kwargs):  # type: ignore[override]
-        raise AuditEventImmutable("audit events are append-only: update refused")
+        raise AuditEventImmutable(f"{self.model._meta.verbose_name_plural} are append-only: update refused")
 
     def delete(self):  # type: ignore[override]
-        raise AuditEventImmutable("audit events are append-only: delete refused")
+        raise AuditEventImmutable(f"{self.model._meta.verbose_name_plural} are append-only: delete refused")
 
 
-class AuditEvent(models.Model):
+class AppendOnly(models.Model):
+    """Integrity guards, not business rules: a row, once written, never changes."""
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+        # The base manager is what Model.save() and deletion collectors use for
+        # updates; making it the append-only one closes that side door too.
+        base_manager_name = "objects"
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            raise AuditEventImmutable(f"{self._meta.verbose_name} {self.pk} is append-only: save refused")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):  # type: ignore[override]
+        raise AuditEventImmutable(f"{self._meta.verbose_name} {self.pk} is append-only: delete refused")
+
+
+class AuditEvent(AppendOnly):
     """An append-only record of a state change: who, when, from -> to, why; hash-chained."""
 
     campaign = models.ForeignKey(
@@ -56,17 +77,15 @@ class AuditEvent(models.Model):
     data = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField()
     prev_hash = models.CharField(max_length=64)
+    # The MAC (hex HMAC-SHA256) under the key ``key_id``; for a legacy event written before
+    # the chain was keyed (``key_id`` empty), the plain SHA-256 it was written with.
     hash = models.CharField(max_length=64, unique=True)
+    key_id = models.CharField(max_length=32, blank=True, default="")
 
-    objects = AuditEventQuerySet.as_manager()
-
-    class Meta:
+    class Meta(AppendOnly.Meta):
         # The table this model had in the approvals app: moved in state only.
         db_table = "approvals_auditevent"
         ordering = ["id"]
-        # The base manager is what Model.save() and deletion collectors use for
-        # updates; making it the append-only one closes that side door too.
-        base_manager_name = "objects"
         constraints = [
             # One successor per event: two concurrent appends can never fork the chain.
             models.UniqueConstraint(fields=["prev_hash"], name="audit_event_linear_chain"),
@@ -75,11 +94,27 @@ class AuditEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.action} {self.object_type}:{self.object_id} {self.from_state}->{self.to_state}"
 
-    # Integrity guards, not business rules: an event, once written, never changes.
-    def save(self, *args, **kwargs) -> None:
-        if not self._state.adding:
-            raise AuditEventImmutable(f"audit event {self.pk} is append-only: save refused")
-        super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):  # type: ignore[override]
-        raise AuditEventImmutable(f"audit event {self.pk} is append-only: delete refused")
+class AuditCheckpoint(AppendOnly):
+    """A signed statement of the chain's head: "the chain had ``event_count`` events, the last
+    one ``head_id`` with hash ``head_hash``", signed with the audit key ``key_id``.
+
+    Kept outside the chain (and copied to the log, and to ``CRIER_AUDIT_CHECKPOINT_FILE``)
+    so that deleting the newest events, which leaves a valid shorter chain, contradicts a
+    checkpoint. ``head_id`` is a plain number, not a foreign key: the event it names may be
+    gone, and that is exactly what verification must be able to say.
+    """
+
+    created_at = models.DateTimeField()
+    event_count = models.PositiveBigIntegerField()
+    legacy_count = models.PositiveBigIntegerField()
+    head_id = models.BigIntegerField(null=True, blank=True)
+    head_hash = models.CharField(max_length=64, blank=True)
+    key_id = models.CharField(max_length=32)
+    mac = models.CharField(max_length=64)
+
+    class Meta(AppendOnly.Meta):
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"checkpoint {self.pk}: {self.event_count} events, head {self.head_id}"

@@ -1,73 +1,69 @@
-"""The audit trail: append-only, hash-chained records of every state change.
+"""The audit trail: append-only, keyed hash-chained records of every state change, and signed
+checkpoints of the chain's head.
 
 Each :class:`~audit.models.AuditEvent` stores ``prev_hash`` (the ``hash`` of the event
-before it, or :data:`GENESIS` for the first) and ``hash`` = sha256 over the canonical JSON
-of its own fields and ``prev_hash``. Changing, inserting or deleting a row in the middle
-of the chain breaks a link that :func:`audit_verify` (``manage.py verify_audit``) reports.
+before it, or :data:`GENESIS` for the first), ``key_id`` (the audit key that signed it) and
+``hash``, an HMAC-SHA256 under that key over its fields and ``prev_hash``
+(``audit/chain.py``; the keys live outside the database, ``audit/keys.py``). Changing,
+inserting or deleting a row in the middle of the chain breaks a link, and recomputing the
+links after an edit needs the key.
 
-Appends are serialised so the chain never forks: on PostgreSQL a transaction-scoped
-advisory lock, on SQLite the write lock ``BEGIN IMMEDIATE`` takes (the project's SQLite
-setting), elsewhere a row lock on the last event; the unique ``prev_hash`` constraint is
-the backstop on every database (a concurrent second successor fails to insert).
+Deleting the *newest* events leaves a shorter chain whose links are all valid. That is what
+checkpoints are for: :func:`checkpoint_write` signs (event count, head id, head hash,
+legacy count, time) and writes it to the ``AuditCheckpoint`` table, to the log (logger
+``crier.audit``) and, when ``CRIER_AUDIT_CHECKPOINT_FILE`` is set, to an append-only file.
+A django-q2 schedule (migration ``audit.0003``) writes one every few minutes when the chain
+has moved; ``manage.py audit_checkpoint`` writes one on demand. :func:`audit_verify`
+(``manage.py verify_audit``) checks the chain and every checkpoint.
+
+Appends and checkpoints are serialised so the chain never forks and a checkpoint's count
+and head belong together: on PostgreSQL a transaction-scoped advisory lock, on SQLite the
+write lock ``BEGIN IMMEDIATE`` takes (the project's SQLite setting), elsewhere a row lock on
+the last event; the unique ``prev_hash`` constraint is the backstop on every database (a
+concurrent second successor fails to insert).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
+import logging
+import os
+from collections.abc import Mapping
 from typing import Any
 
-from django.core.serializers.json import DjangoJSONEncoder
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from audit.models import AuditEvent
+from audit.chain import (
+    GENESIS,
+    canonical_json,
+    checkpoint_mac,
+    checkpoint_record,
+    event_fields,
+    event_hash,
+    json_safe,
+)
+from audit.keys import signing_key
+from audit.models import AuditCheckpoint, AuditEvent
 from audit.signals import event_recorded
+from audit.verification import AuditCheck, ChainCheck, audit_verify
 
-GENESIS = "0" * 64
+__all__ = [
+    "GENESIS",
+    "AuditCheck",
+    "ChainCheck",
+    "audit_verify",
+    "canonical_json",
+    "checkpoint_write",
+    "event_fields",
+    "event_hash",
+    "record_event",
+]
+
+logger = logging.getLogger("crier.audit")
+
 # Arbitrary constant naming "the audit chain" among PostgreSQL advisory locks.
 _PG_LOCK_KEY = 0x43524945520001
-
-
-def canonical_json(value: Any) -> str:
-    """Return ``value`` as canonical JSON: sorted keys, no whitespace, UTF-8 kept as is."""
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, cls=DjangoJSONEncoder
-    )
-
-
-def _json_safe(value: Mapping[str, Any] | None) -> dict[str, Any]:
-    # What is hashed must be exactly what the JSON column gives back when read.
-    return json.loads(canonical_json(dict(value or {})))
-
-
-def _timestamp(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def event_fields(event: AuditEvent) -> dict[str, Any]:
-    """Return the fields of ``event`` that its hash covers (everything but id and hash)."""
-    return {
-        "campaign_id": event.campaign_id,
-        "object_type": event.object_type,
-        "object_id": event.object_id,
-        "action": event.action,
-        "from_state": event.from_state,
-        "to_state": event.to_state,
-        "actor_id": event.actor_id,
-        "reason": event.reason,
-        "data": event.data,
-        "created_at": _timestamp(event.created_at),
-        "prev_hash": event.prev_hash,
-    }
-
-
-def event_hash(event: AuditEvent) -> str:
-    """Return the sha256 (hex) of ``event``'s canonical fields, ``prev_hash`` included."""
-    return hashlib.sha256(canonical_json(event_fields(event)).encode()).hexdigest()
 
 
 def _lock_chain() -> None:
@@ -91,13 +87,15 @@ def record_event(
     reason: str = "",
     data: Mapping[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one event to the audit trail, chained to the last one, and return it.
+    """Append one event to the audit trail, chained to the last one and signed with the
+    newest audit key, and return it.
 
     Call it inside the transaction that makes the change, so the change and its record
     commit (or roll back) together.
     """
     if actor is not None and not getattr(actor, "is_authenticated", False):
         actor = None  # AnonymousUser: recorded as the system
+    key = signing_key()
     with transaction.atomic():
         _lock_chain()
         last = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()
@@ -110,9 +108,10 @@ def record_event(
             to_state=to_state or "",
             actor=actor,
             reason=reason or "",
-            data=_json_safe(data),
+            data=json_safe(data),
             created_at=timezone.now(),
             prev_hash=last or GENESIS,
+            key_id=key.key_id,
         )
         event.hash = event_hash(event)
         event.save(force_insert=True)
@@ -120,48 +119,53 @@ def record_event(
     return event
 
 
-@dataclass(frozen=True)
-class ChainCheck:
-    """The result of checking the audit chain: ``broken_id`` is the first bad event."""
-
-    checked: int
-    broken_id: int | None = None
-    problem: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.broken_id is None
+def checkpoint_sign(checkpoint: AuditCheckpoint) -> None:
+    """Sign ``checkpoint`` with the newest audit key (sets ``key_id`` and ``mac``)."""
+    checkpoint.key_id = signing_key().key_id
+    checkpoint.mac = checkpoint_mac(checkpoint)
 
 
-def _events(chunk_size: int = 2000) -> Iterator[AuditEvent]:
-    return AuditEvent.objects.order_by("id").iterator(chunk_size=chunk_size)
+def checkpoint_publish(checkpoint: AuditCheckpoint) -> None:
+    """Copy a signed checkpoint outside the database: a log line, and the checkpoint file if set.
 
-
-def audit_verify() -> ChainCheck:
-    """Walk the chain in id order and return where it first breaks, if anywhere.
-
-    An event is broken when its ``prev_hash`` is not the previous event's ``hash``
-    (something was inserted, removed or reordered before it) or when its ``hash`` does
-    not match its fields (the row was changed).
+    The file is opened for appending and flushed to disk before the checkpoint's transaction
+    commits; if it cannot be written, the error propagates and the checkpoint is not kept.
     """
-    expected_prev = GENESIS
-    checked = 0
-    for event in _events():
-        if event.prev_hash != expected_prev:
-            return ChainCheck(
-                checked,
-                event.pk,
-                f"prev_hash {event.prev_hash[:12]}… does not match the previous event's hash "
-                f"{expected_prev[:12]}… (an event before it was removed, inserted or changed)",
-            )
-        actual = event_hash(event)
-        if actual != event.hash:
-            return ChainCheck(
-                checked,
-                event.pk,
-                f"stored hash {event.hash[:12]}… does not match its contents ({actual[:12]}…): "
-                "the row was changed after it was written",
-            )
-        expected_prev = event.hash
-        checked += 1
-    return ChainCheck(checked)
+    line = canonical_json(checkpoint_record(checkpoint))
+    logger.info("audit checkpoint %s", line)
+    path = getattr(settings, "CRIER_AUDIT_CHECKPOINT_FILE", "")
+    if path:
+        with open(path, "a", encoding="utf-8") as copy:
+            copy.write(line + "\n")
+            copy.flush()
+            os.fsync(copy.fileno())
+
+
+def checkpoint_write(*, only_if_moved: bool = False) -> AuditCheckpoint | None:
+    """Sign the chain's current head, store it, log it and copy it to the checkpoint file.
+
+    With ``only_if_moved`` (the periodic schedule), write nothing and return None when the
+    newest checkpoint already names the current head, or when the chain is still empty.
+    Holds the chain's lock, so no event is appended between counting and reading the head,
+    and two clusters running the schedule at once write one checkpoint, not two. Call it in
+    a transaction of its own (the command and the task do): the copies outside the database
+    are written before it commits, so they must not name events that could still roll back.
+    """
+    with transaction.atomic():
+        _lock_chain()
+        head = AuditEvent.objects.order_by("-id").values("id", "hash").first()
+        if only_if_moved:
+            newest = AuditCheckpoint.objects.order_by("-id").values_list("head_id", "head_hash").first()
+            if head is None or newest == (head["id"], head["hash"]):
+                return None
+        checkpoint = AuditCheckpoint(
+            created_at=timezone.now(),
+            event_count=AuditEvent.objects.count(),
+            legacy_count=AuditEvent.objects.filter(key_id="").count(),
+            head_id=head["id"] if head else None,
+            head_hash=head["hash"] if head else "",
+        )
+        checkpoint_sign(checkpoint)
+        checkpoint.save(force_insert=True)
+        checkpoint_publish(checkpoint)
+    return checkpoint

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
@@ -161,6 +162,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_q",
     "csp",
+    "axes",  # admin login lockout (see "Guessing costs" below)
+    "config.apps.ProjectConfig",  # the project's own system checks (config/checks.py)
     # Crier's apps, bottom layer first (pyproject.toml [tool.importlinter] checks the layers).
     "audit",
     "providers",
@@ -179,6 +182,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a lockout into the locked-out page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -248,6 +253,53 @@ CONTENT_SECURITY_POLICY = {
 SESSION_COOKIE_AGE = env_int("CRIER_SESSION_AGE_SECONDS", 8 * 3600)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = env_bool("CRIER_SESSION_EXPIRE_AT_BROWSER_CLOSE", True)
 
+# --- Guessing costs: login lockout, client addresses, shared counters -----------
+# The client's address is the TCP peer unless Crier runs behind this many proxies that each
+# append to X-Forwarded-For; then it is the Nth address from the right of that header
+# (config/clients.py). 0: the header is ignored, so a forged one changes nothing.
+CRIER_TRUSTED_PROXY_COUNT = env_int("CRIER_TRUSTED_PROXY_COUNT", 0)
+# Admin logins (django-axes, a maintained library for exactly this): after this many failed
+# logins for one username, or from one address, that username or address is refused, even
+# with the right password, for CRIER_LOGIN_COOLOFF_MINUTES after the last failure (0: until
+# an operator unlocks it). Operators unlock with `manage.py axes_reset_username <name>` /
+# `axes_reset_ip <address>` or by deleting the access attempt in the admin. Either parameter
+# alone locks: per username stops many addresses guessing one password, per address stops
+# one address trying many usernames. The price is that anyone can lock a username for the
+# cool-off by failing on purpose; operators see that in the admin (Axes -> Access attempts)
+# and can lift it.
+CRIER_LOGIN_FAILURE_LIMIT = env_int("CRIER_LOGIN_FAILURE_LIMIT", 5)
+CRIER_LOGIN_COOLOFF_MINUTES = env_int("CRIER_LOGIN_COOLOFF_MINUTES", 15)
+for _name, _value, _least in (
+    ("CRIER_TRUSTED_PROXY_COUNT", CRIER_TRUSTED_PROXY_COUNT, 0),
+    ("CRIER_LOGIN_FAILURE_LIMIT", CRIER_LOGIN_FAILURE_LIMIT, 1),
+    ("CRIER_LOGIN_COOLOFF_MINUTES", CRIER_LOGIN_COOLOFF_MINUTES, 0),
+):
+    if _value < _least:
+        raise ImproperlyConfigured(f"{_name}={_value} must be {_least} or more")
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out login before any check
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = CRIER_LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=CRIER_LOGIN_COOLOFF_MINUTES) if CRIER_LOGIN_COOLOFF_MINUTES else None
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one locks
+AXES_CLIENT_IP_CALLABLE = "config.clients.client_address"
+AXES_LOCKOUT_CALLABLE = "config.lockout.locked_out"  # the page in plain words, HTTP 429
+# The API throttles' counters (config/throttling.py) live in the default cache. With
+# CRIER_CACHE_URL (a Redis database: give it one of its own, not the queue's, since
+# clearing a cache empties its whole database) every process shares them and counts
+# atomically; without it each process keeps its own in memory, so N web processes allow
+# N times each rate: set it whenever more than one web process serves Crier.
+CRIER_CACHE_URL = env("CRIER_CACHE_URL")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CRIER_CACHE_URL,
+         "KEY_PREFIX": "crier"}
+        if CRIER_CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -259,6 +311,11 @@ AUTH_PASSWORD_VALIDATORS = [
 # Fernet keys (comma separated, newest first) that encrypt provider credentials.
 # Kept apart from SECRET_KEY so either can rotate without the other.
 FIELD_ENCRYPTION_KEYS = env_list("CRIER_FIELD_KEYS")
+# Audit chain keys ("<key id>:<secret>", comma separated, newest first; audit/keys.py).
+# Derived from SECRET_KEY when unset; `check --deploy` requires them (audit.E001).
+CRIER_AUDIT_KEY = env_list("CRIER_AUDIT_KEY")
+# An append-only file that receives a copy of every signed audit checkpoint (optional).
+CRIER_AUDIT_CHECKPOINT_FILE = env("CRIER_AUDIT_CHECKPOINT_FILE")
 
 # --- Logging ----------------------------------------------------------------
 LOGGING = {
@@ -277,7 +334,8 @@ LOGGING = {
 # --- REST API ---------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        # Token authentication whose failures are counted per address (config/throttling.py).
+        "config.throttling.GuardedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -291,17 +349,21 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "config.api.api_exception_handler",
-    # Requests per user (by account) and per anonymous client (by IP) answer 429 beyond
-    # these rates ("<n>/second|minute|hour|day"; empty disables). Counted in the default
-    # cache, so per process unless CACHES points at a shared cache.
+    # Requests per user (by account) and per anonymous client (by address, config/clients.py)
+    # answer 429 beyond these rates ("<n>/second|minute|hour|day"; empty disables), and so
+    # do requests with a token from an address past its failed authentications
+    # ("failed_auth"). Counted in the default cache (CACHES above).
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "config.throttling.AnonRateThrottle",
+        "config.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env_rate("CRIER_API_THROTTLE_ANON", "60/minute"),
         "user": env_rate("CRIER_API_THROTTLE_USER", "3000/minute"),
+        "failed_auth": env_rate("CRIER_API_THROTTLE_FAILED_AUTH", "20/minute"),
     },
+    # DRF's own reading of X-Forwarded-For agrees with config/clients.py.
+    "NUM_PROXIES": CRIER_TRUSTED_PROXY_COUNT,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Crier API",
@@ -353,31 +415,22 @@ if REDIS_URL:
 else:
     Q_CLUSTER["orm"] = "default"
 
-# --- Notifications (notifications app; README "Notifications") -------------
-# E-mail through Django's mail API: the console backend when DEBUG is on (make run prints
-# every e-mail), SMTP from the standard EMAIL_* settings otherwise.
-EMAIL_BACKEND = env(
-    "EMAIL_BACKEND", f"django.core.mail.backends.{'console' if DEBUG else 'smtp'}.EmailBackend"
-)
-EMAIL_HOST = env("EMAIL_HOST", "localhost")
-EMAIL_PORT = env_int("EMAIL_PORT", 25)
-EMAIL_HOST_USER = env("EMAIL_HOST_USER", "")
-EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", "")
-EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
-EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+# --- Notifications (README "Notifications") ---------------------------------
+_MAILER = "console" if DEBUG else "smtp"  # Django's mail API; make run (DEBUG) prints each e-mail
+EMAIL_BACKEND = env("EMAIL_BACKEND", f"django.core.mail.backends.{_MAILER}.EmailBackend")
+EMAIL_HOST, EMAIL_PORT = env("EMAIL_HOST", "localhost"), env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER, EMAIL_HOST_PASSWORD = env("EMAIL_HOST_USER"), env("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS, EMAIL_USE_SSL = env_bool("EMAIL_USE_TLS"), env_bool("EMAIL_USE_SSL")
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
-EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", str(BASE_DIR / "var" / "mail"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Crier <crier@localhost>")
-# The absolute address of this Crier, for the links in notifications.
-CRIER_BASE_URL = env("CRIER_BASE_URL", "http://127.0.0.1:8000")
-# Delivery: attempts, full-jitter backoff, the claim's lease, chat HTTP timeout (seconds).
-CRIER_NOTIFY_MAX_ATTEMPTS = env_int("CRIER_NOTIFY_MAX_ATTEMPTS", 8)
+EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", str(BASE_DIR / "var" / "mail"))
+CRIER_BASE_URL = env("CRIER_BASE_URL", "http://127.0.0.1:8000")  # where links in notifications point
+CRIER_NOTIFY_MAX_ATTEMPTS = env_int("CRIER_NOTIFY_MAX_ATTEMPTS", 8)  # then backoff, lease, timeout (s)
 CRIER_NOTIFY_RETRY_BASE_SECONDS = float(env("CRIER_NOTIFY_RETRY_BASE_SECONDS", "30"))
 CRIER_NOTIFY_RETRY_MAX_SECONDS = float(env("CRIER_NOTIFY_RETRY_MAX_SECONDS", "3600"))
 CRIER_NOTIFY_LEASE_SECONDS = float(env("CRIER_NOTIFY_LEASE_SECONDS", "60"))
 CRIER_NOTIFY_HTTP_TIMEOUT = float(env("CRIER_NOTIFY_HTTP_TIMEOUT", "5"))
-# Hosts of Slack-compatible servers (Mattermost, Rocket.Chat) allowed besides hooks.slack.com.
-CRIER_CHAT_SLACK_HOSTS = env_list("CRIER_CHAT_SLACK_HOSTS")
+CRIER_CHAT_SLACK_HOSTS = env_list("CRIER_CHAT_SLACK_HOSTS")  # Slack-compatible hosts besides hooks.slack.com
 
 # --- Crier ------------------------------------------------------------------
 # At most this many scheduled or recurring campaigns pending per provider account.
@@ -413,3 +466,35 @@ CRIER_RETRY_BASE_SECONDS = float(env("CRIER_RETRY_BASE_SECONDS", "1"))
 CRIER_RETRY_MAX_SECONDS = float(env("CRIER_RETRY_MAX_SECONDS", "300"))
 # How long one dispatcher ticker task loops before handing over to the next (< Q timeout).
 CRIER_TICKER_SECONDS = float(env("CRIER_TICKER_SECONDS", "20"))
+
+# --- Metrics (GET /metrics, docs/metrics.md) ----------------------------------
+# The bearer token Prometheus scrapes with; empty turns the endpoint off (it answers 403).
+CRIER_METRICS_TOKEN = env("CRIER_METRICS_TOKEN").strip()
+if CRIER_METRICS_TOKEN and len(CRIER_METRICS_TOKEN) < 20:
+    raise ImproperlyConfigured(
+        "CRIER_METRICS_TOKEN must be at least 20 characters (e.g. python -c "
+        "'import secrets; print(secrets.token_urlsafe(32))'), or empty to turn /metrics off"
+    )
+# The directory where every process (gunicorn workers, qcluster workers) writes the values
+# it observes, and which the scrape sums: prometheus-client's multi-process mode. It must
+# be set before prometheus-client is imported, hence here; every process of a deployment
+# must share it, and it starts empty (docs/metrics.md, "Several processes"). Development
+# (DEBUG) defaults to var/prometheus; the tests to a fresh directory per test process.
+PROMETHEUS_MULTIPROC_DIR = env("PROMETHEUS_MULTIPROC_DIR")
+if not PROMETHEUS_MULTIPROC_DIR and UNDER_PYTEST:
+    import atexit
+    import shutil
+    import tempfile
+
+    PROMETHEUS_MULTIPROC_DIR = tempfile.mkdtemp(prefix="crier-metrics-")
+    atexit.register(shutil.rmtree, PROMETHEUS_MULTIPROC_DIR, ignore_errors=True)
+elif not PROMETHEUS_MULTIPROC_DIR and DEBUG:
+    PROMETHEUS_MULTIPROC_DIR = str(BASE_DIR / "var" / "prometheus")
+if PROMETHEUS_MULTIPROC_DIR:
+    os.makedirs(PROMETHEUS_MULTIPROC_DIR, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = PROMETHEUS_MULTIPROC_DIR  # read by prometheus-client
+elif CRIER_METRICS_TOKEN:
+    raise ImproperlyConfigured(
+        "PROMETHEUS_MULTIPROC_DIR must name a directory every web and worker process shares "
+        "when CRIER_METRICS_TOKEN is set: otherwise each process would report only its own values"
+    )

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 import httpx
 
+from observability.metrics import provider_request_observed
 from providers import options as provider_options
 
 
@@ -400,6 +401,7 @@ class Provider:
             result = self.transport_error(exc)
         else:
             result = self.parse_recall(response)
+        provider_request_observed(self.kind, time.perf_counter() - started)
         elapsed = int((time.perf_counter() - started) * 1000)
         return Result(**{**result.__dict__, "duration_ms": elapsed})
 
@@ -481,6 +483,7 @@ class Provider:
             result = self.transport_error(exc)
         else:
             result = self.parse_response(response)
+        provider_request_observed(self.kind, time.perf_counter() - started)  # docs/metrics.md
         elapsed = int((time.perf_counter() - started) * 1000)
         return Result(**{**result.__dict__, "duration_ms": elapsed})
 

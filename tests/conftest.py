@@ -33,3 +33,21 @@ def reviewer(make_user):
 @pytest.fixture
 def reviewer2(make_user):
     return make_user("reviewer2", "Reviewers")
+
+
+def pytest_collection_modifyitems(items):
+    """Mark every test that runs a real ``qcluster`` as ``broker``: the tests whose outcome
+    depends on the task broker (ORM or Redis). ``.ci/run`` runs the whole suite on SQLite and
+    on PostgreSQL with Redis, and these again on PostgreSQL with the ORM broker."""
+    for item in items:
+        if "qcluster" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.broker)
+
+
+def pytest_configure(config):
+    """Hash test users' passwords with MD5: PBKDF2's 1,000,000 rounds cost ~0.7 s a user on
+    a loaded 2-core machine, and the suite creates thousands of users. Production settings
+    are untouched; only this test process (and its live servers) use the fast hasher."""
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from campaigns.audiences.recipients import recipient_opt_out
 from campaigns.models import Campaign, Delivery, DeliveryAttempt, DeliveryStatus
+from observability.metrics import outcomes_recorded
 from providers.base import Outcome, Provider, Result
 
 _OUTCOME_FIELDS = (
@@ -117,6 +118,7 @@ def record_outcomes(
     with transaction.atomic():
         write_outcomes(deliveries)
         DeliveryAttempt.objects.bulk_create(attempts)
+    outcomes_recorded(provider.kind, (d.status for d in deliveries))  # docs/metrics.md
 
 
 def write_outcomes(deliveries: list[Delivery]) -> None:

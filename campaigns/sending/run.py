@@ -30,6 +30,7 @@ from campaigns.sending.reach import hold_if_over
 from campaigns.sending.transitions import dispatch_move
 from campaigns.services import campaign_void_if_changed
 from campaigns.snapshot import campaign_hash
+from observability.metrics import occurrence_started
 from providers.base import Provider
 
 logger = logging.getLogger(__name__)
@@ -106,6 +107,8 @@ def _first_run(dispatch: Dispatch, me: str, now: datetime) -> tuple[str | None, 
         dispatch_plan(dispatch, provider)
     except DispatchRefused as exc:
         return end_without_sending(dispatch, me, DispatchStatus.FAILED, str(exc)), None
+    if not dispatch.is_preview:  # planned and checked: its first chunk leaves now (docs/metrics.md)
+        occurrence_started((timezone.now() - dispatch.due_at).total_seconds())
     return None, provider
 
 

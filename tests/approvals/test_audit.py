@@ -137,3 +137,51 @@ def test_concurrent_appends_keep_one_unbroken_chain():
     assert errors == []
     assert AuditEvent.objects.count() == 60
     assert audit_verify().ok
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_checkpoints_written_while_many_sessions_append_each_name_a_consistent_head():
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: SQLite's in-memory test database cannot take concurrent writers")
+    from audit.models import AuditCheckpoint
+    from audit.services import checkpoint_write
+
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def writer(n: int) -> None:
+        try:
+            for i in range(10):
+                with transaction.atomic():
+                    record_event(object_type="test", object_id=f"{n}-{i}", action="race")
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    def checkpointer() -> None:
+        try:
+            while not done.is_set():
+                checkpoint_write()
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    sealing = [threading.Thread(target=checkpointer) for _ in range(2)]
+    for thread in threads + sealing:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    done.set()
+    for thread in sealing:
+        thread.join()
+    checkpoint_write()
+
+    assert errors == []
+    assert AuditCheckpoint.objects.count() > 1
+    result = audit_verify()
+    assert result.ok, (result.problem, result.checkpoint_problems)
+    assert (result.checked, result.checkpoints) == (40, AuditCheckpoint.objects.count())

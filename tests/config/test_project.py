@@ -75,7 +75,8 @@ def test_check_deploy_is_clean_with_production_variables(tmp_path):
 
     env = {
         k: v for k, v in os.environ.items()
-        if k not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "CRIER_FIELD_KEYS", "PYTEST_CURRENT_TEST"}
+        if k not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "CRIER_FIELD_KEYS", "CRIER_AUDIT_KEY",
+                     "PYTEST_CURRENT_TEST"}
     }
     env.update(
         CRIER_ENV_FILE="",
@@ -83,6 +84,7 @@ def test_check_deploy_is_clean_with_production_variables(tmp_path):
         SECRET_KEY="x" * 20 + "-a-long-random-production-secret-key-" + "y" * 20,
         ALLOWED_HOSTS="crier.example.com",
         CRIER_FIELD_KEYS=Fernet.generate_key().decode(),
+        CRIER_AUDIT_KEY="k1:" + "a-long-random-audit-secret-" + "z" * 20,
         DATABASE_URL=f"sqlite:///{tmp_path}/deploy.db",
     )
     proc = subprocess.run(

@@ -62,3 +62,22 @@ def test_a_second_choice_for_the_same_event_is_refused_in_words(client, people):
     assert response.status_code == 200
     assert "a preference for this event and channel exists already" in response.content.decode()
     assert NotificationPreference.objects.filter(user=people["operator"]).count() == 1
+
+
+@pytest.mark.parametrize(("debug", "backend"), [("1", "console"), ("0", "smtp")])
+def test_make_run_prints_e_mail_and_production_sends_it_by_smtp(debug, backend):
+    """With DEBUG on (make run's .env) the console backend prints every e-mail in the
+    terminal the worker runs in; without it, SMTP from the EMAIL_* settings."""
+    import os
+    import subprocess
+    import sys
+
+    from django.conf import settings as django_settings
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "EMAIL_"))}
+    env.update(DEBUG=debug, CRIER_ENV_FILE="", SECRET_KEY="x" * 50, DJANGO_SETTINGS_MODULE="config.settings")
+    code = "from django.conf import settings; print(settings.EMAIL_BACKEND)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=django_settings.BASE_DIR, capture_output=True, text=True
+    )
+    assert out.stdout.strip() == f"django.core.mail.backends.{backend}.EmailBackend", out.stderr[-2000:]

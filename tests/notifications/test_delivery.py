@@ -136,3 +136,22 @@ def test_operators_see_the_delivery_status_read_only(client, people, make_user):
 
     client.force_login(people["marketer"])
     assert client.get("/admin/notifications/notification/").status_code == 403
+
+
+def test_the_sweep_runs_every_minute_and_wakes_a_worker_for_each_due_row(people, settings):
+    from django_q.brokers import get_broker
+    from django_q.models import Schedule
+
+    from notifications.apps import SWEEP_SCHEDULE
+    from notifications.delivery import sweep
+
+    schedule = Schedule.objects.get(name=SWEEP_SCHEDULE)
+    assert (schedule.func, schedule.schedule_type, schedule.minutes) == ("notifications.tasks.sweep", "I", 1)
+
+    broker = get_broker()
+    broker.delete_queue()
+    sending_stop(actor=people["operator"], reason="x")  # on_commit never runs here: the enqueue is "lost"
+    assert broker.queue_size() == 0
+    assert sweep() == 1
+    assert broker.queue_size() == 1
+    broker.delete_queue()

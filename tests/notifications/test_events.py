@@ -208,3 +208,29 @@ def test_a_change_rolled_back_leaves_no_notification(draft, people):
 
     assert not Notification.objects.exists()
     assert Notification.objects.filter(status=NotificationStatus.PENDING).count() == 0
+
+
+def test_a_review_request_says_which_approvals_and_groups_the_rules_need(draft, people, make_user):
+    from django.contrib.auth.models import Group
+
+    from approvals.models import ApprovalRule
+
+    compliance = Group.objects.create(name="Compliance")
+    officer = make_user("officer", "Reviewers", "Compliance")
+    officer.email = "officer@example.com"
+    officer.save()
+    ApprovalRule.objects.create(
+        name="Listed users need Compliance",
+        audience_kind="users",
+        approvals_required=2,
+        required_group=compliance,
+    )
+
+    campaign_submit(campaign=draft, actor=people["marketer"])
+
+    assert told("review_requested") == {"reviewer", "reviewer2", "officer"}
+    row = Notification.objects.filter(kind="review_requested").first()
+    assert row.context["details"]["needs"] == 2
+    assert row.context["details"]["groups"] == "Compliance"
+    deliver(row.pk)
+    assert "Required groups: Compliance" in mail.outbox[0].body

@@ -45,6 +45,7 @@ from audit.chain import (
 )
 from audit.keys import signing_key
 from audit.models import AuditCheckpoint, AuditEvent
+from audit.signals import event_recorded
 from audit.verification import AuditCheck, ChainCheck, audit_verify
 
 __all__ = [
@@ -114,6 +115,7 @@ def record_event(
         )
         event.hash = event_hash(event)
         event.save(force_insert=True)
+        event_recorded.send(sender=AuditEvent, event=event)
     return event
 
 

@@ -170,6 +170,7 @@ INSTALLED_APPS = [
     "templates_registry",
     "campaigns",
     "approvals",
+    "notifications",  # on top: derives notifications from the audit trail (docs/architecture.md)
 ]
 
 MIDDLEWARE = [
@@ -467,6 +468,23 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+
+# --- Notifications (README "Notifications") ---------------------------------
+_MAILER = "console" if DEBUG else "smtp"  # Django's mail API; make run (DEBUG) prints each e-mail
+EMAIL_BACKEND = env("EMAIL_BACKEND", f"django.core.mail.backends.{_MAILER}.EmailBackend")
+EMAIL_HOST, EMAIL_PORT = env("EMAIL_HOST", "localhost"), env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER, EMAIL_HOST_PASSWORD = env("EMAIL_HOST_USER"), env("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS, EMAIL_USE_SSL = env_bool("EMAIL_USE_TLS"), env_bool("EMAIL_USE_SSL")
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Crier <crier@localhost>")
+EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", str(BASE_DIR / "var" / "mail"))
+CRIER_BASE_URL = env("CRIER_BASE_URL", "http://127.0.0.1:8000")  # where links in notifications point
+CRIER_NOTIFY_MAX_ATTEMPTS = env_int("CRIER_NOTIFY_MAX_ATTEMPTS", 8)  # then backoff, lease, timeout (s)
+CRIER_NOTIFY_RETRY_BASE_SECONDS = float(env("CRIER_NOTIFY_RETRY_BASE_SECONDS", "30"))
+CRIER_NOTIFY_RETRY_MAX_SECONDS = float(env("CRIER_NOTIFY_RETRY_MAX_SECONDS", "3600"))
+CRIER_NOTIFY_LEASE_SECONDS = float(env("CRIER_NOTIFY_LEASE_SECONDS", "60"))
+CRIER_NOTIFY_HTTP_TIMEOUT = float(env("CRIER_NOTIFY_HTTP_TIMEOUT", "5"))
+CRIER_CHAT_SLACK_HOSTS = env_list("CRIER_CHAT_SLACK_HOSTS")  # Slack-compatible hosts besides hooks.slack.com
 
 # --- Crier ------------------------------------------------------------------
 # At most this many scheduled or recurring campaigns pending per provider account.

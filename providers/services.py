@@ -17,6 +17,7 @@ import httpx
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from audit.services import record_event
 from providers import crypto
 from providers.base import Provider, ProviderError, Result
 from providers.models import ProviderAccount
@@ -149,6 +150,18 @@ def account_update(
 
 
 def account_check(*, account: ProviderAccount) -> tuple[bool, str]:
+    """Check the account (:func:`_account_check`); a failing check is recorded in the audit
+    trail (the sentence only, never a secret), from which operators are told."""
+    ok, why = _account_check(account=account)
+    if not ok:
+        record_event(
+            object_type="provider_account", object_id=account.pk, action="check_failed",
+            to_state="failing", reason=why, data={"name": account.name, "kind": account.kind},
+        )
+    return ok, why
+
+
+def _account_check(*, account: ProviderAccount) -> tuple[bool, str]:
     """Send the provider's harmless check request; return whether the account works and why.
 
     A business answer (even a refusal of the dummy values) proves authentication; an auth

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from collections import Counter
 
+from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from audit.services import record_event
 from campaigns.lifecycle import campaign_transition
 from campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryStatus, Dispatch, DispatchStatus
 from campaigns.sending import native
@@ -16,6 +18,8 @@ from campaigns.sending.transitions import dispatch_move
 
 # Requests that did not reach their recipients, for the dispatch's final status.
 _BAD = (DeliveryStatus.FAILED, DeliveryStatus.UNKNOWN, DeliveryStatus.EXPIRED, DeliveryStatus.CLOSED)
+# The counts an audited failed finish records.
+_COUNTED = (DeliveryStatus.DELIVERED, DeliveryStatus.OPTED_OUT, *_BAD)
 
 
 def dispatch_progress(dispatch_id: int) -> dict[str, int]:
@@ -46,11 +50,26 @@ def final_status(counts: dict[str, int]) -> str:
 
 
 def dispatch_finish(dispatch: Dispatch, *, from_statuses: tuple[str, ...] = (DispatchStatus.RUNNING,)) -> str:
-    """Close a dispatch whose requests are all settled and update its campaign."""
-    status = final_status(store_counts(dispatch.pk))
-    changed = dispatch_move(
-        dispatch.pk, from_statuses, status, finished_at=timezone.now(), claimed_by="", heartbeat_at=None
-    )
+    """Close a dispatch whose requests are all settled and update its campaign.
+
+    An occurrence that ends failed or partially failed (``unknown`` requests included) is
+    recorded in the audit trail in the same transaction: authors and operators are told of
+    it from there (README, "Notifications")."""
+    counts = store_counts(dispatch.pk)
+    status = final_status(counts)
+    with transaction.atomic():
+        changed = dispatch_move(
+            dispatch.pk, from_statuses, status, finished_at=timezone.now(), claimed_by="", heartbeat_at=None
+        )
+        if changed and not dispatch.is_preview and status != DispatchStatus.SENT:
+            record_event(
+                campaign=dispatch.campaign,
+                object_type="dispatch",
+                object_id=dispatch.pk,
+                action="finish" if from_statuses == (DispatchStatus.RUNNING,) else "refinish",
+                to_state=status,
+                data={"due_at": dispatch.due_at, **{k: counts.get(k, 0) for k in _COUNTED}},
+            )
     if changed and not dispatch.is_preview:
         campaign_settle(dispatch.campaign)
     return status

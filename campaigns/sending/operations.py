@@ -32,15 +32,22 @@ def sending_stopped() -> bool:
 
 
 def sending_stop(*, actor=None, reason: str = "") -> None:
-    """Halt all dispatching at once, across workers (checked before every request)."""
-    SendSwitch.objects.update_or_create(
-        pk=1, defaults={"stopped": True, "reason": reason, "changed_by": actor}
-    )
+    """Halt all dispatching at once, across workers (checked before every request); audited."""
+    with transaction.atomic():
+        SendSwitch.objects.update_or_create(
+            pk=1, defaults={"stopped": True, "reason": reason, "changed_by": actor}
+        )
+        record_event(object_type="send_switch", object_id=1, action="stop", to_state="stopped",
+                     actor=actor, reason=reason)
 
 
 def sending_resume(*, actor=None) -> int:
     """Lift the emergency stop and wake workers for every pending dispatch; return how many."""
-    SendSwitch.objects.update_or_create(pk=1, defaults={"stopped": False, "reason": "", "changed_by": actor})
+    with transaction.atomic():
+        SendSwitch.objects.update_or_create(
+            pk=1, defaults={"stopped": False, "reason": "", "changed_by": actor}
+        )
+        record_event(object_type="send_switch", object_id=1, action="resume", to_state="running", actor=actor)
     ids = list(Dispatch.objects.filter(status=DispatchStatus.PENDING).values_list("pk", flat=True))
     with transaction.atomic():
         for dispatch_id in ids:

@@ -36,6 +36,7 @@ class Command(BaseCommand):
         procs: dict[str, subprocess.Popen] = {}
         specs = {
             "emulators": [*manage, "run_emulators"],
+            "chat-emulators": [*manage, "run_chat_emulators"],  # notifications' team chat demo
             "worker": [*manage, "qcluster"],
             "web": [*manage, "runserver", f"{host}:{port}", "--noreload"],
         }

@@ -22,7 +22,13 @@ DEMO_USERS: dict[str, tuple[str, tuple[str, ...], bool]] = {
     "admin": ("admin-demo", (), True),
 }
 
-DEMO_MODULES = ["providers.demo", "templates_registry.demo", "campaigns.audiences.demo", "approvals.demo"]
+DEMO_MODULES = [
+    "providers.demo",
+    "templates_registry.demo",
+    "campaigns.audiences.demo",
+    "notifications.demo",  # before approvals: its seeded reviews reach the demo chat groups too
+    "approvals.demo",
+]
 
 
 def seed_users() -> dict[str, object]:

@@ -1,0 +1,43 @@
+"""Team chat platforms: one module each, and delivery of a notification to a webhook."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext as _
+
+from notifications.chat.base import ChatPlatform
+from notifications.chat.dingtalk import DingTalk
+from notifications.chat.feishu import Feishu
+from notifications.chat.slack import Slack
+from notifications.chat.wecom import WeCom
+from notifications.errors import DeliveryError
+from notifications.messages import render
+from notifications.models import Notification
+from providers import crypto
+
+PLATFORMS: dict[str, type[ChatPlatform]] = {cls.kind: cls for cls in (DingTalk, Feishu, WeCom, Slack)}
+
+
+def platform(kind: str) -> ChatPlatform:
+    return PLATFORMS[kind]()
+
+
+def send_chat(notification: Notification) -> None:
+    """Post ``notification`` to its webhook; raise DeliveryError when it fails."""
+    webhook = notification.webhook
+    try:
+        credentials = webhook.get_credentials()
+    except crypto.CredentialsUnreadable as exc:
+        raise DeliveryError(
+            _("chat webhook %(name)r: its credentials cannot be read with CRIER_FIELD_KEYS; enter them again")
+            % {"name": webhook.name},
+            retryable=False,
+        ) from exc
+    if not credentials.get("url"):
+        raise DeliveryError(_("chat webhook %(name)r has no URL") % {"name": webhook.name}, retryable=False)
+    platform(webhook.kind).post(
+        url=credentials["url"],
+        secret=credentials.get("secret", ""),
+        message=render(notification.kind, notification.context),
+        key=notification.idempotency_key,
+        sandbox=webhook.sandbox,
+    )

@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
 from config.clients import client_address
-from config.settings import env_rate
+from config.environment import env_rate
 from tests.api.conftest import token_client
 
 pytestmark = pytest.mark.django_db

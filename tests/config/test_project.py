@@ -14,7 +14,7 @@ from django.core.management import call_command
 from django.test import override_settings
 
 from campaigns.checks import check_queue_settings
-from config.settings import database_from_url
+from config.environment import database_from_url
 
 
 @pytest.mark.django_db

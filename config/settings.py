@@ -259,6 +259,14 @@ AUTH_PASSWORD_VALIDATORS = [
 # Kept apart from SECRET_KEY so either can rotate without the other.
 FIELD_ENCRYPTION_KEYS = env_list("CRIER_FIELD_KEYS")
 
+# --- Provider endpoints (docs/providers.md, "Pinned hosts") -----------------
+# Accounts marked sandbox (emulators, provider sandboxes) may point at any http(s) host;
+# they are refused unless this is on. Default: on with DEBUG (and under pytest), else off.
+CRIER_ALLOW_SANDBOX_ACCOUNTS = env_bool("CRIER_ALLOW_SANDBOX_ACCOUNTS", DEBUG or UNDER_PYTEST)
+# Hosts a production account may use beyond its provider's declared official ones, as
+# comma-separated kind=https://host entries (Alipay+ has one host per wallet deployment).
+CRIER_PROVIDER_HOSTS = env_list("CRIER_PROVIDER_HOSTS")
+
 # --- Logging ----------------------------------------------------------------
 LOGGING = {
     "version": 1,

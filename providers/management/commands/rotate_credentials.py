@@ -14,9 +14,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 from django.utils.translation import gettext as _
 
 from providers import crypto
+from providers.history import record_credentials_reencrypted
 from providers.models import ProviderAccount
 
 
@@ -32,9 +34,12 @@ def rotate_account(account: ProviderAccount) -> bool:
     if crypto.newest_key_reads(token):
         return False
     rotated = crypto.rotate(token)
-    moved = ProviderAccount.objects.filter(pk=account.pk, credentials_encrypted=token).update(
-        credentials_encrypted=rotated
-    )
+    with transaction.atomic():
+        moved = ProviderAccount.objects.filter(pk=account.pk, credentials_encrypted=token).update(
+            credentials_encrypted=rotated
+        )
+        if moved == 1:
+            record_credentials_reencrypted(account=account)
     return moved == 1
 
 
@@ -43,7 +48,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         rotated, current, unreadable = 0, 0, []
-        for account in ProviderAccount.objects.order_by("name").only("pk", "name", "credentials_encrypted"):
+        fields = ("pk", "name", "kind", "credentials_encrypted")
+        accounts = ProviderAccount.objects.order_by("name").only(*fields)
+        for account in accounts:
             try:
                 changed = rotate_account(account)
             except crypto.CredentialsUnreadable:

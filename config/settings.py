@@ -259,7 +259,7 @@ AUTH_PASSWORD_VALIDATORS = [
 # Kept apart from SECRET_KEY so either can rotate without the other.
 FIELD_ENCRYPTION_KEYS = env_list("CRIER_FIELD_KEYS")
 
-# --- Provider endpoints (docs/providers.md, "Pinned hosts") -----------------
+# --- Provider endpoints (docs/providers.md §7) -----------------
 # Accounts marked sandbox (emulators, provider sandboxes) may point at any http(s) host;
 # they are refused unless this is on. Default: on with DEBUG (and under pytest), else off.
 CRIER_ALLOW_SANDBOX_ACCOUNTS = env_bool("CRIER_ALLOW_SANDBOX_ACCOUNTS", DEBUG or UNDER_PYTEST)

@@ -11,7 +11,7 @@ settings and which credentials are set.
 The base URL must be one of the provider's hosts unless the account is a sandbox one
 (``ProviderAccount.clean``), changing it takes the credentials again, every save and
 delete is an audit event, and the *Check* action repeats no text of the provider's
-answer (docs/providers.md, "Pinned hosts").
+answer (docs/providers.md §7).
 """
 
 from __future__ import annotations

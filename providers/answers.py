@@ -1,4 +1,4 @@
-"""What an account check may repeat of a provider's answer (docs/providers.md, "Pinned hosts").
+"""What an account check may repeat of a provider's answer (docs/providers.md §7).
 
 A check (``manage.py check_provider``, the API's ``check/``, the admin's action) says in a
 fixed sentence of ours whether the account works, with the HTTP status and the provider's

@@ -10,7 +10,7 @@ its provider class's ``credential_fields``; an account keeps its kind. There is 
 ``manage.py check_provider`` and says whether the account authenticates.
 
 The base URL must be one of the provider's hosts unless the account is ``sandbox``, and
-changing it takes the credentials again (docs/providers.md, "Pinned hosts"); every change is
+changing it takes the credentials again (docs/providers.md §7); every change is
 an audit event.
 
 Any staff user reads; creating, changing and checking an account take
@@ -92,7 +92,7 @@ class ProviderAccountInputSerializer(serializers.Serializer):
         help_text=(
             "An emulator or provider sandbox account: any http(s) base URL, used only where "
             "CRIER_ALLOW_SANDBOX_ACCOUNTS is on. Otherwise the base URL must be one of the "
-            "provider's hosts (docs/providers.md, Pinned hosts)."
+            "provider's hosts (docs/providers.md §7)."
         ),
     )
     app_id = serializers.CharField(max_length=64, allow_blank=True, required=False)

@@ -6,7 +6,7 @@ generated on first seed (never fixed in the repository) and stored encrypted; th
 emulators started by ``run_emulators`` read them back from the database. The Alipay+
 account verifies answers with the public half of the emulator's platform key, kept at
 ``var/emulators/alipayplus-platform-key.pem`` (created here if absent). They are sandbox
-accounts (docs/providers.md, "Pinned hosts"): usable only where CRIER_ALLOW_SANDBOX_ACCOUNTS
+accounts (docs/providers.md §7): usable only where CRIER_ALLOW_SANDBOX_ACCOUNTS
 is on, as it is with DEBUG.
 """
 

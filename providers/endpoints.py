@@ -1,4 +1,4 @@
-"""Where a provider account may send its credentials: the one rule (docs/providers.md, "Pinned hosts").
+"""Where a provider account may send its credentials: the one rule (docs/providers.md §7).
 
 An account's ``base_url`` is allowed when
 

@@ -55,7 +55,7 @@ class ProviderAccount(models.Model):
     )
     timeout_seconds = models.FloatField(default=10.0, validators=[MinValueValidator(0.1)])
     enabled = models.BooleanField(default=True)
-    # docs/providers.md, "Pinned hosts": only a sandbox account may use a host its provider
+    # docs/providers.md §7: only a sandbox account may use a host its provider
     # does not declare, and only where CRIER_ALLOW_SANDBOX_ACCOUNTS is on.
     sandbox = models.BooleanField(
         default=False,
@@ -100,7 +100,7 @@ class ProviderAccount(models.Model):
         """Return the provider module's view of the account; credentials decrypted only when asked.
 
         An account whose endpoint is refused (a row edited in the database) gets no credentials
-        and a provider module that sends nothing (docs/providers.md, "Pinned hosts").
+        and a provider module that sends nothing (docs/providers.md §7).
         """
         refused = self.endpoint_refusal()
         return AccountConfig(

@@ -9,7 +9,7 @@ name the field and the rule, never the value: these are secrets.
 Where an account may send is decided by ``providers/endpoints.py`` (``ProviderAccount.clean``);
 here, moving an account (its ``base_url`` or kind) takes its credentials again in the same
 request, and every change is an audit event (``providers/history.py``). See
-docs/providers.md, "Pinned hosts".
+docs/providers.md §7.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-# Provider endpoints are pinned (docs/providers.md, "Pinned hosts"): an account may send only
+# Provider endpoints are pinned (docs/providers.md §7): an account may send only
 # to its provider's declared hosts, unless it is a sandbox account (an emulator) and
 # CRIER_ALLOW_SANDBOX_ACCOUNTS is on. Existing accounts on a loopback host can only be
 # emulators (the demo's): they become sandbox accounts, so they keep working where sandbox

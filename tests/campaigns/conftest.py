@@ -82,7 +82,7 @@ def make_account(start_emulator):  # noqa: F811
             name=f"{kind} test {ProviderAccount.objects.count() + 1}",
             kind=kind,
             base_url=server.url,
-            sandbox=True,  # an emulator (docs/providers.md, "Pinned hosts")
+            sandbox=True,  # an emulator (docs/providers.md §7)
             app_id=fields.pop("app_id", "app-test-1"),
             settings={**extra, **fields.pop("settings", {})},
             rate_limit=fields.pop("rate_limit", 1000),

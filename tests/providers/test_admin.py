@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 ACCESS_KEY = "binance-access-key-visible-nowhere"
 SECRET_KEY = "binance-secret-key-visible-nowhere-0123456789"
-LOCAL = "http://127.0.0.1:9"  # nothing listens: a sandbox account (docs/providers.md, "Pinned hosts")
+LOCAL = "http://127.0.0.1:9"  # nothing listens: a sandbox account (docs/providers.md §7)
 
 
 def rsa_pem() -> str:

@@ -3,8 +3,8 @@
 A production account sends only over https to its provider's declared hosts (or those the
 deployment adds in CRIER_PROVIDER_HOSTS); a sandbox account only where
 CRIER_ALLOW_SANDBOX_ACCOUNTS is on; changing the base URL takes the credentials again; and a
-row edited in the database directly never gets a request sent (docs/providers.md, "Pinned
-hosts"). Real HTTP throughout: emulators and a local server that is no provider.
+row edited in the database directly never gets a request sent (docs/providers.md §7).
+Real HTTP throughout: emulators and a local server that is no provider.
 """
 
 from __future__ import annotations

@@ -303,3 +303,26 @@ def test_with_debug_off_and_no_setting_a_sandbox_account_sends_nothing(start_emu
     with override_settings(CRIER_ALLOW_SANDBOX_ACCOUNTS=True):
         assert account_check(account=account)[0] is True
     assert emulator.app.requests_seen == 1
+
+
+# -- system checks -------------------------------------------------------------------
+
+
+def test_a_malformed_crier_provider_hosts_entry_is_a_system_check_error():
+    from providers.checks import check_provider_hosts
+
+    assert check_provider_hosts(None) == []
+    entries = ["alipayplus=http://open.wallet.example", "open.wallet.example", "fax=https://fax.example"]
+    with override_settings(CRIER_PROVIDER_HOSTS=entries):
+        errors = check_provider_hosts(None)
+    assert [e.id for e in errors] == ["providers.E003"] * 3
+    assert "'fax'" in errors[2].msg
+
+
+def test_sandbox_accounts_allowed_with_debug_off_is_a_deploy_warning():
+    from providers.checks import check_sandbox_accounts
+
+    with override_settings(DEBUG=False, CRIER_ALLOW_SANDBOX_ACCOUNTS=True):
+        assert [w.id for w in check_sandbox_accounts(None)] == ["providers.W001"]
+    with override_settings(DEBUG=False, CRIER_ALLOW_SANDBOX_ACCOUNTS=False):
+        assert check_sandbox_accounts(None) == []

@@ -118,3 +118,14 @@ def test_no_check_repeats_any_of_a_foreign_answer(
     assert f"{account.name[1:]}: " in shown[1] and detail in out.getvalue()  # the admin capitalises
     if status in (401, 404, 500):
         assert f"HTTP {status}" in detail
+
+
+def test_the_check_action_is_offered_only_to_those_who_manage_accounts(client, make_user):
+    _account("jiguang", "http://127.0.0.1:9")  # the admin offers actions only over some rows
+    viewer = make_user("mia", "Marketing")
+    client.force_login(viewer)
+    page = client.get(reverse("admin:providers_provideraccount_changelist"))
+    assert page.status_code == 200 and "check_accounts" not in page.content.decode()
+    client.force_login(make_user("olga", "Operators"))
+    page = client.get(reverse("admin:providers_provideraccount_changelist"))
+    assert "check_accounts" in page.content.decode()

@@ -105,6 +105,7 @@ def bench_environment(db: BenchDatabase) -> dict[str, str]:
         "SESSION_COOKIE_SECURE": "0",
         "CSRF_COOKIE_SECURE": "0",
         "SECURE_HSTS_SECONDS": "0",
+        "CRIER_ALLOW_SANDBOX_ACCOUNTS": "1",  # the accounts are the emulators'
         "Q_CLUSTER_NAME": f"crier-bench-{os.getpid()}",
         "Q_LOG_LEVEL": "WARNING",
         "LOG_LEVEL": "WARNING",

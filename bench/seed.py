@@ -176,6 +176,7 @@ def make_account(kind: str, base_url: str, credentials: dict[str, str], *, concu
         name=f"bench {kind}",
         kind=kind,
         base_url=base_url,
+        sandbox=True,  # the emulators (docs/providers.md §7)
         app_id="benchapp1",
         rate_limit=fields.pop("rate_limit", 100000),
         max_concurrency=concurrency,

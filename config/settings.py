@@ -249,6 +249,14 @@ CRIER_AUDIT_KEY = env_list("CRIER_AUDIT_KEY")
 # An append-only file that receives a copy of every signed audit checkpoint (optional).
 CRIER_AUDIT_CHECKPOINT_FILE = env("CRIER_AUDIT_CHECKPOINT_FILE")
 
+# --- Provider endpoints (docs/providers.md §7) -----------------
+# Accounts marked sandbox (emulators, provider sandboxes) may point at any http(s) host;
+# they are refused unless this is on. Default: on with DEBUG (and under pytest), else off.
+CRIER_ALLOW_SANDBOX_ACCOUNTS = env_bool("CRIER_ALLOW_SANDBOX_ACCOUNTS", DEBUG or UNDER_PYTEST)
+# Hosts a production account may use beyond its provider's declared official ones, as
+# comma-separated kind=https://host entries (Alipay+ has one host per wallet deployment).
+CRIER_PROVIDER_HOSTS = env_list("CRIER_PROVIDER_HOSTS")
+
 # --- Logging ----------------------------------------------------------------
 # CRIER_LOG_FORMAT=json writes one JSON object a line (python-json-logger, a maintained
 # formatter: it escapes what a hand-made one would get wrong, and keeps every `extra=`

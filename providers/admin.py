@@ -7,6 +7,11 @@ each field says only whether a value is stored, and leaving it empty keeps the s
 value. ``credentials_encrypted`` is never shown. Adding, changing and deleting accounts
 needs ``providers.manage_provider_accounts``; others with the view permission see the
 settings and which credentials are set.
+
+The base URL must be one of the provider's hosts unless the account is a sandbox one
+(``ProviderAccount.clean``), changing it takes the credentials again, every save and
+delete is an audit event, and the *Check* action repeats no text of the provider's
+answer (docs/providers.md §7).
 """
 
 from __future__ import annotations
@@ -14,15 +19,26 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db import transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 
 from providers import crypto
+from providers.history import account_state, record_account_change
 from providers.models import ProviderAccount
 from providers.registry import label as kind_label
 from providers.registry import provider_class, provider_classes
 from providers.safe_json import SafeJSONField
-from providers.services import ACCOUNT_FIELDS, credential_errors, stored_credentials
+from providers.services import (
+    ACCOUNT_FIELDS,
+    account_check,
+    account_delete,
+    credential_errors,
+    moved_without_credentials,
+    stored_credentials,
+)
 
 
 class WriteOnlyTextarea(forms.Textarea):
@@ -99,10 +115,22 @@ class ProviderAccountForm(forms.ModelForm):
             return cleaned
         # Only the credential fields this form shows (a change page shows its kind's).
         given = {name: cleaned.get(name, "") for name in self.credential_names() if name in self.fields}
-        for name, messages in credential_errors(kind=kind, values=given, stored=self.stored).items():
-            for message in messages:
+        for name, errors in credential_errors(kind=kind, values=given, stored=self.stored).items():
+            for message in errors:
                 self.add_error(name, message)
+        if self.instance.pk:
+            changes = {f: cleaned[f] for f in ("kind", "base_url") if f in cleaned}
+            missing, rule = moved_without_credentials(
+                account=self.instance, changes=changes, credentials=given
+            )
+            for name in missing:
+                self.add_error(name, rule)
         return cleaned
+
+    def given_credentials(self) -> list[str]:
+        """Return the names of the credentials this form replaces (names only)."""
+        own = self.instance.credential_fields()
+        return [name for name in own if self.cleaned_data.get(name)]
 
     def save(self, commit: bool = True) -> ProviderAccount:
         account = super().save(commit=False)
@@ -125,14 +153,50 @@ for _name in ProviderAccountForm.credential_names():
 @admin.register(ProviderAccount)
 class ProviderAccountAdmin(admin.ModelAdmin):
     form = ProviderAccountForm
-    list_display = ["name", "kind", "base_url", "app_id", "rate_limit", "enabled", "credentials"]
-    list_filter = ["kind", "enabled"]
+    list_display = ["name", "kind", "base_url", "sandbox", "app_id", "rate_limit", "enabled", "credentials"]
+    list_filter = ["kind", "enabled", "sandbox"]
     search_fields = ["name", "app_id"]
     exclude = ["credentials_encrypted"]
 
     @admin.display(description="credentials")
     def credentials(self, obj: ProviderAccount) -> str:
         return credentials_summary(obj)
+
+    actions = ["check_accounts"]
+
+    def save_model(
+        self, request: HttpRequest, obj: ProviderAccount, form: ProviderAccountForm, change: bool
+    ) -> None:
+        with transaction.atomic():
+            # The row as stored (the form changed ``obj`` in memory only), for the audit event.
+            stored = ProviderAccount.objects.select_for_update().filter(pk=obj.pk).first() if change else None
+            before = account_state(stored) if stored is not None else None
+            super().save_model(request, obj, form, change)
+            record_account_change(
+                account=obj, actor=request.user, before=before, credentials=form.given_credentials()
+            )
+
+    def delete_model(self, request: HttpRequest, obj: ProviderAccount) -> None:
+        account_delete(account=obj, actor=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[ProviderAccount]) -> None:
+        with transaction.atomic():
+            for account in queryset:
+                account_delete(account=account, actor=request.user)
+
+    @admin.action(
+        description=_("Check the selected accounts (one harmless request each)"), permissions=["manage"]
+    )
+    def check_accounts(self, request: HttpRequest, queryset: QuerySet[ProviderAccount]) -> None:
+        """Say for each account whether it works: our sentence, never the provider's text."""
+        for account in queryset:
+            ok, why = account_check(account=account)
+            line = _("%(name)s: %(verdict)s - %(why)s") % {
+                "name": account.name,
+                "verdict": _("OK") if ok else _("FAILED"),
+                "why": why,
+            }
+            self.message_user(request, line, messages.SUCCESS if ok else messages.ERROR)
 
     def get_readonly_fields(self, request: HttpRequest, obj: ProviderAccount | None = None) -> list[str]:
         return ["kind", "credentials"] if obj else ["credentials"]
@@ -166,6 +230,10 @@ class ProviderAccountAdmin(admin.ModelAdmin):
 
     def _may_manage(self, request: HttpRequest) -> bool:
         return request.user.has_perm("providers.manage_provider_accounts")
+
+    def has_manage_permission(self, request: HttpRequest) -> bool:
+        """Whether the *Check* action is offered: it sends requests as the account."""
+        return self._may_manage(request)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return super().has_add_permission(request) and self._may_manage(request)

@@ -9,6 +9,10 @@ its provider class's ``credential_fields``; an account keeps its kind. There is 
 ``POST /api/v1/provider-accounts/{id}/check/`` sends the same harmless request as
 ``manage.py check_provider`` and says whether the account authenticates.
 
+The base URL must be one of the provider's hosts unless the account is ``sandbox``, and
+changing it takes the credentials again (docs/providers.md §7); every change is
+an audit event.
+
 Any staff user reads; creating, changing and checking an account take
 ``providers.manage_provider_accounts`` (superusers have it).
 """
@@ -83,6 +87,14 @@ class ProviderAccountInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
     kind = ProviderKindField()
     base_url = serializers.URLField(max_length=300, help_text=BASE_URL_HELP)
+    sandbox = serializers.BooleanField(
+        required=False,
+        help_text=(
+            "An emulator or provider sandbox account: any http(s) base URL, used only where "
+            "CRIER_ALLOW_SANDBOX_ACCOUNTS is on. Otherwise the base URL must be one of the "
+            "provider's hosts (docs/providers.md §7)."
+        ),
+    )
     app_id = serializers.CharField(max_length=64, allow_blank=True, required=False)
     settings = serializers.DictField(
         required=False,
@@ -105,7 +117,8 @@ class ProviderAccountInputSerializer(serializers.Serializer):
         write_only=True,
         help_text=(
             "Write-only secrets by name, never returned. Names per kind: "
-            f"{CREDENTIAL_NAMES}. On update, a name left out or empty keeps its stored value."
+            f"{CREDENTIAL_NAMES}. On update, a name left out or empty keeps its stored value, "
+            "except that changing base_url takes every required credential again."
         ),
     )
 
@@ -152,7 +165,10 @@ class ProviderAccountOutputSerializer(serializers.ModelSerializer):
 
 class CheckResultSerializer(serializers.Serializer):
     ok = serializers.BooleanField(help_text="Whether the provider accepted the account's credentials.")
-    detail = serializers.CharField(help_text="Why, in one sentence (never a secret).")
+    detail = serializers.CharField(
+        help_text="Why, in one fixed sentence with the HTTP status and the provider's code (never a "
+        "secret, never the answer's text)."
+    )
 
 
 def _filters(request: Request) -> dict[str, Any]:
@@ -210,7 +226,7 @@ class ProviderAccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
         serializer = ProviderAccountInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data, credentials = serializer.to_service()
-        account = account_create(data=data, credentials=credentials)
+        account = account_create(data=data, credentials=credentials, actor=request.user)
         return self._output(account, status.HTTP_201_CREATED)
 
     @extend_schema(request=ProviderAccountInputSerializer, responses=ProviderAccountOutputSerializer)
@@ -226,7 +242,9 @@ class ProviderAccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
         serializer = ProviderAccountInputSerializer(data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
         changes, credentials = serializer.to_service()
-        account = account_update(account=account, changes=changes, credentials=credentials)
+        account = account_update(
+            account=account, changes=changes, credentials=credentials, actor=request.user
+        )
         return self._output(account)
 
     @extend_schema(request=None, responses=CheckResultSerializer)

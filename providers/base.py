@@ -21,6 +21,7 @@ import httpx
 
 from observability.metrics import provider_request_observed
 from providers import options as provider_options
+from providers.answers import check_code
 
 
 class Outcome(StrEnum):
@@ -68,6 +69,8 @@ class AccountConfig:
     settings: Mapping[str, Any] = field(default_factory=dict)
     credentials: Mapping[str, str] = field(default_factory=dict, repr=False)
     timeout: float = 10.0
+    # Why this account may not send to base_url ("": it may); providers/endpoints.py decides.
+    endpoint_problem: str = ""
 
     def __repr__(self) -> str:  # never print credentials
         return f"AccountConfig(kind={self.kind!r}, base_url={self.base_url!r}, app_id={self.app_id!r})"
@@ -137,12 +140,9 @@ class TemplateReference:
 
 @dataclass(frozen=True)
 class NativeSchedule:
-    """A campaign schedule a provider's own scheduler runs (``Provider.schedules_natively``).
-
-    ``kind`` is ``once`` (``fixed_time``) or ``recurring`` (days ``start_date`` to
-    ``end_date`` at ``time``, ``circle_type`` 1 daily / 2 weekly / 3 monthly with the
-    ``circle_value`` days); dates and times are wall time in ``zone``.
-    """
+    """A schedule a provider's own scheduler runs: ``once`` (``fixed_time``) or ``recurring``
+    (``start_date``..``end_date`` at ``time``, ``circle_type`` 1 daily / 2 weekly / 3 monthly
+    on ``circle_value`` days); wall times in ``zone``."""
 
     kind: str
     zone: str
@@ -156,13 +156,10 @@ class NativeSchedule:
 
 @dataclass(frozen=True)
 class Receipt:
-    """One user's status of one sent message, as a provider reported it in a callback.
-
-    ``status`` is one of the receipt statuses Crier stores (``target_valid``,
-    ``target_invalid``, ``submitted``, ``submit_failed``, ``delivered``,
-    ``delivery_failed``, ``clicked``, ``retracted``, ``retract_failed``); ``user`` is the
-    provider's user id (the recipient's address there); ``at`` None means "now".
-    """
+    """One user's status of one sent message from a callback: ``status`` is a receipt status
+    Crier stores (``target_valid``, ``target_invalid``, ``submitted``, ``submit_failed``,
+    ``delivered``, ``delivery_failed``, ``clicked``, ``retracted``, ``retract_failed``); ``user``
+    the provider's user id (the recipient's address there); ``at`` None means "now"."""
 
     message_id: str
     user: str
@@ -393,6 +390,8 @@ class Provider:
 
     def recall(self, client: httpx.Client, message_id: str) -> Result:
         """Recall ``message_id`` once with ``client``; return the answer (never raises for HTTP)."""
+        if refused := self.endpoint_refused():
+            return refused
         request = self.recall_request(message_id)
         started = time.perf_counter()
         try:
@@ -407,14 +406,10 @@ class Provider:
 
     # -- account check (manage.py check_provider) ---------------------------
     def check_request(self) -> httpx.Request:
-        """Return a harmless signed request whose answer shows whether the account works.
-
-        The default is a preview of a dummy template to one dummy test user with a fresh
-        key: a provider that authenticates it answers with a business result (often a
-        refusal of the dummy values), one that does not answers with an auth error.
-        Override it where the provider has something more harmless (or a preview would
-        reach real users).
-        """
+        """Return a harmless signed request whose answer shows whether the account works: by
+        default a preview of a dummy template to a dummy test user with a fresh key, answered
+        with a business result (often a refusal) if authenticated, an auth error if not.
+        Override it where the provider has something more harmless (or a preview reaches users)."""
         dummy = Target(external_id="crier-check", address="crier-check")
         message = Message(
             template_ref=str(self.account.settings.get("check_template_ref") or "crier-check"),
@@ -431,8 +426,8 @@ class Provider:
 
     def check_outcome(self, result: Result) -> tuple[bool, str]:
         """Return whether the answer to ``check_request`` shows working credentials and
-        configuration, and a sentence saying why (never containing secrets)."""
-        said = f"{result.code or '-'}: {result.message}".strip()
+        configuration, and a sentence saying why (never a secret, never the answer's text)."""
+        said = check_code(result.code)
         if result.http_status is None:
             return False, f"no answer from {self.account.base_url} ({said})"
         if result.code in self.auth_error_codes or result.http_status in (401, 403):
@@ -462,19 +457,23 @@ class Provider:
             yield tuple(group)
 
     def transport_error(self, exc: httpx.HTTPError) -> Result:
-        """Return the outcome of a request that got no answer.
-
-        A request that never reached the provider (connect failure) is safe to retry.
-        One that may have reached it (read timeout, dropped connection) is ``unknown``
-        unless the provider deduplicates our key, in which case resending is safe.
-        """
+        """Return the outcome of a request that got no answer: one that never reached the
+        provider (connect failure) is safe to retry; one that may have (read timeout, dropped
+        connection) is ``unknown`` unless the provider deduplicates our key."""
         if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
             return Result(Outcome.RETRY, code="CONNECT_ERROR", message=str(exc) or type(exc).__name__)
         outcome = Outcome.RETRY if self.limits.idempotent else Outcome.UNKNOWN
         return Result(outcome, code="TRANSPORT_ERROR", message=f"{type(exc).__name__}: {exc}")
 
+    def endpoint_refused(self) -> Result | None:
+        """Return the failure of any request to a refused endpoint (providers/endpoints.py), else None."""
+        problem = self.account.endpoint_problem
+        return Result(Outcome.FAILED, code="ENDPOINT_REFUSED", message=problem) if problem else None
+
     def send(self, client: httpx.Client, message: Message, batch: Batch) -> Result:
         """Send ``batch`` once with ``client`` and return its outcome (never raises for HTTP)."""
+        if refused := self.endpoint_refused():
+            return refused
         request = self.build_request(message, batch)
         started = time.perf_counter()
         try:

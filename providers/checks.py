@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from cryptography.fernet import Fernet
 from django.conf import settings
-from django.core.checks import Error, Tags, register
+from django.core.checks import Error, Tags, Warning, register
+
+from providers.endpoints import configured_hosts
+from providers.registry import PROVIDERS
 
 
 @register(Tags.security, deploy=True)
@@ -34,3 +37,40 @@ def check_field_keys(app_configs, **kwargs) -> list[Error]:
                 )
             )
     return errors
+
+
+@register(Tags.security)
+def check_provider_hosts(app_configs, **kwargs) -> list[Error]:
+    """Refuse CRIER_PROVIDER_HOSTS entries that are not kind=https://host (providers.E003)."""
+    hosts, bad = configured_hosts()
+    unknown = sorted(set(hosts) - set(PROVIDERS))
+    return [
+        Error(
+            f"CRIER_PROVIDER_HOSTS entry {entry!r} is not kind=https://host.",
+            hint="For example alipayplus=https://open.wallet.example (docs/providers.md §7).",
+            id="providers.E003",
+        )
+        for entry in bad
+    ] + [
+        Error(
+            f"CRIER_PROVIDER_HOSTS names {kind!r}, which is not a provider kind: {', '.join(PROVIDERS)}.",
+            id="providers.E003",
+        )
+        for kind in unknown
+    ]
+
+
+@register(Tags.security, deploy=True)
+def check_sandbox_accounts(app_configs, **kwargs) -> list[Warning]:
+    """Warn when sandbox accounts may send in production (providers.W001)."""
+    if settings.CRIER_ALLOW_SANDBOX_ACCOUNTS and not settings.DEBUG:
+        return [
+            Warning(
+                "CRIER_ALLOW_SANDBOX_ACCOUNTS is on with DEBUG off: accounts marked sandbox may "
+                "send their credentials to any host.",
+                hint="Unset it unless this deployment talks to emulators or provider sandboxes "
+                "(docs/providers.md §7).",
+                id="providers.W001",
+            )
+        ]
+    return []

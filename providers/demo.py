@@ -5,7 +5,9 @@ second seed changes nothing and keys an operator replaced stay replaced. Credent
 generated on first seed (never fixed in the repository) and stored encrypted; the
 emulators started by ``run_emulators`` read them back from the database. The Alipay+
 account verifies answers with the public half of the emulator's platform key, kept at
-``var/emulators/alipayplus-platform-key.pem`` (created here if absent).
+``var/emulators/alipayplus-platform-key.pem`` (created here if absent). They are sandbox
+accounts (docs/providers.md §7): usable only where CRIER_ALLOW_SANDBOX_ACCOUNTS
+is on, as it is with DEBUG.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from providers.emulators.alipayplus import (
     load_or_create_platform_key,
     public_key_pem,
 )
+from providers.history import account_state, record_account_change
 from providers.models import ProviderAccount
 from providers.registry import provider_class
 
@@ -53,6 +56,12 @@ def _sync_platform_key(account: ProviderAccount) -> None:
     if account.get_credentials().get("platform_public_key") != current:
         account.set_credentials({"platform_public_key": current})
         account.save(update_fields=["credentials_encrypted", "updated_at"])
+        record_account_change(
+            account=account,
+            before=account_state(account),
+            credentials=["platform_public_key"],
+            reason="demo seed: the emulator's platform key changed",
+        )
 
 
 # name -> (kind, app id, settings, credentials factory)
@@ -81,15 +90,22 @@ def seed(stdout: TextIO) -> dict[str, ProviderAccount]:
                 "base_url": local,
                 "app_id": app_id,
                 "settings": settings,
+                "sandbox": True,
             },
         )
+        if created:
+            record_account_change(account=account, before=None, reason="demo seed")
         required = provider_class(account.kind).required_credentials()
         status = account.credential_status()
         if not all(status.get(field) for field in required):
             # Only fill what is missing: keys an operator set stay as they are.
             fresh = make_credentials() if account.kind == kind else {}
-            account.set_credentials({k: v for k, v in fresh.items() if not status.get(k)})
+            filled = {k: v for k, v in fresh.items() if not status.get(k)}
+            account.set_credentials(filled)
             account.save(update_fields=["credentials_encrypted", "updated_at"])
+            record_account_change(
+                account=account, before=account_state(account), credentials=filled, reason="demo seed"
+            )
         if account.kind == "alipayplus" and account.base_url == local:
             _sync_platform_key(account)
         accounts[name] = account

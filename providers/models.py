@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from providers import crypto
+from providers import crypto, endpoints
 from providers.base import AccountConfig, Provider
 from providers.registry import kind_choices, provider_class
+
+# Account fields the services accept and the audit trail names (credentials are apart).
+ACCOUNT_FIELDS = (
+    "name",
+    "kind",
+    "base_url",
+    "sandbox",
+    "app_id",
+    "settings",
+    "rate_limit",
+    "max_concurrency",
+    "max_attempts",
+    "timeout_seconds",
+    "enabled",
+)
 
 
 class ProviderAccount(models.Model):
@@ -39,6 +55,15 @@ class ProviderAccount(models.Model):
     )
     timeout_seconds = models.FloatField(default=10.0, validators=[MinValueValidator(0.1)])
     enabled = models.BooleanField(default=True)
+    # docs/providers.md §7: only a sandbox account may use a host its provider
+    # does not declare, and only where CRIER_ALLOW_SANDBOX_ACCOUNTS is on.
+    sandbox = models.BooleanField(
+        default=False,
+        help_text=_(
+            "An emulator or provider sandbox account: its base URL may be any http(s) host, and it "
+            "is used only where CRIER_ALLOW_SANDBOX_ACCOUNTS is on."
+        ),
+    )
     credentials_encrypted = models.TextField(blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -49,6 +74,17 @@ class ProviderAccount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.get_kind_display()})"
+
+    def clean(self) -> None:
+        """Refuse a base URL the account may not send its credentials to (providers/endpoints.py)."""
+        super().clean()
+        refused = self.endpoint_refusal()
+        if refused is not None:
+            raise ValidationError({refused.field: [refused.message]})
+
+    def endpoint_refusal(self) -> endpoints.Refusal | None:
+        """Return why this account may not send to its base URL now (None: it may)."""
+        return endpoints.refusal(kind=self.kind, base_url=self.base_url, sandbox=self.sandbox)
 
     def get_credentials(self) -> dict[str, str]:
         """Return the decrypted credentials (never log or render the result)."""
@@ -61,14 +97,20 @@ class ProviderAccount(models.Model):
         self.credentials_encrypted = crypto.encrypt_json(merged)
 
     def provider_config(self, *, with_credentials: bool = False) -> AccountConfig:
-        """Return the provider module's view of the account; credentials decrypted only when asked."""
+        """Return the provider module's view of the account; credentials decrypted only when asked.
+
+        An account whose endpoint is refused (a row edited in the database) gets no credentials
+        and a provider module that sends nothing (docs/providers.md §7).
+        """
+        refused = self.endpoint_refusal()
         return AccountConfig(
             kind=self.kind,
             base_url=self.base_url.rstrip("/"),
             app_id=self.app_id,
             settings=dict(self.settings or {}),
-            credentials=self.get_credentials() if with_credentials else {},
+            credentials=self.get_credentials() if with_credentials and refused is None else {},
             timeout=self.timeout_seconds,
+            endpoint_problem=refused.message if refused else "",
         )
 
     def provider(self, *, with_credentials: bool = False) -> Provider:

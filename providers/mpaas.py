@@ -48,6 +48,7 @@ import httpx
 
 from providers import aliyun_signature as sig
 from providers import mpaas_options
+from providers.answers import check_code
 from providers.base import (
     AccountConfig,
     Batch,
@@ -294,6 +295,8 @@ class MpaasProvider(Provider):
     def _signed_request(self, *, action: str, version: str, body: Mapping[str, str]) -> httpx.Request:
         """Return ``POST {base}/`` with the common parameters in the query and ``body`` as a form,
         all signed with RPC signature 1.0, the way aliyun-python-sdk-core sends them."""
+        if self.account.endpoint_problem:  # providers/endpoints.py: nothing goes there
+            raise ProviderError(self.account.endpoint_problem, field="base_url")
         access_key_id = self.account.credentials.get("access_key_id", "")
         secret = self.account.credentials.get("access_key_secret", "")
         if not access_key_id or not secret:
@@ -399,7 +402,7 @@ class MpaasProvider(Provider):
 
     def check_outcome(self, result: Result) -> tuple[bool, str]:
         """Return whether the check answer shows a working key pair, app and workspace."""
-        said = f"{result.code or '-'}: {result.message}".strip()
+        said = check_code(result.code)  # never the answer's text (providers/answers.py)
         if result.http_status == 200 and result.raw.get("ResultCode") == "OK":
             return True, "authenticated; mPaaS accepted the app and workspace (QueryPushSchedulerList OK)"
         if result.http_status == 200:

@@ -5,6 +5,11 @@ credential is judged the same way everywhere: names come from ``credential_field
 the account's provider class, required ones must be stored or given, and the provider
 judges each value (``Provider.credential_problem``: Alipay+ keys must load). Messages
 name the field and the rule, never the value: these are secrets.
+
+Where an account may send is decided by ``providers/endpoints.py`` (``ProviderAccount.clean``);
+here, moving an account (its ``base_url`` or kind) takes its credentials again in the same
+request, and every change is an audit event (``providers/history.py``). See
+docs/providers.md §7.
 """
 
 from __future__ import annotations
@@ -16,29 +21,21 @@ from typing import Any
 import httpx
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from audit.services import record_event
 from providers import crypto
+from providers.answers import check_code
 from providers.base import Provider, ProviderError, Result
-from providers.models import ProviderAccount
+from providers.history import account_state, record_account_change, record_account_deleted
+from providers.models import ACCOUNT_FIELDS, ProviderAccount
 from providers.registry import label as kind_label
 from providers.registry import provider_class, provider_classes
 
 logger = logging.getLogger("providers.check")
 
-# Account fields the services accept (credentials are passed apart, never as a field).
-ACCOUNT_FIELDS = (
-    "name",
-    "kind",
-    "base_url",
-    "app_id",
-    "settings",
-    "rate_limit",
-    "max_concurrency",
-    "max_attempts",
-    "timeout_seconds",
-    "enabled",
-)
+# Changing one of these sends the credentials somewhere else: they must be given again.
+ENDPOINT_FIELDS = ("kind", "base_url")
 
 
 def stored_credentials(account: ProviderAccount) -> dict[str, str] | None:
@@ -91,6 +88,35 @@ def _raise_credential_errors(errors: dict[str, list[str]]) -> None:
         raise ValidationError({"credentials": [m for messages in errors.values() for m in messages]})
 
 
+def _same(field: str, old: Any, new: Any) -> bool:
+    if field == "base_url":
+        return str(old or "").strip().rstrip("/") == str(new or "").strip().rstrip("/")
+    return old == new
+
+
+def moved_without_credentials(
+    *, account: ProviderAccount, changes: Mapping[str, Any], credentials: Mapping[str, Any] | None
+) -> tuple[list[str], str]:
+    """Return the required credentials missing from a change of ``account``'s endpoint, and the
+    rule in words (([], "") when it keeps its endpoint or gives them all anew): the stored ones
+    were meant for the old endpoint, and an endpoint change must not send them elsewhere."""
+    moved = [f for f in ENDPOINT_FIELDS if f in changes and not _same(f, getattr(account, f), changes[f])]
+    if not moved or account.pk is None:
+        return [], ""
+    try:
+        required = provider_class(changes.get("kind", account.kind)).required_credentials()
+    except KeyError:
+        return [], ""
+    missing = [name for name in required if not (credentials or {}).get(name)]
+    if not missing:
+        return [], ""
+    rule = _(
+        "changing %(fields)s takes the credentials again in the same request (they would be "
+        "sent to the new endpoint): give %(missing)s."
+    ) % {"fields": " and ".join(moved), "missing": ", ".join(missing)}
+    return missing, rule
+
+
 def _apply(account: ProviderAccount, data: Mapping[str, Any]) -> None:
     unknown = sorted(set(data) - set(ACCOUNT_FIELDS))
     if unknown:
@@ -101,7 +127,7 @@ def _apply(account: ProviderAccount, data: Mapping[str, Any]) -> None:
 
 @transaction.atomic
 def account_create(
-    *, data: Mapping[str, Any], credentials: Mapping[str, Any] | None = None
+    *, data: Mapping[str, Any], credentials: Mapping[str, Any] | None = None, actor=None
 ) -> ProviderAccount:
     """Create a provider account from its fields and credentials (required ones included)."""
     account = ProviderAccount()
@@ -110,6 +136,8 @@ def account_create(
     _raise_credential_errors(credential_errors(kind=account.kind, values=credentials or {}))
     account.set_credentials(dict(credentials or {}))
     account.save()
+    given = [name for name, value in (credentials or {}).items() if value not in (None, "")]
+    record_account_change(account=account, actor=actor, before=None, credentials=given)
     return account
 
 
@@ -119,13 +147,16 @@ def account_update(
     account: ProviderAccount,
     changes: Mapping[str, Any],
     credentials: Mapping[str, Any] | None = None,
+    actor=None,
 ) -> ProviderAccount:
     """Change an account's fields and replace the credentials given (empty ones are kept).
 
     An account keeps its kind: another kind's credentials would not fit it. Stored
-    credentials that can no longer be decrypted must all be given again.
+    credentials that can no longer be decrypted must all be given again, and so must the
+    required ones when the base URL changes (``moved_without_credentials``).
     """
     account = ProviderAccount.objects.select_for_update().get(pk=account.pk)
+    before = account_state(account)
     if "kind" in changes and changes["kind"] != account.kind:
         raise ValidationError(
             {
@@ -135,8 +166,15 @@ def account_update(
                 ]
             }
         )
+    missing, rule = moved_without_credentials(account=account, changes=changes, credentials=credentials)
     _apply(account, changes)
-    account.full_clean(exclude=["credentials_encrypted"])
+    errors = {"credentials": [rule]} if missing else {}
+    try:
+        account.full_clean(exclude=["credentials_encrypted"])
+    except ValidationError as exc:
+        errors = {**exc.message_dict, **errors}
+    if errors:
+        raise ValidationError(errors)
     stored = stored_credentials(account)
     _raise_credential_errors(
         credential_errors(kind=account.kind, values=credentials or {}, stored=stored or {})
@@ -146,7 +184,16 @@ def account_update(
         merged.update({k: v for k, v in credentials.items() if v not in (None, "")})
         account.credentials_encrypted = crypto.encrypt_json(merged) if merged else ""
     account.save()
+    given = [name for name, value in (credentials or {}).items() if value not in (None, "")]
+    record_account_change(account=account, actor=actor, before=before, credentials=given)
     return account
+
+
+@transaction.atomic
+def account_delete(*, account: ProviderAccount, actor=None) -> None:
+    """Delete ``account`` and record it (ProtectedError while campaigns use it: nothing changes)."""
+    record_account_deleted(account=account, actor=actor)
+    account.delete()
 
 
 def account_check(*, account: ProviderAccount) -> tuple[bool, str]:
@@ -166,8 +213,12 @@ def _account_check(*, account: ProviderAccount) -> tuple[bool, str]:
 
     A business answer (even a refusal of the dummy values) proves authentication; an auth
     error, no answer, a wrong path or an answer that fails verification does not. The
-    sentence never contains a secret.
+    sentence never contains a secret, nor any text of the answer (providers/answers.py), and
+    an account whose endpoint is refused (providers/endpoints.py) sends nothing.
     """
+    refused = account.endpoint_refusal()
+    if refused is not None:
+        return False, _("nothing sent: %(rule)s") % {"rule": refused.message}
     try:
         credentials = account.get_credentials()
     except crypto.CredentialsUnreadable as exc:
@@ -201,6 +252,10 @@ def _account_check(*, account: ProviderAccount) -> tuple[bool, str]:
         else:
             result = provider.parse_response(response)
     logger.debug(
-        "account %r answered %s %s (%s)", account.name, result.http_status, result.code, result.outcome
+        "account %r answered %s %s (%s)",
+        account.name,
+        result.http_status,
+        check_code(result.code),
+        result.outcome,
     )
     return provider.check_outcome(result)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from providers.fields import ProviderAddressesField
+
 
 class Recipient(models.Model):
     """An end user known to us, with per-provider addresses and opt-outs learned from providers."""
@@ -11,8 +13,9 @@ class Recipient(models.Model):
     external_id = models.CharField(max_length=64, unique=True)
     language = models.CharField(max_length=35, default="en")
     tags = models.JSONField(default=list, blank=True)
-    # kind -> address at that provider (Alipay+ accessToken, Jiguang userid, …).
-    addresses = models.JSONField(default=dict, blank=True)
+    # kind -> address at that provider (Alipay+ accessToken, Jiguang userid, …); addresses
+    # that are credentials (the Alipay+ token) are encrypted at rest (providers/fields.py).
+    addresses = ProviderAddressesField(default=dict, blank=True)
     # Provider kinds the user refused everything from, and template keys they refused.
     opted_out_providers = models.JSONField(default=list, blank=True)
     opted_out_templates = models.JSONField(default=list, blank=True)

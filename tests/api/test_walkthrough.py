@@ -42,6 +42,7 @@ def test_a_campaign_goes_from_draft_to_the_provider_over_the_api(start_emulator)
                 "name": "Jiguang (emulator)",
                 "kind": "jiguang",
                 "base_url": emulator.url,
+                "sandbox": True,
                 "rate_limit": 100,
                 "enabled": True,
                 "credentials": {"channel_key": CHANNEL_KEY, "master_secret": MASTER_SECRET},

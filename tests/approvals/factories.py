@@ -32,6 +32,7 @@ def make_account(kind: str = "alipayplus", **fields: Any) -> ProviderAccount:
         name=fields.pop("name", f"{kind}-{ProviderAccount.objects.count() + 1}"),
         kind=kind,
         base_url=fields.pop("base_url", f"https://{kind}.example"),
+        sandbox=fields.pop("sandbox", True),  # not a provider's host (docs/providers.md §7)
         app_id=fields.pop("app_id", "app-1"),
         **fields,
     )

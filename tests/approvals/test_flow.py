@@ -24,7 +24,9 @@ pytestmark = pytest.mark.django_db
 def binance(start_emulator):  # noqa: F811
     secret = "sk-flow-secret-long-enough-for-hmac-sha256"
     server = start_emulator("binance", {"ak-flow": secret})
-    account = ProviderAccount(name="binance flow", kind="binance", base_url=server.url, app_id="app-flow")
+    account = ProviderAccount(
+        name="binance flow", kind="binance", base_url=server.url, sandbox=True, app_id="app-flow"
+    )
     account.set_credentials({"access_key": "ak-flow", "secret_key": secret})
     account.save()
     return account, server

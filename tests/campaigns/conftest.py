@@ -82,6 +82,7 @@ def make_account(start_emulator):  # noqa: F811
             name=f"{kind} test {ProviderAccount.objects.count() + 1}",
             kind=kind,
             base_url=server.url,
+            sandbox=True,  # an emulator (docs/providers.md §7)
             app_id=fields.pop("app_id", "app-test-1"),
             settings={**extra, **fields.pop("settings", {})},
             rate_limit=fields.pop("rate_limit", 1000),
@@ -262,6 +263,7 @@ def qcluster(tmp_path) -> Iterator[Callable[..., Cluster]]:
             DEBUG="0",
             SECRET_KEY=settings.SECRET_KEY,
             CRIER_FIELD_KEYS=",".join(settings.FIELD_ENCRYPTION_KEYS),
+            CRIER_ALLOW_SANDBOX_ACCOUNTS="1",  # the accounts are emulators' (DEBUG is off)
             DATABASE_URL=test_database_url(),
             CRIER_DISPATCH_TICK_SECONDS="0.2",
             # Short ticker loops, so a graceful stop does not wait for a long one to end.

@@ -33,7 +33,8 @@ API_KEY, API_SECRET = "kestrel-key", "kestrel-secret-0123456789"
 def account(kestrel, start_emulator):  # noqa: F811
     server = start_emulator(kestrel, {API_KEY: API_SECRET})
     created = account_create(
-        data={"name": "Kestrel", "kind": kestrel, "base_url": server.url, "rate_limit": 1000},
+        data={"name": "Kestrel", "kind": kestrel, "base_url": server.url,
+              "sandbox": True, "rate_limit": 1000},
         credentials={"api_key": API_KEY, "api_secret": API_SECRET},
     )
     return created, server

@@ -14,6 +14,7 @@ pytestmark = pytest.mark.django_db
 
 ACCESS_KEY = "binance-access-key-visible-nowhere"
 SECRET_KEY = "binance-secret-key-visible-nowhere-0123456789"
+LOCAL = "http://127.0.0.1:9"  # nothing listens: a sandbox account (docs/providers.md §7)
 
 
 def rsa_pem() -> str:
@@ -25,7 +26,7 @@ def rsa_pem() -> str:
 
 @pytest.fixture
 def binance_account() -> ProviderAccount:
-    account = ProviderAccount(name="Binance main", kind="binance", base_url="http://127.0.0.1:9")
+    account = ProviderAccount(name="Binance main", kind="binance", base_url=LOCAL, sandbox=True)
     account.set_credentials({"access_key": ACCESS_KEY, "secret_key": SECRET_KEY})
     account.save()
     return account
@@ -46,6 +47,7 @@ def form_data(account: ProviderAccount, **credentials: str) -> dict[str, str]:
         "max_attempts": "5",
         "timeout_seconds": "10",
         "enabled": "on",
+        **({"sandbox": "on"} if account.sandbox else {}),
         **credentials,
     }
 
@@ -69,7 +71,7 @@ def test_leaving_a_credential_empty_keeps_the_stored_value(admin_client, binance
 
 def test_a_form_error_does_not_echo_the_submitted_secrets(admin_client):
     pem = rsa_pem()
-    account = ProviderAccount(name="Alipay main", kind="alipayplus", base_url="http://127.0.0.1:9")
+    account = ProviderAccount(name="Alipay main", kind="alipayplus", base_url=LOCAL, sandbox=True)
     data = form_data(account, kind="alipayplus", private_key=pem, secret_key="typed-in-the-wrong-place-123")
     response = admin_client.post(reverse("admin:providers_provideraccount_add"), data)
     page = response.content.decode()
@@ -82,7 +84,7 @@ def test_a_form_error_does_not_echo_the_submitted_secrets(admin_client):
 
 
 def test_an_unusable_pem_key_is_refused_without_echoing_it(admin_client):
-    account = ProviderAccount(name="Alipay main", kind="alipayplus", base_url="http://127.0.0.1:9")
+    account = ProviderAccount(name="Alipay main", kind="alipayplus", base_url=LOCAL, sandbox=True)
     garbage = "-----BEGIN PRIVATE KEY-----\nc2VjcmV0LWJ1dC1icm9rZW4=\n-----END PRIVATE KEY-----"
     data = form_data(account, kind="alipayplus", client_id="cid", private_key=garbage)
     page = admin_client.post(reverse("admin:providers_provideraccount_add"), data).content.decode()
@@ -92,7 +94,7 @@ def test_an_unusable_pem_key_is_refused_without_echoing_it(admin_client):
 
 def test_adding_an_account_stores_only_its_kind_credentials_encrypted(admin_client):
     pem = rsa_pem()
-    account = ProviderAccount(name="Alipay main", kind="alipayplus", base_url="http://127.0.0.1:9")
+    account = ProviderAccount(name="Alipay main", kind="alipayplus", base_url=LOCAL, sandbox=True)
     data = form_data(account, kind="alipayplus", client_id="2022000000000001", private_key=pem)
     assert admin_client.post(reverse("admin:providers_provideraccount_add"), data).status_code == 302
     saved = ProviderAccount.objects.get(name="Alipay main")
@@ -140,7 +142,7 @@ def test_a_marketer_sees_an_account_read_only_without_credential_fields(client, 
 
 
 def test_the_list_says_whether_credentials_are_complete(admin_client, binance_account):
-    incomplete = ProviderAccount(name="Jiguang", kind="jiguang", base_url="http://127.0.0.1:9")
+    incomplete = ProviderAccount(name="Jiguang", kind="jiguang", base_url="http://127.0.0.1:9", sandbox=True)
     incomplete.set_credentials({"channel_key": "ck"})
     incomplete.save()
     page = admin_client.get(reverse("admin:providers_provideraccount_changelist")).content.decode()

@@ -35,6 +35,7 @@ def binance_payload(**overrides) -> dict:
         "name": "Binance main",
         "kind": "binance",
         "base_url": "http://127.0.0.1:9",
+        "sandbox": True,
         "app_id": "app-1",
         "settings": {"test_uid": "42"},
         "rate_limit": 5,

@@ -34,7 +34,9 @@ def rsa_pem(bits: int = 2048) -> str:
 def make_account(
     name: str, kind: str, base_url: str, credentials: dict[str, str], **fields: object
 ) -> ProviderAccount:
-    account = ProviderAccount(name=name, kind=kind, base_url=base_url, app_id=fields.pop("app_id", "app1"))
+    account = ProviderAccount(
+        name=name, kind=kind, base_url=base_url, sandbox=True, app_id=fields.pop("app_id", "app1")
+    )
     for key, value in fields.items():
         setattr(account, key, value)
     account.set_credentials(credentials)

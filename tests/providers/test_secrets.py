@@ -55,6 +55,7 @@ def accounts(start_emulator) -> dict[str, dict[str, str]]:
             name=f"{kind} account",
             kind=kind,
             base_url=server.url,
+            sandbox=True,
             app_id="ONEX570DA89211721",
             settings=settings.get(kind, {}),
         )

@@ -66,7 +66,8 @@ def make_campaign(db, marketer):
 
     def make(version, name: str = "launch"):
         account, _ = ProviderAccount.objects.get_or_create(
-            name="binance-test", defaults={"kind": "binance", "base_url": "http://127.0.0.1:9"}
+            name="binance-test",
+            defaults={"kind": "binance", "base_url": "http://127.0.0.1:9", "sandbox": True},
         )
         audience, _ = Audience.objects.get_or_create(name="everyone", defaults={"kind": "all"})
         return Campaign.objects.create(

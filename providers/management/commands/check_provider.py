@@ -6,7 +6,9 @@ account's test uid, an Alipay+ message to a dummy token with a fresh requestId, 
 says whether the provider accepted the credentials. A business answer (even a refusal
 of the dummy values) proves authentication; an auth error, no answer, a wrong path or
 an answer that fails verification does not. Exits non-zero when any account fails.
-Credentials are decrypted in this process and never printed or logged.
+Credentials are decrypted in this process and never printed or logged; the sentence
+repeats no text of the answer, and an account whose base URL is not allowed sends nothing
+(docs/providers.md §7).
 """
 
 from __future__ import annotations

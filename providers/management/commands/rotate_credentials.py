@@ -1,4 +1,5 @@
-"""Re-encrypt every provider account's credentials with the newest key in CRIER_FIELD_KEYS.
+"""Re-encrypt every provider account's credentials, and every recipient's access tokens
+(``providers/fields.py``), with the newest key in CRIER_FIELD_KEYS.
 
 The rotation (README, *Rotating keys*): put the new key first in ``CRIER_FIELD_KEYS``,
 keep the old one after it, run ``python manage.py rotate_credentials``, then drop the old
@@ -14,9 +15,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 from django.utils.translation import gettext as _
 
 from providers import crypto
+from providers.fields import rotate_addresses
+from providers.history import record_credentials_reencrypted
 from providers.models import ProviderAccount
 
 
@@ -32,9 +36,12 @@ def rotate_account(account: ProviderAccount) -> bool:
     if crypto.newest_key_reads(token):
         return False
     rotated = crypto.rotate(token)
-    moved = ProviderAccount.objects.filter(pk=account.pk, credentials_encrypted=token).update(
-        credentials_encrypted=rotated
-    )
+    with transaction.atomic():
+        moved = ProviderAccount.objects.filter(pk=account.pk, credentials_encrypted=token).update(
+            credentials_encrypted=rotated
+        )
+        if moved == 1:
+            record_credentials_reencrypted(account=account)
     return moved == 1
 
 
@@ -43,7 +50,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         rotated, current, unreadable = 0, 0, []
-        for account in ProviderAccount.objects.order_by("name").only("pk", "name", "credentials_encrypted"):
+        fields = ("pk", "name", "kind", "credentials_encrypted")
+        accounts = ProviderAccount.objects.order_by("name").only(*fields)
+        for account in accounts:
             try:
                 changed = rotate_account(account)
             except crypto.CredentialsUnreadable:
@@ -55,6 +64,20 @@ class Command(BaseCommand):
             _("%(rotated)d account(s) re-encrypted with the newest key, %(current)d already under it.")
             % {"rotated": rotated, "current": current}
         )
+        # Recipient addresses that are credentials (Alipay+ tokens, providers/fields.py).
+        tokens, lost = rotate_addresses()
+        self.stdout.write(
+            _("%(tokens)d recipient(s) with access tokens re-encrypted with the newest key.")
+            % {"tokens": tokens}
+        )
+        if lost:
+            raise CommandError(
+                _(
+                    "%(count)d recipient(s) have access tokens no key in CRIER_FIELD_KEYS can read. "
+                    "Keep the old key until their tokens are imported again."
+                )
+                % {"count": lost}
+            )
         if unreadable:
             raise CommandError(
                 _(

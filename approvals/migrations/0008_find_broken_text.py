@@ -34,10 +34,10 @@ class Migration(migrations.Migration):
     # The scan reads every app's tables as they are after its latest migration.
     dependencies = [
         ("approvals", "0007_seed_broadcast_rule"),
-        ("audit", "0001_initial"),
-        ("providers", "0002_base_url_help"),
+        ("audit", "0003_checkpoint_schedule_and_seal"),
+        ("providers", "0003_account_sandbox"),
         ("templates_registry", "0002_registry_validation_and_version_author"),
-        ("campaigns", "0009_reach_bound_and_held_dispatches"),
+        ("campaigns", "0010_recipient_tokens_encrypted"),
     ]
 
     operations = [migrations.RunPython(report_broken_text, migrations.RunPython.noop, elidable=True)]

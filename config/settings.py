@@ -288,6 +288,9 @@ LOGGING = {
         "httpcore": {"level": "WARNING"},
         # django-q2 logs as "django-q" (django_q/conf.py), not under its package's name.
         "django-q": {"level": env("Q_LOG_LEVEL", "WARNING")},
+        # django-axes announces its configuration at INFO in every process (every command);
+        # lockouts are logged at WARNING and still show.
+        "axes": {"level": "WARNING"},
     },
 }
 

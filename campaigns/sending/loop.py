@@ -110,6 +110,7 @@ class SendLoop:
         self.message = message
         self.me = me
         self.deadline = deadline
+        self._ids = {"dispatch_id": dispatch.pk, "campaign_id": dispatch.campaign_id}  # JSON logs' keys
         self.account = dispatch.campaign.provider_account
         self.concurrency = max(1, self.account.max_concurrency)
         self.chunk_size = chunk_size_for(self.account, provider)
@@ -194,7 +195,7 @@ class SendLoop:
         """The chunk read ahead, or the next one read now; expire what is unsent after expiry."""
         if self.expires is not None and now > self.expires:
             n = expire_open(self.dispatch.pk, "the occurrence expired before this request was sent")
-            logger.warning("dispatch %s: %s unsent requests expired", self.dispatch.pk, n)
+            logger.warning("dispatch %s: %s unsent requests expired", self.dispatch.pk, n, extra=self._ids)
             self.ahead = None  # it may hold requests that have just expired
         chunk = self.ahead if self.ahead is not None else self._read(now)
         self.ahead = None
@@ -250,6 +251,7 @@ class SendLoop:
                 self.dispatch.pk,
                 len(ids) - len(mine),
                 len(ids),
+                extra=self._ids,
             )
             chunk = chunk.only(mine)
         for d in chunk.deliveries:
@@ -310,6 +312,7 @@ class SendLoop:
                         "dispatch %s: %d requests still in flight at shutdown; left to the watchdog",
                         self.dispatch.pk,
                         len(pending),
+                        extra=self._ids,
                     )
                     return None
         return [future.result() for future in futures]
@@ -325,7 +328,12 @@ class SendLoop:
             attempts=F("attempts") - 1,
             updated_at=timezone.now(),
         )
-        logger.info("dispatch %s: sending halted; %d requests not issued, put back", self.dispatch.pk, n)
+        logger.info(
+            "dispatch %s: sending halted; %d requests not issued, put back",
+            self.dispatch.pk,
+            n,
+            extra=self._ids,
+        )
 
     def _after_chunk(self) -> Exit | None:
         """Hand over when the task's budget is used; recount progress at most every second."""

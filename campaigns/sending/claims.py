@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+from collections.abc import Callable
 from datetime import datetime
 
 from django.db import connection
@@ -58,22 +59,29 @@ class HeartbeatThread(threading.Thread):
     """Renew a dispatch claim every ``interval`` seconds while requests are in flight.
 
     A chunk can take longer than the watchdog's patience (a slow provider, a low rate
-    limit), and a live worker must not look dead. Sets ``lost`` when the claim was taken.
+    limit), and a live worker must not look dead. Sets ``lost`` and calls ``on_lost`` when
+    the claim was taken, so the requests of the chunk not yet issued stay unsent (the send
+    loop passes its ``StopFlag.mark_lost``).
     """
 
-    def __init__(self, dispatch_id: int, me: str, interval: float) -> None:
+    def __init__(
+        self, dispatch_id: int, me: str, interval: float, on_lost: Callable[[], None] | None = None
+    ) -> None:
         super().__init__(name=f"heartbeat-{dispatch_id}", daemon=True)
         self.dispatch_id = dispatch_id
         self.me = me
         self.interval = interval
         self.stopped = threading.Event()
         self.lost = False
+        self.on_lost = on_lost
 
     def run(self) -> None:
         try:
             while not self.stopped.wait(self.interval):
                 if not heartbeat(self.dispatch_id, self.me):
                     self.lost = True
+                    if self.on_lost is not None:
+                        self.on_lost()
                     return
         finally:
             connection.close()

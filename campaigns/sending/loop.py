@@ -266,7 +266,12 @@ class SendLoop:
         back open. Returns False only when, at shutdown, requests were still unanswered
         after ``SHUTDOWN_GRACE``: they are left in flight, with the claim, to the watchdog.
         """
-        beat = HeartbeatThread(self.dispatch.pk, self.me, max(0.5, settings.CRIER_STALE_DISPATCH_SECONDS / 4))
+        beat = HeartbeatThread(
+            self.dispatch.pk,
+            self.me,
+            max(0.5, settings.CRIER_STALE_DISPATCH_SECONDS / 4),
+            on_lost=self.stop.mark_lost,
+        )
         beat.start()
         reader = Refresher(self.stop, name=f"stop-reader-{self.dispatch.pk}")
         reader.start()  # keeps the stop reading fresh while this thread stores answers

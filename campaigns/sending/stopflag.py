@@ -40,6 +40,7 @@ class Halt(StrEnum):
     STOP = "stop"  # the emergency stop (SendSwitch), from any process
     SHUTDOWN = "shutdown"  # this worker's qcluster received SIGTERM
     CLOSED = "closed"  # the send loop ended (an error): send nothing more
+    LOST = "lost"  # the heartbeat found the claim taken: the dispatch is another worker's now
 
 
 class StopFlag:
@@ -66,6 +67,7 @@ class StopFlag:
         self._stopped = False
         self._read_at: float | None = None  # clock() when the cached reading started
         self._closed = False
+        self._lost = False
         self.reads = 0
 
     # --- the loop's thread ----------------------------------------------------------------
@@ -95,6 +97,12 @@ class StopFlag:
             self._closed = True
             self._changed.notify_all()
 
+    def mark_lost(self) -> None:
+        """The claim was taken (the heartbeat thread says so): no request of ours may leave."""
+        with self._changed:
+            self._lost = True
+            self._changed.notify_all()
+
     # --- any sending thread ----------------------------------------------------------------
 
     def halted(self, *, poll: float = 0.05) -> Halt | None:
@@ -107,6 +115,8 @@ class StopFlag:
             while True:
                 if self._closed:
                     return Halt.CLOSED
+                if self._lost:
+                    return Halt.LOST
                 if self._in_shutdown():
                     return Halt.SHUTDOWN
                 if self._stopped:

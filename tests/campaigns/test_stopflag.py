@@ -242,3 +242,57 @@ def test_a_stop_halts_a_chunk_part_way_and_resume_sends_the_rest_exactly_once(
     counts = server.app.counts_by_target()
     assert len(counts) == 120 and set(counts.values()) == {1}
     assert set(Delivery.objects.values_list("attempts", flat=True)) == {1}
+
+
+def test_a_lost_claim_halts_waiting_requests_like_a_stop():
+    clock, switch = Clock(), Switch()
+    flag = flag_with(clock, switch)
+    flag.refresh()
+    assert flag.halted() is None
+    flag.mark_lost()
+    assert flag.halted() == Halt.LOST
+    assert flag.sleep(5) == Halt.LOST  # a rate-limit wait ends too
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_claim_taken_mid_chunk_stops_this_workers_requests_and_the_new_owner_sends_each_once(
+    make_account, approved_campaign, settings
+):
+    """The watchdog gives a dispatch to another worker (its heartbeat looked dead) while
+    this worker is part-way through a chunk: the heartbeat thread finds the claim gone and
+    no further request of this worker leaves; what it never issued goes out once from the
+    new owner."""
+    settings.CRIER_STALE_DISPATCH_SECONDS = 2  # a heartbeat every 0.5 s
+    account, server = make_account("alipayplus", rate_limit=20, max_concurrency=4)
+    make_recipients(120)
+    approved_campaign(account, make_audience("all"))
+    [dispatch_id] = dispatcher_tick()
+    taken: list[float] = []
+
+    def watchdog() -> None:
+        from django.db import connection
+
+        try:
+            wait_for(lambda: len(server.app.accepted) >= 20, timeout=30, what="20 requests", interval=0.01)
+            Dispatch.objects.filter(pk=dispatch_id).update(claimed_by="another-worker")
+            taken.append(time.time())
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=watchdog)
+    thread.start()
+    dispatch_run(dispatch_id)
+    thread.join(10)
+
+    # One heartbeat interval (0.5 s) plus a reading's age, with room for a loaded machine.
+    late = [a.at for a in server.app.accepted if a.at > taken[0] + 1.5]
+    assert late == [], f"{len(late)} requests left after the claim was taken"
+    sent = len(server.app.accepted)
+    assert sent < 80, "the chunk was cut short, not sent whole"
+    assert not Delivery.objects.filter(status=DeliveryStatus.IN_FLIGHT).exists()
+
+    # The new owner's run (here: the claim handed back, then run again) sends the rest once.
+    Dispatch.objects.filter(pk=dispatch_id).update(status=DispatchStatus.PENDING, claimed_by="")
+    assert dispatch_run(dispatch_id) == DispatchStatus.SENT
+    counts = server.app.counts_by_target()
+    assert len(counts) == 120 and set(counts.values()) == {1}

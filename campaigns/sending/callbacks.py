@@ -77,7 +77,11 @@ def provider_callback(request: HttpRequest, kind: str, account_id: int) -> HttpR
         )
         return _refused(cls)
     if not provider.callback_authentic(request.headers, body):
-        logger.warning("refused a %s callback for account %s: wrong credentials", kind, account.pk)
+        # An account whose endpoint is refused has no credentials to check against
+        # (docs/providers.md §7): say that, not "wrong credentials", to the operator.
+        problem = provider.account.endpoint_problem
+        why = f"its endpoint is refused ({problem})" if problem else "wrong credentials"
+        logger.warning("refused a %s callback for account %s: %s", kind, account.pk, why)
         return _refused(cls)
     try:
         batch = provider.parse_callback(body)

@@ -275,3 +275,20 @@ def test_receipts_for_users_the_delivery_never_targeted_are_ignored(client, sent
         "invalid": 0,
     }
     assert list(DeliveryReceipt.objects.values_list("user_id", flat=True)) == [first.targets[0]]
+
+
+def test_a_callback_for_an_account_whose_endpoint_is_refused_is_401_and_logged_as_such(
+    client, sent, caplog, settings
+):
+    """A sandbox account while sandbox accounts are off has no credentials to check a
+    callback against: the caller gets the same 401, the operator's log says why."""
+    account, _campaign, deliveries = sent
+    settings.CRIER_ALLOW_SANDBOX_ACCOUNTS = False
+
+    answer = post(client, account, hundred_statuses(deliveries)[:3])
+
+    assert answer.status_code == 401
+    assert answer.json() == {"detail": "authentication failed"}
+    assert not DeliveryReceipt.objects.exists()
+    [line] = [r.getMessage() for r in caplog.records if "refused a jiguang callback" in r.getMessage()]
+    assert "endpoint is refused" in line and "wrong credentials" not in line

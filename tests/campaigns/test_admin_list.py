@@ -129,7 +129,9 @@ def test_bulk_withdraw_reports_each_campaign_and_goes_on_after_a_refusal(make_us
     assert ("success", "Withdrawn from review: First, Last.") in said
     refusals = [text for level, text in said if level == "error"]
     assert len(refusals) == 1 and refusals[0].startswith("Still a draft: refused: ")
-    withdrawn = AuditEvent.objects.filter(action="withdraw", object_type="campaign", campaign__in=[first, last])
+    withdrawn = AuditEvent.objects.filter(
+        action="withdraw", object_type="campaign", campaign__in=(first, last)
+    )
     assert withdrawn.count() == 2
 
 

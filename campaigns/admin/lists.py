@@ -110,26 +110,30 @@ class CampaignListMixin:
             campaign_zone = campaign.timezone
         local = campaign.next_due_at.astimezone(zone)
         return format_html(
-            '<time datetime="{}">{}</time><span class="crier-zone">{}</span>',
-            campaign.next_due_at.isoformat(), local.strftime("%a %d %b %Y %H:%M"), campaign_zone,
+            '<time datetime="{}"><span class="crier-nowrap">{}</span> '
+            '<span class="crier-nowrap">{}</span></time><span class="crier-zone">{}</span>',
+            campaign.next_due_at.isoformat(), local.strftime("%a %d %b %Y"), local.strftime("%H:%M"),
+            campaign_zone,
         )
 
     @admin.display(description=gettext_lazy("progress"))
     def progress(self, campaign: Campaign) -> str:
-        """Requests settled of the current occurrence (or the last), as a bar and a count."""
+        """Requests settled of the current occurrence (or the last), as a bar and a count,
+        linked to the campaign's report (a link to it alone while nothing was sent)."""
+        url = reverse("admin:campaigns_campaign_report", args=[campaign.pk])
         row = getattr(campaign, "crier_progress", None)
         if row is None:
-            return "—"
+            return format_html('<a href="{}" title="{}">{}</a>', url, _("Nothing sent yet"), _("report"))
         settled, total = row
         percent = round(100 * settled / total) if total else 0
         title = _("%(settled)s of %(total)s requests of the current or last occurrence settled") % {
             "settled": settled, "total": total,
         }
         return format_html(
-            '<span class="crier-progress" title="{}">'
+            '<a class="crier-progress" href="{}" title="{}">'
             '<span class="bar"><span style="width: {}%"></span></span>'
-            '<span class="count">{} / {}</span></span>',
-            title, percent, settled, total,
+            '<span class="count">{} / {}</span></a>',
+            url, title, percent, settled, total,
         )
 
     # --- bulk actions ----------------------------------------------------------------------

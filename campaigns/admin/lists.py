@@ -112,7 +112,7 @@ class CampaignListMixin:
         return format_html(
             '<time datetime="{}"><span class="crier-nowrap">{}</span> '
             '<span class="crier-nowrap">{}</span></time><span class="crier-zone">{}</span>',
-            campaign.next_due_at.isoformat(), local.strftime("%a %d %b %Y"), local.strftime("%H:%M"),
+            campaign.next_due_at.isoformat(), local.strftime("%d %b %Y"), local.strftime("%a %H:%M"),
             campaign_zone,
         )
 

@@ -8,13 +8,15 @@ campaign in review and an approved broadcast, with the demo's users and password
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
-from campaigns.models import Campaign, CampaignStatus
+from campaigns.models import Campaign, CampaignStatus, Delivery, Dispatch, DispatchStatus
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration]
 
@@ -60,8 +62,21 @@ CONTRASTS_JS = """
 
 @pytest.fixture
 def demo(db):
+    """The demo, plus a past occurrence of the broadcast that partly failed (for the
+    report's and the list's progress), written as the engine leaves its ledger."""
     call_command("seed_demo", stdout=io.StringIO())
-    return {c.name: c for c in Campaign.objects.all()}
+    campaigns = {c.name: c for c in Campaign.objects.all()}
+    due = timezone.now() - dt.timedelta(hours=3)
+    dispatch = Dispatch.objects.create(
+        campaign=campaigns[APPROVED], due_at=due, status=DispatchStatus.PARTIALLY_FAILED, total_requests=4,
+        delivered=3, failed=1, started_at=due, finished_at=due + dt.timedelta(minutes=2),
+    )
+    for n, (status, code) in enumerate([("delivered", ""), ("delivered", ""), ("delivered", ""),
+                                        ("failed", "-1001")], start=1):
+        Delivery.objects.create(dispatch=dispatch, batch_no=n, idempotency_key=f"face-{n}", status=status,
+                                attempts=1, provider_code=code, target_count=1,
+                                provider_message="rate limit exceeded" if code else "")
+    return campaigns
 
 
 @pytest.fixture
@@ -81,6 +96,17 @@ def low_contrast(tab, selector: str, minimum: float = 4.5) -> list[dict]:
     checked = tab.evaluate(CONTRASTS_JS, selector)
     assert checked, f"no text found in {selector}"
     return [c for c in checked if c["ratio"] < minimum]
+
+
+def assert_list_fits(tab) -> None:
+    """Neither the page nor the list's own box scrolls sideways (nor clips the table)."""
+    page_width, viewport, table_width, box_width = tab.evaluate(
+        "() => { const box = document.querySelector('#result_list').parentElement;"
+        " return [document.documentElement.scrollWidth, window.innerWidth,"
+        " box.scrollWidth, box.clientWidth]; }"
+    )
+    assert page_width <= viewport, f"the page scrolls sideways: {page_width} > {viewport}"
+    assert table_width <= box_width, f"the list scrolls or is clipped in its box: {table_width} > {box_width}"
 
 
 def expect_message(tab, text: str) -> None:
@@ -106,8 +132,7 @@ def test_the_campaign_list_fits_1400_px_and_duplicates_and_withdraws_in_bulk(
     page.set_viewport_size({"width": 1400, "height": 900})
     sign_in(page, "marketer")
     page.goto(f"{live_server.url}/admin/campaigns/campaign/")
-    widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
-    assert widths[0] <= widths[1], f"the list scrolls sideways: {widths}"
+    assert_list_fits(page)
     assert page.locator(f"tr:has-text('{IN_REVIEW}') .crier-badge").inner_text() == "In review"
     approved = Campaign.objects.get(pk=demo[APPROVED].pk)
     assert page.inner_text(f"tr:has-text('{APPROVED}') .crier-zone") == approved.timezone
@@ -130,8 +155,7 @@ def test_the_campaign_list_fits_1400_px_and_duplicates_and_withdraws_in_bulk(
     expect_message(page, f"Withdrawn from review: {IN_REVIEW}.")
     expect_message(page, f"Copy of {DRAFT}: refused:")
     assert Campaign.objects.get(pk=demo[IN_REVIEW].pk).status == CampaignStatus.DRAFT
-    widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
-    assert widths[0] <= widths[1], f"the list scrolls sideways: {widths}"
+    assert_list_fits(page)
     screenshot(page, "face_campaign_list_bulk_withdraw")
 
 
@@ -145,7 +169,10 @@ def test_the_calendar_and_the_list_are_legible(page, live_server, sign_in, scree
     screenshot(page, f"face_calendar_{scheme}")
 
     page.goto(f"{live_server.url}/admin/campaigns/campaign/")
-    assert low_contrast(page, "#result_list .crier-badge, #result_list td, #result_list td a") == []
+    assert_list_fits(page)  # at 1360 px too
+    texts = "#result_list .crier-badge, #result_list td, #result_list td a, .crier-progress *"
+    assert low_contrast(page, texts) == []
+    assert page.inner_text(f"tr:has-text('{APPROVED}') .crier-progress .count") == "4 / 4"
     screenshot(page, f"face_campaign_list_{scheme}")
 
 
@@ -179,6 +206,10 @@ def test_screenshots_of_the_main_pages(page, live_server, sign_in, screenshot, d
     screenshot(page, f"face_review_{scheme}")
     page.goto(f"{base}/admin/campaigns/campaign/{demo[APPROVED].pk}/report/")
     screenshot(page, f"face_report_{scheme}")
+    page.goto(f"{base}/admin/campaigns/delivery/")
+    assert page.locator("#result_list tbody tr").count() == 4  # real sends, and the campaign named
+    assert APPROVED in page.inner_text("#result_list")
+    screenshot(page, f"face_deliveries_{scheme}")
     # A campaign in review is read-only for a reviewer: no Save buttons.
     page.goto(f"{base}/admin/campaigns/campaign/{demo[IN_REVIEW].pk}/change/")
     assert page.locator("input[name=_save], input[name=_continue]").count() == 0

@@ -10,6 +10,8 @@ that its light and dark themes both apply (no CDN asset: the Content-Security-Po
 from __future__ import annotations
 
 from django.contrib.admin import AdminSite
+from django.http import HttpRequest, HttpResponseRedirect
+from django.templatetags.static import static
 from django.utils.translation import gettext_lazy as _
 
 
@@ -18,3 +20,9 @@ def brand_admin_site(site: AdminSite) -> None:
     site.site_header = _("Crier")
     site.site_title = _("Crier")
     site.index_title = _("Crier dashboard")
+
+
+def favicon(request: HttpRequest) -> HttpResponseRedirect:
+    """Answer ``/favicon.ico`` (asked by browsers on pages without an icon link, such as the
+    API's JSON and Swagger pages) with the admin's icon instead of a 404."""
+    return HttpResponseRedirect(static("crier/favicon.svg"))

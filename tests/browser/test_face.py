@@ -120,6 +120,8 @@ def test_the_admin_is_crier_with_its_favicon(page, live_server, sign_in, demo):
     icon = page.get_attribute("link[rel=icon]", "href")
     assert page.request.get(f"{live_server.url}{icon}").status == 200
     assert page.request.get(f"{live_server.url}/static/crier/crier.css").status == 200
+    root_icon = page.request.get(f"{live_server.url}/favicon.ico")  # follows the redirect
+    assert root_icon.status == 200 and root_icon.headers["content-type"].startswith("image/svg")
     # Nothing the page loads comes from another origin (no CDN).
     sources = page.evaluate("[...document.querySelectorAll('link[href], script[src], img[src]')]"
                             ".map(e => e.href || e.src)")

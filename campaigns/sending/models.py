@@ -29,7 +29,7 @@ class Dispatch(models.Model):
 
     campaign = models.ForeignKey("campaigns.Campaign", on_delete=models.PROTECT, related_name="dispatches")
     due_at = models.DateTimeField()
-    is_preview = models.BooleanField(default=False)
+    is_preview = models.BooleanField(_("preview"), default=False)
     status = models.CharField(
         max_length=20, choices=DispatchStatus.choices, default=DispatchStatus.PENDING
     )

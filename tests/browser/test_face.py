@@ -13,10 +13,13 @@ import io
 import re
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.utils import timezone
 
+from approvals.services import campaign_reject
 from campaigns.models import Campaign, CampaignStatus, Delivery, Dispatch, DispatchStatus
+from campaigns.sending.operations import sending_stop
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration]
 
@@ -219,3 +222,26 @@ def test_screenshots_of_the_main_pages(page, live_server, sign_in, screenshot, d
     page.goto(f"{base}/admin/campaigns/dispatch/")
     sidebar = page.inner_text("#nav-sidebar")
     assert "Dispatches" in sidebar and "Dispatchs" not in sidebar
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_banners_and_the_emergency_stop_read_in_both_modes(
+    page, live_server, sign_in, screenshot, demo, scheme
+):
+    users = get_user_model().objects
+    reviewer = users.get(username="reviewer")
+    campaign_reject(campaign=demo[IN_REVIEW], actor=reviewer, comment="Say which offers.")
+    sending_stop(actor=users.get(username="operator"), reason="checking the provider's outage")
+    page.emulate_media(color_scheme=scheme)
+
+    sign_in(page, "marketer")
+    page.goto(f"{live_server.url}/admin/campaigns/campaign/{demo[IN_REVIEW].pk}/change/")
+    assert low_contrast(page, "#rejection-banner, #rejection-banner *") == []
+    screenshot(page, f"face_rejected_banner_{scheme}")
+
+    sign_in(page, "operator")
+    page.goto(f"{live_server.url}/admin/campaigns/dispatch/")
+    assert "Sending is STOPPED" in page.inner_text(".crier-switch.stopped")
+    assert low_contrast(page, ".crier-switch, .crier-switch *") == []
+    assert_list_fits(page)
+    screenshot(page, f"face_emergency_stop_{scheme}")

@@ -194,6 +194,7 @@ class ReviewedCampaignAdmin(CampaignAdmin):
     # The list's bulk actions: the campaigns app's own, plus submit and withdraw (run_bulk:
     # the same services as the buttons, one campaign at a time, each reported).
     actions = [*CampaignAdmin.actions, "submit_selected", "withdraw_selected"]
+    bulk_refusals = (*CampaignAdmin.bulk_refusals, ReviewConflict)
 
     def has_submit_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("campaigns.submit_campaign")

@@ -79,6 +79,9 @@ class CampaignListMixin:
     """The campaign list's columns and bulk actions (``approvals.admin`` adds submit and
     withdraw with :meth:`run_bulk`)."""
 
+    # What a service raises to refuse one campaign (reported; the next campaign goes on).
+    bulk_refusals: tuple[type[Exception], ...] = (PermissionDenied, ValidationError, CampaignTransitionError)
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[Campaign]:
         """Campaigns with the id of their current or last real occurrence (the list's progress)."""
         latest = Dispatch.objects.filter(campaign=OuterRef("pk"), is_preview=False).order_by("-due_at", "-id")
@@ -158,7 +161,7 @@ class CampaignListMixin:
         for campaign in campaigns:
             try:
                 run(campaign)
-            except (PermissionDenied, ValidationError, CampaignTransitionError) as exc:
+            except self.bulk_refusals as exc:
                 self.message_user(
                     request,
                     _("%(campaign)s: refused: %(reason)s")

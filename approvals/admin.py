@@ -191,6 +191,36 @@ class ReviewedCampaignAdmin(CampaignAdmin):
     """
 
     button_labels = {**REVIEW_BUTTON_LABELS, **BUTTON_LABELS}
+    # The list's bulk actions: the campaigns app's own, plus submit and withdraw (run_bulk:
+    # the same services as the buttons, one campaign at a time, each reported).
+    actions = [*CampaignAdmin.actions, "submit_selected", "withdraw_selected"]
+    bulk_refusals = (*CampaignAdmin.bulk_refusals, ReviewConflict)
+
+    def has_submit_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("campaigns.submit_campaign")
+
+    @admin.action(description=gettext_lazy("Submit selected campaigns for review"), permissions=["submit"])
+    def submit_selected(self, request: HttpRequest, queryset) -> None:
+        self.run_bulk(
+            request, queryset.order_by("pk"),
+            lambda campaign: campaign_submit(campaign=campaign, actor=request.user),
+            _("Submitted for review: %(campaigns)s."),
+        )
+
+    @admin.action(description=gettext_lazy("Withdraw selected campaigns from review"), permissions=["submit"])
+    def withdraw_selected(self, request: HttpRequest, queryset) -> None:
+        self.run_bulk(
+            request, queryset.order_by("pk"),
+            lambda campaign: campaign_withdraw(
+                campaign=campaign, actor=request.user, reason=_("withdrawn from the campaign list")),
+            _("Withdrawn from review: %(campaigns)s."),
+        )
+
+    def may_edit(self, request: HttpRequest, campaign: Campaign) -> bool:
+        """A campaign in review is editable by whoever may withdraw it (see get_readonly_fields)."""
+        if campaign.status == CampaignStatus.IN_REVIEW:
+            return self._may_withdraw(request, campaign)
+        return super().may_edit(request, campaign)
 
     def available_actions(self, request: HttpRequest, campaign: Campaign) -> list[str]:
         return campaign_available_actions(user=request.user, campaign=campaign)
@@ -293,8 +323,9 @@ class ReviewedCampaignAdmin(CampaignAdmin):
             self.message_user(request, done % params, messages.SUCCESS)
         return redirect(back)
 
-    def _decide(self, request: HttpRequest, campaign: Campaign) -> None:
-        """Take the approve or reject decision posted on the review page."""
+    def _decide(self, request: HttpRequest, campaign: Campaign) -> str | None:
+        """Take the approve or reject decision posted on the review page; return the error
+        about the comment (shown by the comment box), or None once the user was told."""
         decision = request.POST.get("decision")
         comment = request.POST.get("comment", "")
         try:
@@ -316,15 +347,22 @@ class ReviewedCampaignAdmin(CampaignAdmin):
                 self.message_user(request, f"{campaign} rejected.", messages.SUCCESS)
             else:
                 self.message_user(request, f"unknown decision {decision!r}", messages.ERROR)
-        except (PermissionDenied, ValidationError, CampaignTransitionError, ReviewConflict) as exc:
+        except ValidationError as exc:
+            if hasattr(exc, "error_dict") and "comment" in exc.error_dict:
+                return " ".join(exc.message_dict["comment"])
             self.message_user(request, error_text(exc), messages.ERROR)
+        except (PermissionDenied, CampaignTransitionError, ReviewConflict) as exc:
+            self.message_user(request, error_text(exc), messages.ERROR)
+        return None
 
     def review_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Show exactly what will be sent, and take an approve or reject decision (POST)."""
         campaign = self._campaign_or_404(request, object_id)
+        comment_error = None
         if request.method == "POST":
-            self._decide(request, campaign)
-            return redirect(reverse("admin:campaigns_campaign_review", args=[campaign.pk]))
+            comment_error = self._decide(request, campaign)
+            if comment_error is None:
+                return redirect(reverse("admin:campaigns_campaign_review", args=[campaign.pk]))
         watched = (CampaignStatus.IN_REVIEW, CampaignStatus.APPROVED)
         if campaign.status in watched and campaign_void_if_changed(campaign=campaign):
             self.message_user(
@@ -339,8 +377,12 @@ class ReviewedCampaignAdmin(CampaignAdmin):
             "opts": self.model._meta,
             "original": campaign,
             "title": f"Review: {campaign}",
+            # A refused comment is shown by its box, with what was typed (HTTP 400).
+            "comment_error": comment_error,
+            "comment": request.POST.get("comment", "") if comment_error else "",
         }
-        return TemplateResponse(request, "admin/campaigns/campaign/review.html", context)
+        status = 400 if comment_error else 200
+        return TemplateResponse(request, "admin/campaigns/campaign/review.html", context, status=status)
 
 
 admin.site.unregister(Campaign)

@@ -26,6 +26,7 @@ from zoneinfo import available_timezones
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from audit.services import record_event
 from campaigns.lifecycle import (
@@ -248,6 +249,32 @@ def campaign_create(*, actor, data: Mapping[str, Any]) -> Campaign:
             data={"fields": sorted(data)},
         )
     return campaign
+
+
+def campaign_duplicate(*, campaign: Campaign, actor) -> Campaign:
+    """Create a new draft with ``campaign``'s content (pinned to its template's current
+    version, as any new campaign), named "Copy of …", and record where it came from.
+
+    The copy is created through :func:`campaign_create`, so it needs the same permission
+    and passes the same checks; nothing of the original's review, approval or sending
+    (status, hashes, next due time, dispatches) is copied.
+    """
+    source = Campaign.objects.get(pk=campaign.pk)
+    data = {field: getattr(source, field) for field in EDITABLE_FIELDS if field != "template_version"}
+    name = gettext("Copy of %(name)s") % {"name": source.name}
+    data["name"] = name[: Campaign._meta.get_field("name").max_length]
+    with transaction.atomic():
+        copy = campaign_create(actor=actor, data=data)
+        record_event(
+            campaign=copy,
+            object_type="campaign",
+            object_id=copy.pk,
+            action="duplicate",
+            to_state=copy.status,
+            actor=actor,
+            data={"source_campaign": source.pk},
+        )
+    return copy
 
 
 def _same(current: Any, new: Any) -> bool:

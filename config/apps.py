@@ -1,5 +1,6 @@
-"""The project package as an app, only so that its system checks are registered
-(config/checks.py); it has no models."""
+"""The project package as an app, so that its system checks are registered
+(config/checks.py), the admin carries Crier's name (config/admin_site.py) and its
+templates and static files are found; it has no models."""
 
 from __future__ import annotations
 
@@ -12,4 +13,9 @@ class ProjectConfig(AppConfig):
     verbose_name = "Crier project"
 
     def ready(self) -> None:
+        from django.contrib import admin
+
         from config import checks  # noqa: F401  (registers the checks)
+        from config.admin_site import brand_admin_site
+
+        brand_admin_site(admin.site)

@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from config import health
+from config.admin_site import favicon
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -16,5 +17,6 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("healthz/dispatcher", health.dispatcher, name="healthz-dispatcher"),
     path("readyz", health.readyz, name="readyz"),
+    path("favicon.ico", favicon, name="favicon"),
     path("", include("campaigns.urls")),
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 
 class DispatchStatus(models.TextChoices):
@@ -28,7 +29,7 @@ class Dispatch(models.Model):
 
     campaign = models.ForeignKey("campaigns.Campaign", on_delete=models.PROTECT, related_name="dispatches")
     due_at = models.DateTimeField()
-    is_preview = models.BooleanField(default=False)
+    is_preview = models.BooleanField(_("preview"), default=False)
     status = models.CharField(
         max_length=20, choices=DispatchStatus.choices, default=DispatchStatus.PENDING
     )
@@ -55,6 +56,8 @@ class Dispatch(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("dispatch")
+        verbose_name_plural = _("dispatches")
         ordering = ["-due_at"]
         constraints = [
             models.UniqueConstraint(
@@ -117,7 +120,8 @@ class Delivery(models.Model):
 
     class Meta:
         ordering = ["dispatch", "batch_no"]
-        verbose_name_plural = "deliveries"
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
         constraints = [
             models.UniqueConstraint(fields=["dispatch", "batch_no"], name="delivery_unique_batch")
         ]
@@ -201,6 +205,8 @@ class SendSwitch(models.Model):
     changed_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("send switch")
+        verbose_name_plural = _("send switches")
         constraints = [models.CheckConstraint(condition=Q(id=1), name="send_switch_singleton")]
 
     def __str__(self) -> str:

@@ -128,10 +128,17 @@ def test_rejecting_from_the_review_page_needs_a_comment(draft, marketer, reviewe
     campaign_submit(campaign=draft, actor=marketer)
     client = browser(reviewer)
 
-    response = client.post(review_url(draft), {"decision": "reject", "comment": ""}, follow=True)
+    response = client.post(review_url(draft), {"decision": "reject", "comment": "  "}, follow=True)
     draft.refresh_from_db()
     assert draft.status == CampaignStatus.IN_REVIEW
-    assert any(m.startswith("comment:") for m in messages_of(response))
+    # The error is shown by the comment box (not at the top), with what was typed kept.
+    assert response.status_code == 400
+    assert not messages_of(response)
+    page = response.content.decode()
+    error_at = page.index('id="comment-error"')
+    assert "a rejection must tell the author what to change" in page[error_at:page.index("</span>", error_at)]
+    assert error_at < page.index('<textarea name="comment" id="id_comment"') < error_at + 400
+    assert 'aria-invalid="true"' in page
 
     client.post(review_url(draft), {"decision": "reject", "comment": "wrong discount"})
     draft.refresh_from_db()

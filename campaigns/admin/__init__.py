@@ -260,8 +260,14 @@ class CampaignAdmin(CampaignListMixin, DashboardActionsMixin, CampaignPagesMixin
 
 
 @admin.register(Dispatch)
-class DispatchAdmin(DispatchListMixin, admin.ModelAdmin):
-    """Dispatches, with the emergency stop for operators above the list."""
+class DispatchAdmin(ReadOnlyAdminMixin, DispatchListMixin, admin.ModelAdmin):
+    """Dispatches, with the emergency stop for operators above the list.
+
+    The ledger is read-only here for everyone, superusers included: only the engine and
+    the operations services (stop, resume, resolve, confirm) write it, through the
+    transition tables (campaigns/sending/transitions.py), so a hand edit cannot make a
+    sent occurrence pending again or an unknown delivery delivered.
+    """
 
     list_display = ["campaign", "due_at", "status_badge", "total_requests", "delivered", "failed", "unknown"]
     list_filter = ["status", "is_preview"]
@@ -308,7 +314,9 @@ class DispatchAdmin(DispatchListMixin, admin.ModelAdmin):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(DeliveryListMixin, admin.ModelAdmin):
+class DeliveryAdmin(ReadOnlyAdminMixin, DeliveryListMixin, admin.ModelAdmin):
+    """Deliveries, read-only like dispatches (see DispatchAdmin)."""
+
     list_display = ["idempotency_key", "campaign", "occurrence", "status", "attempts", "provider_code"]
     list_filter = [SendKindFilter, "status"]
     search_fields = ["idempotency_key", "provider_code"]

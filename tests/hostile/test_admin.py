@@ -117,16 +117,23 @@ def test_every_admin_form_refuses_hostile_text_in_each_field_naming_it(staff, su
                 # A raw NUL is not JSON at all: any refusal on the field will do; the rule is
                 # named for the JSON-escaped NUL.
                 values = {"raw-nul": (RAW_NUL, ("",)), **JSON_VALUES}
+            # The bound is for pathological costs (a quadratic check took minutes), not a
+            # speed measurement: scaled by what a harmless value costs on this form now, so a
+            # machine loaded by other work does not fail it (benchmarks measure speed).
+            _answer, usual = timed(lambda u=url, n=name: staff.post(u, {n: "harmless"}))
+            bound = max(BOUND_SECONDS, 10 * usual)
             for kind, (value, rules) in values.items():
                 answer, seconds = timed(lambda u=url, n=name, v=value: staff.post(u, {n: v}))
                 tried += 1
                 assert answer.status_code == 200, (label, name, kind, answer.status_code)
                 errors = field_errors(answer, name)
                 assert errors and any(rule in errors for rule in rules), (label, name, kind, errors)
-                assert seconds < BOUND_SECONDS, (label, name, kind, seconds)
+                assert seconds < bound, (label, name, kind, seconds, usual)
         assert snapshot() == before, label
 
-    assert tried > 100
+    # Dispatch and delivery pages are read-only (the ledger is the engine's), so their
+    # fields are no longer among the forms tried.
+    assert tried > 90
     assert_changelists_answer(staff, superuser)
 
 
@@ -180,8 +187,14 @@ def test_the_buttons_that_post_a_reason_or_a_comment_refuse_a_nul(staff, superus
 
     for url, data in posts:
         answer, seconds = timed(lambda u=url, d=data: staff.post(u, d, follow=True))
-        assert answer.status_code == 200, (url, answer.status_code)
-        shown = " ".join(str(m) for m in answer.context["messages"])
+        if "comment" in data:
+            # The review page answers 400 and shows the refusal by the comment box, keeping
+            # the page (and what was typed) instead of redirecting with a message.
+            assert answer.status_code == 400, (url, answer.status_code)
+            shown = str(answer.context["comment_error"])
+        else:
+            assert answer.status_code == 200, (url, answer.status_code)
+            shown = " ".join(str(m) for m in answer.context["messages"])
         assert "the NUL character (\\u0000) is not allowed in text" in shown, (url, shown)
         assert seconds < BOUND_SECONDS, (url, seconds)
         assert snapshot() == before, url

@@ -254,3 +254,27 @@ def campaign_volume(
     return schedule_volume(
         spec, now=now, reach=reach, requests_each=requests_each, first_due=campaign.next_due_at
     )
+
+
+def form_volume(spec: ScheduleSpec, *, audience_id: Any, account_id: Any, now: dt.datetime) -> dict[str, Any]:
+    """Return the volume the campaign form shows as it is edited (``schedule_preview``):
+    ``spec`` to the chosen audience (ids as posted; not yet saved) through the chosen
+    account. Without an audience, the count of occurrences alone and a sentence saying so."""
+    audience = _by_id(Audience, audience_id)
+    account = _by_id(ProviderAccount, account_id)
+    reach = audience_size(audience, provider_kind=account.kind if account else None) if audience else None
+    volume = schedule_volume(
+        spec,
+        now=now,
+        reach=reach,
+        requests_each=requests_per_occurrence(account=account, audience=audience, reach=reach),
+    )
+    data = volume.as_data()
+    if audience is None:
+        data["summary"] = _("Choose an audience to see how many messages this schedule sends.")
+    return data
+
+
+def _by_id(model, raw: Any):
+    text = str(raw or "")
+    return model.objects.filter(pk=int(text)).first() if text.isdigit() else None

@@ -8,6 +8,8 @@ import datetime as dt
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -108,3 +110,46 @@ def test_the_command_needs_acknowledge_warnings(every_minute, reviewer):
     assert AuditEvent.objects.filter(
         object_type="review_decision", action="approve", data__has_key="acknowledged_warnings"
     ).exists()
+
+
+def test_the_review_page_shows_the_total_and_asks_for_the_acknowledgement(every_minute, reviewer):
+    client = Client()
+    client.force_login(reviewer)
+    url = reverse("admin:campaigns_campaign_review", args=[every_minute.pk])
+
+    page = client.get(url).content.decode()
+
+    assert 'id="review-volume"' in page and "more than" in page and "occurrences" in page
+    assert 'data-code="occurrences_per_hour"' in page
+    assert 'name="acknowledge_warnings"' in page
+
+    refused = client.post(url, {"decision": "approve", "comment": ""}, follow=True)
+    every_minute.refresh_from_db()
+    assert every_minute.status == CampaignStatus.IN_REVIEW
+    assert any("acknowledge" in str(m) for m in refused.context["messages"])
+
+    client.post(url, {"decision": "approve", "comment": "", "acknowledge_warnings": "on"})
+    every_minute.refresh_from_db()
+    assert every_minute.status == CampaignStatus.APPROVED
+
+
+def test_the_form_preview_answers_totals_for_the_chosen_audience_and_account(reviewer, marketer):
+    account, audience = make_account("jiguang"), make_audience("users")
+    client = Client()
+    client.force_login(marketer)
+    today = timezone.now().date()
+    query = {
+        "schedule_kind": "cron", "cron": "0 9 * * *", "timezone": "UTC",
+        "start_date": str(today + dt.timedelta(days=1)), "end_date": str(today + dt.timedelta(days=10)),
+        "audience": audience.pk, "provider_account": account.pk,
+    }
+
+    volume = client.get(reverse("admin:campaigns_campaign_schedule_preview"), query).json()["volume"]
+
+    assert (volume["occurrences"], volume["reach"], volume["messages"], volume["requests"]) == (10, 3, 30, 10)
+    assert volume["warnings"] == []
+    assert volume["summary"] == "10 occurrences × 3 recipients = 30 messages in 10 provider requests."
+
+    query["cron"] = "*/30 * * * *"
+    volume = client.get(reverse("admin:campaigns_campaign_schedule_preview"), query).json()["volume"]
+    assert [w["code"] for w in volume["warnings"]] == ["occurrences_per_hour"]

@@ -173,7 +173,8 @@ class CalendarOccurrence:
     truncated: bool = False
     held: bool = False
     # A collapsed row (``calendar_occurrences(collapse=True)``): ``count`` occurrences that
-    # day from ``due_at`` to ``last_due_at``; ``count_more``: more than ``count`` of them.
+    # day from ``due_at`` to ``last_due_at``; ``count_more``: more than ``count`` of them
+    # (the walk stopped, so the last is not known: ``last_due_at`` None).
     count: int = 1
     last_due_at: dt.datetime | None = None
     count_more: bool = False
@@ -334,7 +335,7 @@ def _dense_days(
             shown = times[:CALENDAR_DAY_COUNT_LIMIT]
             rows.append(_occurrence(
                 campaign, shown[0], zone=zone, count=len(shown), count_more=more,
-                last_due_at=shown[-1].astimezone(dt.UTC), truncated=more,
+                last_due_at=None if more else shown[-1].astimezone(dt.UTC), truncated=more,
             ))
         day += dt.timedelta(days=1)
 

@@ -88,30 +88,36 @@ class Volume:
     def summary(self) -> str:
         """Return the totals as one sentence, e.g. "1,440 occurrences × 3 recipients = 4,320
         messages in 1,440 requests"."""
-        n = f"{self.occurrences:,}"
-        if self.more:
-            times = _("more than %(n)s occurrences") % {"n": n}
-        else:
-            times = ngettext("%(n)s occurrence", "%(n)s occurrences", self.occurrences) % {"n": n}
+        params = {"n": f"{self.occurrences:,}"}
         if self.reach is None:
-            return _(
-                "%(times)s; each reaches an audience only the provider can count, so the total "
-                "number of messages is not known here."
-            ) % {"times": times}
-        params = {
-            "times": times,
-            "reach": f"{self.reach:,}",
-            "messages": f"{self.messages:,}",
-            "requests": f"{self.requests:,}" if self.requests is not None else "?",
-        }
+            if self.more:
+                return _(
+                    "More than %(n)s occurrences, each to an audience only the provider can count: "
+                    "the total number of messages is not known here."
+                ) % params
+            return ngettext(
+                "%(n)s occurrence, to an audience only the provider can count: the total number "
+                "of messages is not known here.",
+                "%(n)s occurrences, each to an audience only the provider can count: the total "
+                "number of messages is not known here.",
+                self.occurrences,
+            ) % params
+        params.update(
+            reach=f"{self.reach:,}",
+            messages=f"{self.messages:,}",
+            requests=f"{self.requests:,}" if self.requests is not None else "?",
+        )
         if self.more:
             return _(
-                "%(times)s × %(reach)s recipients = more than %(messages)s messages in more "
-                "than %(requests)s provider requests."
+                "More than %(n)s occurrences × %(reach)s recipients = more than %(messages)s "
+                "messages in more than %(requests)s provider requests."
             ) % params
-        return _(
-            "%(times)s × %(reach)s recipients = %(messages)s messages in %(requests)s provider "
-            "requests."
+        return ngettext(
+            "%(n)s occurrence × %(reach)s recipients = %(messages)s messages in %(requests)s "
+            "provider requests.",
+            "%(n)s occurrences × %(reach)s recipients = %(messages)s messages in %(requests)s "
+            "provider requests.",
+            self.occurrences,
         ) % params
 
     def as_data(self) -> dict[str, Any]:

@@ -63,7 +63,7 @@ def test_an_every_minute_cron_shows_its_volume_and_hides_no_other_campaign(
     page.goto(f"{base}/admin/campaigns/campaign/{spam.pk}/change/")
     volume = page.locator("#form-volume")
     volume.wait_for()
-    assert re.search(r"more than [\d,]+ occurrences × 3 recipients", volume.inner_text())
+    assert re.search(r"More than [\d,]+ occurrences × 3 recipients", volume.inner_text())
     assert "times within one hour" in volume.locator(".volume-warnings").inner_text()
     volume.scroll_into_view_if_needed()
     both_schemes(page, screenshot, "volume_form")

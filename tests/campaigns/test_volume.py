@@ -38,7 +38,7 @@ def test_an_every_minute_cron_is_counted_up_to_the_limit_and_says_more():
     assert volume.occurrences == 500 and volume.more is True
     assert volume.messages == 1500 and volume.requests == 500
     assert volume.max_per_hour == 60
-    assert "more than 500 occurrences" in volume.summary()
+    assert volume.summary().startswith("More than 500 occurrences × 3 recipients")
     assert "more than 1,500 messages" in volume.summary()
 
 

@@ -175,9 +175,15 @@ class VolumeWarningSerializer(serializers.Serializer):
     limit = serializers.IntegerField()
 
 
-class UnacknowledgedSerializer(serializers.Serializer):
+class ApproveConflictSerializer(serializers.Serializer):
+    """A 409 of ``approve/``: the campaign cannot be approved in its state, or (with
+    ``warnings``) its volume warnings are not acknowledged yet."""
+
     detail = serializers.CharField()
-    warnings = VolumeWarningSerializer(many=True)
+    warnings = VolumeWarningSerializer(
+        many=True, required=False,
+        help_text="The volume warnings to acknowledge (acknowledge_warnings); only when they are the reason.",
+    )
 
 
 class WordRunSerializer(serializers.Serializer):
@@ -289,7 +295,7 @@ class ReviewedCampaignViewSet(CampaignViewSet):
         return self.output(campaign)
 
     @extend_schema(
-        request=ApproveSerializer, responses={200: CampaignOutputSerializer, 409: UnacknowledgedSerializer}
+        request=ApproveSerializer, responses={200: CampaignOutputSerializer, 409: ApproveConflictSerializer}
     )
     @action(detail=True, methods=["post"])
     def approve(self, request: Request, pk: str | None = None) -> Response:

@@ -24,13 +24,26 @@ from django.utils.translation import gettext_lazy, ngettext
 from approvals.diff import campaign_review_diff
 from approvals.holds import HoldConflict, dispatch_cancel, dispatch_confirm
 from approvals.models import ApprovalRule, Review, ReviewDecision
-from approvals.rules import APPROVE_PERM, ReviewConflict, campaigns_awaiting_review, requirement_progress
+from approvals.rules import (
+    APPROVE_PERM,
+    ReviewConflict,
+    campaigns_awaiting_review,
+    requirement_progress,
+    review_open,
+)
 from approvals.selectors import campaign_available_actions, review_page
-from approvals.services import campaign_approve, campaign_reject, campaign_submit, campaign_withdraw
+from approvals.services import (
+    campaign_approve,
+    campaign_reject,
+    campaign_submit,
+    campaign_withdraw,
+    review_volume,
+)
 from audit.admin import ReadOnlyAdminMixin
 from campaigns.admin import BUTTON_LABELS, CampaignAdmin, error_text
 from campaigns.lifecycle import CampaignTransitionError
 from campaigns.models import Campaign, CampaignStatus, Dispatch
+from campaigns.schedules.spec import ScheduleError
 from campaigns.services import EDITABLE_FIELDS, campaign_void_if_changed
 from providers.safe_json import checked_text
 
@@ -331,7 +344,10 @@ class ReviewedCampaignAdmin(CampaignAdmin):
         try:
             checked_text("comment", comment)  # posted outside a form (providers/safe_json.py)
             if decision == "approve":
-                review = campaign_approve(campaign=campaign, actor=request.user, comment=comment)
+                acknowledged = request.POST.get("acknowledge_warnings") == "on"  # the volume checkbox
+                review = campaign_approve(
+                    campaign=campaign, actor=request.user, comment=comment, acknowledge_warnings=acknowledged
+                )
                 if review.status == "approved":
                     self.message_user(request, f"{campaign} approved.", messages.SUCCESS)
                 else:
@@ -374,6 +390,7 @@ class ReviewedCampaignAdmin(CampaignAdmin):
             **self.admin_site.each_context(request),
             **review_page(campaign=campaign, user=request.user),
             "review_diff": campaign_review_diff(campaign=campaign),
+            "volume": _volume_or_none(campaign),
             "opts": self.model._meta,
             "original": campaign,
             "title": f"Review: {campaign}",
@@ -383,6 +400,15 @@ class ReviewedCampaignAdmin(CampaignAdmin):
         }
         status = 400 if comment_error else 200
         return TemplateResponse(request, "admin/campaigns/campaign/review.html", context, status=status)
+
+
+def _volume_or_none(campaign: Campaign):
+    """The review page's volume (``approvals.services.review_volume``); None when the
+    schedule cannot be evaluated (the page shows its errors)."""
+    try:
+        return review_volume(campaign=campaign, review=review_open(campaign=campaign))
+    except (ScheduleError, ValidationError):
+        return None
 
 
 admin.site.unregister(Campaign)

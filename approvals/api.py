@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, serializers, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import BasePermission
@@ -25,7 +25,13 @@ from approvals.diff import campaign_review_diff
 from approvals.models import Review, ReviewDecision, ReviewStatus
 from approvals.rules import Requirement, approve_refusal, requirement_progress
 from approvals.selectors import campaign_approval_summary, review_latest, review_list, review_previews
-from approvals.services import campaign_approve, campaign_reject, campaign_submit, campaign_withdraw
+from approvals.services import (
+    VolumeWarningsUnacknowledged,
+    campaign_approve,
+    campaign_reject,
+    campaign_submit,
+    campaign_withdraw,
+)
 from campaigns.api import CampaignOutputSerializer, CampaignPermission, CampaignViewSet, ReasonSerializer
 from campaigns.selectors import campaign_accepted_label, dispatch_outcome
 
@@ -153,6 +159,33 @@ class CommentSerializer(serializers.Serializer):
     comment = serializers.CharField(required=False, allow_blank=True, default="")
 
 
+class ApproveSerializer(CommentSerializer):
+    acknowledge_warnings = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Acknowledge the campaign's volume warnings (README, \"Volume before approval\"); "
+        "without it, a campaign with warnings answers 409 with them.",
+    )
+
+
+class VolumeWarningSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    value = serializers.IntegerField()
+    limit = serializers.IntegerField()
+
+
+class ApproveConflictSerializer(serializers.Serializer):
+    """A 409 of ``approve/``: the campaign cannot be approved in its state, or (with
+    ``warnings``) its volume warnings are not acknowledged yet."""
+
+    detail = serializers.CharField()
+    warnings = VolumeWarningSerializer(
+        many=True, required=False,
+        help_text="The volume warnings to acknowledge (acknowledge_warnings); only when they are the reason.",
+    )
+
+
 class WordRunSerializer(serializers.Serializer):
     op = serializers.ChoiceField(choices=["equal", "delete", "insert"])
     text = serializers.CharField(trim_whitespace=False)
@@ -235,7 +268,7 @@ class ReviewedCampaignViewSet(CampaignViewSet):
 
     def get_serializer_class(self) -> type[serializers.Serializer]:
         return {
-            "approve": CommentSerializer,
+            "approve": ApproveSerializer,
             "reject": CommentSerializer,
             "withdraw": ReasonSerializer,
         }.get(self.action) or super().get_serializer_class()
@@ -261,13 +294,28 @@ class ReviewedCampaignViewSet(CampaignViewSet):
         campaign_withdraw(campaign=campaign, actor=request.user, reason=reason)
         return self.output(campaign)
 
-    @extend_schema(request=CommentSerializer, responses=CampaignOutputSerializer)
+    @extend_schema(
+        request=ApproveSerializer, responses={200: CampaignOutputSerializer, 409: ApproveConflictSerializer}
+    )
     @action(detail=True, methods=["post"])
     def approve(self, request: Request, pk: str | None = None) -> Response:
-        """Approve the campaign's open review (four-eyes rule; the quorum approves the campaign)."""
-        comment = self.input(CommentSerializer, request).validated_data["comment"]
+        """Approve the campaign's open review (four-eyes rule; the quorum approves the campaign).
+
+        A campaign whose volume has warnings (``campaigns.volume``) answers 409 with
+        ``{"detail", "warnings"}`` until ``acknowledge_warnings`` is true; the approval's
+        audit events then name the warnings acknowledged."""
+        data = self.input(ApproveSerializer, request).validated_data
         campaign = self.get_object()
-        campaign_approve(campaign=campaign, actor=request.user, comment=comment)
+        try:
+            campaign_approve(
+                campaign=campaign,
+                actor=request.user,
+                comment=data["comment"],
+                acknowledge_warnings=data["acknowledge_warnings"],
+            )
+        except VolumeWarningsUnacknowledged as exc:
+            body = {"detail": str(exc), "warnings": [warning.as_data() for warning in exc.warnings]}
+            return Response(body, status=status.HTTP_409_CONFLICT)
         return self.output(campaign)
 
     @extend_schema(request=CommentSerializer, responses=CampaignOutputSerializer)

@@ -27,6 +27,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from approvals.models import DecisionKind, Review, ReviewDecision, ReviewStatus
 from approvals.reach import approval_bound
@@ -52,9 +53,11 @@ from campaigns.lifecycle import (
 from campaigns.messages import build_message
 from campaigns.models import Campaign, CampaignStatus
 from campaigns.provider_options import OWNER_PLACEHOLDER, send_options
+from campaigns.schedules.spec import ScheduleError
 from campaigns.sending.reach import campaign_reach
 from campaigns.services import campaign_check_sendable, campaign_first_due, campaign_void_if_changed
 from campaigns.snapshot import campaign_snapshot, snapshot_hash
+from campaigns.volume import Volume, VolumeWarning, campaign_volume
 from providers.base import Message
 from templates_registry.selectors import current_version
 
@@ -72,6 +75,41 @@ REVIEW_TRANSITIONS: dict[tuple[str, str], str] = {
 
 class ApprovalVoided(CampaignTransitionError):
     """The campaign changed since it was submitted: its review was voided, not approved."""
+
+
+class VolumeWarningsUnacknowledged(CampaignTransitionError):
+    """The campaign's volume has warnings (``campaigns.volume``) the approver did not
+    acknowledge: nothing was recorded (HTTP 409 with the ``warnings``)."""
+
+    def __init__(self, message: str, *, warnings: tuple[VolumeWarning, ...]) -> None:
+        super().__init__(message)
+        self.warnings = warnings
+
+
+def review_volume(*, campaign: Campaign, review: Review | None, now=None) -> Volume:
+    """Return the volume a reviewer approves: the campaign's schedule from now on, times the
+    reach counted at the submission under review (else counted now)."""
+    now = now or timezone.now()
+    if review is not None and review.status == R.PENDING:
+        return campaign_volume(campaign=campaign, now=now, reach=review.reach, counted=True)
+    return campaign_volume(campaign=campaign, now=now)
+
+
+def _require_acknowledged(campaign: Campaign, review: Review, acknowledge: bool, now) -> list[dict]:
+    """Return the volume warnings ``acknowledge`` acknowledges (as recorded in the audit
+    trail); raise VolumeWarningsUnacknowledged when there are some and it is False."""
+    try:
+        warnings = review_volume(campaign=campaign, review=review, now=now).warnings
+    except (ScheduleError, ValidationError):
+        return []  # campaign_check_sendable already refused a schedule that cannot be read
+    if warnings and not acknowledge:
+        raise VolumeWarningsUnacknowledged(
+            _("%(campaign)s was not approved: its volume has warnings the reviewer must "
+              "acknowledge first (acknowledge_warnings): %(warnings)s")
+            % {"campaign": describe(campaign), "warnings": " ".join(w.message for w in warnings)},
+            warnings=warnings,
+        )
+    return [warning.as_data() for warning in warnings]
 
 
 def review_transition(
@@ -245,9 +283,11 @@ def campaign_withdraw(*, campaign: Campaign, actor, reason: str = "") -> Review:
     return review
 
 
-def _decide(review: Review, actor, decision: str, comment: str) -> Progress:
-    """Record ``actor``'s decision and its audit event; return how far the review's
-    approvals now are from its requirement."""
+def _decide(
+    review: Review, actor, decision: str, comment: str, acknowledged: list[dict] | None = None
+) -> Progress:
+    """Record ``actor``'s decision and its audit event (naming the volume warnings it
+    ``acknowledged``); return how far the review's approvals now are from its requirement."""
     refusal = decision_refusal(user=actor, review=review)
     if refusal is not None:
         raise refusal.error()
@@ -267,12 +307,15 @@ def _decide(review: Review, actor, decision: str, comment: str) -> Progress:
             "required": review.approvals_required,
             "missing_approvals": progress.missing_approvals,
             "missing_groups": [group.name for group in progress.missing_groups],
+            **({"acknowledged_warnings": acknowledged} if acknowledged else {}),
         },
     )
     return progress
 
 
-def campaign_approve(*, campaign: Campaign, actor, comment: str = "") -> Review:
+def campaign_approve(
+    *, campaign: Campaign, actor, comment: str = "", acknowledge_warnings: bool = False
+) -> Review:
     """Record ``actor``'s approval of the campaign's open review; approve the campaign when
     the quorum is reached. Return the review (``status`` says whether it is approved).
 
@@ -280,8 +323,11 @@ def campaign_approve(*, campaign: Campaign, actor, comment: str = "") -> Review:
     four-eyes rule; ReviewConflict when ``actor`` already decided; ValidationError when the
     schedule, the pending limit, the mPaaS rule or a required preview
     (``CRIER_REQUIRE_PREVIEW``) says no; ApprovalVoided when the content no longer hashes
-    to what was submitted (the review is then voided and the campaign is back in draft).
-    On approval the campaign records the reviewed hash and its first due time.
+    to what was submitted (the review is then voided and the campaign is back in draft);
+    VolumeWarningsUnacknowledged when the volume has warnings (``campaigns.volume``) and
+    ``acknowledge_warnings`` is False. The decision's audit event, and the campaign's
+    approval event, name the warnings acknowledged. On approval the campaign records the
+    reviewed hash and its first due time.
     """
     comment = (comment or "").strip()
     voided_reason = ""
@@ -301,10 +347,13 @@ def campaign_approve(*, campaign: Campaign, actor, comment: str = "") -> Review:
             now = timezone.now()
             campaign_check_sendable(campaign=current, now=now)
             first_due = campaign_first_due(campaign=current, now=now)
-            progress = _decide(review, actor, DecisionKind.APPROVE, comment)
+            acknowledged = _require_acknowledged(current, review, acknowledge_warnings, now)
+            progress = _decide(review, actor, DecisionKind.APPROVE, comment, acknowledged)
             if progress.met:
                 approvers = list(progress.approvers)
                 data = {"review": review.pk, "content_hash": review.content_hash, "approvers": approvers}
+                if acknowledged:
+                    data["acknowledged_warnings"] = acknowledged
                 review_transition(review=review, to=R.APPROVED, actor=actor, reason=comment, data=data)
                 campaign_transition(
                     campaign=current,

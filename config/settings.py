@@ -424,6 +424,12 @@ CRIER_APPROVALS_REQUIRED_BROADCAST = env_int("CRIER_APPROVALS_REQUIRED_BROADCAST
 # How much an approved reach may grow before an occurrence is held for a reviewer to
 # confirm: it is sent unheld up to floor(approved reach x (1 + CRIER_REACH_TOLERANCE)).
 CRIER_REACH_TOLERANCE = env_fraction("CRIER_REACH_TOLERANCE", 0.10)
+# Volume before approval (campaigns/volume.py): a schedule with more than MAX_PER_HOUR
+# occurrences within 60 minutes, or more than MAX_MESSAGES_PER_DAY messages to its audience
+# on one day, needs the reviewer to acknowledge it; counting stops after COUNT_LIMIT.
+CRIER_VOLUME_MAX_PER_HOUR = env_int("CRIER_VOLUME_MAX_PER_HOUR", 1)
+CRIER_VOLUME_MAX_MESSAGES_PER_DAY = env_int("CRIER_VOLUME_MAX_MESSAGES_PER_DAY", 100_000)
+CRIER_VOLUME_COUNT_LIMIT = env_int("CRIER_VOLUME_COUNT_LIMIT", 10_000)
 # Require a successful preview before a campaign can be approved.
 CRIER_REQUIRE_PREVIEW = env_bool("CRIER_REQUIRE_PREVIEW", False)
 # How often (seconds) the dispatcher tick looks for due occurrences.

@@ -89,14 +89,25 @@ def held_dispatches() -> dict[str, Any]:
 
 
 def upcoming(*, now: dt.datetime) -> dict[str, Any]:
-    """Return the occurrences of the next 7 days (the first few) and how many there are."""
+    """Return the occurrences of the next 7 days (the first few rows) and how many there are.
+
+    A campaign due more than a few times a day is one row a day with its count
+    (``calendar_occurrences(collapse=True)``), so a cron every minute does not fill the
+    list and hide every other campaign. ``count`` is the occurrences; ``count_more`` says
+    a dense day was counted only up to its limit (so there are more).
+    """
     today = timezone.localdate(now)
+    end = today + dt.timedelta(days=UPCOMING_DAYS - 1)
     found = [
         o
-        for o in calendar_occurrences(start=today, end=today + dt.timedelta(days=UPCOMING_DAYS - 1))
-        if o.due_at >= now - dt.timedelta(minutes=5)
+        for o in calendar_occurrences(start=today, end=end, collapse=True)
+        if (o.last_due_at or o.due_at) >= now - dt.timedelta(minutes=5)
     ]
-    return {"items": found[:UPCOMING_LIMIT], "count": len(found)}
+    return {
+        "items": found[:UPCOMING_LIMIT],
+        "count": sum(o.count for o in found),
+        "count_more": any(o.count_more for o in found),
+    }
 
 
 def running_dispatches() -> list[dict[str, Any]]:

@@ -347,7 +347,8 @@ def calendar_page(*, start: dt.date, days: int = CALENDAR_DAYS, per_day: int = C
     audience another campaign also reaches that day is marked with those campaigns' names.
     """
     end = start + dt.timedelta(days=days - 1)
-    found = calendar_occurrences(start=start, end=end, include_held=True)
+    # A campaign due more than a few times a day is one row a day with its count.
+    found = calendar_occurrences(start=start, end=end, include_held=True, collapse=True)
     names = {o.campaign_id: o.campaign_name for o in found}
     by_day = {day["date"]: day["occurrences"] for day in calendar_days(found)}
     first = start - dt.timedelta(days=start.weekday())
@@ -379,7 +380,8 @@ def calendar_page(*, start: dt.date, days: int = CALENDAR_DAYS, per_day: int = C
         "start": start,
         "end": end,
         "weeks": weeks,
-        "total": len(found),
+        "total": sum(o.count for o in found),
+        "total_more": any(o.count_more for o in found),
         "overlapping_campaigns": len(overlapping),
         "previous": start - dt.timedelta(days=days),
         "next": start + dt.timedelta(days=days),

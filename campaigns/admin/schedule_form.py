@@ -27,6 +27,7 @@ from campaigns.schedules.notes import notes
 from campaigns.schedules.occurrences import next_occurrences
 from campaigns.schedules.spec import ScheduleSpec, zone_or_none
 from campaigns.schedules.validation import validate
+from campaigns.volume import form_volume
 from providers import safe_json
 
 WEEKDAYS = ((1, "Mon"), (2, "Tue"), (3, "Wed"), (4, "Thu"), (5, "Fri"), (6, "Sat"), (7, "Sun"))
@@ -48,8 +49,9 @@ def schedule_preview(data: Mapping[str, Any], *, now: dt.datetime | None = None,
 
     ``data`` holds the form's schedule fields (``schedule_kind``, ``fixed_time`` as a
     local date and time in ``timezone``, ``circle_type``, ``circle_value`` as "1,3",
-    ``time``, ``start_date``, ``end_date``, ``cron``). Occurrences are listed in the
-    schedule's zone and in UTC.
+    ``time``, ``start_date``, ``end_date``, ``cron``) and the chosen ``audience`` and
+    ``provider_account`` ids. Occurrences are listed in the schedule's zone and in UTC;
+    ``volume`` holds the totals and warnings (``campaigns.volume.form_volume``).
     """
     now = now or timezone.now()
     kind = str(data.get("schedule_kind") or ScheduleKind.NOW)
@@ -89,6 +91,10 @@ def schedule_preview(data: Mapping[str, Any], *, now: dt.datetime | None = None,
         for moment in next_occurrences(spec, after=now, count=count)
     ]
     result["timezone"] = spec.timezone
+    # Totals and warnings (campaigns/volume.py), to the audience and account chosen on the form.
+    result["volume"] = form_volume(
+        spec, audience_id=data.get("audience"), account_id=data.get("provider_account"), now=now
+    )
     return result
 
 

@@ -134,6 +134,13 @@ CALENDAR_STATUSES: tuple[str, ...] = (
 )
 # More than this many occurrences of one campaign in a window (a cron every minute) are cut.
 CALENDAR_PER_CAMPAIGN = 500
+# Collapsed calendars (the admin's calendar and dashboard): a campaign with more than this
+# many occurrences on one day is one row that day with its count, so others stay visible.
+CALENDAR_DENSE_PER_DAY = 2
+# A dense campaign's occurrences are counted day by day up to this many a day (then "more
+# than"): the walk costs one step per occurrence (campaigns/schedules/occurrences.py), and
+# a cron every minute over 30 days is 43,200 of them.
+CALENDAR_DAY_COUNT_LIMIT = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +172,12 @@ class CalendarOccurrence:
     overlaps: tuple[int, ...] = ()
     truncated: bool = False
     held: bool = False
+    # A collapsed row (``calendar_occurrences(collapse=True)``): ``count`` occurrences that
+    # day from ``due_at`` to ``last_due_at``; ``count_more``: more than ``count`` of them
+    # (the walk stopped, so the last is not known: ``last_due_at`` None).
+    count: int = 1
+    last_due_at: dt.datetime | None = None
+    count_more: bool = False
 
 
 def _zone_of(name: str) -> dt.tzinfo:
@@ -246,6 +259,7 @@ def calendar_occurrences(
     now: dt.datetime | None = None,
     per_campaign: int = CALENDAR_PER_CAMPAIGN,
     include_held: bool = False,
+    collapse: bool = False,
 ) -> list[CalendarOccurrence]:
     """Return the upcoming occurrences from ``start`` to ``end`` (both included), in order.
 
@@ -256,6 +270,12 @@ def calendar_occurrences(
     (``truncated`` marks a cut). Occurrences for the same audience on the same day name
     each other in ``overlaps``. With ``include_held`` the held occurrences due in the period
     are listed too (``held``; one more query). Sorted by due time, then campaign id.
+
+    With ``collapse``, a campaign with more than ``CALENDAR_DENSE_PER_DAY`` occurrences on
+    a day is one row that day with its ``count``, and a campaign cut at ``per_campaign`` is
+    counted day by day over the whole period instead (at most
+    ``CALENDAR_DAY_COUNT_LIMIT`` a day, then ``count_more``), so a cron every minute shows
+    on every day of the period without hiding the campaigns around it.
     """
     zone = zone or timezone.get_current_timezone()
     now = now or timezone.now()
@@ -265,15 +285,63 @@ def calendar_occurrences(
     for campaign in _calendar_campaigns(low, high):
         due_times = _campaign_due_times(campaign, low=low, high=high, now=now, limit=per_campaign)
         truncated = len(due_times) > per_campaign
+        if collapse and truncated:
+            found.extend(_dense_days(campaign, low=low, high=high, now=now, zone=zone))
+            continue
         for due_at in due_times[:per_campaign]:
             found.append(_occurrence(campaign, due_at, zone=zone, truncated=truncated))
     if include_held:
         found.extend(_held_occurrences(low=low, high=high, zone=zone))
+    if collapse:
+        found = _collapsed(found)
     return _with_overlaps(sorted(found, key=lambda o: (o.due_at, o.campaign_id)))
 
 
+def _collapsed(found: list[CalendarOccurrence]) -> list[CalendarOccurrence]:
+    """Return ``found`` with each campaign's occurrences on a day (held apart) as one row
+    when there are more than ``CALENDAR_DENSE_PER_DAY`` of them."""
+    groups: dict[tuple[dt.date, int, bool], list[CalendarOccurrence]] = defaultdict(list)
+    for occurrence in found:
+        groups[(occurrence.day, occurrence.campaign_id, occurrence.held)].append(occurrence)
+    rows: list[CalendarOccurrence] = []
+    for group in groups.values():
+        if len(group) <= CALENDAR_DENSE_PER_DAY or any(o.count > 1 for o in group):
+            rows.extend(group)
+            continue
+        group.sort(key=lambda o: o.due_at)
+        rows.append(replace(group[0], count=len(group), last_due_at=group[-1].due_at))
+    return rows
+
+
+def _dense_days(
+    campaign: Campaign, *, low: dt.datetime, high: dt.datetime, now: dt.datetime, zone: dt.tzinfo
+) -> list[CalendarOccurrence]:
+    """Return one row per day of [low, high) in ``zone`` on which ``campaign`` is due, with
+    how many times (up to ``CALENDAR_DAY_COUNT_LIMIT``, then ``count_more``)."""
+    rows: list[CalendarOccurrence] = []
+    day = low.astimezone(zone).date()
+    while True:
+        day_low = max(low, dt.datetime.combine(day, dt.time(), tzinfo=zone).astimezone(dt.UTC))
+        if day_low >= high:
+            return rows
+        day_high = min(
+            high, dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=zone).astimezone(dt.UTC)
+        )
+        times = _campaign_due_times(
+            campaign, low=day_low, high=day_high, now=now, limit=CALENDAR_DAY_COUNT_LIMIT
+        )
+        if times:
+            more = len(times) > CALENDAR_DAY_COUNT_LIMIT
+            shown = times[:CALENDAR_DAY_COUNT_LIMIT]
+            rows.append(_occurrence(
+                campaign, shown[0], zone=zone, count=len(shown), count_more=more,
+                last_due_at=None if more else shown[-1].astimezone(dt.UTC), truncated=more,
+            ))
+        day += dt.timedelta(days=1)
+
+
 def _occurrence(
-    campaign: Campaign, due_at: dt.datetime, *, zone: dt.tzinfo, **flags: bool
+    campaign: Campaign, due_at: dt.datetime, *, zone: dt.tzinfo, **flags: Any
 ) -> CalendarOccurrence:
     """Return ``campaign``'s occurrence due at ``due_at`` as the calendar shows it (``flags``:
     ``truncated``, ``held``)."""

@@ -116,6 +116,11 @@
       const boxes = document.querySelectorAll(`input[name="circle_value_${suffix}"]:checked`);
       query.set("circle_value", Array.from(boxes, (box) => box.value).join(","));
     }
+    // The volume (totals and warnings) is counted for the chosen audience and account.
+    ["audience", "provider_account"].forEach((name) => {
+      const input = byId("id_" + name);
+      if (input) query.set(name, input.value);
+    });
     return query;
   }
 
@@ -159,7 +164,21 @@
       notes.forEach((note) => list.append(element("li", {}, note)));
       box.append(list);
     }
+    showVolume(box, data.volume);
     box.dataset.state = "ready";
+  }
+
+  // The totals and warnings of campaigns/volume.py; the reviewer must acknowledge the warnings.
+  function showVolume(box, volume) {
+    if (!volume) return;
+    const panel = element("div", { class: "volume", id: "form-volume" }, element("p", { class: "volume-total" }, volume.summary));
+    if (volume.warnings.length) {
+      panel.classList.add("volume-warned");
+      const list = element("ul", { class: "volume-warnings" });
+      volume.warnings.forEach((warning) => list.append(element("li", { "data-code": warning.code }, warning.message)));
+      panel.append(list);
+    }
+    box.append(panel);
   }
 
   // --- audience size ------------------------------------------------------------------------------
@@ -201,7 +220,10 @@
       if (name === "template") showTemplate(config);
       if (name === "schedule_kind" || name === "circle_type") showKind();
       if (name === "schedule_kind" || schedule.inputs.includes(name) || name.startsWith("circle_value")) soon();
-      if (name === "audience" || name === "provider_account") refreshSize(config);
+      if (name === "audience" || name === "provider_account") {
+        refreshSize(config);
+        soon();
+      }
     });
     form.addEventListener("input", (event) => {
       // Typing in a schedule input asks again (selects and checkboxes report on "change").

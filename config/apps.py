@@ -1,15 +1,17 @@
-"""The project package as an app, only so that its system checks are registered
-(config/checks.py); it has no models."""
+"""The project package as an app: its system checks (config/checks.py) and the user's
+language preference (config/models.py, config/preferences.py)."""
 
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class ProjectConfig(AppConfig):
     name = "config"
     label = "crier_config"
-    verbose_name = "Crier project"
+    verbose_name = _("Crier project")
 
     def ready(self) -> None:
-        from config import checks  # noqa: F401  (registers the checks)
+        # checks registers the system checks; preferences connects the login receiver.
+        from config import checks, preferences  # noqa: F401

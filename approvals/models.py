@@ -12,11 +12,11 @@ from providers.registry import kind_choices
 
 
 class ReviewStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    APPROVED = "approved", "Approved"
-    REJECTED = "rejected", "Rejected"
-    WITHDRAWN = "withdrawn", "Withdrawn"
-    VOIDED = "voided", "Voided by an edit"
+    PENDING = "pending", _("Pending")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+    VOIDED = "voided", _("Voided by an edit")
 
 
 class Review(models.Model):
@@ -60,8 +60,8 @@ class Review(models.Model):
 
 
 class DecisionKind(models.TextChoices):
-    APPROVE = "approve", "Approve"
-    REJECT = "reject", "Reject"
+    APPROVE = "approve", _("Approve")
+    REJECT = "reject", _("Reject")
 
 
 class ReviewDecision(models.Model):

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from campaigns.audiences.models import Audience, AudienceKind, AudienceMember, Recipient, RecipientTag
 from providers.models import ProviderAccount
@@ -20,28 +21,28 @@ from templates_registry.models import MessageTemplate, TemplateVersion
 
 
 class CampaignStatus(models.TextChoices):
-    DRAFT = "draft", "Draft"
-    IN_REVIEW = "in_review", "In review"
-    REJECTED = "rejected", "Rejected"
-    APPROVED = "approved", "Approved"
-    SENDING = "sending", "Sending"
-    SENT = "sent", "Sent"
-    PARTIALLY_FAILED = "partially_failed", "Partially failed"
-    FAILED = "failed", "Failed"
-    CANCELLED = "cancelled", "Cancelled"
+    DRAFT = "draft", _("Draft")
+    IN_REVIEW = "in_review", _("In review")
+    REJECTED = "rejected", _("Rejected")
+    APPROVED = "approved", _("Approved")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    PARTIALLY_FAILED = "partially_failed", _("Partially failed")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
 
 
 class ScheduleKind(models.TextChoices):
-    NOW = "now", "As soon as approved"
-    ONCE = "once", "Once, at a fixed time"
-    RECURRING = "recurring", "Recurring"
-    CRON = "cron", "Cron expression"
+    NOW = "now", _("As soon as approved")
+    ONCE = "once", _("Once, at a fixed time")
+    RECURRING = "recurring", _("Recurring")
+    CRON = "cron", _("Cron expression")
 
 
 class CircleType(models.IntegerChoices):
-    DAILY = 1, "Daily"
-    WEEKLY = 2, "Weekly"
-    MONTHLY = 3, "Monthly"
+    DAILY = 1, _("Daily")
+    WEEKLY = 2, _("Weekly")
+    MONTHLY = 3, _("Monthly")
 
 
 class Campaign(models.Model):
@@ -58,7 +59,7 @@ class Campaign(models.Model):
     audience = models.ForeignKey(Audience, on_delete=models.PROTECT, related_name="campaigns")
     language = models.CharField(max_length=35, default="en")
     parameters = models.JSONField(default=dict, blank=True)
-    path = models.CharField(max_length=2048, blank=True, help_text="Landing path or redirect URL.")
+    path = models.CharField(max_length=2048, blank=True, help_text=_("Landing path or redirect URL."))
     provider_options = models.JSONField(default=dict, blank=True)
     priority = models.PositiveSmallIntegerField(
         default=2, validators=[MinValueValidator(1), MaxValueValidator(3)]
@@ -66,7 +67,7 @@ class Campaign(models.Model):
     expired_seconds = models.PositiveIntegerField(
         default=86400,
         validators=[MinValueValidator(60), MaxValueValidator(864000)],
-        help_text="An occurrence not sent within this many seconds of its due time expires.",
+        help_text=_("An occurrence not sent within this many seconds of its due time expires."),
     )
     test_uids = models.JSONField(default=list, blank=True)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from providers.fields import ProviderAddressesField
 
@@ -46,10 +47,10 @@ class RecipientTag(models.Model):
 
 
 class AudienceKind(models.TextChoices):
-    ALL = "all", "Everyone"
-    USERS = "users", "List of user ids"
-    TAGS = "tags", "Tags"
-    SEGMENT = "segment", "Provider segment"
+    ALL = "all", _("Everyone")
+    USERS = "users", _("List of user ids")
+    TAGS = "tags", _("Tags")
+    SEGMENT = "segment", _("Provider segment")
 
 
 class Audience(models.Model):

@@ -9,18 +9,19 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 
 class DispatchStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    RUNNING = "running", "Running"
-    SENT = "sent", "Sent"
-    PARTIALLY_FAILED = "partially_failed", "Partially failed"
-    FAILED = "failed", "Failed"
-    EXPIRED = "expired", "Expired"
-    REFUSED = "refused", "Refused (approval no longer matches)"
-    HELD = "held", "Held (reach above the approved bound)"
-    CANCELLED = "cancelled", "Cancelled"
+    PENDING = "pending", _("Pending")
+    RUNNING = "running", _("Running")
+    SENT = "sent", _("Sent")
+    PARTIALLY_FAILED = "partially_failed", _("Partially failed")
+    FAILED = "failed", _("Failed")
+    EXPIRED = "expired", _("Expired")
+    REFUSED = "refused", _("Refused (approval no longer matches)")
+    HELD = "held", _("Held (reach above the approved bound)")
+    CANCELLED = "cancelled", _("Cancelled")
 
 
 class Dispatch(models.Model):
@@ -74,15 +75,15 @@ class Dispatch(models.Model):
 
 
 class DeliveryStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    IN_FLIGHT = "in_flight", "In flight"
-    RETRY = "retry", "Waiting to retry"
-    DELIVERED = "delivered", "Delivered (accepted by provider)"
-    FAILED = "failed", "Failed"
-    OPTED_OUT = "opted_out", "Opted out"
-    UNKNOWN = "unknown", "Unknown (operator must decide)"
-    EXPIRED = "expired", "Expired"
-    CLOSED = "closed", "Closed by operator"
+    PENDING = "pending", _("Pending")
+    IN_FLIGHT = "in_flight", _("In flight")
+    RETRY = "retry", _("Waiting to retry")
+    DELIVERED = "delivered", _("Delivered (accepted by provider)")
+    FAILED = "failed", _("Failed")
+    OPTED_OUT = "opted_out", _("Opted out")
+    UNKNOWN = "unknown", _("Unknown (operator must decide)")
+    EXPIRED = "expired", _("Expired")
+    CLOSED = "closed", _("Closed by operator")
 
 
 class Delivery(models.Model):
@@ -132,15 +133,15 @@ class Delivery(models.Model):
 class ReceiptStatus(models.TextChoices):
     """Per-user outcomes a provider reports after accepting a request (Jiguang callbacks)."""
 
-    TARGET_VALID = "target_valid", "Target valid"
-    TARGET_INVALID = "target_invalid", "Target invalid"
-    SUBMITTED = "submitted", "Submitted to the channel"
-    SUBMIT_FAILED = "submit_failed", "Submission failed"
-    DELIVERED = "delivered", "Delivered"
-    DELIVERY_FAILED = "delivery_failed", "Delivery failed"
-    CLICKED = "clicked", "Clicked"
-    RETRACTED = "retracted", "Retracted"
-    RETRACT_FAILED = "retract_failed", "Retraction failed"
+    TARGET_VALID = "target_valid", _("Target valid")
+    TARGET_INVALID = "target_invalid", _("Target invalid")
+    SUBMITTED = "submitted", _("Submitted to the channel")
+    SUBMIT_FAILED = "submit_failed", _("Submission failed")
+    DELIVERED = "delivered", _("Delivered")
+    DELIVERY_FAILED = "delivery_failed", _("Delivery failed")
+    CLICKED = "clicked", _("Clicked")
+    RETRACTED = "retracted", _("Retracted")
+    RETRACT_FAILED = "retract_failed", _("Retraction failed")
 
 
 class DeliveryReceipt(models.Model):
@@ -155,7 +156,7 @@ class DeliveryReceipt(models.Model):
     user_id = models.CharField(max_length=128, blank=True)
     provider_user_id = models.CharField(max_length=128, blank=True)
     status = models.CharField(max_length=20, choices=ReceiptStatus.choices)
-    at = models.DateTimeField(help_text="When the provider says it happened.")
+    at = models.DateTimeField(help_text=_("When the provider says it happened."))
     detail = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -45,6 +45,8 @@ class Review(models.Model):
     decided_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("review")
+        verbose_name_plural = _("reviews")
         ordering = ["-submitted_at"]
         constraints = [
             # At most one open review per campaign.
@@ -76,6 +78,8 @@ class ReviewDecision(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("review decision")
+        verbose_name_plural = _("review decisions")
         ordering = ["created_at"]
         constraints = [
             models.UniqueConstraint(fields=["review", "reviewer"], name="decision_one_per_reviewer")

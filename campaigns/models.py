@@ -111,6 +111,8 @@ class Campaign(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
         ordering = ["-created_at"]
         permissions = [
             ("approve_campaign", "Can approve or reject campaigns"),

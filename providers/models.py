@@ -69,6 +69,8 @@ class ProviderAccount(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("provider account")
+        verbose_name_plural = _("provider accounts")
         ordering = ["name"]
         permissions = [("manage_provider_accounts", "Can manage provider accounts and secrets")]
 

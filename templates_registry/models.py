@@ -36,6 +36,8 @@ class MessageTemplate(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("message template")
+        verbose_name_plural = _("message templates")
         ordering = ["key"]
         constraints = [
             models.CheckConstraint(
@@ -60,6 +62,8 @@ class TemplateVariant(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("template variant")
+        verbose_name_plural = _("template variants")
         ordering = ["template", "language"]
         constraints = [
             models.UniqueConstraint(fields=["template", "language"], name="variant_unique_language")
@@ -89,6 +93,8 @@ class TemplateVersion(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("template version")
+        verbose_name_plural = _("template versions")
         ordering = ["template", "-number"]
         constraints = [
             models.UniqueConstraint(fields=["template", "number"], name="template_version_unique"),

@@ -24,6 +24,8 @@ class Recipient(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("recipient")
+        verbose_name_plural = _("recipients")
         ordering = ["external_id"]
 
     def __str__(self) -> str:
@@ -37,6 +39,8 @@ class RecipientTag(models.Model):
     tag = models.CharField(max_length=40)
 
     class Meta:
+        verbose_name = _("recipient tag")
+        verbose_name_plural = _("recipient tags")
         constraints = [
             models.UniqueConstraint(fields=["recipient", "tag"], name="recipient_tag_unique")
         ]
@@ -64,6 +68,8 @@ class Audience(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("audience")
+        verbose_name_plural = _("audiences")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -78,6 +84,8 @@ class AudienceMember(models.Model):
     suppressed = models.BooleanField(default=False)
 
     class Meta:
+        verbose_name = _("audience member")
+        verbose_name_plural = _("audience members")
         constraints = [
             models.UniqueConstraint(
                 fields=["audience", "suppressed", "external_id"], name="audience_member_unique"

@@ -56,6 +56,8 @@ class Dispatch(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("dispatch")
+        verbose_name_plural = _("dispatches")
         ordering = ["-due_at"]
         constraints = [
             models.UniqueConstraint(
@@ -117,8 +119,9 @@ class Delivery(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
         ordering = ["dispatch", "batch_no"]
-        verbose_name_plural = "deliveries"
         constraints = [
             models.UniqueConstraint(fields=["dispatch", "batch_no"], name="delivery_unique_batch")
         ]
@@ -161,6 +164,8 @@ class DeliveryReceipt(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("delivery receipt")
+        verbose_name_plural = _("delivery receipts")
         ordering = ["delivery", "user_id", "at"]
         constraints = [
             models.UniqueConstraint(fields=["delivery", "user_id", "status"], name="delivery_receipt_unique")
@@ -184,6 +189,8 @@ class DeliveryAttempt(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("delivery attempt")
+        verbose_name_plural = _("delivery attempts")
         ordering = ["delivery", "number"]
 
     def __str__(self) -> str:
@@ -202,6 +209,8 @@ class SendSwitch(models.Model):
     changed_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("send switch")
+        verbose_name_plural = _("send switches")
         constraints = [models.CheckConstraint(condition=Q(id=1), name="send_switch_singleton")]
 
     def __str__(self) -> str:
@@ -218,6 +227,10 @@ class Lease(models.Model):
     name = models.CharField(max_length=50, primary_key=True)
     holder = models.CharField(max_length=100, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("lease")
+        verbose_name_plural = _("leases")
 
     def __str__(self) -> str:
         return f"{self.name} held by {self.holder or 'nobody'}"

@@ -6,13 +6,15 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from campaigns.models import AudienceKind, Campaign, ScheduleKind
 from providers.registry import kind_choices
 
 
 class ReviewStatus(models.TextChoices):
-    PENDING = "pending", _("Pending")
+    # "Pending" of a review reads 待审核 (awaiting review), not the ledger's 待处理.
+    PENDING = "pending", pgettext_lazy("review status", "Pending")
     APPROVED = "approved", _("Approved")
     REJECTED = "rejected", _("Rejected")
     WITHDRAWN = "withdrawn", _("Withdrawn")

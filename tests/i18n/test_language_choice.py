@@ -99,6 +99,7 @@ def test_the_language_switcher_renders_a_script_free_form_posting_to_set_languag
     assert '<option value="zh-hans" lang="zh-hans" selected>简体中文</option>' in html
     assert '<option value="en" lang="en">English</option>' in html
     assert "语言" in html and "切换" in html
+    assert '<a href="/admin/preferences/">我的偏好</a>' in html
     assert "<script" not in html and "onchange" not in html  # CSP: no inline script
 
 

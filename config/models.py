@@ -20,7 +20,8 @@ class UserPreference(models.Model):
         _("language"),
         max_length=16,
         blank=True,
-        choices=settings.LANGUAGES,
+        # No model choices: adding a language to settings.LANGUAGES needs no migration. The
+        # code is checked where it is set (PreferenceForm, set_language; config/preferences.py).
         help_text=_("The language of Crier's pages for you. Empty: your browser's language."),
     )
 

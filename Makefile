@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Parallel test processes (pytest-xdist); 2 suits a 2-core machine.
 TEST_WORKERS ?= 2
 
-.PHONY: run test lint bench bench-quick install emulators worker web clean prod-smoke
+.PHONY: run test lint bench bench-quick install emulators worker web clean prod-smoke messages
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,14 @@ lint: $(STAMP)
 ## image's entrypoint starts them (scripts/entrypoint.sh), outside a container.
 prod-smoke: $(STAMP)
 	$(PY) scripts/prod_smoke.py
+
+## Languages (README, "Languages"): refresh locale/*/django.po and djangojs.po from the source,
+## then compile the .mo files (Debian's gettext). Both are committed: the build stays offline.
+MESSAGE_IGNORE := --ignore=.venv --ignore=bench --ignore=tests --ignore=scripts --ignore=var
+messages: $(STAMP)
+	DEBUG=1 CRIER_ENV_FILE= $(PY) manage.py makemessages --all --no-obsolete $(MESSAGE_IGNORE)
+	DEBUG=1 CRIER_ENV_FILE= $(PY) manage.py makemessages --all --no-obsolete -d djangojs $(MESSAGE_IGNORE)
+	DEBUG=1 CRIER_ENV_FILE= $(PY) manage.py compilemessages --ignore=.venv
 
 bench: $(STAMP)
 	$(PY) -m bench

@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class ApprovalsConfig(AppConfig):
     name = "approvals"
-    verbose_name = "Approvals"
+    verbose_name = _("Approvals")
 
     def ready(self) -> None:
         from django.db.models.signals import post_migrate

@@ -32,7 +32,14 @@ from django.utils.translation import gettext as _
 
 from approvals.models import Review, ReviewStatus
 from approvals.reach import reach_limit, review_approvers
-from approvals.rules import APPROVE_PERM, Refusal, RefusalKind, approval_blockers, requirement_for
+from approvals.rules import (
+    APPROVE_PERM,
+    ROLE_LABELS,
+    Refusal,
+    RefusalKind,
+    approval_blockers,
+    requirement_for,
+)
 from audit.services import record_event
 from campaigns.lifecycle import describe, permission_text
 from campaigns.models import Campaign, CampaignStatus, Dispatch, DispatchStatus
@@ -78,7 +85,7 @@ def _who_refusal(*, dispatch: Dispatch, user, doing: str, done: str) -> Refusal 
             )
             % {
                 "user": user.get_username(),
-                "roles": " and ".join(roles),
+                "roles": _(" and ").join(str(ROLE_LABELS.get(role, role)) for role in roles),
                 "campaign": describe(campaign),
                 "doing": doing,
             },

@@ -6,17 +6,19 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from campaigns.models import AudienceKind, Campaign, ScheduleKind
 from providers.registry import kind_choices
 
 
 class ReviewStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    APPROVED = "approved", "Approved"
-    REJECTED = "rejected", "Rejected"
-    WITHDRAWN = "withdrawn", "Withdrawn"
-    VOIDED = "voided", "Voided by an edit"
+    # "Pending" of a review reads 待审核 (awaiting review), not the ledger's 待处理.
+    PENDING = "pending", pgettext_lazy("review status", "Pending")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+    VOIDED = "voided", _("Voided by an edit")
 
 
 class Review(models.Model):
@@ -45,6 +47,8 @@ class Review(models.Model):
     decided_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("review")
+        verbose_name_plural = _("reviews")
         ordering = ["-submitted_at"]
         constraints = [
             # At most one open review per campaign.
@@ -60,8 +64,8 @@ class Review(models.Model):
 
 
 class DecisionKind(models.TextChoices):
-    APPROVE = "approve", "Approve"
-    REJECT = "reject", "Reject"
+    APPROVE = "approve", _("Approve")
+    REJECT = "reject", _("Reject")
 
 
 class ReviewDecision(models.Model):
@@ -76,6 +80,8 @@ class ReviewDecision(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("review decision")
+        verbose_name_plural = _("review decisions")
         ordering = ["created_at"]
         constraints = [
             models.UniqueConstraint(fields=["review", "reviewer"], name="decision_one_per_reviewer")

@@ -42,7 +42,8 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Exists, OuterRef, Prefetch, Q, Subquery, Value
 from django.db.models.functions import Coalesce
-from django.utils.translation import ngettext
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from approvals.models import ApprovalRule, DecisionKind, Review, ReviewStatus
 from audit.models import AuditEvent
@@ -98,6 +99,14 @@ def review_open(*, campaign: Campaign) -> Review | None:
     return campaign.reviews.filter(status=ReviewStatus.PENDING).select_related("submitted_by").first()
 
 
+# How the four-eyes refusal names each role of approval_blockers (the roles stay English ids).
+ROLE_LABELS = {
+    "created": gettext_lazy("created"),
+    "edited": gettext_lazy("edited"),
+    "submitted": gettext_lazy("submitted"),
+}
+
+
 def approval_blockers(*, campaign: Campaign, review: Review | None = None) -> dict[int, list[str]]:
     """Return the users who may not approve ``campaign`` (four-eyes rule), with why.
 
@@ -129,8 +138,10 @@ def decision_refusal(*, user, review: Review) -> Refusal | None:
         return None
     return Refusal(
         RefusalKind.ALREADY_DECIDED,
-        f"{user.get_username()!r} already decided ({decided}) on review {review.pk} of campaign "
-        f"{review.campaign_id}; each reviewer decides once",
+        _("%(user)r already decided (%(decision)s) on review %(review)s of campaign %(campaign)s; "
+          "each reviewer decides once")
+        % {"user": user.get_username(), "decision": decided, "review": review.pk,
+           "campaign": review.campaign_id},
     )
 
 
@@ -141,23 +152,29 @@ def approve_refusal(*, user, campaign: Campaign, review: Review | None = None) -
     otherwise).
     """
     if user is None or not user.is_authenticated or not user.has_perm(APPROVE_PERM):
-        return Refusal(RefusalKind.NOT_A_REVIEWER, permission_text(user, APPROVE_PERM, "approve campaigns"))
+        return Refusal(
+            RefusalKind.NOT_A_REVIEWER, permission_text(user, APPROVE_PERM, _("approve campaigns"))
+        )
     if campaign.status != CampaignStatus.IN_REVIEW:
         return Refusal(
             RefusalKind.WRONG_STATE,
-            f"{describe(campaign)} is {campaign.status}; only a campaign in review can be approved",
+            _("%(campaign)s is %(status)s; only a campaign in review can be approved")
+            % {"campaign": describe(campaign), "status": campaign.status},
         )
     review = review or review_open(campaign=campaign)
     if review is None:
         return Refusal(
-            RefusalKind.NO_OPEN_REVIEW, f"{describe(campaign)} is in review but has no open review"
+            RefusalKind.NO_OPEN_REVIEW,
+            _("%(campaign)s is in review but has no open review") % {"campaign": describe(campaign)},
         )
     roles = approval_blockers(campaign=campaign, review=review).get(user.pk)
     if roles:
         return Refusal(
             RefusalKind.OWN_CAMPAIGN,
-            f"four-eyes rule: {user.get_username()!r} {' and '.join(roles)} {describe(campaign)} "
-            "and may not approve it; another reviewer must",
+            _("four-eyes rule: %(user)r %(roles)s %(campaign)s and may not approve it; "
+              "another reviewer must")
+            % {"user": user.get_username(), "campaign": describe(campaign),
+               "roles": _(" and ").join(str(ROLE_LABELS.get(role, role)) for role in roles)},
         )
     return decision_refusal(user=user, review=review)
 
@@ -184,8 +201,9 @@ def preview_refusal(*, review: Review) -> Refusal | None:
         return None
     return Refusal(
         RefusalKind.PREVIEW_REQUIRED,
-        f"campaign {review.campaign_id} {review.campaign.name!r} needs a successful preview of the "
-        "reviewed content before approval (CRIER_REQUIRE_PREVIEW is on); send one",
+        _("campaign %(id)s %(name)r needs a successful preview of the reviewed content before "
+          "approval (CRIER_REQUIRE_PREVIEW is on); send one")
+        % {"id": review.campaign_id, "name": review.campaign.name},
     )
 
 

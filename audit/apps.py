@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 # The django-q2 Schedule that writes a signed checkpoint of the audit chain's head.
 CHECKPOINT_SCHEDULE = "crier-audit-checkpoint"
@@ -32,7 +33,7 @@ class AuditConfig(AppConfig):
     """The keyed, hash-chained audit trail: the bottom layer, importing no other app of Crier."""
 
     name = "audit"
-    verbose_name = "Audit trail"
+    verbose_name = _("Audit trail")
 
     def ready(self) -> None:
         from django.db.models.signals import post_migrate

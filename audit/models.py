@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class AuditEventImmutable(PermissionError):
@@ -83,6 +84,8 @@ class AuditEvent(AppendOnly):
     key_id = models.CharField(max_length=32, blank=True, default="")
 
     class Meta(AppendOnly.Meta):
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
         # The table this model had in the approvals app: moved in state only.
         db_table = "approvals_auditevent"
         ordering = ["id"]
@@ -114,6 +117,8 @@ class AuditCheckpoint(AppendOnly):
     mac = models.CharField(max_length=64)
 
     class Meta(AppendOnly.Meta):
+        verbose_name = _("audit checkpoint")
+        verbose_name_plural = _("audit checkpoints")
         ordering = ["id"]
 
     def __str__(self) -> str:

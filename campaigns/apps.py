@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 # The django-q2 Schedule that restarts the dispatcher ticker loop every minute.
 DISPATCHER_SCHEDULE = "crier-dispatcher-ticker"
@@ -31,7 +32,7 @@ def ensure_dispatcher_schedule(apps=None, using: str = "default", **kwargs) -> N
 
 class CampaignsConfig(AppConfig):
     name = "campaigns"
-    verbose_name = "Campaigns"
+    verbose_name = _("Campaigns")
 
     def ready(self) -> None:
         from django.db.models.signals import post_migrate

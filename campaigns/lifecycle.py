@@ -23,6 +23,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from audit.services import record_event
 from campaigns.models import Campaign, CampaignStatus
@@ -81,13 +82,15 @@ def require_perm(actor, perm: str, doing: str) -> None:
 
 def permission_text(actor, perm: str, doing: str) -> str:
     """Return the message of a refusal for want of ``perm`` (shared with ``approvals.rules``)."""
-    who = getattr(actor, "username", None) or "anonymous"
-    return f"user {who!r} may not {doing}: it needs the permission {perm}"
+    who = getattr(actor, "username", None) or _("anonymous")
+    return _("user %(user)r may not %(doing)s: it needs the permission %(perm)s") % {
+        "user": who, "doing": doing, "perm": perm,
+    }
 
 
 def describe(campaign: Campaign) -> str:
     """Return how messages name ``campaign``: its id and name."""
-    return f"campaign {campaign.pk} {campaign.name!r}"
+    return _("campaign %(id)s %(name)r") % {"id": campaign.pk, "name": campaign.name}
 
 
 def refresh_stale(campaign: Campaign, current: Campaign) -> None:
@@ -117,9 +120,12 @@ def campaign_transition(
     """
     frm = campaign.status
     if (frm, to) not in TRANSITIONS:
-        targets = ", ".join(allowed_targets(frm)) or "nowhere (final)"
+        targets = ", ".join(allowed_targets(frm)) or _("nowhere (final)")
+        # The statuses are named by their ids (as the API reports them), the rest translated.
         raise CampaignTransitionError(
-            f"{describe(campaign)} is {frm}; it cannot move to {to} (from {frm} it may move to: {targets})"
+            _("%(campaign)s is %(status)s; it cannot move to %(to)s "
+              "(from %(status)s it may move to: %(targets)s)")
+            % {"campaign": describe(campaign), "status": frm, "to": to, "targets": targets}
         )
     action = action or TRANSITIONS[(frm, to)]
     updates: dict[str, Any] = {"status": to, "updated_at": timezone.now()}
@@ -133,7 +139,9 @@ def campaign_transition(
         if not changed:
             now = Campaign.objects.filter(pk=campaign.pk).values_list("status", flat=True).first()
             raise CampaignTransitionError(
-                f"{describe(campaign)} is no longer {frm} (it is {now or 'deleted'}); {action} refused"
+                _("%(campaign)s is no longer %(status)s (it is %(now)s); %(action)s refused")
+                % {"campaign": describe(campaign), "status": frm, "now": now or _("deleted"),
+                   "action": action}
             )
         record_event(
             campaign=campaign,

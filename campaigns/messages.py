@@ -12,18 +12,20 @@ def build_message(campaign) -> Message:
     with the account's provider or a parameter is missing or unknown.
     """
     from django.core.exceptions import ValidationError
+    from django.utils.translation import gettext as _
 
     from templates_registry.rendering import render_version
 
     version = campaign.template_version
     if version is None:
-        raise ValidationError({"template": ["the campaign has no pinned template version"]})
+        raise ValidationError({"template": [_("the campaign has no pinned template version")]})
     kind = campaign.provider_account.kind
     ref = (version.provider_refs or {}).get(kind, "")
     if not ref:
         raise ValidationError(
-            {"template": [f"template {campaign.template.key!r} v{version.number} is not registered "
-                          f"with provider {kind!r} (no provider reference)"]}
+            {"template": [_("template %(key)r v%(number)s is not registered with provider %(kind)r "
+                            "(no provider reference)")
+                          % {"key": campaign.template.key, "number": version.number, "kind": kind}]}
         )
     parameters = {str(k): str(v) for k, v in (campaign.parameters or {}).items()}
     variants = []

@@ -12,6 +12,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from audit.services import record_event
 from campaigns.lifecycle import PREVIEWABLE_STATES, CampaignTransitionError, describe, require_perm
@@ -34,7 +35,7 @@ def _test_uids(campaign: Campaign) -> list[str]:
     uids = [str(uid) for uid in campaign.test_uids or []]
     if not uids:
         raise ValidationError(
-            {"test_uids": ["test_uids is empty; a preview goes to 1 to 5 test users listed there"]}
+            {"test_uids": [_("test_uids is empty; a preview goes to 1 to 5 test users listed there")]}
         )
     return uids
 
@@ -45,12 +46,14 @@ def _check_provider_previews(campaign: Campaign, uids: list[str]) -> None:
     most = campaign.provider_account.provider().limits.test_uids
     if most < 1:
         raise ValidationError(
-            {"test_uids": [f"provider {kind!r} has no preview audience; send a preview through "
-                           "another account, or review the rendered text on the review page"]}
+            {"test_uids": [_("provider %(kind)r has no preview audience; send a preview through "
+                             "another account, or review the rendered text on the review page")
+                           % {"kind": kind}]}
         )
     if len(uids) > most:
         raise ValidationError(
-            {"test_uids": [f"test_uids has {len(uids)} ids; provider {kind!r} previews to at most {most}"]}
+            {"test_uids": [_("test_uids has %(count)s ids; provider %(kind)r previews to at most %(most)s")
+                           % {"count": len(uids), "kind": kind, "most": most}]}
         )
 
 
@@ -69,8 +72,9 @@ def campaign_preview(*, campaign: Campaign, actor) -> Dispatch:
         current = fresh(campaign, lock=True)
         if current.status not in PREVIEWABLE_STATES:
             raise CampaignTransitionError(
-                f"{describe(current)} is {current.status}; previews are sent only before approval "
-                f"(in {', '.join(sorted(PREVIEWABLE_STATES))})"
+                _("%(campaign)s is %(status)s; previews are sent only before approval (in %(states)s)")
+                % {"campaign": describe(current), "status": current.status,
+                   "states": ", ".join(sorted(PREVIEWABLE_STATES))}
             )
         uids = _test_uids(current)
         campaign_clean(current)
@@ -84,8 +88,9 @@ def campaign_preview(*, campaign: Campaign, actor) -> Dispatch:
                 )
         except IntegrityError:
             raise CampaignTransitionError(
-                f"a preview of {describe(current)} was started at {due_at:%H:%M:%S} UTC; "
-                "wait a second before sending another"
+                _("a preview of %(campaign)s was started at %(time)s UTC; "
+                  "wait a second before sending another")
+                % {"campaign": describe(current), "time": f"{due_at:%H:%M:%S}"}
             ) from None
         record_event(
             campaign=current,

@@ -8,6 +8,7 @@ from datetime import datetime
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from audit.models import AuditEvent
 from campaigns.lifecycle import FINAL_STATES
@@ -49,9 +50,13 @@ def campaign_accepted_label(*, campaign: Campaign) -> str:
 def dispatch_outcome(*, dispatch: Dispatch, accepted_label: str) -> str:
     """Return a preview's outcome in words, an accepted request named as the provider means it."""
     if dispatch.status == DispatchStatus.SENT:
-        return f"{accepted_label} ({dispatch.delivered} of {dispatch.total_requests} requests)"
+        return _("%(accepted)s (%(delivered)s of %(total)s requests)") % {
+            "accepted": accepted_label, "delivered": dispatch.delivered, "total": dispatch.total_requests,
+        }
     if dispatch.status == DispatchStatus.PARTIALLY_FAILED:
-        return f"partially failed: {dispatch.delivered} {accepted_label}, {dispatch.failed} failed"
+        return _("partially failed: %(delivered)s %(accepted)s, %(failed)s failed") % {
+            "delivered": dispatch.delivered, "accepted": accepted_label, "failed": dispatch.failed,
+        }
     if dispatch.status in (DispatchStatus.FAILED, DispatchStatus.REFUSED, DispatchStatus.EXPIRED):
         detail = f": {dispatch.detail}" if dispatch.detail else ""
         return f"{dispatch.get_status_display().lower()}{detail}"

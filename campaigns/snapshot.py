@@ -41,6 +41,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
+from django.utils.translation import gettext as _
 
 from campaigns.models import AudienceKind, AudienceMember, Campaign
 from campaigns.provider_options import send_message
@@ -126,8 +127,8 @@ def _request_batches(campaign: Campaign, provider: Provider) -> list[Batch]:
     if audience.kind == AudienceKind.SEGMENT:
         if limits.segments_per_request < 1:
             raise ValidationError(
-                {"audience": [f"audience {audience.name!r} is a provider segment; provider "
-                              f"{provider.kind!r} cannot send to segments"]}
+                {"audience": [_("audience %(name)r is a provider segment; provider %(kind)r "
+                                "cannot send to segments") % {"name": audience.name, "kind": provider.kind}]}
             )
         return [Batch(key=KEY_PLACEHOLDER, segment=audience.segment)]
     if audience.kind == AudienceKind.TAGS and limits.tags_per_request > 0:
@@ -139,8 +140,9 @@ def _request_batches(campaign: Campaign, provider: Provider) -> list[Batch]:
         ]
     if limits.ids_per_request < 1:
         raise ValidationError(
-            {"audience": [f"audience {audience.name!r} is of kind {audience.kind!r}; provider "
-                          f"{provider.kind!r} only broadcasts to everyone"]}
+            {"audience": [_("audience %(name)r is of kind %(audience_kind)r; provider %(kind)r "
+                            "only broadcasts to everyone")
+                          % {"name": audience.name, "audience_kind": audience.kind, "kind": provider.kind}]}
         )
     target = Target(RECIPIENT_PLACEHOLDER.external_id, RECIPIENT_PLACEHOLDER.address, campaign.language)
     return [Batch(key=KEY_PLACEHOLDER, targets=(target,))]

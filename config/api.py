@@ -41,7 +41,7 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
             data = {"non_field_errors": exc.messages}
         return Response(data, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, PermissionDenied):
-        return Response({"detail": str(exc) or "permission denied"}, status=status.HTTP_403_FORBIDDEN)
+        return Response({"detail": str(exc) or _("permission denied")}, status=status.HTTP_403_FORBIDDEN)
     if isinstance(exc, RequestDataTooBig):
         return Response(
             {

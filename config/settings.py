@@ -52,8 +52,15 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG o
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 TIME_ZONE = env("TIME_ZONE", "UTC")
 USE_TZ = True
+# Languages (README, "Languages"): English is the default; the browser's Accept-Language
+# (LocaleMiddleware), the API's Accept-Language and the user's own preference
+# (config.preferences) choose one of these. The catalogues are committed under locale/.
 USE_I18N = True
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# Dates, times and numbers people read: config/formats/<lang>/formats.py (zh-Hans: 2026年12月7日 周一 09:00).
+FORMAT_MODULE_PATH = ["config.formats"]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -84,9 +91,13 @@ MIDDLEWARE = [
     # WhiteNoise serves /static/ straight after the security headers (README, "Deploying").
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The language: Accept-Language, or the session's choice (set_language, the login signal).
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # A signed-in user's saved language wins over Accept-Language (config/preferences.py).
+    "config.preferences.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 # The django-q2 Schedule that sweeps the outbox every minute.
 SWEEP_SCHEDULE = "crier-notifications-sweep"
@@ -23,7 +24,7 @@ class NotificationsConfig(AppConfig):
     """Telling people: the outbox derived from the audit trail, e-mail and team chat."""
 
     name = "notifications"
-    verbose_name = "Notifications"
+    verbose_name = _("Notifications")
 
     def ready(self) -> None:
         from django.db.models.signals import post_migrate

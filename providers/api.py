@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -66,7 +67,9 @@ def _no_nul(value: Any, field: str) -> None:
     """Refuse NUL characters anywhere in a JSON value (PostgreSQL's jsonb cannot hold them)."""
     if isinstance(value, str):
         if "\x00" in value:
-            raise serializers.ValidationError(f"{field} contains a NUL character; JSON text may not.")
+            raise serializers.ValidationError(
+                _("%(field)s contains a NUL character; JSON text may not.") % {"field": field}
+            )
     elif isinstance(value, dict):
         for key, item in value.items():
             _no_nul(key, field)
@@ -177,12 +180,21 @@ def _filters(request: Request) -> dict[str, Any]:
     kind = request.query_params.get("kind")
     if kind is not None:
         if kind not in KINDS:
-            raise ValidationError({"kind": [f"kind {kind!r} is not one of: {', '.join(KINDS)}"]})
+            raise ValidationError(
+                {
+                    "kind": [
+                        _("kind %(kind)r is not one of: %(kinds)s")
+                        % {"kind": kind, "kinds": ", ".join(KINDS)}
+                    ]
+                }
+            )
         filters["kind"] = kind
     enabled = request.query_params.get("enabled")
     if enabled is not None:
         if enabled.lower() not in BOOLEANS:
-            raise ValidationError({"enabled": [f"enabled {enabled!r} is not a boolean; use true or false"]})
+            raise ValidationError(
+                {"enabled": [_("enabled %(value)r is not a boolean; use true or false") % {"value": enabled}]}
+            )
         filters["enabled"] = BOOLEANS[enabled.lower()]
     return filters
 

@@ -40,18 +40,18 @@ class ProviderAccount(models.Model):
     settings = models.JSONField(
         default=dict,
         blank=True,
-        help_text="Non-secret provider settings (mPaaS workspace_id, delivery_type, region; …).",
+        help_text=_("Non-secret provider settings (mPaaS workspace_id, delivery_type, region; …)."),
     )
     rate_limit = models.FloatField(
         default=10.0,
         validators=[MinValueValidator(0.1)],
-        help_text="Requests per second this account may send.",
+        help_text=_("Requests per second this account may send."),
     )
     max_concurrency = models.PositiveSmallIntegerField(
-        default=10, validators=[MinValueValidator(1)], help_text="Requests in flight at once."
+        default=10, validators=[MinValueValidator(1)], help_text=_("Requests in flight at once.")
     )
     max_attempts = models.PositiveSmallIntegerField(
-        default=5, validators=[MinValueValidator(1)], help_text="Attempts per request before giving up."
+        default=5, validators=[MinValueValidator(1)], help_text=_("Attempts per request before giving up.")
     )
     timeout_seconds = models.FloatField(default=10.0, validators=[MinValueValidator(0.1)])
     enabled = models.BooleanField(default=True)
@@ -69,6 +69,8 @@ class ProviderAccount(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("provider account")
+        verbose_name_plural = _("provider accounts")
         ordering = ["name"]
         permissions = [("manage_provider_accounts", "Can manage provider accounts and secrets")]
 

@@ -68,18 +68,27 @@ def credential_errors(
         if name in own or value in (None, ""):
             continue
         if name in every:
-            rule = f"{name} belongs to another kind of account, not {label}"
+            rule = _("%(name)s belongs to another kind of account, not %(label)s") % {
+                "name": name, "label": label,
+            }
         else:
-            rule = f"{name} is not a credential name"
-        errors.setdefault(name, []).append(f"{rule}; {label} accounts take {', '.join(own)}.")
+            rule = _("%(name)s is not a credential name") % {"name": name}
+        errors.setdefault(name, []).append(
+            _("%(rule)s; %(label)s accounts take %(names)s.")
+            % {"rule": rule, "label": label, "names": ", ".join(own)}
+        )
     for name in own:
         value = values.get(name)
         if value not in (None, "") and not isinstance(value, str):
-            errors.setdefault(name, []).append(f"{name} must be a string.")
+            errors.setdefault(name, []).append(_("%(name)s must be a string.") % {"name": name})
         elif value and provider is not None and (problem := provider.credential_problem(name, value)):
-            errors.setdefault(name, []).append(f"{name} is {problem}.")
+            errors.setdefault(name, []).append(
+                _("%(name)s is %(problem)s.") % {"name": name, "problem": problem}
+            )
         elif not value and not (stored or {}).get(name) and name not in optional:
-            errors.setdefault(name, []).append(f"{name} is required for {label} accounts.")
+            errors.setdefault(name, []).append(
+                _("%(name)s is required for %(label)s accounts.") % {"name": name, "label": label}
+            )
     return errors
 
 
@@ -120,7 +129,9 @@ def moved_without_credentials(
 def _apply(account: ProviderAccount, data: Mapping[str, Any]) -> None:
     unknown = sorted(set(data) - set(ACCOUNT_FIELDS))
     if unknown:
-        raise ValidationError({name: [f"{name} is not a provider account field."] for name in unknown})
+        raise ValidationError(
+            {name: [_("%(name)s is not a provider account field.") % {"name": name}] for name in unknown}
+        )
     for field, value in data.items():
         setattr(account, field, value)
 
@@ -161,8 +172,8 @@ def account_update(
         raise ValidationError(
             {
                 "kind": [
-                    f"kind {changes['kind']!r} differs from {account.kind!r}; an account keeps its "
-                    "kind: create a new account for another provider."
+                    _("kind %(new)r differs from %(old)r; an account keeps its kind: create a new "
+                      "account for another provider.") % {"new": changes["kind"], "old": account.kind}
                 ]
             }
         )

@@ -10,6 +10,7 @@ Marketing permissions ``add_messagetemplate`` / ``change_messagetemplate``.
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.plumbing import ResolvedComponent, build_choice_field
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -287,7 +288,9 @@ class TemplateViewSet(
             try:
                 version = version_get(template=template, number=data["version"])
             except TemplateVersion.DoesNotExist:
-                message = f"{template.key!r} has no version {data['version']} (latest: {template.version})"
+                message = _("%(key)r has no version %(number)s (latest: %(latest)s)") % {
+                    "key": template.key, "number": data["version"], "latest": template.version,
+                }
                 raise ValidationError({"version": [message]}) from None
         else:
             version = current_version(template)

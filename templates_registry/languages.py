@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
 MAX_TAG_LENGTH = 35
 
@@ -35,7 +36,7 @@ def normalize_language(tag: str) -> str:
     value = (tag or "").strip().replace("_", "-")
     if len(value) > MAX_TAG_LENGTH or not _LANGTAG.fullmatch(value):
         raise ValidationError(
-            f"{tag!r} is not a BCP-47 language tag such as en, en-US, zh-CN or zh-Hant-TW",
+            _("%(tag)r is not a BCP-47 language tag such as en, en-US, zh-CN or zh-Hant-TW") % {"tag": tag},
             code="invalid_language",
         )
     subtags = value.split("-")

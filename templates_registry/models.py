@@ -5,14 +5,15 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from templates_registry.languages import validate_language_tag
 
 
 class TemplateStatus(models.TextChoices):
-    DRAFT = "draft", "Draft"
-    ACTIVE = "active", "Active"
-    ARCHIVED = "archived", "Archived"
+    DRAFT = "draft", _("Draft")
+    ACTIVE = "active", _("Active")
+    ARCHIVED = "archived", _("Archived")
 
 
 class MessageTemplate(models.Model):
@@ -22,7 +23,7 @@ class MessageTemplate(models.Model):
     description = models.TextField(blank=True)
     default_language = models.CharField(
         max_length=35, default="en", validators=[validate_language_tag],
-        help_text="BCP-47 tag of the variant used when no variant matches the recipient's language.",
+        help_text=_("BCP-47 tag of the variant used when no variant matches the recipient's language."),
     )
     status = models.CharField(
         max_length=16, choices=TemplateStatus.choices, default=TemplateStatus.DRAFT
@@ -35,6 +36,8 @@ class MessageTemplate(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("message template")
+        verbose_name_plural = _("message templates")
         ordering = ["key"]
         constraints = [
             models.CheckConstraint(
@@ -51,7 +54,7 @@ class TemplateVariant(models.Model):
 
     template = models.ForeignKey(MessageTemplate, on_delete=models.CASCADE, related_name="variants")
     language = models.CharField(
-        max_length=35, validators=[validate_language_tag], help_text="BCP-47 tag: en, en-US, zh-CN."
+        max_length=35, validators=[validate_language_tag], help_text=_("BCP-47 tag: en, en-US, zh-CN.")
     )
     title = models.CharField(max_length=200, blank=True)
     body = models.TextField()
@@ -59,6 +62,8 @@ class TemplateVariant(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("template variant")
+        verbose_name_plural = _("template variants")
         ordering = ["template", "language"]
         constraints = [
             models.UniqueConstraint(fields=["template", "language"], name="variant_unique_language")
@@ -88,6 +93,8 @@ class TemplateVersion(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("template version")
+        verbose_name_plural = _("template versions")
         ordering = ["template", "-number"]
         constraints = [
             models.UniqueConstraint(fields=["template", "number"], name="template_version_unique"),

@@ -10,6 +10,7 @@ import re
 from collections.abc import Mapping
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
 from providers.base import TemplateReference
 from providers.registry import PROVIDERS, provider_class
@@ -31,30 +32,39 @@ def clean_provider_refs(refs: Mapping[str, object] | None) -> dict[str, str]:
     if refs is None:
         return {}
     if not isinstance(refs, Mapping):
-        raise ValidationError({"provider_refs": ["must be an object mapping provider kind to reference"]})
+        raise ValidationError({"provider_refs": [_("must be an object mapping provider kind to reference")]})
     specs = template_references()
     cleaned: dict[str, str] = {}
     errors: list[str] = []
     for kind, raw in refs.items():
         spec = specs.get(kind)
         if spec is None:
-            errors.append(f"unknown provider kind {kind!r}; known: {', '.join(specs)}")
+            errors.append(
+                _("unknown provider kind %(kind)r; known: %(known)s")
+                % {"kind": kind, "known": ", ".join(specs)}
+            )
             continue
         if raw is None:
             continue
         if isinstance(raw, bool) or not isinstance(raw, str | int):
-            errors.append(f"{kind}: the {spec.label} must be text, got {type(raw).__name__}")
+            errors.append(
+                _("%(kind)s: the %(label)s must be text, got %(type)s")
+                % {"kind": kind, "label": spec.label, "type": type(raw).__name__}
+            )
             continue
         value = str(raw).strip()
         if not value:
             continue
         if len(value) > MAX_REFERENCE_LENGTH:
             errors.append(
-                f"{kind}: the {spec.label} is {len(value)} characters long; "
-                f"at most {MAX_REFERENCE_LENGTH} are allowed"
+                _("%(kind)s: the %(label)s is %(length)s characters long; at most %(max)s are allowed")
+                % {"kind": kind, "label": spec.label, "length": len(value), "max": MAX_REFERENCE_LENGTH}
             )
         elif not re.fullmatch(spec.pattern, value):
-            errors.append(f"{kind}: the {spec.label} {value!r} must be {spec.hint}")
+            errors.append(
+                _("%(kind)s: the %(label)s %(value)r must be %(hint)s")
+                % {"kind": kind, "label": spec.label, "value": value, "hint": spec.hint}
+            )
         else:
             cleaned[kind] = value
     if errors:

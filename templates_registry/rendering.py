@@ -61,15 +61,19 @@ class RenderError(ValidationError):
         messages = []
         if self.missing:
             messages.append(
-                f"missing parameters: {', '.join(self.missing)} "
-                f"(the template's variables are: {', '.join(variables) or 'none'})"
+                _("missing parameters: %(missing)s (the template's variables are: %(variables)s)")
+                % {"missing": ", ".join(self.missing), "variables": ", ".join(variables) or _("none")}
             )
         if self.unknown:
             messages.append(
-                f"unknown parameters: {', '.join(self.unknown)} "
-                f"(not variables of the template; its variables are: {', '.join(variables) or 'none'})"
+                _("unknown parameters: %(unknown)s (not variables of the template; its variables are: "
+                  "%(variables)s)")
+                % {"unknown": ", ".join(self.unknown), "variables": ", ".join(variables) or _("none")}
             )
-        messages.extend(f"parameter {name!r}: {problem}" for name, problem in self.invalid.items())
+        messages.extend(
+            _("parameter %(name)r: %(problem)s") % {"name": name, "problem": problem}
+            for name, problem in self.invalid.items()
+        )
         super().__init__({"parameters": messages})
 
 
@@ -167,14 +171,15 @@ def check_parameters(variables: Sequence[str], parameters: Mapping[str, object])
         if name not in expected:
             continue
         if not isinstance(value, str):
-            invalid[name] = f"must be text, got {type(value).__name__} {value!r}"
+            invalid[name] = _("must be text, got %(type)s %(value)r") % {
+                "type": type(value).__name__, "value": value,
+            }
         elif "${" in value:
             # A value is inserted as plain text, never rendered again: "${x}" in a value is
             # a mistake (a placeholder copied into a parameter) that would reach users.
-            invalid[name] = (
-                f"contains '${{' at position {value.index('${')}; values are plain text, "
-                "not templates"
-            )
+            invalid[name] = _(
+                "contains '${' at position %(position)s; values are plain text, not templates"
+            ) % {"position": value.index("${")}
     missing = expected - parameters.keys()
     unknown = parameters.keys() - expected
     if missing or unknown or invalid:

@@ -20,6 +20,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_slug
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from templates_registry.content import TemplateContent, content_clean, content_of_version
 from templates_registry.models import MessageTemplate, TemplateStatus, TemplateVariant, TemplateVersion
@@ -46,11 +47,14 @@ def _key_clean(key: str) -> str:
     try:
         validate_slug(key)
     except ValidationError:
-        errors.append(f"{key!r} is not a key: use letters, digits, '-' and '_' only")
+        errors.append(_("%(key)r is not a key: use letters, digits, '-' and '_' only") % {"key": key})
     if len(key) > KEY_MAX_LENGTH:
-        errors.append(f"the key is {len(key)} characters long; at most {KEY_MAX_LENGTH} are allowed")
+        errors.append(
+            _("the key is %(length)s characters long; at most %(max)s are allowed")
+            % {"length": len(key), "max": KEY_MAX_LENGTH}
+        )
     if not errors and MessageTemplate.objects.filter(key=key).exists():
-        errors.append(f"a template with key {key!r} already exists")
+        errors.append(_("a template with key %(key)r already exists") % {"key": key})
     if errors:
         raise ValidationError({"key": errors})
     return key
@@ -172,7 +176,8 @@ def template_update(
             if content != current:
                 if template.status == TemplateStatus.ARCHIVED:
                     raise TemplateConflict(
-                        f"template {template.key!r} is archived; restore it to draft before changing its text"
+                        _("template %(key)r is archived; restore it to draft before changing its text")
+                        % {"key": template.key}
                     )
                 changes.update(
                     version=template.version + 1,
@@ -186,8 +191,9 @@ def template_update(
                 )
                 if updated != 1:
                     raise TemplateConflict(
-                        f"template {template.key!r} changed since version {template.version} was read; "
-                        "reload it and apply the change again"
+                        _("template %(key)r changed since version %(version)s was read; "
+                          "reload it and apply the change again")
+                        % {"key": template.key, "version": template.version}
                     )
                 for name, value in changes.items():
                     setattr(template, name, value)
@@ -205,17 +211,18 @@ def template_update(
 def _template_transition(template: MessageTemplate, *, to: str) -> None:
     """Move ``template`` from its status to ``to``; raise TemplateConflict when not allowed."""
     if to not in TRANSITIONS[template.status]:
-        allowed = ", ".join(sorted(TRANSITIONS[template.status])) or "nothing"
+        allowed = ", ".join(sorted(TRANSITIONS[template.status])) or _("nothing")
         raise TemplateConflict(
-            f"template {template.key!r} is {template.status}; it cannot become {to} "
-            f"(it can become: {allowed})"
+            _("template %(key)r is %(status)s; it cannot become %(to)s (it can become: %(allowed)s)")
+            % {"key": template.key, "status": template.status, "to": to, "allowed": allowed}
         )
     updated = MessageTemplate.objects.filter(pk=template.pk, status=template.status).update(
         status=to, updated_at=timezone.now()
     )
     if updated != 1:
         raise TemplateConflict(
-            f"template {template.key!r} changed status since it was read; reload it and try again"
+            _("template %(key)r changed status since it was read; reload it and try again")
+            % {"key": template.key}
         )
     template.status = to
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from providers.fields import ProviderAddressesField
 
@@ -23,6 +24,8 @@ class Recipient(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("recipient")
+        verbose_name_plural = _("recipients")
         ordering = ["external_id"]
 
     def __str__(self) -> str:
@@ -36,6 +39,8 @@ class RecipientTag(models.Model):
     tag = models.CharField(max_length=40)
 
     class Meta:
+        verbose_name = _("recipient tag")
+        verbose_name_plural = _("recipient tags")
         constraints = [
             models.UniqueConstraint(fields=["recipient", "tag"], name="recipient_tag_unique")
         ]
@@ -46,10 +51,10 @@ class RecipientTag(models.Model):
 
 
 class AudienceKind(models.TextChoices):
-    ALL = "all", "Everyone"
-    USERS = "users", "List of user ids"
-    TAGS = "tags", "Tags"
-    SEGMENT = "segment", "Provider segment"
+    ALL = "all", _("Everyone")
+    USERS = "users", _("List of user ids")
+    TAGS = "tags", _("Tags")
+    SEGMENT = "segment", _("Provider segment")
 
 
 class Audience(models.Model):
@@ -63,6 +68,8 @@ class Audience(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("audience")
+        verbose_name_plural = _("audiences")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -77,6 +84,8 @@ class AudienceMember(models.Model):
     suppressed = models.BooleanField(default=False)
 
     class Meta:
+        verbose_name = _("audience member")
+        verbose_name_plural = _("audience members")
         constraints = [
             models.UniqueConstraint(
                 fields=["audience", "suppressed", "external_id"], name="audience_member_unique"

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from providers.registry import PROVIDERS, provider_class
 
 EXTERNAL_ID_MAX_LENGTH = 64
@@ -29,35 +31,51 @@ _EXTERNAL_ID = re.compile(rf"[{_ID_CHARS}\-]{{1,{EXTERNAL_ID_MAX_LENGTH}}}")
 # Tags go to providers that send to tags as they are (Jiguang's aud_tag): the same
 # characters plus CJK ideographs.
 _TAG = re.compile(rf"[{_ID_CHARS}\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
-ID_RULE = "1–64 characters among letters, digits, _ @ ! # $ & * + = . | ¥ -"
-TAG_RULE = f"at most {TAG_MAX_BYTES} bytes of UTF-8 among letters, digits, CJK, _ @ ! # $ & * + = . | ¥"
+
+
+def id_rule() -> str:
+    """The external id rule in words, in the active language."""
+    return _("%(min)s–%(max)s characters among letters, digits, _ @ ! # $ & * + = . | ¥ -") % {
+        "min": 1, "max": EXTERNAL_ID_MAX_LENGTH,
+    }
+
+
+def tag_rule() -> str:
+    """The tag rule in words, in the active language."""
+    return _("at most %(max)s bytes of UTF-8 among letters, digits, CJK, _ @ ! # $ & * + = . | ¥") % {
+        "max": TAG_MAX_BYTES,
+    }
 
 
 def external_id_error(value: Any) -> str | None:
     """Return why ``value`` is not a valid external id, or None when it is."""
     if not isinstance(value, str):
-        return f"external_id {value!r} must be a string of {ID_RULE}"
+        return _("external_id %(value)r must be a string of %(rule)s") % {"value": value, "rule": id_rule()}
     if not _EXTERNAL_ID.fullmatch(value):
-        return f"external_id {value!r} must be {ID_RULE}"
+        return _("external_id %(value)r must be %(rule)s") % {"value": value, "rule": id_rule()}
     return None
 
 
 def tag_error(value: Any, *, field_name: str = "tags") -> str | None:
     """Return why ``value`` is not a valid tag, or None when it is."""
     if not isinstance(value, str):
-        return f"{field_name}: tag {value!r} must be a string"
+        return _("%(field)s: tag %(value)r must be a string") % {"field": field_name, "value": value}
     size = len(value.encode("utf-8"))
     if size > TAG_MAX_BYTES:
-        return f"{field_name}: tag {value!r} is {size} bytes of UTF-8; a tag is {TAG_RULE}"
+        return _("%(field)s: tag %(value)r is %(size)s bytes of UTF-8; a tag is %(rule)s") % {
+            "field": field_name, "value": value, "size": size, "rule": tag_rule(),
+        }
     if not _TAG.fullmatch(value):
-        return f"{field_name}: tag {value!r} must be {TAG_RULE}"
+        return _("%(field)s: tag %(value)r must be %(rule)s") % {
+            "field": field_name, "value": value, "rule": tag_rule(),
+        }
     return None
 
 
 def clean_tags(value: Any, *, field_name: str = "tags") -> tuple[list[str], list[str]]:
     """Return (tags stripped and de-duplicated in order, error messages) for a list of tags."""
     if not isinstance(value, list | tuple):
-        return [], [f"{field_name} {value!r} must be a list of tags"]
+        return [], [_("%(field)s %(value)r must be a list of tags") % {"field": field_name, "value": value}]
     tags: list[str] = []
     errors: list[str] = []
     for raw in value:
@@ -101,7 +119,9 @@ def address_error(kind: str, address: str) -> str | None:
     """Return why ``address`` is not an address provider ``kind`` accepts, or None when it is."""
     if address_matches(kind, address):
         return None
-    return f"addresses.{kind} {address!r} must be {provider_class(kind).address_rule}"
+    return _("addresses.%(kind)s %(address)r must be %(rule)s") % {
+        "kind": kind, "address": address, "rule": provider_class(kind).address_rule,
+    }
 
 
 def masked_addresses(addresses: Mapping[str, str] | None) -> dict[str, str]:

@@ -91,7 +91,8 @@ class SwitchPermission(LedgerPermission):
 def _choice_param(request: Request, name: str, choices: list[str]) -> str | None:
     value = request.query_params.get(name)
     if value is not None and value not in choices:
-        raise ValidationError({name: [f"{name} {value!r} is not one of: {', '.join(choices)}"]})
+        raise ValidationError({name: [_("%(name)s %(value)r is not one of: %(choices)s")
+                                      % {"name": name, "value": value, "choices": ", ".join(choices)}]})
     return value
 
 
@@ -100,7 +101,8 @@ def _bool_param(request: Request, name: str) -> bool | None:
     if value is None:
         return None
     if value.lower() not in BOOLEANS:
-        raise ValidationError({name: [f"{name} {value!r} is not a boolean; use true or false"]})
+        raise ValidationError({name: [_("%(name)s %(value)r is not a boolean; use true or false")
+                                      % {"name": name, "value": value}]})
     return BOOLEANS[value.lower()]
 
 

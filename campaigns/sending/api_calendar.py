@@ -12,6 +12,7 @@ import re
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -41,11 +42,12 @@ def _date_param(request: Request, name: str) -> dt.date | None:
     except ValueError:
         day = None
     if day is None:
-        raise ValidationError({name: [f"{name} {value!r} is not a date; use YYYY-MM-DD"]})
+        raise ValidationError({name: [_("%(name)s %(value)r is not a date; use YYYY-MM-DD")
+                                      % {"name": name, "value": value}]})
     if not CALENDAR_FIRST_DAY <= day <= CALENDAR_LAST_DAY:
         raise ValidationError(
-            {name: [f"{name} {day} is outside the dates a calendar shows ({CALENDAR_FIRST_DAY} to "
-                    f"{CALENDAR_LAST_DAY})"]}
+            {name: [_("%(name)s %(day)s is outside the dates a calendar shows (%(first)s to %(last)s)")
+                    % {"name": name, "day": day, "first": CALENDAR_FIRST_DAY, "last": CALENDAR_LAST_DAY}]}
         )
     return day
 
@@ -146,12 +148,14 @@ def _calendar_period(request: Request) -> tuple[dt.date, dt.date]:
     end = _date_param(request, "to") or start + dt.timedelta(days=CALENDAR_DEFAULT_DAYS)
     if end < start:
         raise ValidationError(
-            {"to": [f"to {end} is before from {start}; the period must not end before it starts"]}
+            {"to": [_("to %(end)s is before from %(start)s; the period must not end before it starts")
+                    % {"end": end, "start": start}]}
         )
     days = (end - start).days + 1
     if days > CALENDAR_MAX_DAYS:
         raise ValidationError(
-            {"to": [f"to {end} makes the period {days} days long (from {start}); "
-                    f"the calendar shows at most {CALENDAR_MAX_DAYS} days"]}
+            {"to": [_("to %(end)s makes the period %(days)s days long (from %(start)s); "
+                      "the calendar shows at most %(most)s days")
+                    % {"end": end, "days": days, "start": start, "most": CALENDAR_MAX_DAYS}]}
         )
     return start, end

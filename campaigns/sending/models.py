@@ -13,15 +13,15 @@ from django.utils.translation import gettext_lazy as _
 
 
 class DispatchStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    RUNNING = "running", "Running"
-    SENT = "sent", "Sent"
-    PARTIALLY_FAILED = "partially_failed", "Partially failed"
-    FAILED = "failed", "Failed"
-    EXPIRED = "expired", "Expired"
-    REFUSED = "refused", "Refused (approval no longer matches)"
-    HELD = "held", "Held (reach above the approved bound)"
-    CANCELLED = "cancelled", "Cancelled"
+    PENDING = "pending", _("Pending")
+    RUNNING = "running", _("Running")
+    SENT = "sent", _("Sent")
+    PARTIALLY_FAILED = "partially_failed", _("Partially failed")
+    FAILED = "failed", _("Failed")
+    EXPIRED = "expired", _("Expired")
+    REFUSED = "refused", _("Refused (approval no longer matches)")
+    HELD = "held", _("Held (reach above the approved bound)")
+    CANCELLED = "cancelled", _("Cancelled")
 
 
 class Dispatch(models.Model):
@@ -77,15 +77,15 @@ class Dispatch(models.Model):
 
 
 class DeliveryStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    IN_FLIGHT = "in_flight", "In flight"
-    RETRY = "retry", "Waiting to retry"
-    DELIVERED = "delivered", "Delivered (accepted by provider)"
-    FAILED = "failed", "Failed"
-    OPTED_OUT = "opted_out", "Opted out"
-    UNKNOWN = "unknown", "Unknown (operator must decide)"
-    EXPIRED = "expired", "Expired"
-    CLOSED = "closed", "Closed by operator"
+    PENDING = "pending", _("Pending")
+    IN_FLIGHT = "in_flight", _("In flight")
+    RETRY = "retry", _("Waiting to retry")
+    DELIVERED = "delivered", _("Delivered (accepted by provider)")
+    FAILED = "failed", _("Failed")
+    OPTED_OUT = "opted_out", _("Opted out")
+    UNKNOWN = "unknown", _("Unknown (operator must decide)")
+    EXPIRED = "expired", _("Expired")
+    CLOSED = "closed", _("Closed by operator")
 
 
 class Delivery(models.Model):
@@ -119,9 +119,9 @@ class Delivery(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        ordering = ["dispatch", "batch_no"]
         verbose_name = _("delivery")
         verbose_name_plural = _("deliveries")
+        ordering = ["dispatch", "batch_no"]
         constraints = [
             models.UniqueConstraint(fields=["dispatch", "batch_no"], name="delivery_unique_batch")
         ]
@@ -136,15 +136,15 @@ class Delivery(models.Model):
 class ReceiptStatus(models.TextChoices):
     """Per-user outcomes a provider reports after accepting a request (Jiguang callbacks)."""
 
-    TARGET_VALID = "target_valid", "Target valid"
-    TARGET_INVALID = "target_invalid", "Target invalid"
-    SUBMITTED = "submitted", "Submitted to the channel"
-    SUBMIT_FAILED = "submit_failed", "Submission failed"
-    DELIVERED = "delivered", "Delivered"
-    DELIVERY_FAILED = "delivery_failed", "Delivery failed"
-    CLICKED = "clicked", "Clicked"
-    RETRACTED = "retracted", "Retracted"
-    RETRACT_FAILED = "retract_failed", "Retraction failed"
+    TARGET_VALID = "target_valid", _("Target valid")
+    TARGET_INVALID = "target_invalid", _("Target invalid")
+    SUBMITTED = "submitted", _("Submitted to the channel")
+    SUBMIT_FAILED = "submit_failed", _("Submission failed")
+    DELIVERED = "delivered", _("Delivered")
+    DELIVERY_FAILED = "delivery_failed", _("Delivery failed")
+    CLICKED = "clicked", _("Clicked")
+    RETRACTED = "retracted", _("Retracted")
+    RETRACT_FAILED = "retract_failed", _("Retraction failed")
 
 
 class DeliveryReceipt(models.Model):
@@ -159,11 +159,13 @@ class DeliveryReceipt(models.Model):
     user_id = models.CharField(max_length=128, blank=True)
     provider_user_id = models.CharField(max_length=128, blank=True)
     status = models.CharField(max_length=20, choices=ReceiptStatus.choices)
-    at = models.DateTimeField(help_text="When the provider says it happened.")
+    at = models.DateTimeField(help_text=_("When the provider says it happened."))
     detail = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("delivery receipt")
+        verbose_name_plural = _("delivery receipts")
         ordering = ["delivery", "user_id", "at"]
         constraints = [
             models.UniqueConstraint(fields=["delivery", "user_id", "status"], name="delivery_receipt_unique")
@@ -187,6 +189,8 @@ class DeliveryAttempt(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("delivery attempt")
+        verbose_name_plural = _("delivery attempts")
         ordering = ["delivery", "number"]
 
     def __str__(self) -> str:
@@ -223,6 +227,10 @@ class Lease(models.Model):
     name = models.CharField(max_length=50, primary_key=True)
     holder = models.CharField(max_length=100, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("lease")
+        verbose_name_plural = _("leases")
 
     def __str__(self) -> str:
         return f"{self.name} held by {self.holder or 'nobody'}"

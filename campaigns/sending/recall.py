@@ -32,6 +32,7 @@ import httpx
 from django.core.exceptions import PermissionDenied
 from django.db.models import Max, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from audit.services import record_event
 from campaigns.lifecycle import CampaignTransitionError
@@ -99,13 +100,13 @@ def recallable_deliveries(*, campaign: Campaign, now: datetime | None = None) ->
 def recall_refusal(*, campaign: Campaign, user=None, now: datetime | None = None) -> str | None:
     """Return why ``campaign`` cannot be recalled (by ``user``, when given) at ``now``; None if it can."""
     if user is not None and not may_recall(user):
-        return f"recalling needs one of the permissions {', '.join(RECALL_PERMS)}"
+        return _("recalling needs one of the permissions %(perms)s") % {"perms": ", ".join(RECALL_PERMS)}
     kind = campaign.provider_account.kind
     window = recall_window(campaign)
     if window is None:
-        return f"provider {kind!r} documents no way to recall a sent message"
+        return _("provider %(kind)r documents no way to recall a sent message") % {"kind": kind}
     if native.applies(campaign):
-        return (
+        return _(
             "the campaign is scheduled natively at mPaaS: its requests registered scheduled "
             "tasks, not sent pushes; cancel the campaign to cancel them (CancelPushScheduler)"
         )
@@ -113,8 +114,10 @@ def recall_refusal(*, campaign: Campaign, user=None, now: datetime | None = None
         return None
     if _sent(campaign).exists():
         hours = window.total_seconds() / 3600
-        return f"provider {kind!r} recalls only within {hours:g} h of sending; everything sent is older"
-    return "nothing delivered is left to recall"
+        return _("provider %(kind)r recalls only within %(hours)s h of sending; everything sent is older") % {
+            "kind": kind, "hours": f"{hours:g}",
+        }
+    return _("nothing delivered is left to recall")
 
 
 def campaign_recall(
@@ -126,14 +129,18 @@ def campaign_recall(
     there is nothing the provider could recall (see :func:`recall_refusal`).
     """
     if not may_recall(actor):
-        who = getattr(actor, "username", None) or "anonymous"
+        who = getattr(actor, "username", None) or _("anonymous")
         raise PermissionDenied(
-            f"user {who!r} may not recall campaigns: it needs one of {', '.join(RECALL_PERMS)}"
+            _("user %(user)r may not recall campaigns: it needs one of %(perms)s")
+            % {"user": who, "perms": ", ".join(RECALL_PERMS)}
         )
     now = now or timezone.now()
     refusal = recall_refusal(campaign=campaign, now=now)
     if refusal:
-        raise RecallRefused(f"campaign {campaign.pk} {campaign.name!r} cannot be recalled: {refusal}")
+        raise RecallRefused(
+            _("campaign %(id)s %(name)r cannot be recalled: %(why)s")
+            % {"id": campaign.pk, "name": campaign.name, "why": refusal}
+        )
     account = campaign.provider_account
     provider = account.provider(with_credentials=True)
     report = RecallReport()

@@ -120,3 +120,11 @@ def test_dates_weekdays_and_numbers_read_as_zh_hans_readers_expect():
         assert number_format(1234567, force_grouping=True) == "1,234,567"
     with translation.override("en"):
         assert date_format(moment, "DATETIME_FORMAT") == "Mon, Dec. 7, 2026, 09:00"
+
+
+def test_every_admin_page_header_carries_the_switcher(client, make_user):
+    client.force_login(make_user("li", superuser=True))
+    html = client.get("/admin/").content.decode()
+    user_tools = html[html.index('id="user-tools"'):]
+    assert 'class="crier-language-switcher"' in user_tools
+    assert 'action="/i18n/setlang/"' in user_tools

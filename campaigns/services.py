@@ -19,9 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime, time
-from functools import cache
 from typing import Any
-from zoneinfo import available_timezones
 
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
@@ -43,7 +41,7 @@ from campaigns.schedules.kinds import SCHEDULE_FIELDS, due_on_approval
 from campaigns.schedules.limits import check_pending_limit, check_scheduled_audience
 from campaigns.schedules.occurrences import next_occurrence
 from campaigns.schedules.spec import ScheduleError, ScheduleSpec
-from campaigns.schedules.validation import validate
+from campaigns.schedules.validation import validate, write_errors
 from campaigns.sending.native import applies as native_applies
 from campaigns.sending.native import native_cancel, native_errors
 from campaigns.sending.transitions import dispatches_move
@@ -77,19 +75,16 @@ EDITABLE_FIELDS: tuple[str, ...] = (
 # --- validation ------------------------------------------------------------------------
 
 
-@cache
-def _time_zones() -> frozenset[str]:
-    return frozenset(available_timezones()) | {"UTC"}
-
-
 def campaign_clean(campaign: Campaign) -> None:
     """Raise ValidationError with field errors when ``campaign``'s values break a rule.
 
     The model's own validation (choices, ranges, constraints) plus: the pinned version
     belongs to the template, ``parameters`` and ``provider_options`` are objects,
     ``test_uids`` is a list of at most five ids, ``circle_value`` a list of whole numbers,
-    and ``timezone`` an IANA zone. Schedule dates relative to today are checked on submit
-    and approve (``campaigns.schedules.validation.validate``), when they matter.
+    and the schedule's rules at write (``campaigns.schedules.validation.write_errors``:
+    its kind's fields, syntax and ranges, an IANA zone). Schedule dates relative to today
+    are checked on submit and approve (``campaigns.schedules.validation.validate``), when
+    they matter.
     """
     errors: dict[str, list[str]] = {}
     try:
@@ -130,12 +125,23 @@ def campaign_clean(campaign: Campaign) -> None:
             check_parameter_lengths(version, campaign.parameters)
         except ValidationError as exc:
             _merge_errors(errors, exc)
-    if campaign.timezone and campaign.timezone not in _time_zones():
-        errors.setdefault("timezone", []).append(
-            f"timezone {campaign.timezone!r} is not an IANA time zone (e.g. Asia/Shanghai)"
-        )
+    _schedule_write_errors(campaign, errors)
     if errors:
         raise ValidationError(errors)
+
+
+def _schedule_write_errors(campaign: Campaign, errors: dict[str, list[str]]) -> None:
+    """Add the schedule rules every save checks, in the admin and the API alike (the rules of
+    the moment wait for submit: ``campaigns.schedules.validation``); fields already refused
+    keep their first error."""
+    try:
+        found = write_errors(ScheduleSpec.from_campaign(campaign))
+    except ValidationError as exc:
+        found = exc.message_dict
+    for field, messages in found.items():
+        key = "schedule_kind" if field == "kind" else field
+        if key not in errors:
+            errors[key] = list(messages)
 
 
 def _merge_errors(errors: dict[str, list[str]], exc: ValidationError) -> None:

@@ -34,17 +34,18 @@ from django.db.models import Model, Q
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join, json_script
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from campaigns.admin.schedule_form import (
     LIST_SEPARATORS,
     CircleValueField,
     LocalDateTimeField,
     schedule_errors,
-    time_zone_names,
+    time_zone_choices,
 )
 from campaigns.audiences.services import audience_size
 from campaigns.models import Audience, Campaign, CampaignStatus
-from campaigns.schedules.kinds import SCHEDULE_FIELDS, form_table, kind_rules
+from campaigns.schedules.kinds import SCHEDULE_FIELDS, SCHEDULE_LABELS, form_table, kind_rules
 from campaigns.schedules.spec import wall_time_to_utc, zone_or_none
 from campaigns.services import EDITABLE_FIELDS, MAX_TEST_UIDS, campaign_clean
 from providers import safe_json
@@ -239,15 +240,20 @@ class CampaignAdminForm(forms.ModelForm):
         widget=forms.TextInput(attrs={"class": "vTextField", "placeholder": "u001, u002"}),
     )
     fixed_time = LocalDateTimeField(
-        required=False, label="Send at", help_text="Date and time in the campaign's time zone."
+        required=False, label=SCHEDULE_LABELS["fixed_time"],
+        help_text=gettext_lazy("Date and time in the campaign's time zone."),
     )
-    circle_value = CircleValueField(required=False, label="On")
+    circle_value = CircleValueField(required=False, label=SCHEDULE_LABELS["circle_value"])
     # Sent only by the "Save anyway" button of the warning below (not in the fieldsets).
     confirm_withdraw = forms.BooleanField(required=False, widget=forms.HiddenInput)
     timezone = forms.ChoiceField(
-        choices=[(name, name) for name in time_zone_names()],
+        label=SCHEDULE_LABELS["timezone"],
+        choices=time_zone_choices,
         initial="UTC",
-        help_text="Times above are in this zone; a daily 09:00 stays 09:00 across daylight saving.",
+        help_text=gettext_lazy(
+            "Times above are in this zone; a daily 09:00 stays 09:00 across daylight saving. "
+            "Type to filter; the common zones come first."
+        ),
     )
 
     class Meta:
@@ -260,12 +266,11 @@ class CampaignAdminForm(forms.ModelForm):
             "end_date": forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}),
             "cron": forms.TextInput(attrs={"placeholder": "0 9 * * 1-5", "class": "vTextField"}),
         }
+        # The schedule labels are declared once, with the messages that name them
+        # (campaigns/schedules/kinds.py); an error by a field speaks of the field's label.
         labels = {
-            "circle_type": "Repeats",
-            "time": "At (local time)",
-            "start_date": "From",
-            "end_date": "Until",
-            "schedule_kind": "When",
+            name: SCHEDULE_LABELS[name]
+            for name in ("circle_type", "time", "start_date", "end_date", "schedule_kind", "cron")
         }
         help_texts = {
             "cron": "Five fields: minute hour day-of-month month day-of-week, in the campaign's time zone.",
@@ -297,6 +302,9 @@ class CampaignAdminForm(forms.ModelForm):
             self._set_up_languages()
         if "audience" in self.fields:
             self._set_up_audience()
+        if "timezone" in self.fields:
+            self.fields["timezone"].choices = time_zone_choices(instance.timezone if instance.pk else None)
+        self.schedule_warnings: list[str] = []
         if "provider_account" in self.fields:
             enabled = Q(enabled=True)
             if instance.provider_account_id:
@@ -380,12 +388,19 @@ class CampaignAdminForm(forms.ModelForm):
             self.initial.setdefault("language", self.version.default_language)
 
     def _set_up_audience(self) -> None:
-        audience = self.instance.audience if self.instance.audience_id else None
-        account = self.instance.provider_account if self.instance.provider_account_id else None
+        # After a failed save the size is of the audience and account posted, not the stored.
+        audience = self._posted_or_stored(Audience, "audience")
+        account = self._posted_or_stored(ProviderAccount, "provider_account")
         self.fields["audience"].help_text = format_html(
             'Size: <span id="audience-size">{}</span>',
             audience_size_text(audience=audience, account=account) or "choose an audience",
         )
+
+    def _posted_or_stored(self, model: type[Model], name: str) -> Any:
+        posted = self._posted(name) if self.is_bound else None
+        if posted:
+            return model.objects.filter(pk=posted).first() if str(posted).isdigit() else None
+        return getattr(self.instance, name) if getattr(self.instance, f"{name}_id") else None
 
     # --- checks ------------------------------------------------------------------------------------
 
@@ -399,6 +414,13 @@ class CampaignAdminForm(forms.ModelForm):
         if self._schedule_changed():
             self._check_schedule(cleaned)
         return cleaned
+
+    def before_submit_messages(self) -> list[str]:
+        """Return what the admin says after saving: what submitting will refuse as it stands."""
+        return [
+            _("Saved, but it cannot be submitted yet. %(problem)s") % {"problem": problem}
+            for problem in self.schedule_warnings
+        ]
 
     def _clean_parameters(self, cleaned: dict[str, Any]) -> None:
         if "parameters" not in self.fields or self.version is None or "parameters" not in cleaned:
@@ -430,9 +452,12 @@ class CampaignAdminForm(forms.ModelForm):
         return any(name in self.changed_data for name in SCHEDULE_FIELDS)
 
     def _check_schedule(self, cleaned: dict[str, Any]) -> None:
+        """Refuse what every save refuses (the API too); keep the rules of the moment as
+        ``schedule_warnings``, shown after saving (submitting refuses them)."""
         values = {name: cleaned.get(name, getattr(self.instance, name)) for name in SCHEDULE_FIELDS}
         values["schedule_kind"] = cleaned.get("schedule_kind")  # no kind posted: nothing to check
-        for target, messages in schedule_errors(values).items():
+        errors, self.schedule_warnings = schedule_errors(values)
+        for target, messages in errors.items():
             if target in self.fields and target not in self.errors:
                 for message in messages:
                     self.add_error(target, message)

@@ -34,7 +34,7 @@ from django.db.models import Model, Q
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join, json_script
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from campaigns.admin.schedule_form import (
     LIST_SEPARATORS,
@@ -83,9 +83,14 @@ def audience_size_text(*, audience: Audience | None, account: ProviderAccount | 
     kind = account.kind if account is not None else None
     size = audience_size(audience, provider_kind=kind)
     if size is None:
-        return f"{audience.get_kind_display()}: the size is known only to the provider"
-    through = f" reachable through {provider_label(kind)}" if kind in PROVIDERS else ""
-    return f"{size:,} recipient{'' if size == 1 else 's'}{through}"
+        return _("%(kind)s: the size is known only to the provider") % {"kind": audience.get_kind_display()}
+    if kind in PROVIDERS:
+        return ngettext(
+            "%(count)s recipient reachable through %(provider)s",
+            "%(count)s recipients reachable through %(provider)s",
+            size,
+        ) % {"count": f"{size:,}", "provider": provider_label(kind)}
+    return ngettext("%(count)s recipient", "%(count)s recipients", size) % {"count": f"{size:,}"}
 
 
 # --- fields and widgets ------------------------------------------------------------------------
@@ -250,6 +255,9 @@ class CampaignAdminForm(forms.ModelForm):
         label=SCHEDULE_LABELS["timezone"],
         choices=time_zone_choices,
         initial="UTC",
+        widget=forms.Select(
+            attrs={"data-filter-placeholder": gettext_lazy("Filter time zones, e.g. Berlin")}
+        ),
         help_text=gettext_lazy(
             "Times above are in this zone; a daily 09:00 stays 09:00 across daylight saving. "
             "Type to filter; the common zones come first."
@@ -392,8 +400,9 @@ class CampaignAdminForm(forms.ModelForm):
         audience = self._posted_or_stored(Audience, "audience")
         account = self._posted_or_stored(ProviderAccount, "provider_account")
         self.fields["audience"].help_text = format_html(
-            'Size: <span id="audience-size">{}</span>',
-            audience_size_text(audience=audience, account=account) or "choose an audience",
+            '{} <span id="audience-size">{}</span>',
+            _("Size:"),
+            audience_size_text(audience=audience, account=account) or _("choose an audience"),
         )
 
     def _posted_or_stored(self, model: type[Model], name: str) -> Any:

@@ -14,6 +14,8 @@ from approvals.reach import reach_limit, review_approvers
 from approvals.rules import APPROVE_PERM, approve_refusal, decision_refusal, review_open, user_may_approve
 from campaigns.actions import campaign_actions
 from campaigns.models import Campaign, CampaignStatus, Dispatch
+from campaigns.schedules.describe import describe_duration, describe_schedule, local_and_utc
+from campaigns.schedules.spec import ScheduleSpec
 from campaigns.selectors import (
     campaign_accepted_label,
     campaign_next_occurrences,
@@ -138,6 +140,7 @@ def review_page(*, campaign: Campaign, user) -> dict:
     refusal = approve_refusal(user=user, campaign=campaign, review=review if pending else None)
     actions = campaign_available_actions(user=user, campaign=campaign)
     reach, limit = _reach_and_bound(campaign, review if frozen else None)
+    moments = campaign_next_occurrences(campaign=campaign)
     return {
         "review": review,
         "snapshot": snapshot,
@@ -149,7 +152,8 @@ def review_page(*, campaign: Campaign, user) -> dict:
         ),
         "audience_snapshot": snapshot.get("audience", {}),
         "schedule_snapshot": snapshot.get("schedule", {}),
-        "next_occurrences": campaign_next_occurrences(campaign=campaign),
+        "next_occurrences": moments,
+        **_schedule_in_words(campaign, snapshot, moments),
         "accepted_label": label,
         "provider_reviews": label != Provider.accepted_label,
         "previews": previews,
@@ -160,6 +164,22 @@ def review_page(*, campaign: Campaign, user) -> dict:
         "may_reject": "reject" in actions,
         "reach": reach,
         "reach_limit": limit,
+    }
+
+
+def _schedule_in_words(campaign: Campaign, snapshot: dict, moments: list) -> dict:
+    """The schedule, the expiry and the next occurrences as a reviewer reads them
+    (``campaigns.schedules.describe``): of the snapshot reviewed when there is one."""
+    schedule = snapshot.get("schedule") or {}
+    try:
+        spec = ScheduleSpec.from_dict(schedule) if schedule else ScheduleSpec.from_campaign(campaign)
+    except ValidationError:
+        spec = None
+    zone = spec.timezone if spec is not None else campaign.timezone
+    return {
+        "schedule_text": describe_schedule(spec) if spec is not None else "",
+        "expires_text": describe_duration(snapshot.get("expired_seconds", campaign.expired_seconds)),
+        "occurrence_times": [local_and_utc(moment, zone) for moment in moments],
     }
 
 

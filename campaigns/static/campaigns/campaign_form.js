@@ -148,9 +148,14 @@
       list.append(element("li", {}, data.kind === "now" ? "as soon as approved" : "none"));
     }
     box.append(list);
-    if (errors.length) {
+    // A message the page already shows by its field (after a failed save) is not repeated.
+    const shown = new Set(
+      Array.from(document.querySelectorAll(".form-row .errorlist li"), (item) => item.textContent.trim())
+    );
+    const fresh = errors.flatMap(([, messages]) => messages).filter((message) => !shown.has(message));
+    if (fresh.length) {
       const problems = element("ul", { class: "errorlist" });
-      errors.forEach(([field, messages]) => messages.forEach((message) => problems.append(element("li", {}, message))));
+      fresh.forEach((message) => problems.append(element("li", {}, message)));
       box.append(problems);
     }
     const notes = (data.notes || []).filter((note) => note !== "sent as soon as it is approved");

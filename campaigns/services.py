@@ -24,6 +24,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from audit.services import record_event
 from campaigns.lifecycle import (
@@ -125,9 +127,37 @@ def campaign_clean(campaign: Campaign) -> None:
             check_parameter_lengths(version, campaign.parameters)
         except ValidationError as exc:
             _merge_errors(errors, exc)
+    _content_write_errors(campaign, errors)
     _schedule_write_errors(campaign, errors)
     if errors:
         raise ValidationError(errors)
+
+
+def _content_write_errors(campaign: Campaign, errors: dict[str, list[str]]) -> None:
+    """Add what every save refuses about the content, in the admin and the API alike: a
+    template variable without a value, and a template the account's provider does not know."""
+    version = campaign.template_version
+    if version is None:
+        return
+    given = campaign.parameters if isinstance(campaign.parameters, dict) else {}
+    missing = [name for name in version.variables or [] if not str(given.get(name) or "").strip()]
+    if missing and "parameters" not in errors:
+        names = ", ".join(f"${{{name}}}" for name in missing)
+        errors["parameters"] = [
+            ngettext(
+                "Parameters: no value for %(names)s; template %(key)s v%(number)s uses it.",
+                "Parameters: no value for %(names)s; template %(key)s v%(number)s uses them.",
+                len(missing),
+            ) % {"names": names, "key": version.template.key, "number": version.number}
+        ]
+    account = campaign.provider_account if campaign.provider_account_id else None
+    if account is not None and account.kind not in (version.provider_refs or {}) and "template" not in errors:
+        errors["template"] = [
+            _("Template: %(key)s v%(number)s is not registered with %(provider)s (provider account "
+              "%(account)s); choose another template or account.")
+            % {"key": version.template.key, "number": version.number, "provider": account.kind,
+               "account": account}
+        ]
 
 
 def _schedule_write_errors(campaign: Campaign, errors: dict[str, list[str]]) -> None:

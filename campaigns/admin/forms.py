@@ -357,18 +357,10 @@ class CampaignAdminForm(forms.ModelForm):
     def _clean_parameters(self, cleaned: dict[str, Any]) -> None:
         if "parameters" not in self.fields or self.version is None or "parameters" not in cleaned:
             return
+        # Values for variables the version lacks are dropped (rendering refuses them); a
+        # missing value is refused by ``campaign_clean`` in _post_clean, as in the API.
         given = cleaned["parameters"]
-        variables = list(self.version.variables)
-        missing = [name for name in variables if not given.get(name)]
-        if missing:
-            names = ", ".join(f"${{{name}}}" for name in missing)
-            self.add_error(
-                "parameters",
-                f"parameters: no value for {names}; template {self.version.template.key} "
-                f"v{self.version.number} uses {'it' if len(missing) == 1 else 'them'}",
-            )
-            return
-        cleaned["parameters"] = {name: given[name] for name in variables}
+        cleaned["parameters"] = {name: given.get(name, "") for name in self.version.variables}
 
     def _clean_fixed_time(self, cleaned: dict[str, Any]) -> None:
         wall = cleaned.get("fixed_time")
@@ -408,17 +400,6 @@ class CampaignAdminForm(forms.ModelForm):
             extra = {k: v for k, v in exc.error_dict.items() if k in self.fields and k not in self.errors}
             if extra:
                 self._update_errors(ValidationError(extra))
-        version = instance.template_version
-        account = instance.provider_account if instance.provider_account_id else None
-        unregistered = (
-            version is not None and account is not None and account.kind not in (version.provider_refs or {})
-        )
-        if unregistered and "template" in self.fields and "template" not in self.errors:
-            self.add_error(
-                "template",
-                f"template {instance.template.key} v{version.number} is not registered with "
-                f"{account.kind} (provider account {account}); choose another template or account",
-            )
         self._require_withdraw_confirmed()
 
     def _require_withdraw_confirmed(self) -> None:

@@ -228,3 +228,33 @@ def test_a_rule_of_the_moment_waits_for_submit_in_the_same_words(marketer, paylo
         f"Until: {_days(200)} is 200 days from today; a campaign may repeat until at most 180 days "
         f"from today, {_days(180)}."
     ]
+
+
+def test_a_missing_template_variable_is_refused_on_create_as_the_admin_refuses_it(marketer, payload):
+    payload["parameters"] = {"name": "Ada"}
+
+    response = client_for(marketer).post("/api/v1/campaigns/", payload, format="json")
+
+    assert response.status_code == 400, response.json()
+    assert response.json()["parameters"] == ["Parameters: no value for ${pct}; template sale v1 uses it."]
+    assert not Campaign.objects.exists()
+    assert _admin_form_errors(payload)["parameters"] == response.json()["parameters"]
+
+
+def test_a_template_not_registered_with_the_provider_is_refused_on_create(marketer, payload):
+    unregistered = make_account("jiguang")
+    payload["provider_account"] = unregistered.pk
+    alipay_only = make_template("sale-alipay-only")
+    alipay_only.provider_refs = {"alipayplus": "TP_5800000001"}
+    alipay_only.save()
+    alipay_only.versions.update(provider_refs={"alipayplus": "TP_5800000001"})
+    payload["template"] = alipay_only.pk
+
+    response = client_for(marketer).post("/api/v1/campaigns/", payload, format="json")
+
+    assert response.status_code == 400, response.json()
+    assert response.json()["template"] == [
+        f"Template: sale-alipay-only v1 is not registered with jiguang (provider account {unregistered}); "
+        "choose another template or account."
+    ]
+    assert _admin_form_errors(payload)["template"] == response.json()["template"]

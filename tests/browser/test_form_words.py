@@ -104,7 +104,10 @@ def test_the_review_page_reads_as_sentences(page, login, live_server, screenshot
             "name": "Weekly digest",
             "template": template,
             "provider_account": make_plain_account("alipayplus"),
-            "audience": make_audience("users", name="Browser VIPs", user_ids=make_recipients(3)),
+            "audience": make_audience(
+                "users", name="Browser VIPs",
+                user_ids=[*make_recipients(3), *make_recipients(1, prefix="j", kind="jiguang"), "nobody"],
+            ),
             "language": "en",
             "parameters": {"name": "Ada", "bonus": "10 USDT"},
             "schedule_kind": "recurring",
@@ -130,6 +133,10 @@ def test_the_review_page_reads_as_sentences(page, login, live_server, screenshot
     first = page.inner_text("#review-occurrences").splitlines()[0]
     assert "09:00 Asia/Shanghai" in first and "(01:00 UTC)" in first, first
     assert "86400" not in page.inner_text("#review-schedule")
+    # Who the send would skip, and why, before anyone approves it.
+    assert page.inner_text("#review-skips").splitlines() == [
+        "1 recipient: no address", "1 recipient: unknown recipient",
+    ]
     rows = page.locator("#review-parameters tr").all_inner_texts()
     assert [row.split("\t") for row in rows] == [["${name}", "Ada"], ["${bonus}", "10 USDT"]]
     screenshot(page, "review_words_light")

@@ -111,7 +111,8 @@ def campaign_clean(campaign: Campaign) -> None:
         errors.setdefault("test_uids", []).append(f"test_uids {uids!r} must be a list of user ids")
     elif len(uids) > MAX_TEST_UIDS:
         errors.setdefault("test_uids", []).append(
-            f"test_uids has {len(uids)} ids; a preview goes to at most {MAX_TEST_UIDS} test users"
+            _("Test uids: %(count)s ids given; a preview goes to at most %(max)s test users.")
+            % {"count": len(uids), "max": MAX_TEST_UIDS}
         )
     circle = campaign.circle_value
     whole = isinstance(circle, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in circle)

@@ -119,7 +119,10 @@ class ListField(forms.CharField):
             except safe_json.HostileInput as exc:
                 raise ValidationError(safe_json.refusal(self.label or _("value"), exc)) from exc
             except ValueError as exc:
-                raise ValidationError(f"{text!r} is not a list of ids") from exc
+                raise ValidationError(
+                    _("%(label)s: %(value)s is not a list of ids; separate them with commas.")
+                    % {"label": self.label or _("value"), "value": text[:80]}
+                ) from exc
             return self._ids(parsed if isinstance(parsed, list) else [parsed])
         return [part for part in LIST_SEPARATORS.split(text) if part]
 
@@ -164,7 +167,6 @@ class CampaignAdminForm(forms.ModelForm):
     test_uids = ListField(
         label="Test uids",
         required=False,
-        help_text=f"Up to {MAX_TEST_UIDS} user ids that previews go to, separated by commas.",
         widget=forms.TextInput(attrs={"class": "vTextField", "placeholder": "u001, u002"}),
     )
     fixed_time = LocalDateTimeField(
@@ -236,6 +238,10 @@ class CampaignAdminForm(forms.ModelForm):
         if "timezone" in self.fields:
             self.fields["timezone"].choices = time_zone_choices(instance.timezone if instance.pk else None)
         self.schedule_warnings: list[str] = []
+        if "test_uids" in self.fields:
+            self.fields["test_uids"].help_text = _(
+                "Up to %(max)s user ids that previews go to, separated by commas."
+            ) % {"max": MAX_TEST_UIDS}
         if "provider_account" in self.fields:
             enabled = Q(enabled=True)
             if instance.provider_account_id:

@@ -75,9 +75,9 @@ class ParametersField(forms.Field):
             except safe_json.HostileInput as exc:
                 raise ValidationError(safe_json.refusal(_("Parameters"), exc)) from exc
             except ValueError as exc:
-                raise ValidationError(f"parameters {value!r} is not a JSON object of name: value") from exc
+                raise ValidationError(_not_an_object(value)) from exc
         if not isinstance(value, dict):
-            raise ValidationError(f"parameters {value!r} must be an object of name: value")
+            raise ValidationError(_not_an_object(value))
         try:
             safe_json.check(value)  # also the values typed in the per-variable inputs
         except safe_json.HostileInput as exc:
@@ -89,3 +89,9 @@ class ParametersField(forms.Field):
             return self.to_python(initial or {}) != self.to_python(data)
         except ValidationError:
             return True
+
+
+def _not_an_object(value: Any) -> str:
+    return _("Parameters: %(value)s is not an object of variable: value, e.g. {\"name\": \"Ada\"}.") % {
+        "value": repr(value)[:80]
+    }

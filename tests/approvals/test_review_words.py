@@ -36,3 +36,18 @@ def test_a_broadcast_only_the_provider_resolves_has_no_expected_skips(marketer):
     campaign = make_campaign(marketer, audience=everyone, provider_account=binance)
 
     assert expected_skips(campaign) is None
+
+
+def test_an_account_without_an_app_id_shows_none_on_the_review_page(marketer, make_user):
+    from django.test import Client
+
+    jiguang = make_account("jiguang", app_id="")
+    campaign = make_campaign(marketer, provider_account=jiguang)
+    reviewer = make_user("reader", "Reviewers")
+    client = Client()
+    client.force_login(reviewer)
+
+    page = client.get(f"/admin/campaigns/campaign/{campaign.pk}/review/").content.decode()
+
+    assert "<code>https://jiguang.example</code>" in page  # the snapshot was built and shown
+    assert "app id" not in page

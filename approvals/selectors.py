@@ -13,7 +13,11 @@ from approvals.models import DecisionKind, Review, ReviewStatus
 from approvals.reach import reach_limit, review_approvers
 from approvals.rules import APPROVE_PERM, approve_refusal, decision_refusal, review_open, user_may_approve
 from campaigns.actions import campaign_actions
+from campaigns.audiences.services import audience_size
+from campaigns.audiences.stream import iter_audience_targets
 from campaigns.models import Campaign, CampaignStatus, Dispatch
+from campaigns.schedules.describe import describe_duration, describe_schedule, local_and_utc
+from campaigns.schedules.spec import ScheduleSpec
 from campaigns.selectors import (
     campaign_accepted_label,
     campaign_next_occurrences,
@@ -138,6 +142,7 @@ def review_page(*, campaign: Campaign, user) -> dict:
     refusal = approve_refusal(user=user, campaign=campaign, review=review if pending else None)
     actions = campaign_available_actions(user=user, campaign=campaign)
     reach, limit = _reach_and_bound(campaign, review if frozen else None)
+    moments = campaign_next_occurrences(campaign=campaign)
     return {
         "review": review,
         "snapshot": snapshot,
@@ -149,7 +154,9 @@ def review_page(*, campaign: Campaign, user) -> dict:
         ),
         "audience_snapshot": snapshot.get("audience", {}),
         "schedule_snapshot": snapshot.get("schedule", {}),
-        "next_occurrences": campaign_next_occurrences(campaign=campaign),
+        "next_occurrences": moments,
+        **_schedule_in_words(campaign, snapshot, moments),
+        "expected_skips": expected_skips(campaign),
         "accepted_label": label,
         "provider_reviews": label != Provider.accepted_label,
         "previews": previews,
@@ -160,6 +167,57 @@ def review_page(*, campaign: Campaign, user) -> dict:
         "may_reject": "reject" in actions,
         "reach": reach,
         "reach_limit": limit,
+    }
+
+
+def _schedule_in_words(campaign: Campaign, snapshot: dict, moments: list) -> dict:
+    """The schedule, the expiry and the next occurrences as a reviewer reads them
+    (``campaigns.schedules.describe``): of the snapshot reviewed when there is one."""
+    schedule = snapshot.get("schedule") or {}
+    try:
+        spec = ScheduleSpec.from_dict(schedule) if schedule else ScheduleSpec.from_campaign(campaign)
+    except ValidationError:
+        spec = None
+    zone = spec.timezone if spec is not None else campaign.timezone
+    return {
+        "schedule_text": describe_schedule(spec) if spec is not None else "",
+        "expires_text": describe_duration(snapshot.get("expired_seconds", campaign.expired_seconds)),
+        "occurrence_times": [local_and_utc(moment, zone) for moment in moments],
+    }
+
+
+# How many of an audience's recipients the review page reads to count the expected skips:
+# enough for most audiences, bounded so a large one cannot slow the page (the page says
+# when it counted only the first ones).
+SKIP_SAMPLE = 10_000
+
+
+def expected_skips(campaign: Campaign, *, limit: int = SKIP_SAMPLE) -> dict | None:
+    """Return who the send would skip today and why, as the engine decides it
+    (``campaigns.audiences.stream``): ``{"reasons": [(reason, count)], "read": n,
+    "complete": bool}``; None for an audience only the provider resolves (a segment, a
+    broadcast to everyone)."""
+    account = campaign.provider_account if campaign.provider_account_id else None
+    if account is None or not campaign.audience_id or campaign.template_id is None:
+        return None
+    if audience_size(campaign.audience, provider_kind=account.kind) is None:
+        return None
+    try:
+        stream = iter_audience_targets(
+            campaign.audience, provider_kind=account.kind, template_key=campaign.template.key,
+            chunk_size=1000,
+        )
+    except ValidationError:
+        return None
+    complete = True
+    for _chunk in stream:
+        if stream.targets + sum(stream.skipped.values()) >= limit:
+            complete = False  # maybe more: the page says it counted the first ones only
+            break
+    read = stream.targets + sum(stream.skipped.values())
+    reasons = sorted(stream.skipped.items(), key=lambda item: (-item[1], item[0]))
+    return {
+        "reasons": [(str(reason), count) for reason, count in reasons], "read": read, "complete": complete,
     }
 
 

@@ -19,14 +19,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime, time
-from functools import cache
 from typing import Any
-from zoneinfo import available_timezones
 
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext as _
 
 from audit.services import record_event
 from campaigns.lifecycle import (
@@ -44,7 +43,7 @@ from campaigns.schedules.kinds import SCHEDULE_FIELDS, due_on_approval
 from campaigns.schedules.limits import check_pending_limit, check_scheduled_audience
 from campaigns.schedules.occurrences import next_occurrence
 from campaigns.schedules.spec import ScheduleError, ScheduleSpec
-from campaigns.schedules.validation import validate
+from campaigns.schedules.validation import validate, write_errors
 from campaigns.sending.native import applies as native_applies
 from campaigns.sending.native import native_cancel, native_errors
 from campaigns.sending.transitions import dispatches_move
@@ -78,19 +77,16 @@ EDITABLE_FIELDS: tuple[str, ...] = (
 # --- validation ------------------------------------------------------------------------
 
 
-@cache
-def _time_zones() -> frozenset[str]:
-    return frozenset(available_timezones()) | {"UTC"}
-
-
 def campaign_clean(campaign: Campaign) -> None:
     """Raise ValidationError with field errors when ``campaign``'s values break a rule.
 
     The model's own validation (choices, ranges, constraints) plus: the pinned version
     belongs to the template, ``parameters`` and ``provider_options`` are objects,
     ``test_uids`` is a list of at most five ids, ``circle_value`` a list of whole numbers,
-    and ``timezone`` an IANA zone. Schedule dates relative to today are checked on submit
-    and approve (``campaigns.schedules.validation.validate``), when they matter.
+    and the schedule's rules at write (``campaigns.schedules.validation.write_errors``:
+    its kind's fields, syntax and ranges, an IANA zone). Schedule dates relative to today
+    are checked on submit and approve (``campaigns.schedules.validation.validate``), when
+    they matter.
     """
     errors: dict[str, list[str]] = {}
     try:
@@ -115,7 +111,8 @@ def campaign_clean(campaign: Campaign) -> None:
         errors.setdefault("test_uids", []).append(f"test_uids {uids!r} must be a list of user ids")
     elif len(uids) > MAX_TEST_UIDS:
         errors.setdefault("test_uids", []).append(
-            f"test_uids has {len(uids)} ids; a preview goes to at most {MAX_TEST_UIDS} test users"
+            _("Test uids: %(count)s ids given; a preview goes to at most %(max)s test users.")
+            % {"count": len(uids), "max": MAX_TEST_UIDS}
         )
     circle = campaign.circle_value
     whole = isinstance(circle, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in circle)
@@ -131,12 +128,51 @@ def campaign_clean(campaign: Campaign) -> None:
             check_parameter_lengths(version, campaign.parameters)
         except ValidationError as exc:
             _merge_errors(errors, exc)
-    if campaign.timezone and campaign.timezone not in _time_zones():
-        errors.setdefault("timezone", []).append(
-            f"timezone {campaign.timezone!r} is not an IANA time zone (e.g. Asia/Shanghai)"
-        )
+    _content_write_errors(campaign, errors)
+    _schedule_write_errors(campaign, errors)
     if errors:
         raise ValidationError(errors)
+
+
+def _content_write_errors(campaign: Campaign, errors: dict[str, list[str]]) -> None:
+    """Add what every save refuses about the content, in the admin and the API alike: a
+    template variable without a value, and a template the account's provider does not know."""
+    version = campaign.template_version
+    if version is None:
+        return
+    given = campaign.parameters if isinstance(campaign.parameters, dict) else {}
+    missing = [name for name in version.variables or [] if not str(given.get(name) or "").strip()]
+    if missing and "parameters" not in errors:
+        names = ", ".join(f"${{{name}}}" for name in missing)
+        errors["parameters"] = [
+            ngettext(
+                "Parameters: no value for %(names)s; template %(key)s v%(number)s uses it.",
+                "Parameters: no value for %(names)s; template %(key)s v%(number)s uses them.",
+                len(missing),
+            ) % {"names": names, "key": version.template.key, "number": version.number}
+        ]
+    account = campaign.provider_account if campaign.provider_account_id else None
+    if account is not None and account.kind not in (version.provider_refs or {}) and "template" not in errors:
+        errors["template"] = [
+            _("Template: %(key)s v%(number)s is not registered with %(provider)s (provider account "
+              "%(account)s); choose another template or account.")
+            % {"key": version.template.key, "number": version.number, "provider": account.kind,
+               "account": account}
+        ]
+
+
+def _schedule_write_errors(campaign: Campaign, errors: dict[str, list[str]]) -> None:
+    """Add the schedule rules every save checks, in the admin and the API alike (the rules of
+    the moment wait for submit: ``campaigns.schedules.validation``); fields already refused
+    keep their first error."""
+    try:
+        found = write_errors(ScheduleSpec.from_campaign(campaign))
+    except ValidationError as exc:
+        found = exc.message_dict
+    for field, messages in found.items():
+        key = "schedule_kind" if field == "kind" else field
+        if key not in errors:
+            errors[key] = list(messages)
 
 
 def _merge_errors(errors: dict[str, list[str]], exc: ValidationError) -> None:

@@ -158,6 +158,7 @@ class CampaignAdmin(CampaignListMixin, DashboardActionsMixin, CampaignPagesMixin
                 campaign_edit(campaign=stored, actor=request.user, changes=changes)
                 if was in WITHDRAWING_STATES:  # the form had this confirmed
                     request.crier_withdrawn_from = was
+            self._warn_before_submit(request, form)
             return
         settable = set(EDITABLE_FIELDS) - {"template_version"}
         data = {f: v for f, v in form.cleaned_data.items() if f in settable}
@@ -165,6 +166,13 @@ class CampaignAdmin(CampaignListMixin, DashboardActionsMixin, CampaignPagesMixin
         obj.pk = created.pk
         obj._state.adding = False
         obj.refresh_from_db()
+        self._warn_before_submit(request, form)
+
+    def _warn_before_submit(self, request: HttpRequest, form) -> None:
+        """Say after saving what submitting will refuse: the schedule rules of the moment
+        (a time in the past, the 180-day window) wait for submit, in the admin as in the API."""
+        for text in getattr(form, "before_submit_messages", list)():
+            self.message_user(request, text, messages.WARNING)
 
     def response_change(self, request: HttpRequest, obj: Campaign) -> HttpResponse:
         """Say plainly when saving withdrew an approval (or a submission), and stay on the page."""

@@ -32,19 +32,21 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Model, Q
 from django.urls import reverse
-from django.utils.html import format_html, format_html_join, json_script
+from django.utils.html import format_html, json_script
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
+from campaigns.admin.parameters import ParametersField
 from campaigns.admin.schedule_form import (
     LIST_SEPARATORS,
     CircleValueField,
     LocalDateTimeField,
     schedule_errors,
-    time_zone_names,
+    time_zone_choices,
 )
 from campaigns.audiences.services import audience_size
 from campaigns.models import Audience, Campaign, CampaignStatus
-from campaigns.schedules.kinds import SCHEDULE_FIELDS, form_table, kind_rules
+from campaigns.schedules.kinds import SCHEDULE_FIELDS, SCHEDULE_LABELS, form_table, kind_rules
 from campaigns.schedules.spec import wall_time_to_utc, zone_or_none
 from campaigns.services import EDITABLE_FIELDS, MAX_TEST_UIDS, campaign_clean
 from providers import safe_json
@@ -82,90 +84,17 @@ def audience_size_text(*, audience: Audience | None, account: ProviderAccount | 
     kind = account.kind if account is not None else None
     size = audience_size(audience, provider_kind=kind)
     if size is None:
-        return f"{audience.get_kind_display()}: the size is known only to the provider"
-    through = f" reachable through {provider_label(kind)}" if kind in PROVIDERS else ""
-    return f"{size:,} recipient{'' if size == 1 else 's'}{through}"
+        return _("%(kind)s: the size is known only to the provider") % {"kind": audience.get_kind_display()}
+    if kind in PROVIDERS:
+        return ngettext(
+            "%(count)s recipient reachable through %(provider)s",
+            "%(count)s recipients reachable through %(provider)s",
+            size,
+        ) % {"count": f"{size:,}", "provider": provider_label(kind)}
+    return ngettext("%(count)s recipient", "%(count)s recipients", size) % {"count": f"{size:,}"}
 
 
 # --- fields and widgets ------------------------------------------------------------------------
-
-
-class ParametersWidget(forms.Widget):
-    """One text input per template variable, named ``<name>__<variable>``."""
-
-    def __init__(self, attrs: dict | None = None) -> None:
-        super().__init__(attrs)
-        self.variables: list[str] = []
-        self.empty_text = "This template has no variables."
-
-    def render(self, name: str, value: Any, attrs: dict | None = None, renderer=None) -> str:
-        values = value if isinstance(value, dict) else _json_object(value)
-        names = list(self.variables) or sorted(values)
-        rows = format_html_join(
-            "",
-            '<div class="parameter-input"><label for="id_{0}__{1}"><code>${{{1}}}</code></label>'
-            '<input type="text" class="vTextField" name="{0}__{1}" id="id_{0}__{1}" value="{2}"></div>',
-            ((name, variable, values.get(variable, "")) for variable in names),
-        )
-        empty = "" if names else format_html('<p class="help">{}</p>', self.empty_text)
-        return format_html(
-            '<div class="parameter-inputs" id="id_{0}" data-name="{0}">{1}{2}</div>'
-            '<input type="hidden" name="{0}-present" value="1">',
-            name,
-            rows,
-            empty,
-        )
-
-    def value_from_datadict(self, data, files, name: str) -> Any:
-        if name in data:  # the raw JSON the model form took
-            return data.get(name)
-        prefix = f"{name}__"
-        if f"{name}-present" not in data and not any(key.startswith(prefix) for key in data):
-            return None
-        return {key[len(prefix) :]: data.get(key, "") for key in data if key.startswith(prefix)}
-
-    def value_omitted_from_data(self, data, files, name: str) -> bool:
-        return self.value_from_datadict(data, files, name) is None
-
-
-def _json_object(value: Any) -> dict:
-    if not value:
-        return {}
-    try:
-        parsed = safe_json.loads(value)
-    except (TypeError, ValueError):  # HostileInput too: a page never renders what it refused
-        return {}
-    return parsed if isinstance(parsed, dict) else {}
-
-
-class ParametersField(forms.Field):
-    """The campaign's parameters as ``{variable: value}``; the form checks them against the version."""
-
-    widget = ParametersWidget
-
-    def to_python(self, value: Any) -> dict[str, str]:
-        if value in (None, ""):
-            return {}
-        if isinstance(value, str):
-            try:
-                value = safe_json.loads(value)
-            except safe_json.HostileInput as exc:
-                raise ValidationError(safe_json.refusal(_("Parameters"), exc)) from exc
-            except ValueError as exc:
-                raise ValidationError(f"parameters {value!r} is not a JSON object of name: value") from exc
-        if not isinstance(value, dict):
-            raise ValidationError(f"parameters {value!r} must be an object of name: value")
-        try:
-            safe_json.check(value)  # also the values typed in the per-variable inputs
-        except safe_json.HostileInput as exc:
-            raise ValidationError(safe_json.refusal(_("Parameters"), exc)) from exc
-        return {str(k): ("" if v is None else str(v)).strip() for k, v in value.items()}
-
-    def has_changed(self, initial: Any, data: Any) -> bool:
-        try:
-            return self.to_python(initial or {}) != self.to_python(data)
-        except ValidationError:
-            return True
 
 
 class ListField(forms.CharField):
@@ -190,7 +119,10 @@ class ListField(forms.CharField):
             except safe_json.HostileInput as exc:
                 raise ValidationError(safe_json.refusal(self.label or _("value"), exc)) from exc
             except ValueError as exc:
-                raise ValidationError(f"{text!r} is not a list of ids") from exc
+                raise ValidationError(
+                    _("%(label)s: %(value)s is not a list of ids; separate them with commas.")
+                    % {"label": self.label or _("value"), "value": text[:80]}
+                ) from exc
             return self._ids(parsed if isinstance(parsed, list) else [parsed])
         return [part for part in LIST_SEPARATORS.split(text) if part]
 
@@ -235,19 +167,26 @@ class CampaignAdminForm(forms.ModelForm):
     test_uids = ListField(
         label="Test uids",
         required=False,
-        help_text=f"Up to {MAX_TEST_UIDS} user ids that previews go to, separated by commas.",
         widget=forms.TextInput(attrs={"class": "vTextField", "placeholder": "u001, u002"}),
     )
     fixed_time = LocalDateTimeField(
-        required=False, label="Send at", help_text="Date and time in the campaign's time zone."
+        required=False, label=SCHEDULE_LABELS["fixed_time"],
+        help_text=gettext_lazy("Date and time in the campaign's time zone."),
     )
-    circle_value = CircleValueField(required=False, label="On")
+    circle_value = CircleValueField(required=False, label=SCHEDULE_LABELS["circle_value"])
     # Sent only by the "Save anyway" button of the warning below (not in the fieldsets).
     confirm_withdraw = forms.BooleanField(required=False, widget=forms.HiddenInput)
     timezone = forms.ChoiceField(
-        choices=[(name, name) for name in time_zone_names()],
+        label=SCHEDULE_LABELS["timezone"],
+        choices=time_zone_choices,
         initial="UTC",
-        help_text="Times above are in this zone; a daily 09:00 stays 09:00 across daylight saving.",
+        widget=forms.Select(
+            attrs={"data-filter-placeholder": gettext_lazy("Filter time zones, e.g. Berlin")}
+        ),
+        help_text=gettext_lazy(
+            "Times above are in this zone; a daily 09:00 stays 09:00 across daylight saving. "
+            "Type to filter; the common zones come first."
+        ),
     )
 
     class Meta:
@@ -260,12 +199,11 @@ class CampaignAdminForm(forms.ModelForm):
             "end_date": forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}),
             "cron": forms.TextInput(attrs={"placeholder": "0 9 * * 1-5", "class": "vTextField"}),
         }
+        # The schedule labels are declared once, with the messages that name them
+        # (campaigns/schedules/kinds.py); an error by a field speaks of the field's label.
         labels = {
-            "circle_type": "Repeats",
-            "time": "At (local time)",
-            "start_date": "From",
-            "end_date": "Until",
-            "schedule_kind": "When",
+            name: SCHEDULE_LABELS[name]
+            for name in ("circle_type", "time", "start_date", "end_date", "schedule_kind", "cron")
         }
         help_texts = {
             "cron": "Five fields: minute hour day-of-month month day-of-week, in the campaign's time zone.",
@@ -297,6 +235,13 @@ class CampaignAdminForm(forms.ModelForm):
             self._set_up_languages()
         if "audience" in self.fields:
             self._set_up_audience()
+        if "timezone" in self.fields:
+            self.fields["timezone"].choices = time_zone_choices(instance.timezone if instance.pk else None)
+        self.schedule_warnings: list[str] = []
+        if "test_uids" in self.fields:
+            self.fields["test_uids"].help_text = _(
+                "Up to %(max)s user ids that previews go to, separated by commas."
+            ) % {"max": MAX_TEST_UIDS}
         if "provider_account" in self.fields:
             enabled = Q(enabled=True)
             if instance.provider_account_id:
@@ -380,12 +325,20 @@ class CampaignAdminForm(forms.ModelForm):
             self.initial.setdefault("language", self.version.default_language)
 
     def _set_up_audience(self) -> None:
-        audience = self.instance.audience if self.instance.audience_id else None
-        account = self.instance.provider_account if self.instance.provider_account_id else None
+        # After a failed save the size is of the audience and account posted, not the stored.
+        audience = self._posted_or_stored(Audience, "audience")
+        account = self._posted_or_stored(ProviderAccount, "provider_account")
         self.fields["audience"].help_text = format_html(
-            'Size: <span id="audience-size">{}</span>',
-            audience_size_text(audience=audience, account=account) or "choose an audience",
+            '{} <span id="audience-size">{}</span>',
+            _("Size:"),
+            audience_size_text(audience=audience, account=account) or _("choose an audience"),
         )
+
+    def _posted_or_stored(self, model: type[Model], name: str) -> Any:
+        posted = self._posted(name) if self.is_bound else None
+        if posted:
+            return model.objects.filter(pk=posted).first() if str(posted).isdigit() else None
+        return getattr(self.instance, name) if getattr(self.instance, f"{name}_id") else None
 
     # --- checks ------------------------------------------------------------------------------------
 
@@ -400,21 +353,20 @@ class CampaignAdminForm(forms.ModelForm):
             self._check_schedule(cleaned)
         return cleaned
 
+    def before_submit_messages(self) -> list[str]:
+        """Return what the admin says after saving: what submitting will refuse as it stands."""
+        return [
+            _("Saved, but it cannot be submitted yet. %(problem)s") % {"problem": problem}
+            for problem in self.schedule_warnings
+        ]
+
     def _clean_parameters(self, cleaned: dict[str, Any]) -> None:
         if "parameters" not in self.fields or self.version is None or "parameters" not in cleaned:
             return
+        # Values for variables the version lacks are dropped (rendering refuses them); a
+        # missing value is refused by ``campaign_clean`` in _post_clean, as in the API.
         given = cleaned["parameters"]
-        variables = list(self.version.variables)
-        missing = [name for name in variables if not given.get(name)]
-        if missing:
-            names = ", ".join(f"${{{name}}}" for name in missing)
-            self.add_error(
-                "parameters",
-                f"parameters: no value for {names}; template {self.version.template.key} "
-                f"v{self.version.number} uses {'it' if len(missing) == 1 else 'them'}",
-            )
-            return
-        cleaned["parameters"] = {name: given[name] for name in variables}
+        cleaned["parameters"] = {name: given.get(name, "") for name in self.version.variables}
 
     def _clean_fixed_time(self, cleaned: dict[str, Any]) -> None:
         wall = cleaned.get("fixed_time")
@@ -430,9 +382,12 @@ class CampaignAdminForm(forms.ModelForm):
         return any(name in self.changed_data for name in SCHEDULE_FIELDS)
 
     def _check_schedule(self, cleaned: dict[str, Any]) -> None:
+        """Refuse what every save refuses (the API too); keep the rules of the moment as
+        ``schedule_warnings``, shown after saving (submitting refuses them)."""
         values = {name: cleaned.get(name, getattr(self.instance, name)) for name in SCHEDULE_FIELDS}
         values["schedule_kind"] = cleaned.get("schedule_kind")  # no kind posted: nothing to check
-        for target, messages in schedule_errors(values).items():
+        errors, self.schedule_warnings = schedule_errors(values)
+        for target, messages in errors.items():
             if target in self.fields and target not in self.errors:
                 for message in messages:
                     self.add_error(target, message)
@@ -451,17 +406,6 @@ class CampaignAdminForm(forms.ModelForm):
             extra = {k: v for k, v in exc.error_dict.items() if k in self.fields and k not in self.errors}
             if extra:
                 self._update_errors(ValidationError(extra))
-        version = instance.template_version
-        account = instance.provider_account if instance.provider_account_id else None
-        unregistered = (
-            version is not None and account is not None and account.kind not in (version.provider_refs or {})
-        )
-        if unregistered and "template" in self.fields and "template" not in self.errors:
-            self.add_error(
-                "template",
-                f"template {instance.template.key} v{version.number} is not registered with "
-                f"{account.kind} (provider account {account}); choose another template or account",
-            )
         self._require_withdraw_confirmed()
 
     def _require_withdraw_confirmed(self) -> None:

@@ -20,17 +20,22 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from campaigns.models import CircleType, ScheduleKind
-from campaigns.schedules.kinds import SCHEDULE_FIELDS, kind_rules
+from campaigns.schedules.kinds import SCHEDULE_FIELDS, kind_rules, label
 from campaigns.schedules.notes import notes
 from campaigns.schedules.occurrences import next_occurrences
-from campaigns.schedules.spec import ScheduleSpec, zone_or_none
-from campaigns.schedules.validation import validate
+from campaigns.schedules.spec import ScheduleSpec, known_time_zones, zone_or_none
+from campaigns.schedules.validation import context_errors, validate, write_errors
 from campaigns.volume import form_volume
 from providers import safe_json
 
-WEEKDAYS = ((1, "Mon"), (2, "Tue"), (3, "Wed"), (4, "Thu"), (5, "Fri"), (6, "Sat"), (7, "Sun"))
+WEEKDAYS = (
+    (1, gettext_lazy("Mon")), (2, gettext_lazy("Tue")), (3, gettext_lazy("Wed")), (4, gettext_lazy("Thu")),
+    (5, gettext_lazy("Fri")), (6, gettext_lazy("Sat")), (7, gettext_lazy("Sun")),
+)
 LOCAL_INPUT = "%Y-%m-%dT%H:%M"
 # What separates the items of a list typed in one input ("a, b c").
 LIST_SEPARATORS = re.compile(r"[\s,;]+")
@@ -38,10 +43,44 @@ LIST_SEPARATORS = re.compile(r"[\s,;]+")
 _FORM_FIELD = {"kind": "schedule_kind", "schedule": "schedule_kind"}
 
 
+# The zones most campaigns use, offered first (Crier's providers are Asian; docs/providers.md).
+COMMON_ZONES: tuple[str, ...] = (
+    "UTC", "Asia/Shanghai", "Asia/Hong_Kong", "Asia/Singapore", "Asia/Tokyo", "Asia/Seoul",
+    "Asia/Kolkata", "Asia/Dubai", "Europe/London", "Europe/Berlin", "Europe/Paris", "Europe/Istanbul",
+    "America/New_York", "America/Chicago", "America/Los_Angeles", "America/Sao_Paulo", "Australia/Sydney",
+)
+# The areas of the tz database: a place's zone is "Area/Location". Names outside them
+# ("localtime", "Etc/GMT+8", "US/Eastern", "posixrules") are aliases or machine files.
+ZONE_AREAS: tuple[str, ...] = (
+    "Africa", "America", "Antarctica", "Arctic", "Asia", "Atlantic", "Australia", "Europe", "Indian",
+    "Pacific",
+)
+
+
 @cache
 def time_zone_names() -> tuple[str, ...]:
-    """Return the IANA zone names a campaign may use, UTC first, then sorted."""
-    return ("UTC", *sorted(name for name in available_timezones() if name != "UTC"))
+    """Return the IANA zone names the form offers: the common ones, then every Area/Location."""
+    places = sorted(
+        name for name in available_timezones() if name.split("/", 1)[0] in ZONE_AREAS and "/" in name
+    )
+    return (*COMMON_ZONES, *(name for name in places if name not in COMMON_ZONES))
+
+
+def time_zone_choices(current: str | None = None) -> list[tuple[Any, Any]]:
+    """Return the time zone select's choices: "Common" first, then one group per area.
+
+    ``current``, a stored zone the list does not offer (an alias such as US/Eastern that an
+    older version or the API accepted), is kept in a group of its own so editing keeps it.
+    """
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for name in time_zone_names()[len(COMMON_ZONES):]:
+        area = name.split("/", 1)[0]
+        groups.setdefault(area, []).append((name, name))
+    choices: list[tuple[Any, Any]] = [(gettext_lazy("Common"), [(name, name) for name in COMMON_ZONES])]
+    if current and current not in time_zone_names() and current in known_time_zones():
+        choices.append((gettext_lazy("Current"), [(current, current)]))
+    choices.extend((area, names) for area, names in groups.items())
+    return choices
 
 
 def schedule_preview(data: Mapping[str, Any], *, now: dt.datetime | None = None, count: int = 5) -> dict:
@@ -74,7 +113,7 @@ def schedule_preview(data: Mapping[str, Any], *, now: dt.datetime | None = None,
         spec = ScheduleSpec.from_dict(raw)
     except ValidationError as exc:
         return {"kind": kind, "occurrences": [], "errors": exc.message_dict, "notes": []}
-    errors = {("schedule_kind" if k == "kind" else k): v for k, v in validate(spec, now=now).items()}
+    errors = {_FORM_FIELD.get(k, k): v for k, v in validate(spec, now=now).items()}
     result: dict[str, Any] = {"kind": kind, "occurrences": [], "errors": errors, "notes": notes(spec)}
     if rules is not None and rules.due_on_approval:
         result["notes"] = ["sent as soon as it is approved", *result["notes"]]
@@ -98,24 +137,32 @@ def schedule_preview(data: Mapping[str, Any], *, now: dt.datetime | None = None,
     return result
 
 
-def schedule_errors(values: Mapping[str, Any], *, now: dt.datetime | None = None) -> dict[str, list[str]]:
-    """Return the schedule's errors by form field, as submitting would report them.
+def schedule_errors(
+    values: Mapping[str, Any], *, now: dt.datetime | None = None
+) -> tuple[dict[str, list[str]], list[str]]:
+    """Return the schedule's errors by form field, as every save (admin or API) refuses them,
+    and the messages of the rules of the moment, which only submitting refuses.
 
-    ``values`` holds the cleaned ``SCHEDULE_FIELDS``. A campaign due on approval has no
-    schedule rules to break; a value that cannot be read already has its field error, so
-    it gives nothing here.
+    ``values`` holds the cleaned ``SCHEDULE_FIELDS``. The errors are
+    ``campaigns.schedules.validation.write_errors`` (the check ``campaign_clean`` runs for
+    the API too), keyed by the form field they are shown by; the second part is
+    ``context_errors`` at ``now``, which the admin shows as a warning after saving. A
+    campaign due on approval has no schedule rules to break; a value that cannot be read
+    already has its field error, so it gives nothing here.
     """
     kind = values.get("schedule_kind")
     rules = kind_rules(kind)
     if kind is None or (rules is not None and rules.due_on_approval):
-        return {}
+        return {}, []
     raw = {name: values.get(name) for name in SCHEDULE_FIELDS if name != "schedule_kind"}
     try:
         spec = ScheduleSpec.from_dict({**raw, "kind": kind})
     except ValidationError:
-        return {}
-    found = validate(spec, now=now or timezone.now())
-    return {_FORM_FIELD.get(field, field): messages for field, messages in found.items()}
+        return {}, []
+    found = write_errors(spec)
+    later = context_errors(spec, now=now or timezone.now())
+    warnings = [message for messages in later.values() for message in messages]
+    return {_FORM_FIELD.get(field, field): messages for field, messages in found.items()}, warnings
 
 
 class CircleValueWidget(forms.Widget):
@@ -140,11 +187,12 @@ class CircleValueWidget(forms.Widget):
             '<div class="circle-value" id="id_{0}">'
             '<div class="circle-weekdays" data-circle-type="2" aria-label="Weekdays">{1}</div>'
             '<div class="circle-monthdays" data-circle-type="3" aria-label="Days of the month">{2}</div>'
-            '<p class="circle-daily help" data-circle-type="1">Every day.</p>'
+            '<p class="circle-daily help" data-circle-type="1">{3}</p>'
             "</div>",
             name,
             boxes("weekly", WEEKDAYS),
             boxes("monthly", [(day, day) for day in range(1, 32)]),
+            _("Every day."),
         )
 
     def value_from_datadict(self, data, files, name: str) -> Any:
@@ -176,13 +224,13 @@ class CircleValueField(forms.Field):
                 # safe_json: nesting 100,000 deep was a RecursionError here (providers/safe_json.py)
                 value = safe_json.loads(text) if text.startswith("[") else typed
             except safe_json.HostileInput as exc:
-                raise ValidationError(safe_json.refusal("circle_value", exc)) from exc
+                raise ValidationError(safe_json.refusal(label("circle_value"), exc)) from exc
             except ValueError as exc:
-                raise ValidationError(f"circle_value {text!r} is not a list of numbers") from exc
+                raise ValidationError(_not_days(text)) from exc
         try:
             return sorted({int(v) for v in value})
         except (TypeError, ValueError) as exc:
-            raise ValidationError(f"circle_value {value!r} must be whole numbers") from exc
+            raise ValidationError(_not_days(value)) from exc
 
     def has_changed(self, initial: Any, data: Any) -> bool:
         try:
@@ -209,6 +257,14 @@ class LocalDateTimeField(forms.DateTimeField):
             except ValueError:
                 continue
         raise ValidationError(
-            f"fixed_time {text!r} is not a date and time (YYYY-MM-DD HH:MM)", code="invalid"
+            _("%(label)s: “%(value)s” is not a date and time; pick one, or type YYYY-MM-DD HH:MM.")
+            % {"label": label("fixed_time"), "value": text},
+            code="invalid",
         )
+
+
+def _not_days(value: Any) -> str:
+    return _("%(label)s: “%(value)s” is not a list of days; tick the days it sends on.") % {
+        "label": label("circle_value"), "value": value,
+    }
 

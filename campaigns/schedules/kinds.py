@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import ScheduleKind
 
@@ -34,6 +35,27 @@ SCHEDULE_FIELDS: tuple[str, ...] = (
     "cron",
     "timezone",
 )
+
+# What the campaign form calls each schedule field, declared once: the form's labels are
+# these, and every schedule message (``validation``, ``cron``, ``spec``) names a field by
+# its label, so the words next to an input are the words on it. The API keys its errors by
+# field name and carries the same message.
+SCHEDULE_LABELS: dict[str, Any] = {
+    "schedule_kind": _("When"),
+    "fixed_time": _("Send at"),
+    "circle_type": _("Repeats"),
+    "circle_value": _("On"),
+    "time": _("At (local time)"),
+    "start_date": _("From"),
+    "end_date": _("Until"),
+    "cron": _("Cron"),
+    "timezone": _("Time zone"),
+}
+
+
+def label(field: str) -> str:
+    """Return the form label of schedule field ``field`` (``kind`` is ``schedule_kind``)."""
+    return str(SCHEDULE_LABELS["schedule_kind" if field in ("kind", "schedule") else field])
 
 
 @dataclass(frozen=True, slots=True)

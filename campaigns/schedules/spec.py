@@ -28,12 +28,15 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
 from campaigns.models import ScheduleKind
+from campaigns.schedules.kinds import label
 
 UTC = dt.UTC
 _TIME_RE = re.compile(r"(\d{2}):(\d{2})(?::(\d{2}))?")
@@ -132,9 +135,19 @@ def add_error(errors: dict[str, list[str]], field: str, message: str) -> None:
     errors.setdefault(field, []).append(message)
 
 
+@cache
+def known_time_zones() -> frozenset[str]:
+    """Return the IANA zone names a campaign may use (the tz database's, and UTC)."""
+    return frozenset(available_timezones()) | {"UTC"}
+
+
 def zone_or_none(name: str) -> ZoneInfo | None:
-    """Return the IANA zone called ``name``, or None when there is none."""
-    if not name:
+    """Return the IANA zone called ``name``, or None when there is none.
+
+    Only names of the tz database count: ``ZoneInfo`` would also open a file such as
+    ``localtime``, which is this machine's zone, not a place.
+    """
+    if not name or name not in known_time_zones():
         return None
     try:
         return ZoneInfo(name)
@@ -167,10 +180,10 @@ def _read_fixed_time(raw: Any, timezone: str, errors: dict[str, list[str]]) -> d
         try:
             value = dt.datetime.fromisoformat(raw.strip())
         except ValueError:
-            add_error(errors, "fixed_time", f"fixed_time {raw!r} is not an ISO 8601 date and time")
+            add_error(errors, "fixed_time", _not_a_date_time(raw))
             return None
     else:
-        add_error(errors, "fixed_time", f"fixed_time {raw!r} is not an ISO 8601 date and time")
+        add_error(errors, "fixed_time", _not_a_date_time(raw))
         return None
     if value.utcoffset() is None:
         zone = zone_or_none(timezone)
@@ -178,8 +191,9 @@ def _read_fixed_time(raw: Any, timezone: str, errors: dict[str, list[str]]) -> d
             add_error(
                 errors,
                 "fixed_time",
-                f"fixed_time {raw!s} has no UTC offset, and timezone {timezone!r} is not a "
-                "time zone to read it in",
+                _("%(label)s: %(value)s has no UTC offset, and “%(zone)s” is not a time zone to read it "
+                  "in; choose a time zone such as Europe/Berlin.")
+                % {"label": label("fixed_time"), "value": raw, "zone": timezone},
             )
             return None
         return wall_time_to_utc(value.replace(tzinfo=None), zone)
@@ -193,7 +207,11 @@ def _read_whole_number(field: str, raw: Any, errors: dict[str, list[str]]) -> in
         return raw
     if isinstance(raw, str) and raw.strip().isdigit():
         return int(raw.strip())
-    add_error(errors, field, f"{field} {raw!r} is not a whole number")
+    add_error(
+        errors,
+        field,
+        _("%(label)s: “%(value)s” is not a whole number.") % {"label": label(field), "value": raw},
+    )
     return None
 
 
@@ -202,7 +220,7 @@ def _read_circle_value(raw: Any, errors: dict[str, list[str]]) -> tuple[int, ...
         return ()
     items = raw.split(",") if isinstance(raw, str) else raw
     if not isinstance(items, list | tuple):
-        add_error(errors, "circle_value", f"circle_value {raw!r} is not a list of whole numbers")
+        add_error(errors, "circle_value", _not_days(raw))
         return ()
     values: set[int] = set()
     for item in items:
@@ -211,7 +229,7 @@ def _read_circle_value(raw: Any, errors: dict[str, list[str]]) -> tuple[int, ...
         elif isinstance(item, str) and item.strip().isdigit():
             values.add(int(item.strip()))
         else:
-            add_error(errors, "circle_value", f"circle_value {raw!r} is not a list of whole numbers")
+            add_error(errors, "circle_value", _not_days(raw))
             return ()
     return tuple(sorted(values))
 
@@ -227,7 +245,12 @@ def _read_time(raw: Any, errors: dict[str, list[str]]) -> dt.time | None:
         hour, minute, second = (int(part or 0) for part in match.groups())
         if hour < 24 and minute < 60 and second < 60:
             return dt.time(hour, minute, second)
-    add_error(errors, "time", f"time {raw!r} is not a time of day; use HH:MM:SS, e.g. 09:45:00")
+    add_error(
+        errors,
+        "time",
+        _("%(label)s: “%(value)s” is not a time of day; use HH:MM or HH:MM:SS from 00:00 to 23:59, "
+          "e.g. 09:45.") % {"label": label("time"), "value": raw},
+    )
     return None
 
 
@@ -235,7 +258,12 @@ def _read_date(field: str, raw: Any, errors: dict[str, list[str]]) -> dt.date | 
     if raw is None or raw == "":
         return None
     if isinstance(raw, dt.datetime):
-        add_error(errors, field, f"{field} {raw!s} has a time of day; give a date, YYYY-MM-DD")
+        add_error(
+            errors,
+            field,
+            _("%(label)s: %(value)s has a time of day; give a date only, YYYY-MM-DD.")
+            % {"label": label(field), "value": raw},
+        )
         return None
     if isinstance(raw, dt.date):
         return raw
@@ -244,5 +272,20 @@ def _read_date(field: str, raw: Any, errors: dict[str, list[str]]) -> dt.date | 
             return dt.date.fromisoformat(raw.strip())
         except ValueError:
             pass
-    add_error(errors, field, f"{field} {raw!r} is not a date; use YYYY-MM-DD")
+    add_error(
+        errors,
+        field,
+        _("%(label)s: “%(value)s” is not a date; use YYYY-MM-DD, e.g. 2026-05-01.")
+        % {"label": label(field), "value": raw},
+    )
     return None
+
+
+def _not_a_date_time(raw: Any) -> str:
+    return _("%(label)s: “%(value)s” is not a date and time; use YYYY-MM-DDTHH:MM with its UTC offset, "
+             "e.g. 2026-05-01T09:00:00+02:00.") % {"label": label("fixed_time"), "value": raw}
+
+
+def _not_days(raw: Any) -> str:
+    return _("%(label)s: “%(value)s” is not a list of days; give whole numbers, weekdays 1 (Monday) "
+             "to 7 (Sunday) or days of the month 1 to 31.") % {"label": label("circle_value"), "value": raw}

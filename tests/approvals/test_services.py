@@ -19,7 +19,7 @@ from approvals.services import (
 )
 from audit.models import AuditEvent
 from campaigns.lifecycle import CampaignTransitionError
-from campaigns.models import AudienceMember, CampaignStatus, Dispatch, DispatchStatus
+from campaigns.models import AudienceMember, Campaign, CampaignStatus, Dispatch, DispatchStatus
 from campaigns.services import campaign_edit, campaign_verify_approval
 from campaigns.snapshot import campaign_hash
 from tests.approvals.factories import make_account, make_audience, make_campaign
@@ -62,7 +62,13 @@ def test_submitting_twice_is_a_conflict(draft, marketer):
 
 
 def test_submitting_a_campaign_with_a_missing_parameter_names_the_field(draft, marketer):
-    campaign_edit(campaign=draft, actor=marketer, changes={"parameters": {"name": "Ada"}})
+    # Every save refuses a missing value now (one validation path, admin and API)...
+    with pytest.raises(ValidationError) as refused:
+        campaign_edit(campaign=draft, actor=marketer, changes={"parameters": {"name": "Ada"}})
+    assert "pct" in str(refused.value.message_dict["parameters"])
+    # ...and submit still refuses a draft stored without it (e.g. saved before that rule).
+    Campaign.objects.filter(pk=draft.pk).update(parameters={"name": "Ada"})
+    draft.refresh_from_db()
 
     with pytest.raises(ValidationError) as caught:
         campaign_submit(campaign=draft, actor=marketer)

@@ -12,6 +12,7 @@ from unittest import mock
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -392,9 +393,12 @@ def test_weekday_checkboxes_make_the_weekly_recurrence(template, marketer):
     assert Campaign.objects.get(name="Autumn sale").circle_value == [1, 5]
 
 
-def test_a_recurrence_ending_too_far_away_is_an_error_next_to_end_date(template, marketer):
+def test_a_recurrence_ending_too_far_away_is_saved_with_a_warning_and_refused_at_submit(template, marketer):
+    """The 180-day window is a rule of the moment: checked at submit, in the admin as in the
+    API (one validation path); saving says at once that submitting will refuse it."""
     account, audience = make_account("alipayplus"), make_audience("users")
     today = timezone.now().date()
+    end = today + dt.timedelta(days=400)
     data = _form(
         template,
         account,
@@ -403,15 +407,39 @@ def test_a_recurrence_ending_too_far_away_is_an_error_next_to_end_date(template,
         circle_type="1",
         time="09:00",
         start_date=today.isoformat(),
-        end_date=(today + dt.timedelta(days=400)).isoformat(),
+        end_date=end.isoformat(),
     )
+
+    response = browser(marketer).post(add_url(), data, follow=True)
+
+    words = (
+        f"Until: {end} is 400 days from today; a campaign may repeat until at most 180 days from today, "
+        f"{today + dt.timedelta(days=180)}."
+    )
+    shown = [str(message) for message in response.context["messages"]]
+    assert f"Saved, but it cannot be submitted yet. {words}" in shown
+    campaign = Campaign.objects.get(name=data["name"])
+    with pytest.raises(ValidationError) as refused:
+        campaign_submit(campaign=campaign, actor=marketer)
+    assert refused.value.message_dict["end_date"] == [words]
+
+
+def test_a_weekly_until_before_from_is_refused_on_save_in_the_forms_words(template, marketer):
+    account, audience = make_account("alipayplus"), make_audience("users")
+    today = timezone.now().date()
+    data = _form(
+        template, account, audience, schedule_kind="recurring", circle_type="2", time="09:00",
+        start_date=(today + dt.timedelta(days=10)).isoformat(),
+        end_date=(today + dt.timedelta(days=3)).isoformat(),
+    )
+    data["circle_value_weekly"] = ["1", "4"]
 
     response = browser(marketer).post(add_url(), data)
 
-    assert (
-        "days away; a recurrence may end at most 180 days"
-        in response.context["adminform"].form.errors["end_date"][0]
-    )
+    assert response.context["adminform"].form.errors["end_date"] == [
+        f"Until: {today + dt.timedelta(days=3)} is before From ({today + dt.timedelta(days=10)}); the last "
+        "day must be on or after the first."
+    ]
 
 
 def test_the_form_offers_only_enabled_provider_accounts(template, marketer):

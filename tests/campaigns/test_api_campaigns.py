@@ -110,7 +110,7 @@ def test_a_model_rule_from_the_service_is_also_a_400_naming_the_field(marketer, 
     response = client_for(marketer).post("/api/v1/campaigns/", payload, format="json")
 
     assert response.status_code == 400
-    assert "'Nowhere/Land'" in response.json()["timezone"][0]
+    assert "“Nowhere/Land” is not a time zone" in response.json()["timezone"][0]
 
 
 def test_a_reviewer_cannot_create_campaigns(reviewer, payload):

@@ -112,16 +112,16 @@ def test_from_dict_reads_the_api_shape(data: dict, expected: ScheduleSpec) -> No
 @pytest.mark.parametrize(
     ("data", "field", "fragment"),
     [
-        ({"fixed_time": "next tuesday"}, "fixed_time", "'next tuesday' is not an ISO 8601"),
+        ({"fixed_time": "next tuesday"}, "fixed_time", "Send at: “next tuesday” is not a date and time"),
         ({"fixed_time": "2026-03-10T09:30", "timezone": "Mars/Olympus"}, "fixed_time", "no UTC offset"),
-        ({"circle_type": "weekly"}, "circle_type", "'weekly' is not a whole number"),
-        ({"circle_type": True}, "circle_type", "True is not a whole number"),
-        ({"circle_value": ["mon"]}, "circle_value", "is not a list of whole numbers"),
-        ({"circle_value": {"a": 1}}, "circle_value", "is not a list of whole numbers"),
-        ({"time": "9am"}, "time", "time '9am' is not a time of day; use HH:MM:SS"),
-        ({"time": "24:00:00"}, "time", "'24:00:00' is not a time of day"),
-        ({"start_date": "01/03/2026"}, "start_date", "start_date '01/03/2026' is not a date; use YYYY-MM-DD"),
-        ({"end_date": "2026-02-30"}, "end_date", "'2026-02-30' is not a date"),
+        ({"circle_type": "weekly"}, "circle_type", "Repeats: “weekly” is not a whole number"),
+        ({"circle_type": True}, "circle_type", "Repeats: “True” is not a whole number"),
+        ({"circle_value": ["mon"]}, "circle_value", "On: “['mon']” is not a list of days"),
+        ({"circle_value": {"a": 1}}, "circle_value", "is not a list of days"),
+        ({"time": "9am"}, "time", "At (local time): “9am” is not a time of day; use HH:MM or HH:MM:SS"),
+        ({"time": "24:00:00"}, "time", "“24:00:00” is not a time of day"),
+        ({"start_date": "01/03/2026"}, "start_date", "From: “01/03/2026” is not a date; use YYYY-MM-DD"),
+        ({"end_date": "2026-02-30"}, "end_date", "Until: “2026-02-30” is not a date"),
         ({"end_date": datetime(2026, 3, 1, 9, 0)}, "end_date", "has a time of day"),
     ],
 )
@@ -195,26 +195,43 @@ def recurring_until(days: int, *, kind: str = "recurring", zone: str = BERLIN) -
         pytest.param(ScheduleSpec(), {}, id="now-needs-nothing"),
         pytest.param(
             ScheduleSpec(kind="later"),
-            {"kind": ["kind 'later' is not a schedule kind; use one of now, once, recurring, cron"]},
+            {
+                "kind": [
+                    "When: “later” is not a kind of schedule; choose one of now, once, recurring, cron.",
+                ],
+            },
             id="unknown-kind",
         ),
         pytest.param(
             ScheduleSpec(timezone="Mars/Olympus"),
-            {"timezone": ["timezone 'Mars/Olympus' is not an IANA time zone name such as 'Europe/Berlin'"]},
+            {
+                "timezone": [
+                    (
+                        "Time zone: “Mars/Olympus” is not a time zone; choose a name such as Europe/Berlin or"
+                        " Asia/Shanghai."
+                    ),
+                ],
+            },
             id="unknown-timezone",
         ),
         pytest.param(
             ScheduleSpec(kind="once"),
-            {"fixed_time": ["fixed_time is required when kind is 'once'"]},
+            {
+                "fixed_time": [
+                    "Send at: a one-off campaign needs the date and time to send it.",
+                ],
+            },
             id="once-without-fixed-time",
         ),
         pytest.param(
             spec(kind="once", fixed_time="2026-03-02T09:59:59Z", timezone=BERLIN),
             {
                 "fixed_time": [
-                    "fixed_time 2026-03-02 10:59:59 Europe/Berlin is not in the future; a one-off campaign "
-                    "must be scheduled after now (2026-03-02 11:00:00 Europe/Berlin)"
-                ]
+                    (
+                        "Send at: 2026-03-02 10:59:59 Europe/Berlin is not in the future (it is now "
+                        "2026-03-02 11:00:00 Europe/Berlin); choose a later date and time."
+                    ),
+                ],
             },
             id="once-in-the-past",
         ),
@@ -222,9 +239,11 @@ def recurring_until(days: int, *, kind: str = "recurring", zone: str = BERLIN) -
             spec(kind="once", fixed_time="2026-03-02T10:00:00Z"),
             {
                 "fixed_time": [
-                    "fixed_time 2026-03-02 10:00:00 UTC is not in the future; a one-off campaign "
-                    "must be scheduled after now (2026-03-02 10:00:00 UTC)"
-                ]
+                    (
+                        "Send at: 2026-03-02 10:00:00 UTC is not in the future (it is now 2026-03-02 10:00:00"
+                        " UTC); choose a later date and time."
+                    ),
+                ],
             },
             id="once-exactly-now",
         ),
@@ -239,8 +258,11 @@ def recurring_until(days: int, *, kind: str = "recurring", zone: str = BERLIN) -
             recurring_until(181),
             {
                 "end_date": [
-                    "end_date 2026-08-30 is 181 days away; a recurrence may end at most 180 days from today"
-                ]
+                    (
+                        "Until: 2026-08-30 is 181 days from today; a campaign may repeat until at most 180 "
+                        "days from today, 2026-08-29."
+                    ),
+                ],
             },
             id="recurring-ends-181-days-away",
         ),
@@ -250,8 +272,11 @@ def recurring_until(days: int, *, kind: str = "recurring", zone: str = BERLIN) -
             recurring_until(181, kind="cron"),
             {
                 "end_date": [
-                    "end_date 2026-08-30 is 181 days away; a recurrence may end at most 180 days from today"
-                ]
+                    (
+                        "Until: 2026-08-30 is 181 days from today; a campaign may repeat until at most 180 "
+                        "days from today, 2026-08-29."
+                    ),
+                ],
             },
             id="cron-ends-181-days-away",
         ),
@@ -259,9 +284,11 @@ def recurring_until(days: int, *, kind: str = "recurring", zone: str = BERLIN) -
             daily("12:00", "2026-03-01", "2026-03-05", BERLIN),
             {
                 "start_date": [
-                    "start_date 2026-03-01 is before today (2026-03-02 in Europe/Berlin); a recurrence may "
-                    "not start before 00:00 today"
-                ]
+                    (
+                        "From: 2026-03-01 is before today (2026-03-02 in Europe/Berlin); a campaign may not "
+                        "start in the past."
+                    ),
+                ],
             },
             id="start-before-today",
         ),
@@ -274,9 +301,11 @@ def recurring_until(days: int, *, kind: str = "recurring", zone: str = BERLIN) -
             daily("10:00", "2026-03-02", "2026-03-02", BERLIN),
             {
                 "schedule": [
-                    "the schedule has no occurrence left between now and 24:00 on end_date 2026-03-02 "
-                    "(Europe/Berlin); it would never send"
-                ]
+                    (
+                        "When: this schedule has no occurrence left between now and the end of Until "
+                        "2026-03-02 (Europe/Berlin); it would never send."
+                    ),
+                ],
             },
             id="only-occurrence-already-passed",
         ),
@@ -284,12 +313,16 @@ def recurring_until(days: int, *, kind: str = "recurring", zone: str = BERLIN) -
             daily("12:00", "2026-02-20", "2026-02-28", BERLIN),
             {
                 "start_date": [
-                    "start_date 2026-02-20 is before today (2026-03-02 in Europe/Berlin); a recurrence may "
-                    "not start before 00:00 today"
+                    (
+                        "From: 2026-02-20 is before today (2026-03-02 in Europe/Berlin); a campaign may not "
+                        "start in the past."
+                    ),
                 ],
                 "end_date": [
-                    "end_date 2026-02-28 is before today (2026-03-02 in Europe/Berlin); a recurrence may "
-                    "not end before 00:00 today"
+                    (
+                        "Until: 2026-02-28 is before today (2026-03-02 in Europe/Berlin); a campaign may not "
+                        "end in the past."
+                    ),
                 ],
             },
             id="start-and-end-before-today",
@@ -298,9 +331,11 @@ def recurring_until(days: int, *, kind: str = "recurring", zone: str = BERLIN) -
             daily("12:00", "2026-03-10", "2026-03-05", BERLIN),
             {
                 "end_date": [
-                    "end_date 2026-03-05 is before start_date 2026-03-10; a recurrence must end on or after "
-                    "the day it starts"
-                ]
+                    (
+                        "Until: 2026-03-05 is before From (2026-03-10); the last day must be on or after the "
+                        "first."
+                    ),
+                ],
             },
             id="end-before-start",
         ),
@@ -308,17 +343,19 @@ def recurring_until(days: int, *, kind: str = "recurring", zone: str = BERLIN) -
             spec(kind="recurring", timezone=BERLIN),
             {
                 "circle_type": [
-                    "circle_type is required when kind is 'recurring'; "
-                    "use 1 (daily), 2 (weekly) or 3 (monthly)"
+                    "Repeats: choose daily (1), weekly (2) or monthly (3).",
                 ],
-                "time": ["time is required when kind is 'recurring'; give the local time of day as HH:MM:SS"],
+                "time": [
+                    (
+                        "At (local time): a recurring campaign needs the local time of day to send, e.g. "
+                        "09:00."
+                    ),
+                ],
                 "start_date": [
-                    "start_date is required when kind is 'recurring'; the recurrence runs from 00:00 on "
-                    "start_date"
+                    "From: a repeating campaign needs the first day it may send (from 00:00).",
                 ],
                 "end_date": [
-                    "end_date is required when kind is 'recurring'; "
-                    "the recurrence runs until 24:00 on end_date"
+                    "Until: a repeating campaign needs the last day it may send (until 24:00).",
                 ],
             },
             id="recurring-with-nothing",
@@ -329,8 +366,8 @@ def recurring_until(days: int, *, kind: str = "recurring", zone: str = BERLIN) -
             ),
             {
                 "circle_type": [
-                    "circle_type 4 is not a recurrence type; use 1 (daily), 2 (weekly) or 3 (monthly)"
-                ]
+                    "Repeats: 4 is not a way to repeat; choose daily (1), weekly (2) or monthly (3).",
+                ],
             },
             id="circle-type-4",
         ),
@@ -340,8 +377,11 @@ def recurring_until(days: int, *, kind: str = "recurring", zone: str = BERLIN) -
             ),
             {
                 "circle_value": [
-                    "circle_value is required for a weekly recurrence; list 1 (Monday) to 7 (Sunday)"
-                ]
+                    (
+                        "On: choose at least one day of the week, Monday (1) to Sunday (7), for a weekly "
+                        "campaign."
+                    ),
+                ],
             },
             id="weekly-without-days",
         ),
@@ -356,9 +396,9 @@ def recurring_until(days: int, *, kind: str = "recurring", zone: str = BERLIN) -
             ),
             {
                 "circle_value": [
-                    "circle_value 0 is not a weekday; use 1 (Monday) to 7 (Sunday)",
-                    "circle_value 8 is not a weekday; use 1 (Monday) to 7 (Sunday)",
-                ]
+                    "On: 0 is not a day of the week; choose Monday (1) to Sunday (7).",
+                    "On: 8 is not a day of the week; choose Monday (1) to Sunday (7).",
+                ],
             },
             id="weekday-out-of-range",
         ),
@@ -371,7 +411,11 @@ def recurring_until(days: int, *, kind: str = "recurring", zone: str = BERLIN) -
                 start_date="2026-03-02",
                 end_date="2026-04-09",
             ),
-            {"circle_value": ["circle_value 32 is not a day of the month; use 1 to 31"]},
+            {
+                "circle_value": [
+                    "On: 32 is not a day of the month; choose days 1 to 31.",
+                ],
+            },
             id="month-day-out-of-range",
         ),
         pytest.param(
@@ -397,9 +441,11 @@ def recurring_until(days: int, *, kind: str = "recurring", zone: str = BERLIN) -
             ),
             {
                 "schedule": [
-                    "the schedule has no occurrence left between now and 24:00 on end_date 2026-03-08 (UTC); "
-                    "it would never send"
-                ]
+                    (
+                        "When: this schedule has no occurrence between From 2026-03-03 and the end of Until "
+                        "2026-03-08 (UTC); it would never send. Check the days and times it repeats on."
+                    ),
+                ],
             },
             id="weekly-monday-in-a-tuesday-to-sunday-period",
         ),
@@ -414,9 +460,11 @@ def recurring_until(days: int, *, kind: str = "recurring", zone: str = BERLIN) -
             ),
             {
                 "schedule": [
-                    "the schedule has no occurrence left between now and 24:00 on end_date 2026-04-30 (UTC); "
-                    "it would never send"
-                ]
+                    (
+                        "When: this schedule has no occurrence between From 2026-04-01 and the end of Until "
+                        "2026-04-30 (UTC); it would never send. Check the days and times it repeats on."
+                    ),
+                ],
             },
             id="monthly-31st-in-april-only",
         ),
@@ -424,9 +472,12 @@ def recurring_until(days: int, *, kind: str = "recurring", zone: str = BERLIN) -
             spec(kind="cron", start_date="2026-03-02", end_date="2026-03-09"),
             {
                 "cron": [
-                    "cron is required when kind is 'cron'; give 5 fields: minute hour day-of-month month "
-                    "day-of-week"
-                ]
+                    (
+                        "Cron: enter a cron expression. Five fields: minute (0-59), hour (0-23), day of the "
+                        "month (1-31), month (1-12) and day of the week (0-7, 0 and 7 are Sunday), e.g. 0 9 *"
+                        " * 1-5 for 09:00 on weekdays."
+                    ),
+                ],
             },
             id="cron-missing",
         ),
@@ -434,9 +485,13 @@ def recurring_until(days: int, *, kind: str = "recurring", zone: str = BERLIN) -
             spec(kind="cron", cron="0 0 9 * * *", start_date="2026-03-02", end_date="2026-03-09"),
             {
                 "cron": [
-                    "cron '0 0 9 * * *' has 6 fields; use exactly 5 (minute hour day-of-month month "
-                    "day-of-week): seconds, years and @-macros are not supported"
-                ]
+                    (
+                        "Cron: “0 0 9 * * *” has 6 fields, not five. Five fields: minute (0-59), hour (0-23),"
+                        " day of the month (1-31), month (1-12) and day of the week (0-7, 0 and 7 are "
+                        "Sunday), e.g. 0 9 * * 1-5 for 09:00 on weekdays. Seconds, years and shortcuts such "
+                        "as @daily are not supported."
+                    ),
+                ],
             },
             id="cron-with-seconds",
         ),
@@ -444,9 +499,13 @@ def recurring_until(days: int, *, kind: str = "recurring", zone: str = BERLIN) -
             spec(kind="cron", cron="0 0 9 * * * 2026", start_date="2026-03-02", end_date="2026-03-09"),
             {
                 "cron": [
-                    "cron '0 0 9 * * * 2026' has 7 fields; use exactly 5 (minute hour day-of-month month "
-                    "day-of-week): seconds, years and @-macros are not supported"
-                ]
+                    (
+                        "Cron: “0 0 9 * * * 2026” has 7 fields, not five. Five fields: minute (0-59), hour "
+                        "(0-23), day of the month (1-31), month (1-12) and day of the week (0-7, 0 and 7 are "
+                        "Sunday), e.g. 0 9 * * 1-5 for 09:00 on weekdays. Seconds, years and shortcuts such "
+                        "as @daily are not supported."
+                    ),
+                ],
             },
             id="cron-with-seconds-and-year",
         ),
@@ -454,9 +513,13 @@ def recurring_until(days: int, *, kind: str = "recurring", zone: str = BERLIN) -
             spec(kind="cron", cron="@daily", start_date="2026-03-02", end_date="2026-03-09"),
             {
                 "cron": [
-                    "cron '@daily' has 1 field; use exactly 5 (minute hour day-of-month month "
-                    "day-of-week): seconds, years and @-macros are not supported"
-                ]
+                    (
+                        "Cron: “@daily” has 1 field, not five. Five fields: minute (0-59), hour (0-23), day "
+                        "of the month (1-31), month (1-12) and day of the week (0-7, 0 and 7 are Sunday), "
+                        "e.g. 0 9 * * 1-5 for 09:00 on weekdays. Seconds, years and shortcuts such as @daily "
+                        "are not supported."
+                    ),
+                ],
             },
             id="cron-macro",
         ),
@@ -464,8 +527,11 @@ def recurring_until(days: int, *, kind: str = "recurring", zone: str = BERLIN) -
             spec(kind="cron", cron="H 9 * * *", start_date="2026-03-02", end_date="2026-03-09"),
             {
                 "cron": [
-                    "cron 'H 9 * * *' has minute field 'H', which uses characters cron does not allow there"
-                ]
+                    (
+                        "Cron: the minute field “H” uses characters cron does not allow there; use numbers, "
+                        "*, commas, ranges such as 1-5 and steps such as */15."
+                    ),
+                ],
             },
             id="cron-jenkins-hash",
         ),
@@ -473,9 +539,8 @@ def recurring_until(days: int, *, kind: str = "recurring", zone: str = BERLIN) -
             spec(kind="cron", cron="61 9 * * *", start_date="2026-03-02", end_date="2026-03-09"),
             {
                 "cron": [
-                    "cron '61 9 * * *' is not a valid cron expression: [61 9 * * *] is not acceptable, "
-                    "out of range"
-                ]
+                    "Cron: 61 is not a minute; the first field, the minute, runs from 0 to 59.",
+                ],
             },
             id="cron-minute-out-of-range",
         ),
@@ -493,9 +558,11 @@ def recurring_until(days: int, *, kind: str = "recurring", zone: str = BERLIN) -
             spec(kind="cron", cron="0 0 30 2 *", start_date="2026-03-02", end_date="2026-08-29"),
             {
                 "schedule": [
-                    "the schedule has no occurrence left between now and 24:00 on end_date 2026-08-29 (UTC); "
-                    "it would never send"
-                ]
+                    (
+                        "When: this schedule has no occurrence between From 2026-03-02 and the end of Until "
+                        "2026-08-29 (UTC); it would never send. Check the days and times it repeats on."
+                    ),
+                ],
             },
             id="cron-that-never-fires",
         ),
@@ -503,10 +570,10 @@ def recurring_until(days: int, *, kind: str = "recurring", zone: str = BERLIN) -
             spec(kind="cron", cron="0 9 * * *"),
             {
                 "start_date": [
-                    "start_date is required when kind is 'cron'; the recurrence runs from 00:00 on start_date"
+                    "From: a repeating campaign needs the first day it may send (from 00:00).",
                 ],
                 "end_date": [
-                    "end_date is required when kind is 'cron'; the recurrence runs until 24:00 on end_date"
+                    "Until: a repeating campaign needs the last day it may send (until 24:00).",
                 ],
             },
             id="cron-without-period",
@@ -543,7 +610,10 @@ def test_the_recurrence_limit_follows_the_setting(now: datetime, settings) -> No
     settings.CRIER_MAX_RECURRENCE_DAYS = 30
     assert validate(recurring_until(30), now=now) == {}
     assert validate(recurring_until(31), now=now) == {
-        "end_date": ["end_date 2026-04-02 is 31 days away; a recurrence may end at most 30 days from today"]
+        "end_date": [
+            "Until: 2026-04-02 is 31 days from today; a campaign may repeat until at most 30 days "
+            "from today, 2026-04-01."
+        ]
     }
 
 

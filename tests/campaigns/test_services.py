@@ -122,7 +122,7 @@ def test_creating_with_bad_values_names_each_field(marketer, sale_template):
     errors = caught.value.message_dict
     assert {"priority", "test_uids", "timezone"} <= set(errors)
     assert "6 ids" in errors["test_uids"][0]
-    assert "'Mars/Olympus'" in errors["timezone"][0]
+    assert "“Mars/Olympus” is not a time zone" in errors["timezone"][0]
 
 
 def test_creating_needs_the_add_permission(reviewer, sale_template):

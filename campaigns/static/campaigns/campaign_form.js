@@ -153,9 +153,14 @@
       list.append(element("li", {}, data.kind === "now" ? "as soon as approved" : "none"));
     }
     box.append(list);
-    if (errors.length) {
+    // A message the page already shows by its field (after a failed save) is not repeated.
+    const shown = new Set(
+      Array.from(document.querySelectorAll(".form-row .errorlist li"), (item) => item.textContent.trim())
+    );
+    const fresh = errors.flatMap(([, messages]) => messages).filter((message) => !shown.has(message));
+    if (fresh.length) {
       const problems = element("ul", { class: "errorlist" });
-      errors.forEach(([field, messages]) => messages.forEach((message) => problems.append(element("li", {}, message))));
+      fresh.forEach((message) => problems.append(element("li", {}, message)));
       box.append(problems);
     }
     const notes = (data.notes || []).filter((note) => note !== "sent as soon as it is approved");
@@ -204,6 +209,32 @@
     if (mine === sized) target.textContent = text;
   }
 
+  // --- time zone: a filter over the select (common zones first, then by area) ---------------
+
+  // Typing "berl" or "shang" leaves only the matching zones; the chosen one always stays.
+  function addZoneFilter() {
+    const select = byId("id_timezone");
+    if (!select || byId("id_timezone_filter")) return;
+    const filter = element("input", {
+      type: "search", id: "id_timezone_filter", class: "vTextField zone-filter",
+      placeholder: select.dataset.filterPlaceholder || "Filter time zones", "aria-controls": "id_timezone",
+      "aria-label": select.dataset.filterPlaceholder || "Filter time zones",
+    });
+    select.before(filter);
+    filter.addEventListener("input", () => {
+      const words = filter.value.trim().toLowerCase().replace(/\s+/g, "_");
+      select.querySelectorAll("option").forEach((option) => {
+        option.hidden = Boolean(words) && !option.selected && !option.value.toLowerCase().includes(words);
+      });
+      select.querySelectorAll("optgroup").forEach((group) => {
+        group.hidden = !Array.from(group.children).some((option) => !option.hidden);
+      });
+      const first = select.querySelector("option:not([hidden])");
+      select.size = words ? Math.min(8, Math.max(2, select.querySelectorAll("option:not([hidden])").length)) : 0;
+      if (words && first && select.selectedOptions[0] && select.selectedOptions[0].hidden) first.selected = true;
+    });
+  }
+
   function start() {
     const script = byId("campaign-form-config");
     if (!script) return; // the campaign is read-only here
@@ -231,7 +262,12 @@
       if (typed && schedule.inputs.includes(event.target.name)) soon();
     });
     showKind();
+    addZoneFilter();
     refreshOccurrences(config);
+    // After a failed save the form comes back bound to what was posted: ask for the size of
+    // the audience now selected rather than trust text drawn for another state.
+    const audience = byId("id_audience");
+    if (audience && audience.value) refreshSize(config);
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);

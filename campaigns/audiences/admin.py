@@ -264,8 +264,8 @@ class RecipientAdminBase(admin.ModelAdmin):
                     self.message_user(
                         request,
                         _(
-                            "Imported recipients: %(created)s created, %(updated)s updated, "
-                            "%(invalid)s rows refused, %(warnings)s warnings."
+                            "Imported recipients. Created: %(created)s; updated: %(updated)s; "
+                            "rows refused: %(invalid)s; rows to check: %(warnings)s."
                         )
                         % {
                             "created": report.created,
@@ -444,15 +444,15 @@ class AudienceAdminBase(admin.ModelAdmin):
                     }
                     if suppressed:
                         text = _(
-                            "Imported into the suppression list of %(audience)s: %(created)s added, "
-                            "%(updated)s already listed, %(removed)s removed, %(invalid)s rows refused, "
-                            "%(warnings)s warnings."
+                            "Imported into the suppression list of %(audience)s. Added: %(created)s; "
+                            "already listed: %(updated)s; removed: %(removed)s; rows refused: "
+                            "%(invalid)s; rows to check: %(warnings)s."
                         )
                     else:
                         text = _(
-                            "Imported into the member list of %(audience)s: %(created)s added, "
-                            "%(updated)s already listed, %(removed)s removed, %(invalid)s rows refused, "
-                            "%(warnings)s warnings."
+                            "Imported into the member list of %(audience)s. Added: %(created)s; "
+                            "already listed: %(updated)s; removed: %(removed)s; rows refused: "
+                            "%(invalid)s; rows to check: %(warnings)s."
                         )
                     self.message_user(
                         request,

@@ -10,8 +10,7 @@ which refuses the whole file before any row. What a row means is the importer's 
 CSV records carry where they came from (``Source``): the row number as a spreadsheet shows
 it (the header is row 1, a blank line is a row, a record whose quoted cell holds line
 breaks is one row), the file lines it spans and its raw text, shortened and escaped, so a
-report can show what a refused row said. The quoting rule (README, "Recipients and
-audiences", "What an upload reports"):
+report can show what a refused row said. The quoting rule (docs/csv-uploads.md):
 
 * Quotes are read strictly (``csv`` with ``strict=True``): text after a closing quote, and
   a quote still open at the end of the file, refuse that record with every line it took,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import tracemalloc
 
 import pytest
 from rest_framework.test import APIClient
@@ -117,7 +118,9 @@ def test_an_address_holding_a_line_break_is_refused():
 def test_a_member_list_row_spanning_lines_is_imported_with_a_warning_when_its_id_is_fine():
     audience = audience_create(actor=None, name="Beta", kind="users")
     data = 'user_id,note\nu1,"called\ntwice"\nu2,ok\n'
-    report = audience_import_members(actor=None, audience=audience, external_ids=parse_member_lines(csv(data)))
+    report = audience_import_members(
+        actor=None, audience=audience, external_ids=parse_member_lines(csv(data))
+    )
     assert report.created == 2 and report.invalid == 0
     assert [(w.row, w.lines) for w in report.warnings] == [(2, (2, 3))]
     # The second row is row 3 of a spreadsheet although it is line 4 of the file.
@@ -241,3 +244,21 @@ def test_the_bulk_api_reports_rows_lines_raw_text_and_warnings_as_json(marketer)
     )
     assert response.status_code == 200, response.data
     assert response.data["warnings"][0]["row"] == 2 and response.data["created"] == 1
+
+
+def _parse_peak(lines: int) -> int:
+    data = "external_id,tags\n" + "".join(f'u{i},"vip;new"\n' for i in range(lines))
+    stream = csv(data)
+    tracemalloc.start()
+    try:
+        count = sum(1 for _ in parse_csv(stream))
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert count == lines
+    return peak
+
+
+def test_parsing_keeps_flat_memory_however_many_rows_it_reads_with_their_sources():
+    small, large = _parse_peak(5_000), _parse_peak(40_000)
+    assert large < small * 1.5 + 64 * 1024, (small, large)

@@ -61,3 +61,30 @@ def test_the_report_of_a_file_with_a_broken_quote_and_a_repeated_id_shows_both_a
     assert dict(Recipient.objects.values_list("external_id", "language")) == {"ada": "es", "bob": "en"}
     assert Recipient.objects.get(external_id="ada").tags == ["gold"]
     screenshot(page, f"csv_upload_imported_{scheme}")
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_a_member_list_with_a_repeated_id_and_a_broken_quote_is_reported_before_anything_is_listed(
+    page, login, live_server, screenshot, make_user, scheme
+):
+    from campaigns.audiences.services import audience_create
+    from campaigns.models import AudienceMember
+
+    make_user("marketer", "Marketing")
+    audience = audience_create(actor=None, name="Beta testers", kind="users")
+    page.emulate_media(color_scheme=scheme)
+    login(page, "marketer")
+    page.goto(f"{live_server.url}/admin/campaigns/audience/{audience.pk}/upload/")
+    members = 'user_id\nu1\nu2\nu1\n"u3\nu4\n'
+    page.set_input_files(
+        "input[name=file]", files=[{"name": "ids.csv", "mimeType": "text/csv", "buffer": members.encode()}]
+    )
+    page.click("input[name=_preview]")
+    page.locator("#upload-preview").wait_for()
+    assert "'u1' is also on row 2; the id is listed once" in page.locator(
+        "#upload-warnings tr[data-row='4']"
+    ).inner_text()
+    refused = page.locator("#upload-errors tr[data-row='5']")
+    assert "never closed" in refused.inner_text() and refused.locator("pre.raw").inner_text() == '"u3\nu4'
+    assert not AudienceMember.objects.exists()
+    screenshot(page, f"csv_upload_members_{scheme}")

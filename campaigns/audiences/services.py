@@ -38,7 +38,7 @@ from django.utils.translation import gettext as _
 
 from campaigns.audiences.history import audience_definition, record_audience_change, record_members_import
 from campaigns.audiences.parsing import MalformedRow
-from campaigns.audiences.recipients import ImportReport, sourced, unwrap
+from campaigns.audiences.reports import ImportReport, sourced, unwrap
 from campaigns.audiences.rules import address_is_credential, clean_tags, external_id_error
 from campaigns.audiences.seen import FirstSeen
 from campaigns.models import Audience, AudienceKind, AudienceMember, Recipient, RecipientTag

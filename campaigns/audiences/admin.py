@@ -20,6 +20,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
 
 from campaigns.audiences.forms import (
     AudienceForm,
@@ -33,12 +34,11 @@ from campaigns.audiences.forms import (
 from campaigns.audiences.parsing import MalformedRow, parse_csv, parse_member_lines
 from campaigns.audiences.recipients import (
     ImportReport,
-    recipient_clean_row,
     recipient_create,
     recipient_update,
     recipients_bulk_upsert,
 )
-from campaigns.audiences.rules import credential_address_kinds, external_id_error, masked_addresses
+from campaigns.audiences.rules import credential_address_kinds, masked_addresses
 from campaigns.audiences.services import (
     audience_create,
     audience_import_members,
@@ -74,9 +74,9 @@ def _run_upload(
             discard_staged(request, token)
             return {"report": report, "imported": True}
         with open(staged, "rb") as stream:
-            rows = preview(stream)
-        with open(staged, "rb") as stream:
             report = run(stream, True)
+        with open(staged, "rb") as stream:
+            rows = _with_problems(preview(stream), report)
     except ValidationError as exc:
         discard_staged(request, token)
         form.add_error(None, exc.messages)
@@ -84,11 +84,47 @@ def _run_upload(
     return {"report": report, "preview_rows": rows, "token": token}
 
 
+def _with_problems(rows: list[dict[str, Any]], report: ImportReport) -> list[dict[str, Any]]:
+    """Give each preview row the errors and warnings the dry run reported for its row number,
+    so the preview and the report say the same (one path: the importer's)."""
+    if not rows:
+        return rows
+    last = max(item["number"] for item in rows)
+    errors: dict[int, list[str]] = {}
+    warnings: dict[int, list[str]] = {}
+    for found, into in ((report.errors, errors), (report.warnings, warnings)):
+        for problem in found:
+            if problem.row <= last:
+                into.setdefault(problem.row, []).append(problem.message)
+    for item in rows:
+        item["errors"] = errors.get(item["number"], [])
+        item["warnings"] = warnings.get(item["number"], [])
+    return rows
+
+
+def _preview_item(item: Any, count: int, cells: Callable[[Any], list[str]]) -> dict[str, Any]:
+    """Return one preview row: the cells of a parsed record, or the raw text of a refused one."""
+    source = getattr(item, "source", None)
+    shown: dict[str, Any] = {
+        "number": source.row if source else count,
+        "lines": (source.first_line, source.last_line)
+        if source and source.last_line > source.first_line
+        else None,
+    }
+    if isinstance(item, MalformedRow):
+        shown["raw"] = source.raw if source else ""
+    else:
+        shown["cells"] = cells(item.value)
+    return shown
+
+
 def _report_context(context: dict[str, Any]) -> dict[str, Any]:
     report = context.get("report")
     if report is not None:
         context["shown_errors"] = report.errors[:SHOWN_ERRORS]
         context["hidden_errors"] = report.error_count - len(context["shown_errors"])
+        context["shown_warnings"] = report.warnings[:SHOWN_ERRORS]
+        context["hidden_warnings"] = report.warning_count - len(context["shown_warnings"])
     return context
 
 
@@ -227,9 +263,17 @@ class RecipientAdminBase(admin.ModelAdmin):
                     report = context["report"]
                     self.message_user(
                         request,
-                        f"Imported recipients: {report.created} created, {report.updated} updated, "
-                        f"{report.invalid} rows refused.",
-                        messages.SUCCESS if not report.invalid else messages.WARNING,
+                        _(
+                            "Imported recipients. Created: %(created)s; updated: %(updated)s; "
+                            "rows refused: %(invalid)s; rows to check: %(warnings)s."
+                        )
+                        % {
+                            "created": report.created,
+                            "updated": report.updated,
+                            "invalid": report.invalid,
+                            "warnings": report.warning_count,
+                        },
+                        messages.WARNING if report.invalid or report.warning_count else messages.SUCCESS,
                     )
         else:
             form = RecipientCsvUploadForm()
@@ -245,21 +289,19 @@ class RecipientAdminBase(admin.ModelAdmin):
 
     @staticmethod
     def _preview(stream: IO[bytes]) -> list[dict[str, Any]]:
+        def cells(row: dict[str, Any]) -> list[str]:
+            addresses = masked_addresses(row.get("addresses"))
+            return [
+                row.get("external_id", ""),
+                row.get("language", _("(kept)")),
+                ", ".join(row["tags"]) if "tags" in row else _("(kept)"),
+                "; ".join(f"{kind}: {value}" for kind, value in sorted(addresses.items())) or _("(kept)"),
+            ]
+
         rows = []
-        for number, row in enumerate(parse_csv(stream), start=1):
-            if isinstance(row, MalformedRow):
-                rows.append({"number": number, "cells": [""] * 4, "errors": [row.message]})
-            else:
-                _clean, errors = recipient_clean_row(row, row_number=number)
-                addresses = masked_addresses(row.get("addresses"))
-                cells = [
-                    row.get("external_id", ""),
-                    row.get("language", "(kept)"),
-                    ", ".join(row["tags"]) if "tags" in row else "(kept)",
-                    "; ".join(f"{kind}: {value}" for kind, value in sorted(addresses.items())) or "(kept)",
-                ]
-                rows.append({"number": number, "cells": cells, "errors": [e.message for e in errors]})
-            if number >= PREVIEW_ROWS:
+        for count, item in enumerate(parse_csv(stream), start=1):
+            rows.append(_preview_item(item, count, cells))
+            if count >= PREVIEW_ROWS:
                 break
         return rows
 
@@ -392,12 +434,30 @@ class AudienceAdminBase(admin.ModelAdmin):
                 )
                 if context.get("imported"):
                     report = context["report"]
+                    values = {
+                        "audience": audience.name,
+                        "created": report.created,
+                        "updated": report.updated,
+                        "removed": report.removed,
+                        "invalid": report.invalid,
+                        "warnings": report.warning_count,
+                    }
+                    if suppressed:
+                        text = _(
+                            "Imported into the suppression list of %(audience)s. Added: %(created)s; "
+                            "already listed: %(updated)s; removed: %(removed)s; rows refused: "
+                            "%(invalid)s; rows to check: %(warnings)s."
+                        )
+                    else:
+                        text = _(
+                            "Imported into the member list of %(audience)s. Added: %(created)s; "
+                            "already listed: %(updated)s; removed: %(removed)s; rows refused: "
+                            "%(invalid)s; rows to check: %(warnings)s."
+                        )
                     self.message_user(
                         request,
-                        f"Imported into {'the suppression list' if suppressed else 'the member list'} of "
-                        f"{audience.name}: {report.created} added, {report.updated} already listed, "
-                        f"{report.removed} removed, {report.invalid} rows refused.",
-                        messages.SUCCESS if not report.invalid else messages.WARNING,
+                        text % values,
+                        messages.WARNING if report.invalid or report.warning_count else messages.SUCCESS,
                     )
         else:
             form = MemberCsvUploadForm()
@@ -417,12 +477,8 @@ class AudienceAdminBase(admin.ModelAdmin):
     @staticmethod
     def _preview(stream: IO[bytes]) -> list[dict[str, Any]]:
         rows = []
-        for number, value in enumerate(parse_member_lines(stream), start=1):
-            if isinstance(value, MalformedRow):
-                rows.append({"number": number, "cells": [""], "errors": [value.message]})
-            else:
-                message = external_id_error(value)
-                rows.append({"number": number, "cells": [value], "errors": [message] if message else []})
-            if number >= PREVIEW_ROWS:
+        for count, item in enumerate(parse_member_lines(stream), start=1):
+            rows.append(_preview_item(item, count, lambda value: [value]))
+            if count >= PREVIEW_ROWS:
                 break
         return rows

@@ -8,8 +8,11 @@ responses show their last four characters.
 ``POST /api/v1/recipients/bulk/``: upsert by external id from a JSON array, JSON Lines
 (``application/json``, ``application/x-ndjson``) or CSV (``text/csv``), streamed — the
 body is never loaded whole. Answers 200 with ``{"created", "updated", "errors": [{"row",
-"field", "message"}], …}``: good rows are imported, bad rows reported (see
-``campaigns.audiences.recipients``); ``?dry_run=true`` only validates and counts.
+"field", "message", "lines", "raw"}], "warnings": […], …}``: good rows are imported, bad
+rows reported, rows worth a look (a repeated id, a quoted cell spanning lines) warned of;
+a CSV row is numbered as a spreadsheet shows it, with its lines and raw text
+(docs/csv-uploads.md, ``campaigns.audiences.recipients``); ``?dry_run=true`` only
+validates and counts.
 
 ``/api/v1/audiences/``: ``{"name", "kind", "user_ids", "tags", "segment",
 "suppressed_ids"}``. Responses never inline the member lists: they carry
@@ -147,10 +150,28 @@ def _body(request: Request) -> tuple[str, IO[bytes]]:
 
 class ImportErrorSerializer(serializers.Serializer):
     row = serializers.IntegerField(
-        help_text="1-based number of the row in the body (CSV: not counting the header)."
+        help_text=(
+            "CSV: the row as a spreadsheet numbers it (the header, or a member list's first line, "
+            "is row 1; a record whose quoted cell spans lines is one row). JSON: the 1-based "
+            "position of the element. See docs/csv-uploads.md."
+        )
     )
-    field = serializers.CharField()
+    field = serializers.CharField(help_text='The field, "row" for the whole row, "file" for the file.')
     message = serializers.CharField()
+    lines = serializers.ListField(
+        child=serializers.IntegerField(),
+        min_length=2,
+        max_length=2,
+        required=False,
+        help_text="CSV only: the first and last line of the file the row spans.",
+    )
+    raw = serializers.CharField(
+        required=False,
+        help_text=(
+            "CSV only: the row as written, at most 200 characters, line breaks kept and other "
+            "control characters escaped."
+        ),
+    )
 
 
 class ImportReportSerializer(serializers.Serializer):
@@ -161,8 +182,17 @@ class ImportReportSerializer(serializers.Serializer):
     invalid = serializers.IntegerField()
     error_count = serializers.IntegerField()
     errors_truncated = serializers.BooleanField()
+    warning_count = serializers.IntegerField()
+    warnings_truncated = serializers.BooleanField()
     dry_run = serializers.BooleanField()
-    errors = ImportErrorSerializer(many=True)
+    errors = ImportErrorSerializer(many=True, help_text="Refused rows (not imported).")
+    warnings = ImportErrorSerializer(
+        many=True,
+        help_text=(
+            "Rows imported but worth a look: an id repeated in the body (naming its first row), "
+            "a quoted cell spanning lines."
+        ),
+    )
 
 
 # --- recipients --------------------------------------------------------------------------

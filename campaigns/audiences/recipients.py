@@ -30,11 +30,12 @@ Callers pass ``actor`` (the user, or None where no user acts: the demo seeding).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from campaigns.audiences.history import (
     ImportTally,
@@ -43,77 +44,22 @@ from campaigns.audiences.history import (
     record_recipient_import,
 )
 from campaigns.audiences.parsing import MalformedRow
+from campaigns.audiences.reports import (  # noqa: F401  (ImportReport, RowError: imported from here too)
+    MAX_REPORTED_ERRORS,
+    ImportReport,
+    RowError,
+    sourced,
+    unwrap,
+)
 from campaigns.audiences.rules import ADDRESS_MAX_LENGTH, address_error, clean_tags, external_id_error
+from campaigns.audiences.seen import FirstSeen
 from campaigns.models import Recipient, RecipientTag
 from providers.registry import PROVIDERS
 from templates_registry.languages import normalize_language
 
 DEFAULT_LANGUAGE = "en"
 MAX_TAGS_PER_RECIPIENT = 100
-# Errors kept in a report; beyond this only ``error_count`` grows, so a file of a million
-# bad rows cannot exhaust memory.
-MAX_REPORTED_ERRORS = 1000
-
 ROW_FIELDS = ("external_id", "language", "tags", "addresses")
-
-
-# --- reports -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RowError:
-    """Why one row of an import was refused: its 1-based number, the field and the rule."""
-
-    row: int
-    field: str
-    message: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"row": self.row, "field": self.field, "message": self.message}
-
-
-@dataclass
-class ImportReport:
-    """What an import did. Rows are numbered from 1 in the order they were read.
-
-    ``created``/``updated`` count rows written (for audience members: ids newly listed /
-    already listed), ``removed`` ids dropped by a replacing import, ``invalid`` rows refused
-    (each has at least one entry in ``errors``, which keeps the first
-    ``MAX_REPORTED_ERRORS``; ``error_count`` counts them all).
-    """
-
-    rows: int = 0
-    created: int = 0
-    updated: int = 0
-    removed: int = 0
-    invalid: int = 0
-    error_count: int = 0
-    errors: list[RowError] = field(default_factory=list)
-    dry_run: bool = False
-
-    def add_errors(self, errors: Sequence[RowError]) -> None:
-        self.invalid += 1
-        self.error_count += len(errors)
-        room = MAX_REPORTED_ERRORS - len(self.errors)
-        if room > 0:
-            self.errors.extend(errors[:room])
-
-    @property
-    def errors_truncated(self) -> bool:
-        return self.error_count > len(self.errors)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "rows": self.rows,
-            "created": self.created,
-            "updated": self.updated,
-            "removed": self.removed,
-            "invalid": self.invalid,
-            "error_count": self.error_count,
-            "errors_truncated": self.errors_truncated,
-            "dry_run": self.dry_run,
-            "errors": [e.as_dict() for e in self.errors],
-        }
 
 
 # --- rows ---------------------------------------------------------------------------
@@ -217,6 +163,11 @@ def _clean_addresses(raw: Any) -> tuple[dict[str, str | None], list[str]]:
             addresses[kind] = None
         elif not isinstance(address, str):
             errors.append(f"addresses.{kind} {address!r} must be a string")
+        elif not address.isprintable():
+            errors.append(
+                f"addresses.{kind} {address!r} holds a line break or another control character; "
+                "an address is one line of text"
+            )
         elif len(address) > ADDRESS_MAX_LENGTH:
             errors.append(
                 f"addresses.{kind} is {len(address)} characters; an address is at most {ADDRESS_MAX_LENGTH}"
@@ -268,9 +219,16 @@ def _sync_tags(tags_by_recipient: Mapping[int, Sequence[str]]) -> None:
 # --- bulk upsert ----------------------------------------------------------------------
 
 
-def _write_batch(batch: dict[str, CleanRow], repeats: int, report: ImportReport, tally: ImportTally) -> None:
+def _write_batch(
+    batch: dict[str, CleanRow],
+    repeats: int,
+    report: ImportReport,
+    tally: ImportTally,
+    earlier: set[str] | frozenset[str] = frozenset(),
+) -> None:
     """Upsert one batch of distinct external ids and their tag rows, in one transaction;
-    count in ``tally`` what each row changed."""
+    count in ``tally`` what each row changed. ``earlier`` are ids of this batch that an
+    earlier batch of the same input held (updates, even in a dry run that wrote nothing)."""
     ids = list(batch)
     with transaction.atomic():
         stored = {
@@ -279,8 +237,9 @@ def _write_batch(batch: dict[str, CleanRow], repeats: int, report: ImportReport,
                 external_id__in=ids
             ).values_list("external_id", "language", "tags", "addresses")
         }
-        report.updated += len(stored) + repeats
-        report.created += len(ids) - len(stored)
+        new = len(ids) - len(stored) - len(earlier - stored.keys())
+        report.updated += len(ids) - new + repeats
+        report.created += new
         if report.dry_run:
             return
         objs = []
@@ -321,10 +280,13 @@ def recipients_bulk_upsert(
     recipient and tag rows together), so memory does not grow with the number of rows.
 
     A file with some bad rows imports its good rows: every bad row is refused whole — never
-    half-written — and listed in the report with its number, field and rule. Callers who
-    want all-or-nothing run a ``dry_run`` first (validates and counts, writes nothing), as
-    the admin upload page does. Within the input, a later row for the same external id
-    applies on top of the earlier one (counted as an update). See the module docstring for
+    half-written — and listed in the report with its number, field and rule (and, for a
+    file, its lines and raw text). Callers who want all-or-nothing run a ``dry_run`` first
+    (validates and counts, writes nothing), as the admin upload page does. Within the
+    input, a later row for the same external id applies on top of the earlier one (counted
+    as an update) and is reported as a warning naming both rows; repeats are found across
+    the whole input in bounded memory (``campaigns.audiences.seen``), so a dry run counts
+    them as the import will. See the module docstring for
     what each field of a row means. An import that writes (not a dry run) is one audit
     event by ``actor``, recorded after its last batch.
     """
@@ -333,28 +295,38 @@ def recipients_bulk_upsert(
     report = ImportReport(dry_run=dry_run)
     tally = ImportTally()
     batch: dict[str, CleanRow] = {}
+    earlier: set[str] = set()
     repeats = 0
-    for number, row in enumerate(rows, start=1):
-        report.rows = number
-        if isinstance(row, MalformedRow):
-            report.add_errors([RowError(number, row.field, row.message)])
-            continue
-        clean, errors = recipient_clean_row(row, row_number=number)
-        if clean is None:
-            report.add_errors(errors)
-            continue
-        tally.add_row(asdict(clean))
-        earlier = batch.get(clean.external_id)
-        if earlier is not None:
-            batch[clean.external_id] = earlier.then(clean)
-            repeats += 1
-            continue
-        batch[clean.external_id] = clean
-        if len(batch) >= batch_size:
-            _write_batch(batch, repeats, report, tally)
-            batch, repeats = {}, 0
-    if batch:
-        _write_batch(batch, repeats, report, tally)
+    applies = _("this row applies on top of the earlier one")
+    with FirstSeen() as seen:
+        for position, item in enumerate(rows, start=1):
+            number, row, source, notices = unwrap(position, item)
+            report.rows = position
+            report.add_notices(source, number, notices)
+            if isinstance(row, MalformedRow):
+                report.add_errors([sourced(source, number, row.field, row.message)])
+                continue
+            clean, errors = recipient_clean_row(row, row_number=number)
+            if clean is None:
+                report.add_errors([sourced(source, number, e.field, e.message) for e in errors])
+                continue
+            tally.add_row(asdict(clean))
+            first = seen.first_row(clean.external_id, number)
+            if first is not None:
+                report.add_repeat(source, number, clean.external_id, first, applies)
+            before = batch.get(clean.external_id)
+            if before is not None:
+                batch[clean.external_id] = before.then(clean)
+                repeats += 1
+                continue
+            if first is not None:
+                earlier.add(clean.external_id)  # in an earlier batch: applied on top of what it wrote
+            batch[clean.external_id] = clean
+            if len(batch) >= batch_size:
+                _write_batch(batch, repeats, report, tally, earlier)
+                batch, repeats, earlier = {}, 0, set()
+        if batch:
+            _write_batch(batch, repeats, report, tally, earlier)
     if not dry_run:
         record_recipient_import(report=report, tally=tally, actor=actor)
     return report

@@ -34,11 +34,13 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from campaigns.audiences.history import audience_definition, record_audience_change, record_members_import
 from campaigns.audiences.parsing import MalformedRow
-from campaigns.audiences.recipients import ImportReport, RowError
+from campaigns.audiences.reports import ImportReport, sourced, unwrap
 from campaigns.audiences.rules import address_is_credential, clean_tags, external_id_error
+from campaigns.audiences.seen import FirstSeen
 from campaigns.models import Audience, AudienceKind, AudienceMember, Recipient, RecipientTag
 from providers.base import Limits
 from providers.registry import PROVIDERS, provider_class
@@ -302,14 +304,15 @@ def audience_import_members(
 
     ``created`` counts ids newly listed, ``updated`` ids already listed (left as they
     were; a repeated id counts here too), ``removed`` ids a replacing import dropped. Bad
-    ids are refused one by one and reported by 1-based position; the good ones are
+    ids are refused one by one and reported by row (a file's row as a spreadsheet numbers
+    it, with its lines and raw text; else the 1-based position); the good ones are
     imported (run with ``dry_run`` first for all-or-nothing, as the admin does). A
     replacing import runs in one transaction, so readers see the old list or the new one,
-    never a mix; memory stays flat in the number of ids either way. Repeats are found
-    within a batch of ``batch_size`` ids and, when writing, against what earlier batches
-    wrote; a dry run cannot see the latter, so it counts an id repeated further apart
-    twice. An import that writes (not a dry run) is one audit event by ``actor`` with its
-    counts and the sha256 of the ids imported.
+    never a mix; memory stays flat in the number of ids either way. An id repeated anywhere
+    in the input is listed once and reported as a warning naming both rows (found in
+    bounded memory by ``campaigns.audiences.seen``, so a dry run counts repeats as the
+    import will). An import that writes (not a dry run) is one audit event by ``actor``
+    with its counts and the sha256 of the ids imported.
     """
     report, digest = _import_members(
         audience=audience,
@@ -358,33 +361,37 @@ def _import_members(
                 or 0
             )
         batch: list[str] = []
-        seen: set[str] = set()
         repeats = kept_old = 0
-        for number, raw in enumerate(external_ids, start=1):
-            report.rows = number
-            if isinstance(raw, MalformedRow):
-                report.add_errors([RowError(number, raw.field, raw.message)])
-                continue
-            value = raw.strip() if isinstance(raw, str) else raw
-            if message := external_id_error(value):
-                report.add_errors([RowError(number, "external_id", message)])
-                continue
-            digest.update(value.encode() + b"\n")
-            if value in seen:
-                repeats += 1
-                continue
-            seen.add(value)
-            batch.append(value)
-            if len(batch) >= batch_size:
-                kept_old += _write_members(
-                    audience=audience,
-                    suppressed=suppressed,
-                    ids=batch,
-                    repeats=repeats,
-                    replace_before=replace_before,
-                    report=report,
-                )
-                batch, seen, repeats = [], set(), 0
+        listed_once = _("the id is listed once")
+        with FirstSeen() as seen:
+            for position, item in enumerate(external_ids, start=1):
+                number, raw, source, notices = unwrap(position, item)
+                report.rows = position
+                report.add_notices(source, number, notices)
+                if isinstance(raw, MalformedRow):
+                    report.add_errors([sourced(source, number, raw.field, raw.message)])
+                    continue
+                value = raw.strip() if isinstance(raw, str) else raw
+                if message := external_id_error(value):
+                    report.add_errors([sourced(source, number, "external_id", message)])
+                    continue
+                digest.update(value.encode() + b"\n")
+                first = seen.first_row(value, number)
+                if first is not None:
+                    report.add_repeat(source, number, value, first, listed_once)
+                    repeats += 1
+                    continue
+                batch.append(value)
+                if len(batch) >= batch_size:
+                    kept_old += _write_members(
+                        audience=audience,
+                        suppressed=suppressed,
+                        ids=batch,
+                        repeats=repeats,
+                        replace_before=replace_before,
+                        report=report,
+                    )
+                    batch, repeats = [], 0
         if batch or repeats:
             kept_old += _write_members(
                 audience=audience,

@@ -225,3 +225,59 @@ def test_view_only_staff_see_a_recipient_and_an_audience_read_only(make_user, gr
     assert "jiguang: j" in recipient_page
     assert "alipayplus: t" not in recipient_page  # an address that is a credential stays hidden
     assert "vip" in client.get(f"/admin/campaigns/audience/{audience.pk}/change/").content.decode()
+
+
+# --- the upload report tells the truth ------------------------------------------------------
+
+
+def test_the_preview_shows_broken_rows_as_written_and_repeated_ids_as_rows_to_check(browser):
+    data = (
+        "external_id,tags\n"
+        "u1,vip\n"
+        'u2,"new\n'  # the quote is never closed: it takes the rest of the file
+        "<b>u3</b>,gold\n"
+    )
+    response = browser.post(RECIPIENT_UPLOAD, {"file": csv_file(data), "_preview": "Preview"})
+    page = response.content.decode()
+    report = response.context["report"]
+    assert (report.created, report.invalid) == (1, 1)
+    assert [item["number"] for item in response.context["preview_rows"]] == [2, 3]
+    broken = response.context["preview_rows"][1]
+    assert broken["raw"] == 'u2,"new\n<b>u3</b>,gold' and broken["lines"] == (3, 4)
+    assert "the quote opened on line 3 is never closed" in broken["errors"][0]
+    assert "&lt;b&gt;u3&lt;/b&gt;,gold" in page and "<b>u3</b>" not in page  # escaped, shown
+    assert "lines 3–4" in page
+    assert not Recipient.objects.exists()
+
+    data = "external_id,tags\nu1,vip\nu1,gold\n"
+    response = browser.post(RECIPIENT_UPLOAD, {"file": csv_file(data), "_preview": "Preview"})
+    rows = response.context["preview_rows"]
+    assert rows[0]["warnings"] == [] and rows[1]["warnings"] == [
+        "'u1' is also on row 2; this row applies on top of the earlier one"
+    ]
+    page = response.content.decode()
+    assert 'id="upload-warnings"' in page and "Rows to check" in page
+    assert not Recipient.objects.exists()
+    response = browser.post(RECIPIENT_UPLOAD, {"token": token_of(response), "_import": "Import"})
+    assert Recipient.objects.get(external_id="u1").tags == ["gold"]
+    messages = [str(m) for m in response.context["messages"]]
+    assert (
+        "Imported recipients. Created: 1; updated: 1; rows refused: 0; rows to check: 1." in messages
+    )
+
+
+def test_the_member_preview_reports_a_repeated_id_instead_of_ok_twice(browser):
+    audience = audience_create(actor=None, name="Beta", kind="users")
+    url = f"/admin/campaigns/audience/{audience.pk}/upload/"
+    response = browser.post(
+        url, {"file": csv_file("user_id\nu1\nu2\nu1\n"), "target": "members", "_preview": "Preview"}
+    )
+    rows = response.context["preview_rows"]
+    assert [(r["number"], r["cells"], r["warnings"]) for r in rows] == [
+        (2, ["u1"], []),
+        (3, ["u2"], []),
+        (4, ["u1"], ["'u1' is also on row 2; the id is listed once"]),
+    ]
+    report = response.context["report"]
+    assert (report.created, report.updated, report.warning_count) == (2, 1, 1)
+    assert not AudienceMember.objects.exists()

@@ -201,7 +201,14 @@ def test_members_are_listed_page_by_page_and_streamed_in_as_csv_or_json(as_marke
     response = as_marketer.post(url, "user_id\nu2\nbad id\nu3\n", content_type="text/csv")
     assert response.status_code == 200, response.data
     assert (response.data["created"], response.data["invalid"]) == (2, 1)
-    assert response.data["errors"][0]["row"] == 2
+    # The row as a spreadsheet numbers it (the header is row 1), with its lines and raw text.
+    assert response.data["errors"][0] == {
+        "row": 3,
+        "field": "external_id",
+        "message": response.data["errors"][0]["message"],
+        "lines": [3, 3],
+        "raw": "bad id",
+    }
     response = as_marketer.post(
         f"{url}?replace=true", json.dumps(["u3", "u4"]), content_type="application/json"
     )

@@ -177,8 +177,8 @@ def test_the_suppression_list_is_imported_separately_from_the_member_list():
 
 def test_member_files_take_the_first_column_and_skip_a_header():
     data = b"external_id,name\nu1,Ann\n\nu2\n"
-    assert list(parse_member_lines(io.BytesIO(data))) == ["u1", "u2"]
-    assert list(parse_member_lines(io.StringIO("u9\nu8\n"))) == ["u9", "u8"]
+    assert [r.value for r in parse_member_lines(io.BytesIO(data))] == ["u1", "u2"]
+    assert [r.value for r in parse_member_lines(io.StringIO("u9\nu8\n"))] == ["u9", "u8"]
 
 
 # --- sizes ------------------------------------------------------------------------------

@@ -283,14 +283,17 @@ def test_csv_rows_split_tags_on_pipe_or_semicolon_and_read_address_columns():
         "u3,es\r\n"
     ).encode()
     rows = list(parse_csv(io.BytesIO(data)))
-    assert rows[0] == {
+    assert rows[0].value == {
         "external_id": "u1",
         "language": "en",
         "tags": ["vip", "new"],
         "addresses": {"alipayplus": "tok1"},
     }
-    assert rows[1] == {"external_id": "u2", "tags": ["a", "b"], "addresses": {"jiguang": "j2"}}
+    assert rows[1].value == {"external_id": "u2", "tags": ["a", "b"], "addresses": {"jiguang": "j2"}}
+    # Rows as a spreadsheet numbers them: the header is row 1 and the blank line is row 4.
+    assert [row.source.row for row in rows] == [2, 3, 5]
     assert isinstance(rows[2], MalformedRow) and "2 cells" in rows[2].message
+    assert rows[2].source.raw == "u3,es"
 
 
 def test_csv_with_an_unknown_column_or_no_external_id_is_refused_before_any_row():
@@ -304,7 +307,8 @@ def test_csv_import_end_to_end_reports_rows_by_number():
     data = "external_id,tags\nu1,vip\nbad id,vip\nu2,\n"
     report = recipients_bulk_upsert(actor=None, rows=parse_csv(io.StringIO(data)))
     assert (report.created, report.invalid) == (2, 1)
-    assert report.errors[0].row == 2
+    assert report.errors[0].row == 3  # the header is row 1, as in a spreadsheet
+    assert (report.errors[0].lines, report.errors[0].raw) == ((3, 3), "bad id,vip")
     assert Recipient.objects.get(external_id="u2").tags == []
 
 

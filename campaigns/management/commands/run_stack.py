@@ -16,6 +16,18 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+# Every login `seed_demo` creates (tests/campaigns/test_run_stack_banner.py checks that
+# each demo user in the database is listed here with a password that signs it in).
+DEMO_LOGINS = (
+    "  Demo logins (user / password):\n"
+    "    marketer / marketer-demo       (Marketing)\n"
+    "    reviewer / reviewer-demo       (Reviewers)\n"
+    "    reviewer2 / reviewer2-demo     (Reviewers)\n"
+    "    compliance / compliance-demo   (Reviewers + Compliance)\n"
+    "    operator / operator-demo       (Operators)\n"
+    "    admin / admin-demo             (superuser)\n"
+)
+
 
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
@@ -54,13 +66,7 @@ class Command(BaseCommand):
             self.stdout.write(
                 self.style.SUCCESS(f"\nCrier is running: http://{host}:{port}/admin/\n")
                 + f"  API:  http://{host}:{port}/api/v1/   docs: http://{host}:{port}/api/docs/\n"
-                + "  Demo logins (user / password):\n"
-                + "    marketer / marketer-demo       (Marketing)\n"
-                + "    reviewer / reviewer-demo       (Reviewers)\n"
-                + "    reviewer2 / reviewer2-demo     (Reviewers)\n"
-                + "    compliance / compliance-demo   (Reviewers + Compliance)\n"
-                + "    operator / operator-demo       (Operators)\n"
-                + "    admin / admin-demo             (superuser)\n"
+                + DEMO_LOGINS
                 + "  Ctrl-C stops web, worker and emulators.\n"
             )
             while all(p.poll() is None for p in procs.values()):

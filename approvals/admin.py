@@ -265,9 +265,9 @@ class ReviewedCampaignAdmin(CampaignAdmin):
     def transition_runs(self, request: HttpRequest, campaign: Campaign) -> dict[str, tuple[Callable, str]]:
         return {
             "submit": (lambda: campaign_submit(campaign=campaign, actor=request.user),
-                       "submitted for review"),
+                       _("%(campaign)s: submitted for review.")),
             "withdraw": (lambda: campaign_withdraw(campaign=campaign, actor=request.user),
-                         "withdrawn from review"),
+                         _("%(campaign)s: withdrawn from review.")),
             **super().transition_runs(request, campaign),
         }
 

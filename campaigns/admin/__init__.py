@@ -9,6 +9,8 @@ from django.db import models
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import path, reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from audit.admin import ReadOnlyAdminMixin
 from audit.models import AuditEvent
@@ -52,9 +54,10 @@ class AudienceAdmin(AudienceAdminBase):
 # The campaign's own transitions shown as buttons on the change page (approvals.admin adds
 # submit and withdraw; approve/reject live on its review page).
 BUTTON_LABELS = {
-    "preview": "Send preview to test uids",
-    "cancel": "Cancel campaign",
-    "recall": "Recall from users",  # campaigns.sending.recall: shown only where the provider can recall
+    "preview": gettext_lazy("Send preview to test uids"),
+    "cancel": gettext_lazy("Cancel campaign"),
+    # campaigns.sending.recall: shown only where the provider can recall
+    "recall": gettext_lazy("Recall from users"),
 }
 
 
@@ -63,8 +66,8 @@ class AuditEventInline(ReadOnlyAdminMixin, admin.TabularInline):
 
     model = AuditEvent
     fk_name = "campaign"
-    verbose_name = "audit event"
-    verbose_name_plural = "audit trail"
+    verbose_name = gettext_lazy("audit event")
+    verbose_name_plural = gettext_lazy("audit trail")
     extra = 0
     can_delete = False
     ordering = ["id"]
@@ -73,7 +76,7 @@ class AuditEventInline(ReadOnlyAdminMixin, admin.TabularInline):
     ]
     readonly_fields = fields
 
-    @admin.display(description="hash")
+    @admin.display(description=gettext_lazy("hash"))
     def short_hash(self, event: AuditEvent) -> str:
         return f"{event.hash[:12]}…"
 
@@ -105,18 +108,31 @@ class CampaignAdmin(CampaignListMixin, DashboardActionsMixin, CampaignPagesMixin
     search_fields = ["name"]
     list_select_related = ["provider_account", "created_by"]
     readonly_fields = [
-        "status", "submitted_hash", "approved_hash", "next_due_at", "created_by", "next_occurrences",
+        "status", "submitted_hash_shown", "approved_hash_shown", "next_due_at", "created_by",
+        "next_occurrences",
     ]
     inlines = [AuditEventInline]
     fieldsets = [
         (None, {"fields": ["name", "status", "template", "template_version", "provider_account",
                            "audience"]}),
-        ("Message", {"fields": ["language", "parameters", "path", "provider_options", "priority",
-                                "expired_seconds", "test_uids"]}),
-        ("Schedule", {"fields": ["schedule_kind", "timezone", "fixed_time", "circle_type", "circle_value",
-                                 "time", "start_date", "end_date", "cron", "next_occurrences"]}),
-        ("Approval", {"fields": ["submitted_hash", "approved_hash", "next_due_at", "created_by"]}),
+        (gettext_lazy("Message"), {"fields": ["language", "parameters", "path", "provider_options",
+                                              "priority", "expired_seconds", "test_uids"]}),
+        (gettext_lazy("Schedule"), {"fields": ["schedule_kind", "timezone", "fixed_time", "circle_type",
+                                               "circle_value", "time", "start_date", "end_date", "cron",
+                                               "next_occurrences"]}),
+        (gettext_lazy("Approval"), {"fields": ["submitted_hash_shown", "approved_hash_shown", "next_due_at",
+                                               "created_by"]}),
     ]
+
+    # The two hashes have no verbose_name on the model (a label change would be a migration):
+    # shown read-only under translatable labels instead.
+    @admin.display(description=gettext_lazy("submitted hash"))
+    def submitted_hash_shown(self, campaign: Campaign) -> str:
+        return campaign.submitted_hash or self.get_empty_value_display()
+
+    @admin.display(description=gettext_lazy("approved hash"))
+    def approved_hash_shown(self, campaign: Campaign) -> str:
+        return campaign.approved_hash or self.get_empty_value_display()
 
     # --- editing through the services -----------------------------------------------
 
@@ -234,18 +250,20 @@ class CampaignAdmin(CampaignListMixin, DashboardActionsMixin, CampaignPagesMixin
         return campaign
 
     def transition_runs(self, request: HttpRequest, campaign: Campaign) -> dict[str, tuple[Callable, str]]:
-        """Return, per button, the service call it makes and what the user is told after."""
+        """Return, per button, the service call it makes and what the user is told after
+        (a whole sentence with the placeholder %(campaign)s)."""
         reason = request.POST.get("reason", "")
         return {
             # The reason is posted outside a form: checked here, inside the caller's try
             # (providers/safe_json.py: a NUL is refused, never stored).
             "cancel": (lambda: campaign_cancel(
-                campaign=campaign, actor=request.user, reason=checked_text("reason", reason)), "cancelled"),
+                campaign=campaign, actor=request.user, reason=checked_text("reason", reason)),
+                _("%(campaign)s: cancelled.")),
             "preview": (lambda: campaign_preview(campaign=campaign, actor=request.user),
-                        "preview started: it goes to the test uids"),
+                        _("%(campaign)s: preview started: it goes to the test uids.")),
             "recall": (lambda: campaign_recall(
                 campaign=campaign, actor=request.user, reason=checked_text("reason", reason)),
-                       "recall sent to the provider (its answers are in the audit trail)"),
+                       _("%(campaign)s: recall sent to the provider (its answers are in the audit trail).")),
         }
 
     def transition_view(self, request: HttpRequest, object_id: str, action: str) -> HttpResponse:
@@ -263,7 +281,7 @@ class CampaignAdmin(CampaignListMixin, DashboardActionsMixin, CampaignPagesMixin
         except (PermissionDenied, ValidationError, CampaignTransitionError) as exc:
             self.message_user(request, error_text(exc), messages.ERROR)
         else:
-            self.message_user(request, f"{campaign}: {done}.", messages.SUCCESS)
+            self.message_user(request, done % {"campaign": campaign}, messages.SUCCESS)
         return redirect(back)
 
 
@@ -314,10 +332,19 @@ class DispatchAdmin(ReadOnlyAdminMixin, DispatchListMixin, admin.ModelAdmin):
                 self.message_user(request, error_text(exc), messages.ERROR)
                 return redirect("admin:campaigns_dispatch_changelist")
             sending_stop(actor=request.user, reason=reason)
-            messages.warning(request, "Sending is STOPPED on every worker; nothing goes out until resumed.")
+            messages.warning(
+                request, _("Sending is STOPPED on every worker; nothing goes out until resumed.")
+            )
         else:
             woken = sending_resume(actor=request.user)
-            messages.success(request, f"Sending resumed; {woken} pending dispatches continue.")
+            messages.success(
+                request,
+                ngettext(
+                    "Sending resumed; %(count)s pending dispatch continues.",
+                    "Sending resumed; %(count)s pending dispatches continue.",
+                    woken,
+                ) % {"count": woken},
+            )
         return redirect("admin:campaigns_dispatch_changelist")
 
 

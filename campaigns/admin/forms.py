@@ -160,12 +160,18 @@ def withdrawn_message(campaign: Campaign, status: str) -> str:
 class CampaignAdminForm(forms.ModelForm):
     """Write a campaign: template and its variables, account, audience, language, schedule, test uids."""
 
-    parameters = ParametersField(required=False, help_text="One value per variable of the template.")
+    parameters = ParametersField(
+        required=False, label=gettext_lazy("Parameters"),
+        help_text=gettext_lazy("One value per variable of the template."),
+    )
     language = forms.ChoiceField(
-        help_text="The campaign's language; recipients get their own language where the template has it."
+        label=gettext_lazy("Language"),
+        help_text=gettext_lazy(
+            "The campaign's language; recipients get their own language where the template has it."
+        ),
     )
     test_uids = ListField(
-        label="Test uids",
+        label=gettext_lazy("Test uids"),
         required=False,
         widget=forms.TextInput(attrs={"class": "vTextField", "placeholder": "u001, u002"}),
     )
@@ -305,14 +311,15 @@ class CampaignAdminForm(forms.ModelForm):
         if self.version is None:
             return ""
         info = _version_info(self.version)
-        variables = ", ".join(f"${{{name}}}" for name in info["variables"]) or "none"
+        variables = ", ".join(f"${{{name}}}" for name in info["variables"]) or _("none")
         return format_html(
-            "Version {} · languages {} · variables {}<br><q>{}</q> — {}",
-            info["version"],
-            ", ".join(info["languages"]),
-            variables,
-            info["title"],
-            info["body"],
+            _("Version {version} · languages {languages} · variables {variables}")
+            + "<br><q>{title}</q> — {body}",
+            version=info["version"],
+            languages=", ".join(info["languages"]),
+            variables=variables,
+            title=info["title"],
+            body=info["body"],
         )
 
     def _set_up_languages(self) -> None:

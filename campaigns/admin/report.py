@@ -26,8 +26,11 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from campaigns.admin.forms import audience_size_text
 from campaigns.admin.schedule_form import schedule_preview
@@ -170,7 +173,7 @@ def failing_codes(*, dispatch: Dispatch) -> list[dict[str, Any]]:
     )
     rows.extend(
         {
-            "outcome": "Retried (attempts)",
+            "outcome": _("Retried (attempts)"),
             "code": row["provider_code"] or "—",
             "count": row["n"],
             "meaning": row["message"] or "",
@@ -261,12 +264,15 @@ def dispatch_chart(*, dispatch: Dispatch, bars: int = CHART_BARS) -> Chart:
     order = ["delivered", "opted_out", "retry", "unknown", *failed, "failed:other"]
     colors = {**SERIES_COLORS, **{f"failed:{code}": FAILED_COLORS[i] for i, code in enumerate(top)}}
     names = {
-        "delivered": "Delivered",
-        "opted_out": "Opted out",
-        "retry": "Retried",
-        "unknown": "Unknown",
-        "failed:other": "Failed, other codes",
-        **{f"failed:{code}": f"Failed {code or '(no code)'}" for code in top},
+        "delivered": _("Delivered"),
+        "opted_out": _("Opted out"),
+        "retry": _("Retried"),
+        "unknown": _("Unknown"),
+        "failed:other": _("Failed, other codes"),
+        **{
+            f"failed:{code}": _("Failed %(code)s") % {"code": code} if code else _("Failed (no code)")
+            for code in top
+        },
     }
     used = [name for name in order if any(name in stack for stack in stacks)]
     chart.peak = max((sum(stack.values()) for stack in stacks), default=0)
@@ -290,7 +296,8 @@ def dispatch_chart(*, dispatch: Dispatch, bars: int = CHART_BARS) -> Chart:
                     "y": round(y, 2),
                     "height": round(height, 2),
                     "color": colors[name],
-                    "title": f"{at:%H:%M:%S} UTC: {n:,} {names[name].lower()}",
+                    "title": _("%(time)s UTC: %(count)s %(outcome)s")
+                    % {"time": f"{at:%H:%M:%S}", "count": f"{n:,}", "outcome": names[name].lower()},
                 }
             )
         bar_width = round(max(width - 1, 1), 2)
@@ -405,13 +412,13 @@ class CampaignPagesMixin:
             path("<path:object_id>/report/", view(self.report_view), name="campaigns_campaign_report"),
         ]
 
-    @admin.display(description="report")
+    @admin.display(description=gettext_lazy("report"))
     def report_link(self, campaign: Campaign) -> str:
         """Link a row of the campaign list to its report (no query per row)."""
         url = reverse("admin:campaigns_campaign_report", args=[campaign.pk])
-        return format_html('<a href="{}">report</a>', url)
+        return format_html('<a href="{}">{}</a>', url, _("report"))
 
-    @admin.display(description="Next occurrences")
+    @admin.display(description=gettext_lazy("Next occurrences"))
     def next_occurrences(self, campaign: Campaign | None) -> str:
         """Show the next five due times; the form's script redraws them as the schedule is edited."""
         moments = campaign_next_occurrences(campaign=campaign) if campaign is not None and campaign.pk else []
@@ -420,13 +427,16 @@ class CampaignPagesMixin:
             "",
             "<li>{} <span class='quiet'>({})</span></li>",
             (
-                (f"{m.astimezone(zone):%a %Y-%m-%d %H:%M}", f"{m.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC")
+                (
+                    date_format(m.astimezone(zone), _("D Y-m-d H:i")),
+                    f"{m.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC",
+                )
                 for m in moments
             ),
         )
         if not moments:
             now = campaign is not None and due_on_approval(campaign.schedule_kind)
-            items = format_html("<li>{}</li>", "as soon as approved" if now else "none yet")
+            items = format_html("<li>{}</li>", _("as soon as approved") if now else _("none yet"))
         return format_html('<div id="schedule-preview"><ol class="occurrences">{}</ol></div>', items)
 
     def _require_view(self, request: HttpRequest, obj: Campaign | None = None) -> None:
@@ -444,7 +454,7 @@ class CampaignPagesMixin:
             **report,
             "opts": self.model._meta,
             "original": campaign,
-            "title": f"Report: {campaign}",
+            "title": _("Report: %(campaign)s") % {"campaign": campaign},
         }
         return TemplateResponse(request, "admin/campaigns/campaign/report.html", context)
 
@@ -457,12 +467,14 @@ class CampaignPagesMixin:
             try:
                 start = dt.date.fromisoformat(raw)
             except ValueError:
-                self.message_user(request, f"start {raw!r} is not a date (YYYY-MM-DD); showing today")
+                self.message_user(
+                    request, _("start %(value)r is not a date (YYYY-MM-DD); showing today") % {"value": raw}
+                )
         context = {
             **self.admin_site.each_context(request),
             **calendar_page(start=start),
             "opts": self.model._meta,
-            "title": "Calendar",
+            "title": _("Calendar"),
         }
         return TemplateResponse(request, "admin/campaigns/campaign/calendar.html", context)
 

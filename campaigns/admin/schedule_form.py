@@ -19,6 +19,7 @@ from zoneinfo import available_timezones
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -116,15 +117,17 @@ def schedule_preview(data: Mapping[str, Any], *, now: dt.datetime | None = None,
     errors = {_FORM_FIELD.get(k, k): v for k, v in validate(spec, now=now).items()}
     result: dict[str, Any] = {"kind": kind, "occurrences": [], "errors": errors, "notes": notes(spec)}
     if rules is not None and rules.due_on_approval:
-        result["notes"] = ["sent as soon as it is approved", *result["notes"]]
+        result["notes"] = [_("sent as soon as it is approved"), *result["notes"]]
         return result
     if errors:
         return result
     zone = zone_or_none(spec.timezone) or dt.UTC
     result["occurrences"] = [
         {
-            "utc": moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            "local": moment.astimezone(zone).strftime("%a %Y-%m-%d %H:%M"),
+            # Django's date formats, in the language asked for: "Mon 2026-12-07 09:00" in
+            # English, "2026年12月7日 周一 09:00" in zh-Hans (README, "Languages").
+            "utc": moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),  # ISO digits: one form for all
+            "local": date_format(moment.astimezone(zone), _("D Y-m-d H:i")),
             "iso": moment.isoformat(),
         }
         for moment in next_occurrences(spec, after=now, count=count)
@@ -185,14 +188,16 @@ class CircleValueWidget(forms.Widget):
 
         return format_html(
             '<div class="circle-value" id="id_{0}">'
-            '<div class="circle-weekdays" data-circle-type="2" aria-label="Weekdays">{1}</div>'
-            '<div class="circle-monthdays" data-circle-type="3" aria-label="Days of the month">{2}</div>'
+            '<div class="circle-weekdays" data-circle-type="2" aria-label="{4}">{1}</div>'
+            '<div class="circle-monthdays" data-circle-type="3" aria-label="{5}">{2}</div>'
             '<p class="circle-daily help" data-circle-type="1">{3}</p>'
             "</div>",
             name,
             boxes("weekly", WEEKDAYS),
             boxes("monthly", [(day, day) for day in range(1, 32)]),
             _("Every day."),
+            _("Weekdays"),
+            _("Days of the month"),
         )
 
     def value_from_datadict(self, data, files, name: str) -> Any:

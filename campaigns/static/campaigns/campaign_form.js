@@ -45,9 +45,13 @@
     if (box) {
       box.textContent = "";
       if (info) {
-        const variables = info.variables.map((name) => "${" + name + "}").join(", ") || "none";
+        const variables = info.variables.map((name) => "${" + name + "}").join(", ") || gettext("none");
         box.append(
-          `Version ${info.version} · languages ${info.languages.join(", ")} · variables ${variables}`,
+          interpolate(
+            gettext("Version %(version)s · languages %(languages)s · variables %(variables)s"),
+            { version: info.version, languages: info.languages.join(", "), variables: variables },
+            true
+          ),
           element("br"),
           element("q", {}, info.title),
           " — " + info.body
@@ -78,7 +82,7 @@
           input)
       );
     });
-    if (!variables.length) box.append(element("p", { class: "help" }, "This template has no variables."));
+    if (!variables.length) box.append(element("p", { class: "help" }, gettext("This template has no variables.")));
   }
 
   function rebuildLanguages(languages, fallback) {
@@ -150,7 +154,7 @@
     });
     const errors = Object.entries(data.errors || {});
     if (!data.occurrences.length && !errors.length) {
-      list.append(element("li", {}, data.kind === "now" ? "as soon as approved" : "none"));
+      list.append(element("li", {}, data.kind === "now" ? gettext("as soon as approved") : gettext("none")));
     }
     box.append(list);
     // A message the page already shows by its field (after a failed save) is not repeated.
@@ -163,7 +167,8 @@
       fresh.forEach((message) => problems.append(element("li", {}, message)));
       box.append(problems);
     }
-    const notes = (data.notes || []).filter((note) => note !== "sent as soon as it is approved");
+    // The server's note, in the page's language (the same msgid in djangojs.po and django.po).
+    const notes = (data.notes || []).filter((note) => note !== gettext("sent as soon as it is approved"));
     if (notes.length) {
       const list = element("ul", { class: "schedule-notes" });
       notes.forEach((note) => list.append(element("li", {}, note)));
@@ -202,7 +207,7 @@
     try {
       const response = await fetch(`${config.audienceSizeUrl}?${query}`, { credentials: "same-origin" });
       if (!response.ok) return;
-      text = (await response.json()).size || "choose an audience";
+      text = (await response.json()).size || gettext("choose an audience");
     } catch (error) {
       text = "";
     }

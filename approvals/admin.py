@@ -71,10 +71,10 @@ class ReviewAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     readonly_fields = fields
     inlines = [ReviewDecisionInline]
 
-    @admin.display(description="review page")
+    @admin.display(description=gettext_lazy("review page"))
     def review_link(self, review: Review) -> str:
         url = reverse("admin:campaigns_campaign_review", args=[review.campaign_id])
-        return format_html('<a href="{}">open</a>', url)
+        return format_html('<a href="{}">{}</a>', url, _("open"))
 
 
 MANAGE_RULES_PERM = "approvals.manage_approval_rules"
@@ -158,7 +158,8 @@ class ApprovalRuleAdmin(admin.ModelAdmin):
         for field in ("audience_kind", "provider_kind", "schedule_kind"):
             if getattr(rule, field):
                 label = ApprovalRule._meta.get_field(field).verbose_name
-                parts.append(f"{label}: {getattr(rule, f'get_{field}_display')()}")
+                value = getattr(rule, f"get_{field}_display")()
+                parts.append(_("%(label)s: %(value)s") % {"label": label, "value": value})
         return "; ".join(parts) or _("every campaign")
 
     @admin.display(description=gettext_lazy("requirement"))
@@ -302,7 +303,7 @@ class ReviewedCampaignAdmin(CampaignAdmin):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
-            "title": "Awaiting my review",
+            "title": _("Awaiting my review"),
             "rows": rows,
         }
         return TemplateResponse(request, "admin/campaigns/campaign/review_queue.html", context)
@@ -349,7 +350,8 @@ class ReviewedCampaignAdmin(CampaignAdmin):
                     campaign=campaign, actor=request.user, comment=comment, acknowledge_warnings=acknowledged
                 )
                 if review.status == "approved":
-                    self.message_user(request, f"{campaign} approved.", messages.SUCCESS)
+                    done = _("%(campaign)s approved.") % {"campaign": campaign}
+                    self.message_user(request, done, messages.SUCCESS)
                 else:
                     missing = requirement_progress(review=review).missing_text()
                     self.message_user(
@@ -360,9 +362,11 @@ class ReviewedCampaignAdmin(CampaignAdmin):
                     )
             elif decision == "reject":
                 campaign_reject(campaign=campaign, actor=request.user, comment=comment)
-                self.message_user(request, f"{campaign} rejected.", messages.SUCCESS)
+                done = _("%(campaign)s rejected.") % {"campaign": campaign}
+                self.message_user(request, done, messages.SUCCESS)
             else:
-                self.message_user(request, f"unknown decision {decision!r}", messages.ERROR)
+                unknown = _("unknown decision %(decision)r") % {"decision": decision}
+                self.message_user(request, unknown, messages.ERROR)
         except ValidationError as exc:
             if hasattr(exc, "error_dict") and "comment" in exc.error_dict:
                 return " ".join(exc.message_dict["comment"])
@@ -383,7 +387,10 @@ class ReviewedCampaignAdmin(CampaignAdmin):
         if campaign.status in watched and campaign_void_if_changed(campaign=campaign):
             self.message_user(
                 request,
-                "The campaign changed since it was submitted; its review was voided and it is back in draft.",
+                _(
+                    "The campaign changed since it was submitted; its review was voided and it is back "
+                    "in draft."
+                ),
                 messages.WARNING,
             )
         context = {
@@ -393,7 +400,7 @@ class ReviewedCampaignAdmin(CampaignAdmin):
             "volume": _volume_or_none(campaign),
             "opts": self.model._meta,
             "original": campaign,
-            "title": f"Review: {campaign}",
+            "title": _("Review: %(campaign)s") % {"campaign": campaign},
             # A refused comment is shown by its box, with what was typed (HTTP 400).
             "comment_error": comment_error,
             "comment": request.POST.get("comment", "") if comment_error else "",

@@ -6,8 +6,9 @@ a screenshot of each (tests/screenshots/zh_hans_*.png; Debian's fonts-noto-cjk d
 characters). Another signs in with an English browser and switches on "My preferences".
 
 The scan (marked ``catalogue``) reads each page's visible text, leaving out data (request
-bodies, code, form values), and looks for the English text of every msgid of the
-catalogue: any hit is a string shown untranslated (not marked in its source, or marked but
+bodies, code, form values, and content an element declares to be in another language with
+its ``lang`` attribute, such as the review page's English message card), and looks for the
+English text of every msgid of the catalogue: any hit is a string shown untranslated (not marked in its source, or marked but
 missing from the catalogue). It fails, listing the hits, until the admin's new pages (issue
 #16) are marked and translated.
 """
@@ -26,15 +27,19 @@ from tests.i18n.test_catalogue import PO
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration]
 
 PLACEHOLDER = re.compile(r"%\(\w+\)[sdrf]|%[sd]|<[^>]+>")
-# The text a person reads: text nodes of visible elements, not code, data or form values.
+# The text a person reads: text nodes of visible elements, not code, data or form values,
+# nor content marked as written in another language (lang="en" on a message's text: data).
 VISIBLE_TEXT = """() => {
   const skip = new Set(["SCRIPT", "STYLE", "PRE", "CODE", "TEXTAREA", "NOSCRIPT", "TEMPLATE"]);
+  const page = document.documentElement.lang.toLowerCase();
+  const foreign = (e) => e !== document.documentElement && e.hasAttribute("lang")
+    && e.getAttribute("lang").toLowerCase() !== page;
   const out = [];
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   for (let node = walker.nextNode(); node; node = walker.nextNode()) {
     let el = node.parentElement, hidden = false;
     for (let e = el; e; e = e.parentElement) {
-      if (skip.has(e.tagName)) { hidden = true; break; }
+      if (skip.has(e.tagName) || foreign(e)) { hidden = true; break; }
     }
     if (hidden || !el.getClientRects().length) continue;
     const text = node.textContent.trim();

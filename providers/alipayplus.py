@@ -162,6 +162,7 @@ class AlipayPlusProvider(Provider):
     template_reference = TemplateReference("Alipay+", "templateCode")
     option_reference = alipayplus_options.REFERENCE
     option_example = alipayplus_options.EXAMPLE
+    option_schema = alipayplus_options.AlipayPlusOptionsSerializer
     emulator = "providers.emulators.alipayplus.AlipayPlusEmulator"
     emulator_port = 8102
     address_is_credential = True  # the accessToken from applyToken

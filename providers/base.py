@@ -218,6 +218,10 @@ class Provider:
     # and an example, shown on the campaign form; ``check_options`` checks them.
     option_reference: ClassVar[tuple[tuple[str, str], ...]] = ()
     option_example: ClassVar[Mapping[str, Any]] = {}
+    # The options declared once as a schema (a ``providers.options.OptionsSchema``
+    # serializer): it checks each option, documents ``provider_options`` per kind in the
+    # OpenAPI schema and draws the admin form's options section. None: no declared options.
+    option_schema: ClassVar[type[provider_options.OptionsSchema] | None] = None
     # The local emulator (dotted path of a ``providers.emulators.base.Emulator`` subclass)
     # and the port ``manage.py run_emulators`` serves it on ("" / 0: none).
     emulator: ClassVar[str] = ""

@@ -119,6 +119,7 @@ class BinanceProvider(Provider):
     template_reference = TemplateReference("Binance", "templateId")
     option_reference = binance_options.REFERENCE
     option_example = binance_options.EXAMPLE
+    option_schema = binance_options.BinanceOptionsSerializer
     emulator = "providers.emulators.binance.BinanceEmulator"
     emulator_port = 8101
     limits: ClassVar[Limits] = Limits(

@@ -103,6 +103,7 @@ class JiguangProvider(Provider):
     )
     option_reference: ClassVar[tuple[tuple[str, str], ...]] = jiguang_options.REFERENCE
     option_example: ClassVar[Mapping[str, Any]] = jiguang_options.EXAMPLE
+    option_schema = jiguang_options.JiguangOptionsSerializer
     emulator: ClassVar[str] = "providers.emulators.jiguang.JiguangEmulator"
     emulator_port: ClassVar[int] = 8104
     receives_callbacks: ClassVar[bool] = True  # VIP status callbacks, docs/providers.md §4.8

@@ -114,6 +114,7 @@ class MpaasProvider(Provider):
     template_reference: ClassVar[TemplateReference] = TemplateReference("mPaaS", "templateName")
     option_reference: ClassVar[tuple[tuple[str, str], ...]] = mpaas_options.REFERENCE
     option_example: ClassVar[Mapping[str, Any]] = mpaas_options.EXAMPLE
+    option_schema = mpaas_options.MpaasOptionsSerializer
     emulator: ClassVar[str] = "providers.emulators.mpaas.MpaasEmulator"
     emulator_port: ClassVar[int] = 8103
     auth_error_codes: ClassVar[frozenset[str]] = frozenset(

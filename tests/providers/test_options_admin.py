@@ -68,7 +68,7 @@ def test_saving_shows_option_errors_on_the_field_and_saves_nothing(marketer):
     html = page.content.decode()
     assert page.status_code == 200
     assert "BindPeriod: BindPeriod is required when PushStatus is 0" in html
-    assert "Silent: option Silent=&#x27;x&#x27; must be an integer" in html
+    assert "Silent: Silent &#x27;x&#x27; must be an integer" in html
     assert not Campaign.objects.exists()
 
 

@@ -304,9 +304,16 @@ class Provider:
     ) -> provider_options.Checked:
         """Return ``options`` (an object) as this provider sends them, with their errors.
 
-        Override it for a provider that takes options; the default sends them unchecked.
+        ``providers.options.check`` adds the errors ``option_schema`` finds. Override it for
+        rules between options or values normalised for the wire; the default sends what the
+        schema accepted (without a schema: the options as given).
         """
-        return provider_options.Checked(values=dict(options))
+        schema = cls.option_schema
+        if schema is None:
+            return provider_options.Checked(values=dict(options))
+        serializer = schema(data=dict(schema.normalise(options)))
+        valid = serializer.is_valid()
+        return provider_options.Checked(values=dict(serializer.validated_data) if valid else {})
 
     def checked_options(self, message: Message) -> provider_options.Checked:
         """Return ``message.options`` as this provider sends them, with their errors."""

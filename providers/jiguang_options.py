@@ -93,6 +93,7 @@ class AppParaSerializer(OptionsSchema):
         required=False,
         min_value=0,
         max_value=JIGUANG_MAX_TIME_TO_LIVE,
+        seconds=True,
         label=_("Time to live (seconds)"),
         help_text=_("How long an offline device may still get the message: 0 to 864000 seconds (10 days)"),
     )

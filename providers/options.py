@@ -193,7 +193,12 @@ class StrictBooleanField(serializers.BooleanField):
 
 
 class StrictIntegerField(serializers.IntegerField):
-    """A JSON integer (never a bool or a string), within ``min_value``/``max_value``."""
+    """A JSON integer (never a bool or a string), within ``min_value``/``max_value``;
+    ``seconds`` says in the range's words that it counts seconds."""
+
+    def __init__(self, *, seconds: bool = False, **kwargs: Any) -> None:
+        self.seconds = seconds
+        super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> int:
         if not is_int(data):
@@ -207,7 +212,10 @@ class StrictIntegerField(serializers.IntegerField):
         low, high = self.min_value, self.max_value
         if (low is not None and data < low) or (high is not None and data > high):
             raise serializers.ValidationError(
-                _("%(option)s must be %(low)s to %(high)s")
+                _("%(option)s must be %(low)s to %(high)s seconds")
+                % {"option": _named(self, data), "low": low, "high": high}
+                if low is not None and high is not None and self.seconds
+                else _("%(option)s must be %(low)s to %(high)s")
                 % {"option": _named(self, data), "low": low, "high": high}
                 if low is not None and high is not None
                 else _("%(option)s must be at least %(low)s") % {"option": _named(self, data), "low": low}

@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from providers.options import (
@@ -56,6 +57,10 @@ JIGUANG_KNOWN = (
 )
 
 
+_PLATFORM = {"type": "string", "enum": list(JIGUANG_PLATFORMS)}
+
+
+@extend_schema_field({"oneOf": [_PLATFORM, {"type": "array", "items": _PLATFORM, "uniqueItems": True}]})
 class PlatformField(serializers.ListField):
     """``platform``: one of :data:`JIGUANG_PLATFORMS`, or a list of distinct ones without ``all``."""
 
@@ -79,7 +84,7 @@ class PlatformField(serializers.ListField):
         return data
 
 
-class AppParaSerializer(OptionsSchema):
+class JiguangAppParaSerializer(OptionsSchema):
     """UMS ``app_para``: the App channel's parameters."""
 
     unknown_words = _("%(name)r is not an App parameter; known: %(known)s")
@@ -104,7 +109,7 @@ class AppParaSerializer(OptionsSchema):
     )
 
 
-class UmsOptionSerializer(OptionsSchema):
+class JiguangSendOptionSerializer(OptionsSchema):
     """UMS ``option``: the send's owner and black or white list."""
 
     unknown_words = _("%(name)r is not a UMS option; known: %(known)s")
@@ -131,7 +136,7 @@ class UmsOptionSerializer(OptionsSchema):
     sendno = SetByCrierField(why=_("the request's key"), label=_("Send number"))
 
 
-class CallbackSerializer(OptionsSchema):
+class JiguangCallbackSerializer(OptionsSchema):
     """UMS ``callback``: where UMS posts delivery results, and what it passes back."""
 
     unknown_words = _("%(name)r is not a callback field; known: %(known)s")
@@ -150,6 +155,25 @@ class CallbackSerializer(OptionsSchema):
     )
 
 
+@extend_schema_field(
+    {
+        "type": "array",
+        "minItems": 1,
+        "items": {
+            "oneOf": [
+                {"type": "string", "minLength": 1},
+                {
+                    "type": "object",
+                    "properties": {
+                        "instance": {"type": "string"},
+                        "data": {"type": "array", "items": {"type": "string"}},
+                    },
+                    "required": ["data"],
+                },
+            ]
+        },
+    }
+)
 class ChannelIdsField(serializers.ListField):
     """Channel registration ids: a list of ids (≤ 1000), or the wire form ``[{instance, data}]``."""
 
@@ -191,17 +215,17 @@ class JiguangOptionsSerializer(OptionsSchema):
     provider_label = "UMS template"
     advanced = frozenset({"owner", "black_id", "white_id", *JIGUANG_CHANNEL_AUDIENCES[1:]})
 
-    app_para = AppParaSerializer(
+    app_para = JiguangAppParaSerializer(
         required=False, label=_("App channel"), help_text=_("Needed to reach the App channel")
     )
     rule_id = StrictIntegerField(
         required=False, min_value=0, label=_("Send policy id"),
         help_text=_("A UMS send policy (not with channel registration ids)"),
     )  # fmt: skip
-    option = UmsOptionSerializer(
+    option = JiguangSendOptionSerializer(
         required=False, label=_("Send options"), help_text=_("Owner, black or white list")
     )
-    callback = CallbackSerializer(
+    callback = JiguangCallbackSerializer(
         required=False, label=_("Callback"), help_text=_("Delivery results posted by UMS")
     )
     owner = OptionTextField(

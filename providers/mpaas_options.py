@@ -84,7 +84,7 @@ def mpaas_wire_name(name: str) -> str:
     return name[:1].upper() + name[1:]
 
 
-_PERIODS = [(1, _("7 days")), (2, _("15 days")), (3, _("60 days")), (4, _("permanent"))]
+MPAAS_PERIOD_CHOICES = [(1, _("7 days")), (2, _("15 days")), (3, _("60 days")), (4, _("permanent"))]
 
 
 def _ms_field(label: Any, help_text: Any) -> LenientIntegerField:
@@ -94,8 +94,9 @@ def _ms_field(label: Any, help_text: Any) -> LenientIntegerField:
 class MpaasOptionsSerializer(OptionsSchema):
     """The optional parameters of an mPaaS PushBroadcast, by wire name (docs/providers.md, mPaaS).
 
-    Names written as in the docs (``pushStatus``) are read by their wire names; the rules
-    between PushStatus, the periods and TimeMode are ``check_mpaas``'s.
+    Names written as in the mPaaS docs (pushStatus) are read as the wire names. PushStatus 0
+    needs BindPeriod, 1 and 2 need UnBindPeriod; TimeMode 1 replaces the period by the
+    start and end times of the same prefix.
     """
 
     provider_label = "mPaaS"
@@ -121,11 +122,11 @@ class MpaasOptionsSerializer(OptionsSchema):
         ),
     )
     BindPeriod = OptionChoiceField(
-        choices=_PERIODS, required=False, label=_("Bind period"),
+        choices=MPAAS_PERIOD_CHOICES, required=False, label=_("Bind period"),
         help_text=_("For bound users: how long ago the user logged on."),
     )  # fmt: skip
     UnBindPeriod = OptionChoiceField(
-        choices=_PERIODS, required=False, label=_("Unbind period"),
+        choices=MPAAS_PERIOD_CHOICES, required=False, label=_("Unbind period"),
         help_text=_("For all or unbound users: how long ago the device was unbound."),
     )  # fmt: skip
     TimeMode = OptionChoiceField(

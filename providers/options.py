@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.utils.text import get_text_list
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
@@ -302,6 +303,7 @@ class OptionTextField(serializers.CharField):
         return None
 
 
+@extend_schema_field({"readOnly": True, "description": "Set by Crier; refused when given."})
 class SetByCrierField(serializers.Field):
     """An option of the provider's request that Crier sets itself: refused whatever its value."""
 
@@ -403,6 +405,7 @@ class ObjectField(serializers.DictField):
         return parsed
 
 
+@extend_schema_field({"oneOf": [{"type": "string"}, {"type": "object", "additionalProperties": True}]})
 class TextOrObjectField(serializers.Field):
     """A string, or an object sent as its JSON text; at most ``max_length`` characters as sent."""
 

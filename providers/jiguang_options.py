@@ -113,6 +113,7 @@ class JiguangSendOptionSerializer(OptionsSchema):
     """UMS ``option``: the send's owner and black or white list."""
 
     unknown_words = _("%(name)r is not a UMS option; known: %(known)s")
+    advanced = frozenset({"priority", "sendno"})  # the campaign's priority; the request's key
 
     owner = OptionTextField(
         required=False,
@@ -201,7 +202,7 @@ class ChannelIdsField(serializers.ListField):
 def _channel_ids(name: str) -> ChannelIdsField:
     return ChannelIdsField(
         required=False,
-        label=name,
+        label=_("App registration ids") if name == "aud_app" else name,
         help_text=_(
             "Registration ids of this channel (at most 1000), one a line; they need the everyone "
             "audience and become the whole audience."

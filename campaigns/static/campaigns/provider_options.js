@@ -118,7 +118,8 @@
         row.choices.forEach(([value, label], index) => {
           const box = element("input", { type: "checkbox", id: id + "-" + index, value: JSON.stringify(value) });
           box.checked = chosen.some((item) => String(item) === String(value));
-          const tick = element("label", { for: box.id, class: "vCheckboxLabel" }, value + " — " + label);
+          const text = String(label) === String(value) ? String(value) : value + " — " + label;
+          const tick = element("label", { for: box.id, class: "vCheckboxLabel" }, text);
           box.addEventListener("change", () => {
             const values = Array.from(group.querySelectorAll("input:checked")).map((b) => JSON.parse(b.value));
             assign(path, values.length ? values : undefined);

@@ -498,6 +498,51 @@ def describe(schema: type[OptionsSchema] | OptionsSchema) -> list[dict[str, Any]
     return rows
 
 
+def readable(schema: type[OptionsSchema] | None, options: Any) -> list[dict[str, str]]:
+    """Return ``options`` as rows a reviewer reads: ``path`` (wire names, dotted), ``label``
+    (the schema's), ``value`` in words (choices with their meaning, yes/no, lists joined);
+    an option the schema does not know is shown by its name and JSON value."""
+    if not isinstance(options, Mapping):
+        return [] if options in (None, {}) else [{"path": PREFIX, "label": "", "value": show(options)}]
+    fields = schema().fields if schema is not None else {}
+    if schema is not None:
+        options = schema.normalise(options)
+    return _readable_rows(fields, options, "", "")
+
+
+def _readable_rows(fields: Mapping[str, Any], options: Mapping[str, Any], path: str, prefix: str) -> list:
+    rows: list[dict[str, str]] = []
+    for name, value in options.items():
+        option = fields.get(name)
+        here = f"{path}{name}"
+        label = f"{prefix}{option.label or name}" if option is not None else f"{prefix}{name}"
+        if isinstance(option, serializers.Serializer) and isinstance(value, Mapping):
+            rows += _readable_rows(option.fields, value, f"{here}.", f"{label} › ")
+            continue
+        rows.append({"path": here, "label": str(label), "value": _in_words(option, value)})
+    return rows
+
+
+def _in_words(option: Any, value: Any) -> str:
+    if isinstance(value, bool):
+        return str(_("yes") if value else _("no"))
+    choice = option.child if isinstance(option, serializers.ListField) else option
+    items = value if isinstance(value, list) else [value]
+    if isinstance(choice, serializers.ChoiceField) and all(
+        str(x) in choice.choice_strings_to_values for x in items
+    ):
+        words = []
+        for item in items:
+            meaning = str(choice.choices[choice.choice_strings_to_values[str(item)]])
+            words.append(str(item) if meaning == str(item) else f"{item} ({meaning})")
+        return ", ".join(words)
+    if isinstance(value, list) and all(isinstance(x, str) for x in value):
+        return ", ".join(value)
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
 def reference(schema: type[OptionsSchema]) -> tuple[tuple[str, str], ...]:
     """Return ``(name, help)`` rows for every option of ``schema``, advanced ones included."""
     return tuple((name, option.help_text or "") for name, option in schema().fields.items())

@@ -224,3 +224,40 @@ def test_a_refused_value_is_shown_by_its_input(
     campaign.refresh_from_db()
     assert campaign.provider_options == {}  # nothing half-written
     shoot(page, f"options-{kind}-error")
+
+
+def test_the_review_page_shows_the_options_as_a_table(page, login, live_server, make_user, template):
+    from approvals.services import campaign_submit
+
+    marketer, _reviewer = make_user("marketer", "Marketing"), make_user("reviewer", "Reviewers")
+    campaign = draft(marketer, template, make_account("mpaas", name="mPaaS demo", settings=SETTINGS["mpaas"]))
+    Campaign.objects.filter(pk=campaign.pk).update(
+        provider_options={
+            "DeliveryType": [1, 2],
+            "PushStatus": 0,
+            "BindPeriod": 3,
+            "ExtendedParams": {"a": "1"},
+        }
+    )
+    campaign_submit(campaign=Campaign.objects.get(pk=campaign.pk), actor=marketer)
+    login(page, "reviewer")
+    page.goto(f"{live_server.url}/admin/campaigns/campaign/{campaign.pk}/review/")
+
+    table = page.locator("#review-provider-options")
+    rows = {
+        row.get_attribute("data-path"): row.locator("td").inner_text() for row in table.locator("tr").all()
+    }
+    assert rows == {
+        "DeliveryType": "1 (Android), 2 (iOS)",
+        "PushStatus": "0 (bound users)",
+        "BindPeriod": "3 (60 days)",
+        "ExtendedParams": '{"a": "1"}',
+    }
+    assert table.locator('tr[data-path="PushStatus"] th').inner_text() == "Devices PushStatus"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for scheme in ("light", "dark"):
+        page.emulate_media(color_scheme=scheme)
+        page.locator("#review-provider-options").screenshot(
+            path=str(SCREENSHOTS / f"options-review-{scheme}.png")
+        )
+    page.emulate_media(color_scheme="light")

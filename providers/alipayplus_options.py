@@ -17,17 +17,14 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 
-from providers.options import (
-    Checked,
+from providers.option_fields import (
     OptionChoiceField,
     OptionsSchema,
     OptionTextField,
     StringListField,
     TextOrObjectField,
-    landing_value,
-    reference,
-    show,
 )
+from providers.options import Checked, landing_value, show
 
 WALLETS = frozenset(
     {"ALIPAY_CN", "ALIPAY_HK", "ALIPAY_MO", "TNG", "GCASH", "DANA", "KAKAOPAY", "BKASH", "CHOPE", "TRUEMONEY"}
@@ -142,8 +139,7 @@ def check_alipayplus(
     return checked
 
 
-# What the campaign form lists for this provider, and the example it offers.
-REFERENCE: tuple[tuple[str, str], ...] = reference(AlipayPlusOptionsSerializer)
+# The example the campaign form offers to start from.
 EXAMPLE: dict[str, Any] = {
     "channel": "PUSH",
     "redirectUrl": "/pages/index/index",

@@ -214,14 +214,10 @@ class Provider:
     official_hosts: ClassVar[tuple[str, ...]] = ()
     # What the provider calls a registered template, and what such a reference looks like.
     template_reference: ClassVar[TemplateReference] = TemplateReference("", "template reference")
-    # The campaign's ``provider_options`` this provider takes: (name, rule in words) rows
-    # and an example, shown on the campaign form; ``check_options`` checks them.
-    option_reference: ClassVar[tuple[tuple[str, str], ...]] = ()
+    # The campaign's ``provider_options`` declared once (a ``providers.option_fields.OptionsSchema``,
+    # docs/providers.md §8), and an example the campaign form offers to start from.
+    option_schema: ClassVar[type | None] = None
     option_example: ClassVar[Mapping[str, Any]] = {}
-    # The options declared once as a schema (a ``providers.options.OptionsSchema``
-    # serializer): it checks each option, documents ``provider_options`` per kind in the
-    # OpenAPI schema and draws the admin form's options section. None: no declared options.
-    option_schema: ClassVar[type[provider_options.OptionsSchema] | None] = None
     # The local emulator (dotted path of a ``providers.emulators.base.Emulator`` subclass)
     # and the port ``manage.py run_emulators`` serves it on ("" / 0: none).
     emulator: ClassVar[str] = ""
@@ -305,15 +301,9 @@ class Provider:
         """Return ``options`` (an object) as this provider sends them, with their errors.
 
         ``providers.options.check`` adds the errors ``option_schema`` finds. Override it for
-        rules between options or values normalised for the wire; the default sends what the
-        schema accepted (without a schema: the options as given).
+        rules between options; the default sends what the schema accepted.
         """
-        schema = cls.option_schema
-        if schema is None:
-            return provider_options.Checked(values=dict(options))
-        serializer = schema(data=dict(schema.normalise(options)))
-        valid = serializer.is_valid()
-        return provider_options.Checked(values=dict(serializer.validated_data) if valid else {})
+        return provider_options.Checked(values=provider_options.schema_values(cls.option_schema, options))
 
     def checked_options(self, message: Message) -> provider_options.Checked:
         """Return ``message.options`` as this provider sends them, with their errors."""

@@ -13,16 +13,13 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 
-from providers.options import (
-    Checked,
+from providers.option_fields import (
     OptionsSchema,
     OptionTextField,
     StrictBooleanField,
     StringListField,
-    landing_value,
-    reference,
-    show,
 )
+from providers.options import Checked, landing_value, show
 
 BINANCE_MAX_EXPERIENCE_UIDS = 5
 
@@ -90,6 +87,5 @@ def check_binance(options: Mapping[str, Any], *, path: str = "", settings: Mappi
     return checked
 
 
-# What the campaign form lists for this provider, and the example it offers.
-REFERENCE: tuple[tuple[str, str], ...] = reference(BinanceOptionsSerializer)
+# The example the campaign form offers to start from.
 EXAMPLE: dict[str, Any] = {"preview": True, "experienceUids": ["uid-1"]}

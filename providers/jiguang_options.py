@@ -25,8 +25,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from providers.options import (
-    Checked,
+from providers.option_fields import (
     ObjectField,
     OptionChoiceField,
     OptionsSchema,
@@ -34,10 +33,8 @@ from providers.options import (
     SetByCrierField,
     StrictBooleanField,
     StrictIntegerField,
-    is_int,
-    reference,
-    show,
 )
+from providers.options import Checked, is_int, show
 
 JIGUANG_PLATFORMS = ("android", "ios", "quickapp", "web", "all")
 JIGUANG_MAX_TIME_TO_LIVE = 10 * 86400
@@ -440,6 +437,5 @@ def check_jiguang(
     return checked
 
 
-# What the campaign form lists for this provider, and the example it offers.
-REFERENCE: tuple[tuple[str, str], ...] = reference(JiguangOptionsSerializer)
+# The example the campaign form offers to start from.
 EXAMPLE: dict[str, Any] = {"app_para": {"platform": "all", "time_to_live": 86400}, "option": {"black_id": 1}}

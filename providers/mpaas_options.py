@@ -26,20 +26,15 @@ from zoneinfo import ZoneInfo
 from django.utils.translation import gettext_lazy as _
 
 from providers.base import NativeSchedule
-from providers.options import (
-    Checked,
+from providers.option_fields import (
     LenientIntegerField,
     MultipleOptionChoiceField,
     ObjectField,
     OptionChoiceField,
     OptionsSchema,
     OptionTextField,
-    as_int,
-    as_object,
-    is_int,
-    reference,
-    show,
 )
+from providers.options import Checked, as_int, as_object, is_int, show
 
 MPAAS_DELIVERY_TYPES = {1: "Android", 2: "iOS", 7: "HarmonyOS"}
 MPAAS_PERIODS = "1 (7 days), 2 (15 days), 3 (60 days) or 4 (permanent)"
@@ -441,6 +436,5 @@ def strategy_options(schedule: NativeSchedule) -> dict[str, Any]:
     return {"StrategyType": 2, "StrategyContent": content}
 
 
-# What the campaign form lists for this provider, and the example it offers.
-REFERENCE: tuple[tuple[str, str], ...] = reference(MpaasOptionsSerializer)
+# The example the campaign form offers to start from.
 EXAMPLE: dict[str, Any] = {"DeliveryType": [1, 2], "PushStatus": 0, "BindPeriod": 3, "AndroidChannel": 2}

@@ -31,7 +31,7 @@ from campaigns.provider_options import PREFIX, campaign_option_errors
 from campaigns.sending.native import native_errors
 from providers import safe_json
 from providers.models import ProviderAccount
-from providers.options import describe
+from providers.option_fields import describe
 from providers.registry import provider_classes
 from providers.safe_json import SafeJSONField
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from django import template
 
 from campaigns.models import Campaign
-from providers.options import readable
+from providers.option_fields import readable
 
 register = template.Library()
 

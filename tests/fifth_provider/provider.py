@@ -36,7 +36,7 @@ from providers.base import (
     TemplateReference,
     retry_after_seconds,
 )
-from providers.options import OptionChoiceField, OptionsSchema, StrictIntegerField, reference
+from providers.option_fields import OptionChoiceField, OptionsSchema, StrictIntegerField
 
 KIND = "kestrel"
 PATH = "/v1/messages"
@@ -86,7 +86,6 @@ class KestrelProvider(Provider):
     # The options, declared once: the schema checks them, documents them in /api/schema/
     # (KestrelOptions) and draws the campaign form's section for a Kestrel account.
     option_schema: ClassVar[type[OptionsSchema]] = KestrelOptionsSerializer
-    option_reference: ClassVar[tuple[tuple[str, str], ...]] = reference(KestrelOptionsSerializer)
     option_example: ClassVar[Mapping[str, Any]] = {"ttl": 3600, "sound": "silent"}
     emulator: ClassVar[str] = "tests.fifth_provider.emulator.KestrelEmulator"
     emulator_port: ClassVar[int] = 8199

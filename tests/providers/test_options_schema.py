@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from providers.options import describe
+from providers.option_fields import describe
 from providers.registry import provider_class, provider_classes
 from tests.approvals.factories import make_account, make_audience, make_template
 

@@ -49,13 +49,16 @@ def choose(tab, account: ProviderAccount) -> None:
     tab.locator(f'#provider-options-form[data-kind="{account.kind}"]').wait_for()
 
 
-def shoot(tab, name: str) -> None:
-    """Save the options section alone, light and dark (tests/screenshots/<name>-light|dark.png)."""
+def shoot(tab, name: str, *, whole_form: bool = False) -> None:
+    """Save the options section alone, light and dark (tests/screenshots/<name>-light|dark.png),
+    and with ``whole_form`` the whole page too (<name>-form-light|dark.png)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     section = tab.locator(".field-provider_options")
     for scheme in ("light", "dark"):
         tab.emulate_media(color_scheme=scheme)
         section.screenshot(path=str(SCREENSHOTS / f"{name}-{scheme}.png"))
+        if whole_form:
+            tab.screenshot(path=str(SCREENSHOTS / f"{name}-form-{scheme}.png"), full_page=True)
     tab.emulate_media(color_scheme="light")
 
 
@@ -76,14 +79,14 @@ def test_switching_the_account_switches_the_section(page, login, live_server, ma
     assert page.input_value("#id_provider_options") == ""
     assert not page.locator("#provider-options-advanced").evaluate("node => node.open")
     assert page.locator("#provider-option-preview").get_attribute("type") == "checkbox"
-    shoot(page, "options-binance")
+    shoot(page, "options-binance", whole_form=True)
 
     choose(page, made["alipayplus"])
     assert (
         page.locator("#provider-option-customerBelongsTo option").count() == 11
     )  # ten wallets and "not set"
     assert page.locator("#provider-option-experienceUids").count() == 0
-    shoot(page, "options-alipayplus")
+    shoot(page, "options-alipayplus", whole_form=True)
 
     choose(page, made["mpaas"])
     devices = page.locator("#provider-option-PushStatus option").all_inner_texts()
@@ -91,12 +94,12 @@ def test_switching_the_account_switches_the_section(page, login, live_server, ma
     assert page.locator("#provider-option-DeliveryType input[type=checkbox]").count() == 3
     help_text = page.inner_text('.provider-option[data-path="ExtendedParams"] .help')
     assert "at most 20 keys" in help_text
-    shoot(page, "options-mpaas")
+    shoot(page, "options-mpaas", whole_form=True)
 
     choose(page, made["jiguang"])
     assert page.inner_text('fieldset[data-path="app_para"] legend') == "App channel (app_para)"
     assert page.locator("#provider-option-app_para-time_to_live").get_attribute("max") == "864000"
-    shoot(page, "options-jiguang")
+    shoot(page, "options-jiguang", whole_form=True)
 
 
 @pytest.mark.parametrize(

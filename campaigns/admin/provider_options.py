@@ -53,6 +53,7 @@ def _words() -> dict[str, str]:
         "example": _("Start from an example"),
         "replace": _("Replace the options written so far?"),
         "advanced": _("Advanced (JSON)"),
+        "dropped": _("Options the chosen provider does not take were removed: %(names)s."),
     }
 
 
@@ -82,6 +83,7 @@ class ProviderOptionsWidget(forms.Textarea):
         config = {
             "kinds": {str(pk): kind for pk, kind in ProviderAccount.objects.values_list("pk", "kind")},
             "schemas": {cls.kind: describe(cls.option_schema) for cls in classes},
+            "known": {cls.kind: list(cls.option_schema().fields) for cls in classes},
             "examples": {cls.kind: cls.option_example for cls in provider_classes() if cls.option_example},
             "errors": {
                 path.removeprefix(f"{PREFIX}."): list(texts) for path, texts in self.option_errors.items()

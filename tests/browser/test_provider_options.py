@@ -81,10 +81,15 @@ def test_switching_the_account_switches_the_section(page, login, live_server, ma
     assert page.locator("#provider-option-preview").get_attribute("type") == "checkbox"
     shoot(page, "options-binance", whole_form=True)
 
+    page.check("#provider-option-preview")
+    assert json.loads(page.input_value("#id_provider_options")) == {"preview": True}
+
     choose(page, made["alipayplus"])
-    assert (
-        page.locator("#provider-option-customerBelongsTo option").count() == 11
-    )  # ten wallets and "not set"
+    # Binance's preview is not an Alipay+ option: removed, and the section says so.
+    assert page.input_value("#id_provider_options") == ""
+    assert "were removed: preview" in page.inner_text(".provider-options-dropped")
+    wallets = page.locator("#provider-option-customerBelongsTo option")
+    assert wallets.count() == 11  # ten wallets and "not set"
     assert page.locator("#provider-option-experienceUids").count() == 0
     shoot(page, "options-alipayplus", whole_form=True)
 

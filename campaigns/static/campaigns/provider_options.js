@@ -288,10 +288,36 @@
       });
     }
 
+    // Switching to another kind of provider removes the options it does not take (they
+    // would only be refused on save), and says which.
+    function dropUnknown(previous) {
+      const chosen = kind();
+      const known = (config.known || {})[chosen];
+      const options = read();
+      if (!known || !options || !previous || previous === chosen) {
+        return [];
+      }
+      const names = new Set(known.map((name) => name.toLowerCase()));
+      const dropped = Object.keys(options).filter((name) => !names.has(name.toLowerCase()));
+      dropped.forEach((name) => delete options[name]);
+      if (dropped.length) {
+        write(options);
+      }
+      return dropped;
+    }
+
     if (account) {
+      let previous = kind();
       account.addEventListener("change", () => {
         errors = {}; // they were the last save's errors for the account chosen then
+        const dropped = dropUnknown(previous);
+        previous = kind();
         draw();
+        if (dropped.length) {
+          holder.prepend(
+            element("p", { class: "help provider-options-dropped" }, words.dropped.replace("%(names)s", dropped.join(", ")))
+          );
+        }
       });
     }
     area.addEventListener("input", () => {

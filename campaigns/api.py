@@ -29,6 +29,7 @@ from rest_framework.response import Response
 
 from campaigns.models import Audience, Campaign, CampaignStatus, CircleType, Dispatch, ScheduleKind
 from campaigns.previews import campaign_preview
+from campaigns.provider_options import ProviderOptionsField
 from campaigns.selectors import (
     campaign_accepted_label,
     campaign_audit_trail,
@@ -126,11 +127,7 @@ class CampaignInputSerializer(serializers.Serializer):
     test_uids = serializers.ListField(
         child=serializers.CharField(max_length=64), max_length=5, required=False
     )
-    provider_options = serializers.DictField(
-        required=False,
-        help_text="The provider's own parameters by wire name (providers/options.py lists them per "
-        "provider); checked at submit, errors keyed by path, e.g. provider_options.PushStatus.",
-    )
+    provider_options = ProviderOptionsField(required=False)
     schedule = ScheduleSerializer(required=False)
 
     def to_changes(self) -> dict[str, Any]:

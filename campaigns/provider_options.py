@@ -26,12 +26,15 @@ from dataclasses import replace
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from rest_framework import serializers
 
 from campaigns.messages import build_message
 from campaigns.models import Campaign, Dispatch
 from campaigns.sending import native
 from providers import options as rules
 from providers.base import Message
+from providers.registry import provider_classes
 
 OWNER_PLACEHOLDER = "<approving reviewer>"
 PREFIX = rules.PREFIX
@@ -118,3 +121,44 @@ def campaign_option_errors(campaign: Campaign, *, message: Message | None = None
         known = errors.setdefault(path, [])
         known.extend(m for m in messages if m not in known)
     return errors
+
+
+# --- the API's provider_options field ------------------------------------------------------
+
+
+class ProviderOptionsField(serializers.DictField):
+    """``provider_options`` in the campaign API: an object of the provider's own parameters.
+
+    Which options apply depends on the provider account's kind, so the field is checked at
+    submit against that kind's ``option_schema`` (:func:`campaign_option_errors`), and the
+    OpenAPI schema documents it as any of the per-kind components (below).
+    """
+
+
+class ProviderOptionsFieldExtension(OpenApiSerializerFieldExtension):
+    """Document ``provider_options`` as ``anyOf`` the options schema of each provider kind.
+
+    Each kind's schema (``Provider.option_schema``) becomes a component of its own
+    (``BinanceOptions``, ``MpaasOptions``, …) that /api/docs/ shows with its fields, types,
+    choices and help. ``anyOf`` rather than ``oneOf``: the options carry no kind of their
+    own to discriminate by (the account does), and ``{}`` is valid for every provider.
+    """
+
+    target_class = ProviderOptionsField
+
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        refs, kinds = [], []
+        for cls in provider_classes():
+            if cls.option_schema is None:
+                continue
+            component = auto_schema.resolve_serializer(cls.option_schema, direction)
+            refs.append(component.ref)
+            kinds.append(f"`{cls.kind}`: {component.name}")
+        description = (
+            "The provider's own parameters by wire name; which schema applies depends on the "
+            "provider account's kind ("
+            + "; ".join(kinds)
+            + "). Checked at submit and approve; errors are keyed by path, e.g. "
+            "provider_options.PushStatus."
+        )
+        return {"type": "object", "anyOf": refs, "description": description}

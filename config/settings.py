@@ -363,6 +363,7 @@ SPECTACULAR_SETTINGS = {
         "CampaignStatusEnum": "campaigns.models.CampaignStatus",
         "DispatchStatusEnum": "campaigns.models.DispatchStatus",
         "DeliveryStatusEnum": "campaigns.models.DeliveryStatus",
+        "MpaasPeriodEnum": "providers.mpaas_options.MPAAS_PERIOD_CHOICES",  # BindPeriod, UnBindPeriod
         "TemplateStatusEnum": "templates_registry.models.TemplateStatus",
         "ReviewStatusEnum": "approvals.models.ReviewStatus",
         "ProviderKindEnum": "providers.api.PROVIDER_KIND_CHOICES",

@@ -160,8 +160,8 @@ class AlipayPlusProvider(Provider):
     # No one host: each wallet deployment has its own (docs/providers.md §2.1).
     official_hosts = ()
     template_reference = TemplateReference("Alipay+", "templateCode")
-    option_reference = alipayplus_options.REFERENCE
     option_example = alipayplus_options.EXAMPLE
+    option_schema = alipayplus_options.AlipayPlusOptionsSerializer
     emulator = "providers.emulators.alipayplus.AlipayPlusEmulator"
     emulator_port = 8102
     address_is_credential = True  # the accessToken from applyToken

@@ -15,7 +15,16 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from providers.options import Checked, landing_value, refuse_unknown, show
+from django.utils.translation import gettext_lazy as _
+
+from providers.option_fields import (
+    OptionChoiceField,
+    OptionsSchema,
+    OptionTextField,
+    StringListField,
+    TextOrObjectField,
+)
+from providers.options import Checked, landing_value, show
 
 WALLETS = frozenset(
     {"ALIPAY_CN", "ALIPAY_HK", "ALIPAY_MO", "TNG", "GCASH", "DANA", "KAKAOPAY", "BKASH", "CHOPE", "TRUEMONEY"}
@@ -25,18 +34,56 @@ ALIPAY_MAX_TEMPLATES = 5
 ALIPAY_LENGTHS = {"redirectUrl": 2048, "extendInfo": 4096}
 
 
+class AlipayPlusOptionsSerializer(OptionsSchema):
+    """The options of an Alipay+ message/send request (docs/providers.md, Alipay+)."""
+
+    provider_label = "Alipay+"
+
+    channel = OptionChoiceField(
+        choices=[("PUSH", "PUSH"), ("INBOX", "INBOX"), ("SMS", "SMS")],
+        required=False,
+        label=_("Template channel"),
+        help_text=_(
+            "The channel the portal template was registered for (not sent). PUSH and INBOX need a "
+            "redirect URL. Empty: the account's setting."
+        ),
+    )
+    redirectUrl = OptionTextField(  # noqa: N815  (Alipay+'s wire name)
+        required=False,
+        allow_blank=True,
+        max_length=ALIPAY_LENGTHS["redirectUrl"],
+        label=_("Redirect URL"),
+        help_text=_(
+            "The mini program page opened when the user taps the message, at most 2048 characters. "
+            "Empty: the campaign's path."
+        ),
+    )
+    extendInfo = TextOrObjectField(  # noqa: N815
+        required=False,
+        max_length=ALIPAY_LENGTHS["extendInfo"],
+        label=_("Extend info"),
+        help_text=_("A string or a JSON object passed to the wallet, at most 4096 characters as sent."),
+    )
+    customerBelongsTo = OptionChoiceField(  # noqa: N815
+        choices=[(wallet, wallet) for wallet in sorted(WALLETS)],
+        required=False,
+        allow_blank=True,
+        label=_("Wallet"),
+        help_text=_("The wallet the users belong to (customerBelongsTo)."),
+    )
+    languages = StringListField(
+        required=False,
+        label=_("Extra languages"),
+        help_text=_("Template languages sent besides the campaign's own (at most five in all); one a line."),
+    )
+
+
 def check_alipayplus(
     options: Mapping[str, Any], *, path: str = "", language: str = "", settings: Mapping[str, Any]
 ) -> Checked:
     """Check message/send options: ``channel``, ``redirectUrl``, ``extendInfo``,
     ``customerBelongsTo``, ``languages``."""
     checked = Checked()
-    refuse_unknown(
-        checked,
-        options,
-        ("channel", "redirectUrl", "extendInfo", "customerBelongsTo", "languages"),
-        "Alipay+",
-    )
     channel = options.get("channel") or settings.get("channel") or ""
     if channel and channel not in ALIPAY_CHANNELS:
         where = "channel" if options.get("channel") else "channel (account setting)"
@@ -92,14 +139,7 @@ def check_alipayplus(
     return checked
 
 
-# What the campaign form lists for this provider, and the example it offers.
-REFERENCE: tuple[tuple[str, str], ...] = (
-    ("channel", "the template's channel: PUSH, INBOX (both need redirectUrl) or SMS; not sent"),
-    ("redirectUrl", "mini program page opened on click, ≤ 2048 (or the campaign's path)"),
-    ("extendInfo", "string or object, ≤ 4096 characters"),
-    ("customerBelongsTo", "wallet: " + ", ".join(sorted(WALLETS))),
-    ("languages", "extra template languages (at most 5 with the campaign's)"),
-)
+# The example the campaign form offers to start from.
 EXAMPLE: dict[str, Any] = {
     "channel": "PUSH",
     "redirectUrl": "/pages/index/index",

@@ -214,9 +214,9 @@ class Provider:
     official_hosts: ClassVar[tuple[str, ...]] = ()
     # What the provider calls a registered template, and what such a reference looks like.
     template_reference: ClassVar[TemplateReference] = TemplateReference("", "template reference")
-    # The campaign's ``provider_options`` this provider takes: (name, rule in words) rows
-    # and an example, shown on the campaign form; ``check_options`` checks them.
-    option_reference: ClassVar[tuple[tuple[str, str], ...]] = ()
+    # The campaign's ``provider_options`` declared once (a ``providers.option_fields.OptionsSchema``,
+    # docs/providers.md §8), and an example the campaign form offers to start from.
+    option_schema: ClassVar[type | None] = None
     option_example: ClassVar[Mapping[str, Any]] = {}
     # The local emulator (dotted path of a ``providers.emulators.base.Emulator`` subclass)
     # and the port ``manage.py run_emulators`` serves it on ("" / 0: none).
@@ -300,9 +300,10 @@ class Provider:
     ) -> provider_options.Checked:
         """Return ``options`` (an object) as this provider sends them, with their errors.
 
-        Override it for a provider that takes options; the default sends them unchecked.
+        ``providers.options.check`` adds the errors ``option_schema`` finds. Override it for
+        rules between options; the default sends what the schema accepted.
         """
-        return provider_options.Checked(values=dict(options))
+        return provider_options.Checked(values=provider_options.schema_values(cls.option_schema, options))
 
     def checked_options(self, message: Message) -> provider_options.Checked:
         """Return ``message.options`` as this provider sends them, with their errors."""

@@ -117,8 +117,8 @@ class BinanceProvider(Provider):
     credential_fields = ("access_key", "secret_key")
     official_hosts = ("https://dip-cb.binanceapi.com",)  # docs/providers.md §1.1
     template_reference = TemplateReference("Binance", "templateId")
-    option_reference = binance_options.REFERENCE
     option_example = binance_options.EXAMPLE
+    option_schema = binance_options.BinanceOptionsSerializer
     emulator = "providers.emulators.binance.BinanceEmulator"
     emulator_port = 8101
     limits: ClassVar[Limits] = Limits(

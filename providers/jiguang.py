@@ -101,8 +101,8 @@ class JiguangProvider(Provider):
     template_reference: ClassVar[TemplateReference] = TemplateReference(
         "Jiguang", "template_id", pattern=r"[0-9]{1,18}", hint="a whole number"
     )
-    option_reference: ClassVar[tuple[tuple[str, str], ...]] = jiguang_options.REFERENCE
     option_example: ClassVar[Mapping[str, Any]] = jiguang_options.EXAMPLE
+    option_schema = jiguang_options.JiguangOptionsSerializer
     emulator: ClassVar[str] = "providers.emulators.jiguang.JiguangEmulator"
     emulator_port: ClassVar[int] = 8104
     receives_callbacks: ClassVar[bool] = True  # VIP status callbacks, docs/providers.md §4.8

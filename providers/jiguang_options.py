@@ -21,7 +21,20 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from providers.options import Checked, is_int, refuse_unknown, show
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from providers.option_fields import (
+    ObjectField,
+    OptionChoiceField,
+    OptionsSchema,
+    OptionTextField,
+    SetByCrierField,
+    StrictBooleanField,
+    StrictIntegerField,
+)
+from providers.options import Checked, is_int, show
 
 JIGUANG_PLATFORMS = ("android", "ios", "quickapp", "web", "all")
 JIGUANG_MAX_TIME_TO_LIVE = 10 * 86400
@@ -39,6 +52,201 @@ JIGUANG_KNOWN = (
     *JIGUANG_OPTION_FIELDS,
     *JIGUANG_CHANNEL_AUDIENCES,
 )
+
+
+_PLATFORM = {"type": "string", "enum": list(JIGUANG_PLATFORMS)}
+
+
+@extend_schema_field({"oneOf": [_PLATFORM, {"type": "array", "items": _PLATFORM, "uniqueItems": True}]})
+class PlatformField(serializers.ListField):
+    """``platform``: one of :data:`JIGUANG_PLATFORMS`, or a list of distinct ones without ``all``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(child=OptionChoiceField(choices=[(p, p) for p in JIGUANG_PLATFORMS]), **kwargs)
+
+    def to_internal_value(self, data: Any) -> Any:
+        listed = data if isinstance(data, list) else [data]
+        if (
+            not data
+            or not all(isinstance(p, str) and p in JIGUANG_PLATFORMS for p in listed)
+            or (isinstance(data, list) and ("all" in data or len(set(data)) != len(data)))
+        ):
+            raise serializers.ValidationError(
+                _(
+                    "platform %(value)s is required: one of %(platforms)s, or a list of distinct "
+                    "platforms (without all)."
+                )
+                % {"value": show(data), "platforms": ", ".join(JIGUANG_PLATFORMS)}
+            )
+        return data
+
+
+class JiguangAppParaSerializer(OptionsSchema):
+    """UMS ``app_para``: the App channel's parameters."""
+
+    unknown_words = _("%(name)r is not an App parameter; known: %(known)s")
+
+    platform = PlatformField(
+        label=_("Platforms"),
+        help_text=_("The App channel's platforms: android, ios, quickapp, web; all for every one"),
+        error_messages={"required": _("platform is required: one of android, ios, quickapp, web, all")},
+    )
+    time_to_live = StrictIntegerField(
+        required=False,
+        min_value=0,
+        max_value=JIGUANG_MAX_TIME_TO_LIVE,
+        seconds=True,
+        label=_("Time to live (seconds)"),
+        help_text=_("How long an offline device may still get the message: 0 to 864000 seconds (10 days)"),
+    )
+    apns_production = StrictBooleanField(
+        required=False,
+        label=_("APNs production"),
+        help_text=_("Ticked: Apple's production environment; not ticked: the development one"),
+    )
+
+
+class JiguangSendOptionSerializer(OptionsSchema):
+    """UMS ``option``: the send's owner and black or white list."""
+
+    unknown_words = _("%(name)r is not a UMS option; known: %(known)s")
+    advanced = frozenset({"priority", "sendno"})  # the campaign's priority; the request's key
+
+    owner = OptionTextField(
+        required=False,
+        rule=_("the submitter's user name"),
+        label=_("Owner"),
+        help_text=_("The submitter's user name. Under API review Crier fills it with the approving reviewer"),
+    )
+    black_id = StrictIntegerField(
+        required=False, min_value=0, label=_("Black list id"), help_text=_("Users on this list are skipped")
+    )
+    white_id = StrictIntegerField(
+        required=False, min_value=0, label=_("White list id"),
+        help_text=_("Only users on this list are sent to (not with a black list)"),
+    )  # fmt: skip
+    priority = OptionChoiceField(
+        choices=[(1, _("high")), (2, _("normal")), (3, _("low"))],
+        required=False,
+        label=_("Priority"),
+        help_text=_("Crier sends the campaign's priority; set it there"),
+    )
+    sendno = SetByCrierField(why=_("the request's key"), label=_("Send number"))
+
+
+class JiguangCallbackSerializer(OptionsSchema):
+    """UMS ``callback``: where UMS posts delivery results, and what it passes back."""
+
+    unknown_words = _("%(name)r is not a callback field; known: %(known)s")
+
+    url = OptionTextField(
+        required=False,
+        rule=_("an http(s) URL"),
+        max_length=2048,
+        label=_("Callback URL"),
+        help_text=_("A URL registered in the UMS console, http or https, without a port"),
+    )
+    params = ObjectField(
+        required=False,
+        label=_("Callback parameters"),
+        help_text=_("An object UMS passes back with the callback"),
+    )
+
+
+@extend_schema_field(
+    {
+        "type": "array",
+        "minItems": 1,
+        "items": {
+            "oneOf": [
+                {"type": "string", "minLength": 1},
+                {
+                    "type": "object",
+                    "properties": {
+                        "instance": {"type": "string"},
+                        "data": {"type": "array", "items": {"type": "string"}},
+                    },
+                    "required": ["data"],
+                },
+            ]
+        },
+    }
+)
+class ChannelIdsField(serializers.ListField):
+    """Channel registration ids: a list of ids (≤ 1000), or the wire form ``[{instance, data}]``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(child=serializers.CharField(), **kwargs)
+
+    def to_internal_value(self, data: Any) -> Any:
+        if (
+            not isinstance(data, list)
+            or not data
+            or not (all(isinstance(v, str) and v for v in data) or all(isinstance(v, Mapping) for v in data))
+        ):
+            raise serializers.ValidationError(
+                _("%(name)s must be a list of registration ids or of {instance, data} objects")
+                % {"name": self.field_name}
+            )
+        if all(isinstance(v, str) for v in data) and len(data) > JIGUANG_MAX_CHANNEL_IDS:
+            raise serializers.ValidationError(
+                _("%(name)s has %(count)d ids; UMS takes at most %(max)d per channel")
+                % {"name": self.field_name, "count": len(data), "max": JIGUANG_MAX_CHANNEL_IDS}
+            )
+        return data
+
+
+def _channel_ids(name: str) -> ChannelIdsField:
+    return ChannelIdsField(
+        required=False,
+        label=_("App registration ids") if name == "aud_app" else name,
+        help_text=_(
+            "Registration ids of this channel (at most 1000), one a line; they need the everyone "
+            "audience and become the whole audience."
+        ),
+    )
+
+
+class JiguangOptionsSerializer(OptionsSchema):
+    """The options of a UMS template message (docs/providers.md, Jiguang UMS)."""
+
+    provider_label = "UMS template"
+    advanced = frozenset({"owner", "black_id", "white_id", *JIGUANG_CHANNEL_AUDIENCES[1:]})
+
+    app_para = JiguangAppParaSerializer(
+        required=False, label=_("App channel"), help_text=_("Needed to reach the App channel")
+    )
+    rule_id = StrictIntegerField(
+        required=False, min_value=0, label=_("Send policy id"),
+        help_text=_("A UMS send policy (not with channel registration ids)"),
+    )  # fmt: skip
+    option = JiguangSendOptionSerializer(
+        required=False, label=_("Send options"), help_text=_("Owner, black or white list")
+    )
+    callback = JiguangCallbackSerializer(
+        required=False, label=_("Callback"), help_text=_("Delivery results posted by UMS")
+    )
+    owner = OptionTextField(
+        required=False,
+        rule=_("the submitter's user name"),
+        label=_("Owner"),
+        help_text=_("Same as option.owner"),
+    )
+    black_id = StrictIntegerField(
+        required=False, min_value=0, label=_("Black list id"), help_text=_("Same as option.black_id")
+    )
+    white_id = StrictIntegerField(
+        required=False, min_value=0, label=_("White list id"), help_text=_("Same as option.white_id")
+    )
+    aud_app = _channel_ids("aud_app")
+    aud_wechatoa = _channel_ids("aud_wechatoa")
+    aud_wechatmp = _channel_ids("aud_wechatmp")
+    aud_sms = _channel_ids("aud_sms")
+    aud_email = _channel_ids("aud_email")
+    aud_alipay_life = _channel_ids("aud_alipay_life")
+    aud_dingtalk_cc = _channel_ids("aud_dingtalk_cc")
+    aud_wechatwk = _channel_ids("aud_wechatwk")
+    aud_wechatwk_linkedcorp = _channel_ids("aud_wechatwk_linkedcorp")
 
 
 def _jiguang_app_para(checked: Checked, value: Any) -> dict | None:
@@ -197,7 +405,6 @@ def check_jiguang(
 ) -> Checked:
     """Check UMS template-message options (see the module docstring for the rules)."""
     checked = Checked()
-    refuse_unknown(checked, options, JIGUANG_KNOWN, "UMS template")
     if options.get("app_para") is not None:
         app_para = _jiguang_app_para(checked, options["app_para"])
         if app_para is not None:
@@ -230,12 +437,5 @@ def check_jiguang(
     return checked
 
 
-# What the campaign form lists for this provider, and the example it offers.
-REFERENCE: tuple[tuple[str, str], ...] = (
-    ("app_para", "{platform, time_to_live ≤ 864000, apns_production}; needed for the App channel"),
-    ("rule_id", "send policy id (not with channel ids)"),
-    ("option", "{owner, black_id or white_id}; priority is the campaign's"),
-    ("callback", "{url: registered http(s) URL without port, params: {...}}"),
-    ("aud_app, aud_sms, …", "channel registration ids (≤ 1000 each), with the everyone audience"),
-)
+# The example the campaign form offers to start from.
 EXAMPLE: dict[str, Any] = {"app_para": {"platform": "all", "time_to_live": 86400}, "option": {"black_id": 1}}

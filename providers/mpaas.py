@@ -112,8 +112,8 @@ class MpaasProvider(Provider):
         "https://mpaas.cn-hangzhou.aliyuncs.com",
     )
     template_reference: ClassVar[TemplateReference] = TemplateReference("mPaaS", "templateName")
-    option_reference: ClassVar[tuple[tuple[str, str], ...]] = mpaas_options.REFERENCE
     option_example: ClassVar[Mapping[str, Any]] = mpaas_options.EXAMPLE
+    option_schema = mpaas_options.MpaasOptionsSerializer
     emulator: ClassVar[str] = "providers.emulators.mpaas.MpaasEmulator"
     emulator_port: ClassVar[int] = 8103
     auth_error_codes: ClassVar[frozenset[str]] = frozenset(

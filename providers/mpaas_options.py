@@ -23,7 +23,17 @@ from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.utils.translation import gettext_lazy as _
+
 from providers.base import NativeSchedule
+from providers.option_fields import (
+    LenientIntegerField,
+    MultipleOptionChoiceField,
+    ObjectField,
+    OptionChoiceField,
+    OptionsSchema,
+    OptionTextField,
+)
 from providers.options import Checked, as_int, as_object, is_int, show
 
 MPAAS_DELIVERY_TYPES = {1: "Android", 2: "iOS", 7: "HarmonyOS"}
@@ -67,6 +77,140 @@ MPAAS_OWN = frozenset(
 def mpaas_wire_name(name: str) -> str:
     """Return the PascalCase wire name of an option written as in the docs (``pushStatus``)."""
     return name[:1].upper() + name[1:]
+
+
+MPAAS_PERIOD_CHOICES = [(1, _("7 days")), (2, _("15 days")), (3, _("60 days")), (4, _("permanent"))]
+
+
+def _ms_field(label: Any, help_text: Any) -> LenientIntegerField:
+    return LenientIntegerField(required=False, min_value=0, label=label, help_text=help_text)
+
+
+class MpaasOptionsSerializer(OptionsSchema):
+    """The optional parameters of an mPaaS PushBroadcast, by wire name (docs/providers.md, mPaaS).
+
+    Names written as in the mPaaS docs (pushStatus) are read as the wire names. PushStatus 0
+    needs BindPeriod, 1 and 2 need UnBindPeriod; TimeMode 1 replaces the period by the
+    start and end times of the same prefix.
+    """
+
+    provider_label = "mPaaS"
+    # mPaaS names unknown and Crier-owned parameters in its own words (``_mpaas_read``).
+    refuse_unknown_keys = False
+    advanced = frozenset(
+        {"StrategyType", "StrategyContent", "PushAction", "NotifyType", "Silent", "ChannelId", "TenantId"}
+    )
+
+    DeliveryType = MultipleOptionChoiceField(
+        choices=list(MPAAS_DELIVERY_TYPES.items()),
+        required=False,
+        label=_("Platforms"),
+        help_text=_("One request per platform ticked. None ticked: the account's delivery type."),
+    )
+    PushStatus = OptionChoiceField(
+        choices=[(0, _("bound users")), (1, _("all users")), (2, _("unbound users"))],
+        required=False,
+        label=_("Devices"),
+        help_text=_(
+            "Which devices by log-on state. Bound users need a bind period; all and unbound users "
+            "need an unbind period (or TimeMode 1 with a time range)."
+        ),
+    )
+    BindPeriod = OptionChoiceField(
+        choices=MPAAS_PERIOD_CHOICES, required=False, label=_("Bind period"),
+        help_text=_("For bound users: how long ago the user logged on."),
+    )  # fmt: skip
+    UnBindPeriod = OptionChoiceField(
+        choices=MPAAS_PERIOD_CHOICES, required=False, label=_("Unbind period"),
+        help_text=_("For all or unbound users: how long ago the device was unbound."),
+    )  # fmt: skip
+    TimeMode = OptionChoiceField(
+        choices=[(0, _("fixed number of days")), (1, _("time range"))],
+        required=False,
+        label=_("Time mode"),
+        help_text=_("Time range replaces the periods by start and end times in milliseconds."),
+    )
+    BindStartTime = _ms_field(
+        _("Bind start (ms)"), _("Time mode 1, bound users: from, in epoch milliseconds.")
+    )
+    BindEndTime = _ms_field(_("Bind end (ms)"), _("Time mode 1, bound users: until, in epoch milliseconds."))
+    UnBindStartTime = _ms_field(
+        _("Unbind start (ms)"), _("Time mode 1, all or unbound users: from, in epoch milliseconds.")
+    )
+    UnBindEndTime = _ms_field(
+        _("Unbind end (ms)"), _("Time mode 1, all or unbound users: until, in epoch milliseconds.")
+    )
+    AndroidChannel = OptionChoiceField(
+        choices=[(1, _("MPS self-built channel")), (2, _("default channel"))],
+        required=False,
+        label=_("Android channel"),
+        help_text=_("The channel Android devices are reached through."),
+    )
+    Classification = OptionChoiceField(
+        choices=[("0", _("operational")), ("1", _("system"))],
+        required=False,
+        label=_("Classification (vivo)"),
+        help_text=_("vivo's message class."),
+    )
+    ThirdChannelCategory = ObjectField(
+        required=False, string_values=True, label=_("Vendor categories"),
+        help_text=_('Per vendor channel category, e.g. {"hms": "9"}.'),
+    )  # fmt: skip
+    NotifyLevel = ObjectField(
+        required=False, string_values=True, label=_("Vendor notification levels"),
+        help_text=_('Per vendor notification level, e.g. {"oppo": "2"}.'),
+    )  # fmt: skip
+    MiChannelId = OptionTextField(
+        required=False,
+        accept_integers=True,
+        label=_("Xiaomi channel id"),
+        help_text=_("Xiaomi's channel id."),
+    )
+    TransparentMessagePayload = ObjectField(
+        required=False, label=_("Pass-through payload"),
+        help_text=_("An object handed to the vendor as a pass-through message."),
+    )  # fmt: skip
+    TransparentMessageUrgency = OptionChoiceField(
+        choices=[("HIGH", "HIGH"), ("NORMAL", "NORMAL")],
+        required=False,
+        label=_("Pass-through urgency"),
+        help_text=_("Only with a pass-through payload."),
+    )
+    ExtendedParams = ObjectField(
+        required=False, max_keys=MPAAS_MAX_EXTENDED_PARAMS, label=_("Extended parameters"),
+        help_text=_("An object of at most 20 keys handed to the app."),
+    )  # fmt: skip
+    TaskName = OptionTextField(
+        required=False, max_length=200, label=_("Task name"),
+        help_text=_("The push task's name in the mPaaS console. Empty: the campaign's name."),
+    )  # fmt: skip
+    StrategyType = OptionChoiceField(
+        choices=[(0, _("now")), (1, _("scheduled")), (2, _("recurring"))],
+        required=False,
+        label=_("Strategy type"),
+        help_text=_("Set by Crier for native scheduling; leave it out."),
+    )
+    StrategyContent = ObjectField(
+        required=False, label=_("Strategy content"), help_text=_("Set by Crier for native scheduling.")
+    )
+    PushAction = LenientIntegerField(
+        required=False, label=_("Push action"), help_text=_("SDK-only parameter.")
+    )
+    NotifyType = OptionTextField(
+        required=False, accept_integers=True, label=_("Notify type"), help_text=_("SDK-only parameter.")
+    )
+    Silent = LenientIntegerField(required=False, label=_("Silent"), help_text=_("SDK-only parameter."))
+    ChannelId = OptionTextField(
+        required=False, accept_integers=True, label=_("Channel id"), help_text=_("SDK-only parameter.")
+    )
+    TenantId = OptionTextField(
+        required=False, accept_integers=True, label=_("Tenant id"), help_text=_("SDK-only parameter.")
+    )
+
+    @classmethod
+    def normalise(cls, options: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Return the options by wire name (``pushStatus`` as in the docs is ``PushStatus``)."""
+        return {mpaas_wire_name(str(name)): value for name, value in options.items()}
 
 
 def mpaas_delivery_types(value: Any) -> list[int] | None:
@@ -292,19 +436,5 @@ def strategy_options(schedule: NativeSchedule) -> dict[str, Any]:
     return {"StrategyType": 2, "StrategyContent": content}
 
 
-# What the campaign form lists for this provider, and the example it offers.
-REFERENCE: tuple[tuple[str, str], ...] = (
-    ("DeliveryType", "1 Android, 2 iOS, 7 HarmonyOS, or a list: one request each"),
-    ("PushStatus", "0 bound users (needs BindPeriod), 1 all, 2 unbound (need UnBindPeriod)"),
-    ("BindPeriod / UnBindPeriod", "1 = 7 days, 2 = 15, 3 = 60, 4 = permanent"),
-    ("TimeMode", "1: BindStartTime/BindEndTime (or UnBind…) in ms instead of the periods"),
-    ("AndroidChannel", "1 MPS self-built channel, 2 default channel"),
-    ("Classification", 'vivo: "0" operational, "1" system'),
-    ("ThirdChannelCategory / NotifyLevel", '{vendor: value}, e.g. {"hms": "9"}'),
-    ("MiChannelId", "Xiaomi channel id"),
-    ("TransparentMessagePayload", "vendor pass-through object"),
-    ("TransparentMessageUrgency", "HIGH or NORMAL, with a payload"),
-    ("ExtendedParams", "object, at most 20 keys"),
-    ("TaskName", "push task name (default: the campaign's name)"),
-)
+# The example the campaign form offers to start from.
 EXAMPLE: dict[str, Any] = {"DeliveryType": [1, 2], "PushStatus": 0, "BindPeriod": 3, "AndroidChannel": 2}

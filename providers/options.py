@@ -10,7 +10,7 @@ naming the value and the rule. The provider modules build their payloads from
 what is sent. Unknown keys are errors: a typo must not be sent silently.
 
 Each provider's rules live beside it (``providers.<kind>_options``) and its class names
-them (``Provider.check_options``, ``option_reference``, ``option_example``); this module
+them (``Provider.option_schema``, ``check_options``, ``option_example``); this module
 holds what they share.
 """
 
@@ -22,8 +22,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from rest_framework.settings import api_settings
+
 if TYPE_CHECKING:
     from providers.base import Provider
+    from providers.option_fields import OptionsSchema
 
 PREFIX = "provider_options"
 
@@ -79,16 +82,6 @@ def as_object(value: Any) -> dict | None:
     return None
 
 
-def refuse_unknown(
-    checked: Checked, options: Mapping[str, Any], known: tuple[str, ...], provider: str
-) -> None:
-    for name in options:
-        if name not in known:
-            checked.error(
-                str(name), f"{name!r} is not a {provider} option; known: {', '.join(sorted(known))}"
-            )
-
-
 def landing_value(checked: Checked, options: Mapping[str, Any], name: str, path: str) -> str:
     """Return the landing path/URL (option ``name`` or the campaign's ``path``), checking both agree."""
     if name not in options or options[name] in (None, ""):
@@ -105,6 +98,39 @@ def landing_value(checked: Checked, options: Mapping[str, Any], name: str, path:
     return value
 
 
+def _flatten(detail: Any, path: str, out: dict[str, list[str]]) -> None:
+    if isinstance(detail, Mapping):
+        for key, value in detail.items():
+            key = str(key)
+            _flatten(value, path if key == api_settings.NON_FIELD_ERRORS_KEY else f"{path}.{key}", out)
+    elif isinstance(detail, list) and detail and all(isinstance(x, str) for x in detail):
+        out.setdefault(path, []).extend(str(x) for x in detail)
+    elif isinstance(detail, list):
+        for index, value in enumerate(detail):
+            _flatten(value, f"{path}[{index}]", out)
+    else:
+        out.setdefault(path, []).append(str(detail))
+
+
+def schema_errors(schema: type[OptionsSchema], options: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Return what ``schema`` refuses in ``options``, by field path (``provider_options.…``)."""
+    serializer = schema(data=dict(options))
+    if serializer.is_valid():
+        return {}
+    errors: dict[str, list[str]] = {}
+    _flatten(serializer.errors, PREFIX, errors)
+    return errors
+
+
+def schema_values(schema: type[OptionsSchema] | None, options: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the options ``schema`` accepts, as it reads them ({} if it refuses any; no
+    schema: the options as given)."""
+    if schema is None:
+        return dict(options)
+    serializer = schema(data=dict(schema.normalise(options)))
+    return dict(serializer.validated_data) if serializer.is_valid() else {}
+
+
 def check(provider: str | type[Provider], message: Any, settings: Mapping[str, Any]) -> Checked:
     """Return the checked options of ``message`` (a ``providers.base.Message``) for
     ``provider`` (a class, or a registered kind): its ``check_options`` on an object."""
@@ -119,4 +145,15 @@ def check(provider: str | type[Provider], message: Any, settings: Mapping[str, A
         checked = Checked()
         checked.error("", f"provider_options {show(options)} must be an object")
         return checked
-    return provider.check_options(options, message, settings or {})
+    errors = {}
+    schema = provider.option_schema
+    if schema is not None:
+        errors = schema_errors(schema, schema.normalise(options))
+    checked = provider.check_options(options, message, settings or {})
+    # The schema's words for an option come first; the provider's own rules add what one
+    # option cannot say alone (on the options the schema found nothing wrong with).
+    for path, texts in checked.errors.items():
+        if path not in errors:
+            errors[path] = list(texts)
+    checked.errors = errors
+    return checked

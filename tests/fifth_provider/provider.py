@@ -36,7 +36,7 @@ from providers.base import (
     TemplateReference,
     retry_after_seconds,
 )
-from providers.options import Checked, is_int, refuse_unknown, show
+from providers.option_fields import OptionChoiceField, OptionsSchema, StrictIntegerField
 
 KIND = "kestrel"
 PATH = "/v1/messages"
@@ -52,6 +52,27 @@ def signature(secret: str, *, timestamp: str, method: str, path: str, body: byte
     return hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
 
 
+class KestrelOptionsSerializer(OptionsSchema):
+    """Kestrel's options: ``ttl`` whole seconds in :data:`TTL_RANGE`, ``sound`` one of :data:`SOUNDS`."""
+
+    provider_label = "Kestrel"
+
+    ttl = StrictIntegerField(
+        required=False,
+        min_value=TTL_RANGE[0],
+        max_value=TTL_RANGE[1],
+        seconds=True,
+        label="Time to live (seconds)",
+        help_text=f"Seconds an offline user may still get it, {TTL_RANGE[0]} to {TTL_RANGE[1]}.",
+    )
+    sound = OptionChoiceField(
+        choices=[(sound, sound) for sound in SOUNDS],
+        required=False,
+        label="Sound",
+        help_text="default plays the device's sound; silent plays none.",
+    )
+
+
 class KestrelProvider(Provider):
     """Send a template to listed user ids (and previews to test users) through Kestrel."""
 
@@ -62,10 +83,9 @@ class KestrelProvider(Provider):
     template_reference: ClassVar[TemplateReference] = TemplateReference(
         "Kestrel", "template", pattern=TEMPLATE.pattern, hint="KT- followed by 4 to 8 digits"
     )
-    option_reference: ClassVar[tuple[tuple[str, str], ...]] = (
-        ("ttl", f"seconds an offline user may still get it, {TTL_RANGE[0]} to {TTL_RANGE[1]}"),
-        ("sound", " or ".join(SOUNDS)),
-    )
+    # The options, declared once: the schema checks them, documents them in /api/schema/
+    # (KestrelOptions) and draws the campaign form's section for a Kestrel account.
+    option_schema: ClassVar[type[OptionsSchema]] = KestrelOptionsSerializer
     option_example: ClassVar[Mapping[str, Any]] = {"ttl": 3600, "sound": "silent"}
     emulator: ClassVar[str] = "tests.fifth_provider.emulator.KestrelEmulator"
     emulator_port: ClassVar[int] = 8199
@@ -73,27 +93,6 @@ class KestrelProvider(Provider):
         ids_per_request=MAX_USERS, test_uids=3, broadcast=False, idempotent=True, max_key_length=64
     )
     auth_error_codes: ClassVar[frozenset[str]] = frozenset({"unauthorized"})
-
-    @classmethod
-    def check_options(
-        cls, options: Mapping[str, Any], message: Message, settings: Mapping[str, Any]
-    ) -> Checked:
-        """``ttl``: whole seconds in :data:`TTL_RANGE`; ``sound``: one of :data:`SOUNDS`."""
-        checked = Checked()
-        refuse_unknown(checked, options, ("ttl", "sound"), "Kestrel")
-        ttl = options.get("ttl")
-        if ttl is not None:
-            if not is_int(ttl) or not TTL_RANGE[0] <= ttl <= TTL_RANGE[1]:
-                checked.error("ttl", f"ttl {show(ttl)} must be {TTL_RANGE[0]} to {TTL_RANGE[1]} seconds")
-            else:
-                checked.values["ttl"] = ttl
-        sound = options.get("sound")
-        if sound is not None:
-            if sound not in SOUNDS:
-                checked.error("sound", f"sound {show(sound)} must be {' or '.join(SOUNDS)}")
-            else:
-                checked.values["sound"] = sound
-        return checked
 
     def validate(self, message: Message) -> dict[str, list[str]]:
         errors = dict(self.option_errors(message))

@@ -1,5 +1,5 @@
-"""The campaign admin form's provider options: a per-provider reference, and the submit-time
-rules shown on the field when the form is saved."""
+"""The campaign admin form's provider options: the per-provider schema the section is drawn
+from, a blank form without ``null``, and the submit-time rules shown when the form is saved."""
 
 from __future__ import annotations
 
@@ -54,8 +54,17 @@ def test_the_form_lists_each_providers_options_for_the_script(marketer):
     config = json.loads(
         html.split('id="provider-options-config" type="application/json">')[1].split("</script>")[0]
     )
-    assert set(config["reference"]) == {"binance", "alipayplus", "mpaas", "jiguang"}
-    assert any(name == "PushStatus" for name, _text in config["reference"]["mpaas"])
+    assert set(config["schemas"]) == {"binance", "alipayplus", "mpaas", "jiguang"}
+    assert any(row["name"] == "PushStatus" and row["kind"] == "choice" for row in config["schemas"]["mpaas"])
+
+
+def test_a_blank_form_shows_empty_options_never_null(marketer):
+    page = browser(marketer).get(reverse("admin:campaigns_campaign_add"))
+    html = page.content.decode()
+
+    area = html.split('name="provider_options"')[1].split("</textarea>")[0]
+    assert area.split(">", 1)[1].strip() == ""
+    assert "null" not in area
 
 
 def test_saving_shows_option_errors_on_the_field_and_saves_nothing(marketer):
@@ -68,7 +77,7 @@ def test_saving_shows_option_errors_on_the_field_and_saves_nothing(marketer):
     html = page.content.decode()
     assert page.status_code == 200
     assert "BindPeriod: BindPeriod is required when PushStatus is 0" in html
-    assert "Silent: option Silent=&#x27;x&#x27; must be an integer" in html
+    assert "Silent: Silent &#x27;x&#x27; must be an integer" in html
     assert not Campaign.objects.exists()
 
 

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from django.utils.translation import gettext as _
 from rest_framework.settings import api_settings
 
 if TYPE_CHECKING:
@@ -88,12 +89,13 @@ def landing_value(checked: Checked, options: Mapping[str, Any], name: str, path:
         return path
     value = options[name]
     if not isinstance(value, str):
-        checked.error(name, f"{name} {show(value)} must be a string")
+        checked.error(name, _("%(name)s %(value)s must be a string") % {"name": name, "value": show(value)})
         return path
     if path and value != path:
         checked.error(
             name,
-            f"{name} {value!r} differs from the campaign's path {path!r}; give the landing page once",
+            _("%(name)s %(value)r differs from the campaign's path %(path)r; give the landing page once")
+            % {"name": name, "value": value, "path": path},
         )
     return value
 
@@ -143,7 +145,7 @@ def check(provider: str | type[Provider], message: Any, settings: Mapping[str, A
         options = {}
     if not isinstance(options, Mapping):
         checked = Checked()
-        checked.error("", f"provider_options {show(options)} must be an object")
+        checked.error("", _("provider_options %(value)s must be an object") % {"value": show(options)})
         return checked
     errors = {}
     schema = provider.option_schema

@@ -15,6 +15,7 @@ from enum import StrEnum
 
 from django.core.exceptions import ValidationError
 from django.db import connection
+from django.utils.translation import gettext_noop
 
 from campaigns.audiences.rules import address_is_credential, address_matches
 from campaigns.models import Audience, AudienceKind, AudienceMember, Recipient, RecipientTag
@@ -36,6 +37,18 @@ class SkipReason(StrEnum):
     OPTED_OUT_TEMPLATE = "opted out of template"
     NO_ADDRESS = "no address"
     INVALID_ADDRESS = "id not valid at provider"
+
+
+# The reasons are stored and returned by the API as these English ids; pages translate them
+# for people ({% translate reason %} on the review page). Listed so makemessages keeps them.
+SKIP_REASON_WORDS = (
+    gettext_noop("suppressed"),
+    gettext_noop("unknown recipient"),
+    gettext_noop("opted out of provider"),
+    gettext_noop("opted out of template"),
+    gettext_noop("no address"),
+    gettext_noop("id not valid at provider"),
+)
 
 
 _RECIPIENT_COLUMNS = (

@@ -118,12 +118,18 @@ def review_transition(
     """Move ``review`` to ``to`` with a compare-and-swap, record it, and return it."""
     frm = review.status
     if (frm, to) not in REVIEW_TRANSITIONS:
-        raise ReviewConflict(f"review {review.pk} is {frm}; it cannot become {to}")
+        raise ReviewConflict(
+            _("review %(review)s is %(from)s; it cannot become %(to)s")
+            % {"review": review.pk, "from": frm, "to": to}
+        )
     now = timezone.now()
     with transaction.atomic():
         changed = Review.objects.filter(pk=review.pk, status=frm).update(status=to, decided_at=now)
         if not changed:
-            raise ReviewConflict(f"review {review.pk} is no longer {frm}; {to} refused")
+            raise ReviewConflict(
+                _("review %(review)s is no longer %(from)s; %(to)s refused")
+                % {"review": review.pk, "from": frm, "to": to}
+            )
         record_event(
             campaign=review.campaign,
             object_type="review",
@@ -167,12 +173,19 @@ def _locked(campaign: Campaign) -> Campaign:
 
 def _require_in_review(campaign: Campaign, doing: str) -> Review:
     if campaign.status != S.IN_REVIEW:
+        # Whole sentences per action (translatable); status ids stay English (docs/i18n-glossary.md).
+        refusals = {
+            "withdrawn": _("%(campaign)s is %(status)s; only a campaign in review can be withdrawn"),
+            "rejected": _("%(campaign)s is %(status)s; only a campaign in review can be rejected"),
+        }
         raise CampaignTransitionError(
-            f"{describe(campaign)} is {campaign.status}; only a campaign in review can be {doing}"
+            refusals[doing] % {"campaign": describe(campaign), "status": campaign.status}
         )
     review = review_open(campaign=campaign)
     if review is None:  # pragma: no cover - submit always opens one
-        raise CampaignTransitionError(f"{describe(campaign)} is in review but has no open review")
+        raise CampaignTransitionError(
+            _("%(campaign)s is in review but has no open review") % {"campaign": describe(campaign)}
+        )
     return review
 
 
@@ -395,7 +408,7 @@ def campaign_reject(*, campaign: Campaign, actor, comment: str) -> Review:
     comment = (comment or "").strip()
     if not comment:
         raise ValidationError(
-            {"comment": ["comment is empty; a rejection must tell the author what to change"]}
+            {"comment": [_("comment is empty; a rejection must tell the author what to change")]}
         )
     require_perm(actor, APPROVE_PERM, "reject campaigns")
     with transaction.atomic():

@@ -31,6 +31,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from audit.models import AuditEvent
 from campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryStatus, Dispatch, DispatchStatus
@@ -235,6 +236,9 @@ class DashboardActionsMixin:
         except DeliveryNotUnknown as exc:
             self.message_user(request, str(exc), messages.ERROR)
         else:
-            done = "will be sent again with the same key" if action == "resend" else "is closed"
-            self.message_user(request, f"Delivery {delivery.idempotency_key} {done}.", messages.SUCCESS)
+            if action == "resend":
+                done = _("Delivery %(key)s will be sent again with the same key.")
+            else:
+                done = _("Delivery %(key)s is closed.")
+            self.message_user(request, done % {"key": delivery.idempotency_key}, messages.SUCCESS)
         return redirect(back)

@@ -21,6 +21,7 @@ from django.urls import URLPattern, path
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from campaigns.audiences.forms import (
     AudienceForm,
@@ -194,21 +195,21 @@ class RecipientAdminBase(admin.ModelAdmin):
             fieldsets.append(("History", {"fields": ["created_at", "updated_at"]}))
         return fieldsets
 
-    @admin.display(description="tags")
+    @admin.display(description=gettext_lazy("tags"))
     def tag_list(self, obj: Recipient) -> str:
         return ", ".join(obj.tags or [])
 
-    @admin.display(description="reachable on")
+    @admin.display(description=gettext_lazy("reachable on"))
     def reachable_on(self, obj: Recipient) -> str:
         return ", ".join(sorted(obj.addresses or {}))
 
-    @admin.display(description="opted out of")
+    @admin.display(description=gettext_lazy("opted out of"))
     def opted_out(self, obj: Recipient) -> str:
         return ", ".join(
             [*(obj.opted_out_providers or []), *(f"template {t}" for t in obj.opted_out_templates or [])]
         )
 
-    @admin.display(description="stored addresses")
+    @admin.display(description=gettext_lazy("stored addresses"))
     def address_list(self, obj: Recipient) -> str:
         shown = masked_addresses(obj.addresses)
         if not shown:
@@ -280,7 +281,7 @@ class RecipientAdminBase(admin.ModelAdmin):
         context.update(
             self.admin_site.each_context(request),
             opts=self.model._meta,
-            title="Upload recipients",
+            title=_("Upload recipients"),
             form=form,
             provider_kinds=list(PROVIDERS),
             preview_columns=["external_id", "language", "tags", "addresses"],
@@ -336,19 +337,19 @@ class AudienceAdminBase(admin.ModelAdmin):
             )
         return fieldsets
 
-    @admin.display(description="tags")
+    @admin.display(description=gettext_lazy("tags"))
     def tag_list(self, obj: Audience) -> str:
         return ", ".join(obj.tags or [])
 
-    @admin.display(description="listed ids", ordering="members_listed")
+    @admin.display(description=gettext_lazy("listed ids"), ordering="members_listed")
     def member_count(self, obj: Audience) -> int:
         return getattr(obj, "members_listed", 0)
 
-    @admin.display(description="suppressed ids", ordering="members_suppressed")
+    @admin.display(description=gettext_lazy("suppressed ids"), ordering="members_suppressed")
     def suppressed_count(self, obj: Audience) -> int:
         return getattr(obj, "members_suppressed", 0)
 
-    @admin.display(description="size")
+    @admin.display(description=gettext_lazy("size"))
     def size(self, obj: Audience) -> str:
         if obj.pk is None:
             return "—"
@@ -368,7 +369,7 @@ class AudienceAdminBase(admin.ModelAdmin):
             )
         return format_html_join(mark_safe("<br>"), "{}: {}", lines)
 
-    @admin.display(description="first listed ids")
+    @admin.display(description=gettext_lazy("first listed ids"))
     def member_preview(self, obj: Audience) -> str:
         if obj.pk is None:
             return "—"
@@ -465,12 +466,12 @@ class AudienceAdminBase(admin.ModelAdmin):
             self.admin_site.each_context(request),
             opts=self.model._meta,
             original=audience,
-            title=f"Upload user ids for {audience.name}",
+            title=_("Upload user ids for %(audience)s") % {"audience": audience.name},
             form=form,
             preview_columns=["external_id"],
-            created_label="Newly listed",
-            updated_label="Already listed",
-            removed_label="Dropped from the list (replace)",
+            created_label=_("Newly listed"),
+            updated_label=_("Already listed"),
+            removed_label=_("Dropped from the list (replace)"),
         )
         return TemplateResponse(request, "admin/campaigns/audience/upload.html", _report_context(context))
 

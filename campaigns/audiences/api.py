@@ -33,6 +33,7 @@ from typing import IO, Any
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -402,7 +403,10 @@ class AudienceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         provider_kind = self.request.query_params.get("provider_kind") or None
         if provider_kind is not None and provider_kind not in PROVIDERS:
             raise ValidationError(
-                {"provider_kind": [f"provider_kind {provider_kind!r} is not one of {', '.join(PROVIDERS)}"]}
+                {"provider_kind": [
+                    _("provider_kind %(value)r is not one of %(kinds)s")
+                    % {"value": provider_kind, "kinds": ", ".join(PROVIDERS)}
+                ]}
             )
         context = {**self.get_serializer_context(), "provider_kind": provider_kind}
         return Response(AudienceDetailSerializer(audience, context=context).data, status=status_code)

@@ -16,6 +16,9 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.http import HttpRequest
+from django.utils.text import format_lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from campaigns.audiences.recipients import recipient_clean_row
 from campaigns.audiences.rules import address_is_credential
@@ -34,11 +37,11 @@ def split_tags(text: str) -> list[str]:
 def _address_field(kind: str, label: str) -> forms.CharField:
     secret = address_is_credential(kind)
     return forms.CharField(
-        label=f"{label} address",
+        label=format_lazy(gettext_lazy("{provider} address"), provider=label),
         required=False,
         max_length=1000,
         widget=forms.PasswordInput(render_value=False) if secret else forms.TextInput,
-        help_text="Write-only: type a new one to replace it." if secret else "",
+        help_text=gettext_lazy("Write-only: type a new one to replace it.") if secret else "",
     )
 
 
@@ -54,10 +57,11 @@ class RecipientForm(forms.ModelForm, AddressFields):
     """Edit one recipient. Tags as text; one address field per provider (blank keeps it)."""
 
     tags_text = forms.CharField(
-        label="Tags", required=False, help_text="Separated by commas, e.g. vip, new. Replaces the tags."
+        label=gettext_lazy("Tags"), required=False,
+        help_text=gettext_lazy("Separated by commas, e.g. vip, new. Replaces the tags."),
     )
     remove_addresses = forms.MultipleChoiceField(
-        label="Remove addresses",
+        label=gettext_lazy("Remove addresses"),
         required=False,
         choices=kind_choices(),
         widget=forms.CheckboxSelectMultiple,
@@ -115,9 +119,11 @@ class AudienceForm(forms.ModelForm):
     """Edit an audience's name, kind, tags and segment; lists are uploaded separately."""
 
     tags_text = forms.CharField(
-        label="Tags",
+        label=gettext_lazy("Tags"),
         required=False,
-        help_text="For kind Tags: recipients with any of these (comma separated). At most 20 for Jiguang.",
+        help_text=gettext_lazy(
+            "For kind Tags: recipients with any of these (comma separated). At most 20 for Jiguang."
+        ),
     )
 
     class Meta:
@@ -155,13 +161,13 @@ class AudienceForm(forms.ModelForm):
 class CsvUploadForm(forms.Form):
     """A CSV file to preview, then import."""
 
-    file = forms.FileField(label="CSV file", required=False)
+    file = forms.FileField(label=gettext_lazy("CSV file"), required=False)
     token = forms.RegexField(regex=r"^[0-9a-f]{32}$", required=False, widget=forms.HiddenInput)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         if not cleaned.get("file") and not cleaned.get("token"):
-            raise ValidationError("choose a CSV file to upload")
+            raise ValidationError(_("choose a CSV file to upload"))
         return cleaned
 
 
@@ -171,13 +177,14 @@ class RecipientCsvUploadForm(CsvUploadForm):
 
 class MemberCsvUploadForm(CsvUploadForm):
     LIST_CHOICES = [
-        ("members", "Member list (user ids to send to)"),
-        ("suppressed", "Suppression list (never send)"),
+        ("members", gettext_lazy("Member list (user ids to send to)")),
+        ("suppressed", gettext_lazy("Suppression list (never send)")),
     ]
 
-    target = forms.ChoiceField(label="Import into", choices=LIST_CHOICES, initial="members")
+    target = forms.ChoiceField(label=gettext_lazy("Import into"), choices=LIST_CHOICES, initial="members")
     replace = forms.BooleanField(
-        label="Replace the list", required=False, help_text="The list becomes exactly the ids in the file."
+        label=gettext_lazy("Replace the list"), required=False,
+        help_text=gettext_lazy("The list becomes exactly the ids in the file."),
     )
 
 
@@ -211,7 +218,7 @@ def staged_path(request: HttpRequest, token: str, *, purpose: str) -> Path:
     """Return the staged file of ``token``; raise ValidationError when this session did not stage it."""
     path = STAGING_DIR / f"{token}.csv"
     if request.session.get(_SESSION_KEY, {}).get(token) != purpose or not path.is_file():
-        raise ValidationError("the previewed file is no longer available; upload it again")
+        raise ValidationError(_("the previewed file is no longer available; upload it again"))
     return path
 
 

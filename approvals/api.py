@@ -113,7 +113,7 @@ class ReviewSerializer(serializers.ModelSerializer):
 
     def _refusal(self, review: Review) -> str | None:
         if review.status != ReviewStatus.PENDING:
-            return f"the review is {review.status}"
+            return _("the review is %(status)s") % {"status": review.status}
         user = self.context["request"].user
         refusal = approve_refusal(user=user, campaign=review.campaign, review=review)
         return str(refusal) if refusal is not None else None

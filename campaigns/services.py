@@ -96,19 +96,22 @@ def campaign_clean(campaign: Campaign) -> None:
     version = campaign.template_version
     if version is not None and campaign.template_id and version.template_id != campaign.template_id:
         errors.setdefault("template_version", []).append(
-            f"template_version {version} belongs to another template than {campaign.template}"
+            _("template_version %(version)s belongs to another template than %(template)s")
+            % {"version": version, "template": campaign.template}
         )
     if not isinstance(campaign.parameters, dict):
         errors.setdefault("parameters", []).append(
-            f"parameters {campaign.parameters!r} must be an object of name: value"
+            _("parameters %(value)r must be an object of name: value") % {"value": campaign.parameters}
         )
     if not isinstance(campaign.provider_options, dict):
         errors.setdefault("provider_options", []).append(
-            f"provider_options {campaign.provider_options!r} must be an object"
+            _("provider_options %(value)r must be an object") % {"value": campaign.provider_options}
         )
     uids = campaign.test_uids
     if not isinstance(uids, list) or not all(isinstance(u, str | int) and str(u).strip() for u in uids):
-        errors.setdefault("test_uids", []).append(f"test_uids {uids!r} must be a list of user ids")
+        errors.setdefault("test_uids", []).append(
+            _("test_uids %(value)r must be a list of user ids") % {"value": uids}
+        )
     elif len(uids) > MAX_TEST_UIDS:
         errors.setdefault("test_uids", []).append(
             _("Test uids: %(count)s ids given; a preview goes to at most %(max)s test users.")
@@ -118,7 +121,8 @@ def campaign_clean(campaign: Campaign) -> None:
     whole = isinstance(circle, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in circle)
     if not whole:
         errors.setdefault("circle_value", []).append(
-            f"circle_value {circle!r} must be a list of whole numbers (weekdays 1-7 or month days 1-31)"
+            _("circle_value %(value)r must be a list of whole numbers (weekdays 1-7 or month days 1-31)")
+            % {"value": circle}
         )
     if version is not None and isinstance(campaign.parameters, dict) and "parameters" not in errors:
         # The rendered-length cap is checked on every write, not only on submit, with the
@@ -236,8 +240,10 @@ def campaign_first_due(*, campaign: Campaign, now: datetime) -> datetime:
         raise ValidationError({"schedule": [str(exc)]}) from exc
     if first is None:
         raise ValidationError(
-            {"schedule": [f"the {campaign.schedule_kind} schedule has no occurrence after "
-                          f"{now:%Y-%m-%d %H:%M:%S} UTC; nothing would be sent"]}
+            {"schedule": [
+                _("the %(kind)s schedule has no occurrence after %(now)s UTC; nothing would be sent")
+                % {"kind": campaign.schedule_kind, "now": f"{now:%Y-%m-%d %H:%M:%S}"}
+            ]}
         )
     if native_applies(campaign):
         return now
@@ -259,7 +265,8 @@ def _unknown_fields(data: Mapping[str, Any]) -> None:
     unknown = sorted(set(data) - set(EDITABLE_FIELDS))
     if unknown:
         raise ValidationError(
-            {name: [f"{name} is not a campaign field that can be set; settable: {', '.join(EDITABLE_FIELDS)}"]
+            {name: [_("%(name)s is not a campaign field that can be set; settable: %(settable)s")
+                    % {"name": name, "settable": ", ".join(EDITABLE_FIELDS)}]
              for name in unknown}
         )
 
@@ -334,11 +341,13 @@ def campaign_edit(*, campaign: Campaign, actor, changes: Mapping[str, Any]) -> C
     with transaction.atomic():
         current = Campaign.objects.select_for_update().select_related("template").get(pk=campaign.pk)
         if current.status not in EDITABLE_STATES:
-            hint = " (withdraw it from review first)" if current.status == S.IN_REVIEW else ""
-            raise CampaignTransitionError(
-                f"{describe(current)} is {current.status}; campaigns can be edited only in draft, "
-                f"rejected or approved (which voids the approval){hint}"
-            )
+            if current.status == S.IN_REVIEW:
+                refusal = _("%(campaign)s is %(status)s; campaigns can be edited only in draft, rejected "
+                            "or approved (which voids the approval) (withdraw it from review first)")
+            else:
+                refusal = _("%(campaign)s is %(status)s; campaigns can be edited only in draft, rejected "
+                            "or approved (which voids the approval)")
+            raise CampaignTransitionError(refusal % {"campaign": describe(current), "status": current.status})
         changes = dict(changes)
         new_template = changes.get("template")
         if (

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.transaction import TransactionManagementError
+from django.utils.translation import gettext as _
 
 from campaigns.models import AudienceKind, Campaign, CampaignStatus
 from campaigns.schedules.kinds import SCHEDULE_FIELDS, SCHEDULED_KINDS
@@ -97,8 +98,9 @@ def check_pending_limit(*, campaign: Campaign, now: dt.datetime) -> None:
         raise ValidationError(
             {
                 "schedule": [
-                    f"provider account {account.name!r} already has {pending} scheduled or recurring "
-                    f"campaigns pending; at most {limit} are allowed (CRIER_MAX_PENDING_SCHEDULED)"
+                    _("provider account %(account)r already has %(pending)s scheduled or recurring "
+                      "campaigns pending; at most %(limit)s are allowed (CRIER_MAX_PENDING_SCHEDULED)")
+                    % {"account": account.name, "pending": pending, "limit": limit}
                 ]
             }
         )
@@ -122,10 +124,11 @@ def check_scheduled_audience(*, campaign: Campaign) -> None:
     raise ValidationError(
         {
             "audience": [
-                f"audience {audience.name!r} selects by {audience.kind}, and "
-                f"{provider.template_reference.provider} does not support a '{campaign.schedule_kind}' "
-                "schedule for a tag group or segment; send it now, or choose an audience of everyone "
-                "or of listed user ids"
+                _("audience %(audience)r selects by %(kind)s, and %(provider)s does not support a "
+                  "'%(schedule)s' schedule for a tag group or segment; send it now, or choose an audience "
+                  "of everyone or of listed user ids")
+                % {"audience": audience.name, "kind": audience.kind,
+                   "provider": provider.template_reference.provider, "schedule": campaign.schedule_kind}
             ]
         }
     )

@@ -9,15 +9,19 @@ import datetime as dt
 from itertools import islice
 from zoneinfo import ZoneInfo
 
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
+
 from campaigns.models import CircleType
 from campaigns.schedules.kinds import kind_rules
 from campaigns.schedules.occurrences import period_walls, utc_offset
 from campaigns.schedules.spec import UTC, ScheduleError, ScheduleSpec, zone_or_none
 
-_MONTH_END_NOTES: dict[int, str] = {
-    29: "day 29 is skipped in February except in leap years",
-    30: "day 30 is skipped in February",
-    31: "day 31 is skipped in months that lack it (April, June, September, November; February)",
+_MONTH_END_NOTES = {
+    29: gettext_lazy("day 29 is skipped in February except in leap years"),
+    30: gettext_lazy("day 30 is skipped in February"),
+    31: gettext_lazy("day 31 is skipped in months that lack it (April, June, September, November; February)"),
 }
 # Notes look for daylight-saving changes only in periods up to this long, to stay cheap
 # on a spec nobody has validated yet.
@@ -38,15 +42,22 @@ def notes(spec: ScheduleSpec) -> list[str]:
         return found
     ignored = [name for name in _fields_set(spec) if name not in rules.fields]
     if ignored:
-        verb = "is" if len(ignored) == 1 else "are"
-        found.append(f"{' and '.join(ignored)} {verb} ignored when kind is '{spec.kind}'")
+        found.append(
+            ngettext(
+                "%(fields)s is ignored when kind is '%(kind)s'",
+                "%(fields)s are ignored when kind is '%(kind)s'",
+                len(ignored),
+            )
+            % {"fields": f" {_('and')} ".join(ignored), "kind": spec.kind}
+        )
     if "circle_value" in rules.fields:
         if spec.circle_type == CircleType.DAILY and spec.circle_value:
             found.append(
-                f"circle_value {list(spec.circle_value)} is ignored for a daily recurrence; it runs every day"
+                _("circle_value %(value)s is ignored for a daily recurrence; it runs every day")
+                % {"value": list(spec.circle_value)}
             )
         if spec.circle_type == CircleType.MONTHLY:
-            found.extend(_MONTH_END_NOTES[day] for day in spec.circle_value if day in _MONTH_END_NOTES)
+            found.extend(str(_MONTH_END_NOTES[day]) for day in spec.circle_value if day in _MONTH_END_NOTES)
     if rules.period:
         found.extend(_daylight_saving_notes(spec))
     return found
@@ -101,24 +112,34 @@ def _change_note(
     high: dt.datetime,
 ) -> str:
     """Return the note for the wall times ``walls`` that a change of ``jump`` skips or repeats."""
-    several = len(walls) > 1
+    count = len(walls)
     shown = ", ".join(f"{w:%H:%M:%S}" for w in walls[:5]) + (" …" if len(walls) > 5 else "")
-    day = f"{walls[0]:%A %Y-%m-%d}"
+    # The weekday in the reader's language: "Sunday 2026-03-29", "2026年3月29日 星期日".
+    day = date_format(walls[0], _("l Y-m-d"))
     rules = kind_rules(spec.kind)
-    what = f"cron {spec.cron!r} at {shown}" if rules and "cron" in rules.fields else f"time {shown}"
+    if rules and "cron" in rules.fields:
+        what = _("cron %(cron)r at %(times)s") % {"cron": spec.cron, "times": shown}
+    else:
+        what = _("time %(times)s") % {"times": shown}
     if jump > dt.timedelta(0):
         moved = ", ".join(f"{w + jump:%H:%M:%S}" for w in walls[:5]) + (" …" if len(walls) > 5 else "")
-        return (
-            f"{what} on {day} {'do' if several else 'does'} not exist in {zone.key} (clocks go "
-            f"forward {_format_duration(jump)} at {low:%H:%M}); {'they run' if several else 'it runs'} "
-            f"{_format_duration(jump)} later that day, at {moved}"
-        )
+        return ngettext(
+            "%(what)s on %(day)s does not exist in %(zone)s (clocks go forward %(jump)s at %(at)s); "
+            "it runs %(jump)s later that day, at %(moved)s",
+            "%(what)s on %(day)s do not exist in %(zone)s (clocks go forward %(jump)s at %(at)s); "
+            "they run %(jump)s later that day, at %(moved)s",
+            count,
+        ) % {"what": what, "day": day, "zone": zone.key, "jump": _format_duration(jump),
+             "at": f"{low:%H:%M}", "moved": moved}
     first_pass = walls[0].replace(tzinfo=zone, fold=0).tzname()
-    return (
-        f"{what} on {day} {'occur' if several else 'occurs'} twice in {zone.key} (clocks go "
-        f"back {_format_duration(-jump)} at {high:%H:%M}); {'each' if several else 'it'} runs "
-        f"once, on the first pass ({first_pass})"
-    )
+    return ngettext(
+        "%(what)s on %(day)s occurs twice in %(zone)s (clocks go back %(jump)s at %(at)s); it runs "
+        "once, on the first pass (%(first_pass)s)",
+        "%(what)s on %(day)s occur twice in %(zone)s (clocks go back %(jump)s at %(at)s); each runs "
+        "once, on the first pass (%(first_pass)s)",
+        count,
+    ) % {"what": what, "day": day, "zone": zone.key, "jump": _format_duration(-jump),
+         "at": f"{high:%H:%M}", "first_pass": first_pass}
 
 
 def _offset_changes(
@@ -148,7 +169,7 @@ def _format_duration(delta: dt.timedelta) -> str:
     minutes = rest // 60
     parts = []
     if hours:
-        parts.append(f"{hours} hour{'s' if hours != 1 else ''}")
+        parts.append(ngettext("%(n)s hour", "%(n)s hours", hours) % {"n": hours})
     if minutes:
-        parts.append(f"{minutes} minute{'s' if minutes != 1 else ''}")
-    return " ".join(parts) or f"{int(delta.total_seconds())} seconds"
+        parts.append(ngettext("%(n)s minute", "%(n)s minutes", minutes) % {"n": minutes})
+    return " ".join(parts) or _("%(n)s seconds") % {"n": int(delta.total_seconds())}

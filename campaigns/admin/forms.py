@@ -236,7 +236,7 @@ class CampaignAdminForm(forms.ModelForm):
             widget = self.fields["parameters"].widget
             widget.variables = list(self.version.variables) if self.version else []
             if self.version is None:
-                widget.empty_text = "Choose a template: one input per variable appears here."
+                widget.empty_text = gettext_lazy("Choose a template: one input per variable appears here.")
         if "language" in self.fields:
             self._set_up_languages()
         if "audience" in self.fields:

@@ -9,6 +9,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from providers import safe_json
 
@@ -19,7 +20,7 @@ class ParametersWidget(forms.Widget):
     def __init__(self, attrs: dict | None = None) -> None:
         super().__init__(attrs)
         self.variables: list[str] = []
-        self.empty_text = "This template has no variables."
+        self.empty_text = gettext_lazy("This template has no variables.")
 
     def render(self, name: str, value: Any, attrs: dict | None = None, renderer=None) -> str:
         values = value if isinstance(value, dict) else _json_object(value)

@@ -80,7 +80,7 @@ class RecipientForm(forms.ModelForm, AddressFields):
         fields = self.fields
         if "external_id" in fields:
             fields["external_id"].disabled = True
-            fields["external_id"].help_text = "Audiences refer to it, so it does not change."
+            fields["external_id"].help_text = _("Audiences refer to it, so it does not change.")
         if "tags_text" in fields:
             fields["tags_text"].initial = ", ".join(self.instance.tags or [])
         for kind in PROVIDERS:
@@ -134,7 +134,7 @@ class AudienceForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         # Read-only (view-only) forms have none of these fields: adjust only those present.
         if "segment" in self.fields:
-            self.fields["segment"].help_text = "For kind Provider segment: exactly one segment id."
+            self.fields["segment"].help_text = _("For kind Provider segment: exactly one segment id.")
         if self.instance.pk and "tags_text" in self.fields:
             self.fields["tags_text"].initial = ", ".join(self.instance.tags or [])
 

@@ -50,6 +50,7 @@ import httpx
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from django.utils.translation import gettext_lazy
 
 from providers import alipayplus_options
 from providers.base import (
@@ -152,7 +153,7 @@ class AlipayPlusProvider(Provider):
     """Send one template message to one Alipay+ user per request, keyed by requestId."""
 
     kind = "alipayplus"
-    label = "Alipay+ mini program"
+    label = gettext_lazy("Alipay+ mini program")  # shown to people (docs/i18n-glossary.md)
     credential_fields = ("client_id", "private_key", "platform_public_key")
     # Without the platform's public key answers are not verified (docs/providers.md §2.2).
     optional_credentials = frozenset({"platform_public_key"})

@@ -44,6 +44,7 @@ from urllib.parse import parse_qsl, quote
 
 import httpx
 import jwt
+from django.utils.translation import gettext_lazy
 
 from providers import binance_options
 from providers.base import (
@@ -111,7 +112,7 @@ class BinanceProvider(Provider):
     """Send template broadcasts (and previews to ≤5 experience uids) as one Binance mini program."""
 
     kind = "binance"
-    label = "Binance mini program"
+    label = gettext_lazy("Binance mini program")  # shown to people (docs/i18n-glossary.md)
     # "The user declined messages of this template" (docs/providers.md §1.5): that template only.
     template_opt_out_codes: ClassVar[frozenset[str]] = frozenset({"900241"})
     credential_fields = ("access_key", "secret_key")

@@ -42,6 +42,7 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
+from django.utils.translation import gettext_lazy
 
 from providers import jiguang_options
 from providers.base import (
@@ -94,7 +95,7 @@ class JiguangProvider(Provider):
     """Send a UMS general template to everyone, or to user ids, tags or a segment."""
 
     kind: ClassVar[str] = "jiguang"
-    label: ClassVar[str] = "Jiguang UMS"
+    label: ClassVar[str] = gettext_lazy("Jiguang UMS")  # docs/i18n-glossary.md
     credential_fields: ClassVar[tuple[str, ...]] = ("channel_key", "master_secret")
     official_hosts: ClassVar[tuple[str, ...]] = ("https://api.ums.jiguang.cn",)  # docs/providers.md §4.1
     # The UMS API takes template_id as an integer.

@@ -45,6 +45,7 @@ from typing import Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
+from django.utils.translation import gettext_lazy
 
 from providers import aliyun_signature as sig
 from providers import mpaas_options
@@ -104,7 +105,7 @@ class MpaasProvider(Provider):
     """Send a template broadcast to every device of one platform through mPaaS PushBroadcast."""
 
     kind: ClassVar[str] = "mpaas"
-    label: ClassVar[str] = "Alibaba Cloud mPaaS push"
+    label: ClassVar[str] = gettext_lazy("Alibaba Cloud mPaaS push")  # docs/i18n-glossary.md
     credential_fields: ClassVar[tuple[str, ...]] = ("access_key_id", "access_key_secret")
     # docs/providers.md §3.1: the SDKs' host, and the one the documentation's examples use.
     official_hosts: ClassVar[tuple[str, ...]] = (

@@ -134,8 +134,20 @@ def campaign_clean(campaign: Campaign) -> None:
             _merge_errors(errors, exc)
     _content_write_errors(campaign, errors)
     _schedule_write_errors(campaign, errors)
+    _option_write_errors(campaign, errors)
     if errors:
         raise ValidationError(errors)
+
+
+def _option_write_errors(campaign: Campaign, errors: dict[str, list[str]]) -> None:
+    """Add the provider options' errors by path (``provider_options.PushStatus``): on every
+    write, as the admin form refuses them on save (issue 16: one validation path), from the
+    provider's schema and checks (``campaigns.provider_options.campaign_option_errors``)."""
+    if "provider_options" in errors or not (campaign.provider_account_id and campaign.audience_id):
+        return
+    for path, messages in campaign_option_errors(campaign).items():
+        known = errors.setdefault(path, [])
+        known.extend(m for m in messages if m not in known)
 
 
 def _content_write_errors(campaign: Campaign, errors: dict[str, list[str]]) -> None:

@@ -399,8 +399,9 @@ else:
     Q_CLUSTER["orm"] = "default"
 
 # --- Notifications (README "Notifications") ---------------------------------
-_MAILER = "console" if DEBUG else "smtp"  # Django's mail API; make run (DEBUG) prints each e-mail
-EMAIL_BACKEND = env("EMAIL_BACKEND", f"django.core.mail.backends.{_MAILER}.EmailBackend")
+# Django's mail API: SMTP, or with DEBUG (make run) each e-mail printed readably in the terminal.
+_MAILER = "notifications.console_mail" if DEBUG else "django.core.mail.backends.smtp"
+EMAIL_BACKEND = env("EMAIL_BACKEND", f"{_MAILER}.EmailBackend")
 EMAIL_HOST, EMAIL_PORT = env("EMAIL_HOST", "localhost"), env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER, EMAIL_HOST_PASSWORD = env("EMAIL_HOST_USER"), env("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS, EMAIL_USE_SSL = env_bool("EMAIL_USE_TLS"), env_bool("EMAIL_USE_SSL")

@@ -293,7 +293,7 @@ def test_a_marketer_previews_a_recipient_csv_with_its_refused_rows_then_imports_
     screenshot(page, "recipients_upload")
 
     page.click("input[name=_import]")
-    expect_message(page, "2 created")
+    expect_message(page, "Created: 2; updated: 0; rows refused: 1")
     assert set(Recipient.objects.values_list("external_id", flat=True)) == {"csv_user_1", "csv_user_3"}
 
 

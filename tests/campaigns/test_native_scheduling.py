@@ -280,6 +280,7 @@ def test_a_cron_campaign_stays_with_crier(native_account, template, marketer):
         template=template,
         provider_account=account,
         audience=make_audience("all"),
+        parameters={"name": "Ada", "bonus": "10 USDT"},
         schedule_kind="cron",
         cron="0 9 * * 1",
         start_date=timezone.now().date(),

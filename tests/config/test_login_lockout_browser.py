@@ -44,4 +44,4 @@ def test_a_locked_out_login_says_so_and_an_operator_lifts_it(page, login, live_s
     call_command("axes_reset_username", "olga", stdout=io.StringIO())
 
     login(page, "olga")  # the browser tests' own helper: lands on /admin/
-    assert "Site administration" in page.inner_text("#content")
+    assert "Crier dashboard" in page.inner_text("#content")  # signed in: the admin's index

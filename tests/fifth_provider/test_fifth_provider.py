@@ -102,11 +102,12 @@ def test_a_campaign_is_validated_previewed_approved_and_sent_to_each_user_once(
         audience=make_audience("users", user_ids=users),
         parameters={"name": "Ada", "bonus": "10 USDT"},
         test_uids=["tester-1", "tester-2"],
-        provider_options={"ttl": 5, "sound": "loud"},
     )
 
+    # Its options are checked on every write, by its own schema, naming each path.
     with pytest.raises(ValidationError) as refused:
-        campaign_submit(campaign=campaign, actor=marketer)
+        bad = {"provider_options": {"ttl": 5, "sound": "loud"}}
+        campaign_edit(campaign=campaign, actor=marketer, changes=bad)
     assert set(refused.value.message_dict) >= {"provider_options.ttl", "provider_options.sound"}
     assert "ttl 5 must be 60 to 86400 seconds" in refused.value.message_dict["provider_options.ttl"]
 

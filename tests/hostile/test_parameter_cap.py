@@ -59,9 +59,9 @@ def test_creating_through_the_api_over_the_cap_is_a_400_with_the_submit_message(
     assert not Campaign.objects.filter(name="capped").exists()
 
 
-def test_a_draft_may_still_lack_parameters_and_hold_values_up_to_the_cap(api):
+def test_a_draft_holds_values_up_to_the_cap(api):
     body = create_body()
-    body["parameters"] = {"name": "n" * 3980}  # 3,980 + 6 + 14: exactly 4,000 in en; pct missing
+    body["parameters"] = {"name": "n" * 3980, "pct": "20"}  # 3,980 + 6 + 2 + 12: exactly 4,000 in en
 
     answer = api.post("/api/v1/campaigns/", body, format="json")
 

@@ -64,7 +64,10 @@ def test_a_second_choice_for_the_same_event_is_refused_in_words(client, people):
     assert NotificationPreference.objects.filter(user=people["operator"]).count() == 1
 
 
-@pytest.mark.parametrize(("debug", "backend"), [("1", "console"), ("0", "smtp")])
+@pytest.mark.parametrize(
+    ("debug", "backend"),
+    [("1", "notifications.console_mail"), ("0", "django.core.mail.backends.smtp")],
+)
 def test_make_run_prints_e_mail_and_production_sends_it_by_smtp(debug, backend):
     """With DEBUG on (make run's .env) the console backend prints every e-mail in the
     terminal the worker runs in; without it, SMTP from the EMAIL_* settings."""
@@ -80,4 +83,29 @@ def test_make_run_prints_e_mail_and_production_sends_it_by_smtp(debug, backend):
     out = subprocess.run(
         [sys.executable, "-c", code], env=env, cwd=django_settings.BASE_DIR, capture_output=True, text=True
     )
-    assert out.stdout.strip() == f"django.core.mail.backends.{backend}.EmailBackend", out.stderr[-2000:]
+    assert out.stdout.strip() == f"{backend}.EmailBackend", out.stderr[-2000:]
+
+
+def test_make_run_prints_each_e_mail_as_a_person_reads_it():
+    """Subject as written (not quoted-printable), the text part once, no MIME boundaries."""
+    import io
+
+    from django.core.mail import EmailMultiAlternatives
+
+    from notifications.console_mail import EmailBackend
+
+    stream = io.StringIO()
+    message = EmailMultiAlternatives(
+        "[Crier] Review requested: Welcome bonus — Alipay+ VIPs",
+        "Review it: http://127.0.0.1:8000/admin/campaigns/campaign/1/review/",
+        "Crier <crier@localhost>",
+        ["reviewer@crier.example"],
+    )
+    message.attach_alternative("<p>Review it</p>", "text/html")
+    EmailBackend(stream=stream).send_messages([message])
+
+    printed = stream.getvalue()
+    assert "Subject: [Crier] Review requested: Welcome bonus — Alipay+ VIPs" in printed
+    assert "To: reviewer@crier.example" in printed
+    assert printed.count("Review it: http://127.0.0.1:8000/admin/campaigns/campaign/1/review/") == 1
+    assert "=?utf-8?" not in printed and "<p>" not in printed and "boundary" not in printed

@@ -251,40 +251,45 @@ def test_jiguang_channel_ids_go_to_template_sent_for_the_everyone_audience(make_
         ),
     ],
 )
-def test_invalid_combinations_are_refused_at_submit_naming_the_fields(
+def test_invalid_combinations_are_refused_at_write_and_at_submit_naming_the_fields(
     marketer, kind, audience, options, expected
 ):
+    """Refused when the campaign is written (as the admin refuses it on save: one validation
+    path), and at submit for a draft stored before that check existed."""
     from tests.approvals.factories import make_audience as audience_of
     from tests.approvals.factories import make_template
 
-    campaign = make_campaign(
-        marketer,
-        template=make_template(),
-        provider_account=plain_account(kind, settings={"workspace_id": "ws", "delivery_type": 1}),
-        audience=audience_of(audience),
-        provider_options=options,
-    )
+    values = {
+        "template": make_template(),
+        "provider_account": plain_account(kind, settings={"workspace_id": "ws", "delivery_type": 1}),
+        "audience": audience_of(audience),
+    }
+    with pytest.raises(ValidationError) as written:
+        make_campaign(marketer, **values, provider_options=options)
+    assert not Campaign.objects.exists()
+    campaign = make_campaign(marketer, **values)
+    Campaign.objects.filter(pk=campaign.pk).update(provider_options=options)  # stored before
+    campaign.refresh_from_db()
 
     with pytest.raises(ValidationError) as refused:
         campaign_submit(campaign=campaign, actor=marketer)
 
-    errors = refused.value.message_dict
-    for field, words in expected.items():
-        assert any(words in text for text in errors.get(field, [])), (field, errors)
+    for errors in (written.value.message_dict, refused.value.message_dict):
+        for field, words in expected.items():
+            assert any(words in text for text in errors.get(field, [])), (field, errors)
     assert Campaign.objects.get(pk=campaign.pk).status == "draft"
 
 
 def test_a_jiguang_owner_is_refused_on_a_channel_with_api_review(marketer):
     from tests.approvals.factories import make_template
 
-    campaign = make_campaign(
-        marketer,
-        template=make_template(),
-        provider_account=plain_account("jiguang", settings={"api_review": True}),
-        provider_options={"option": {"owner": "someone"}},
-    )
-    with pytest.raises(ValidationError) as refused:
-        campaign_submit(campaign=campaign, actor=marketer)
+    with pytest.raises(ValidationError) as refused:  # on every write, as on submit
+        make_campaign(
+            marketer,
+            template=make_template(),
+            provider_account=plain_account("jiguang", settings={"api_review": True}),
+            provider_options={"option": {"owner": "someone"}},
+        )
     assert (
         "filled by Crier with the approving reviewer"
         in refused.value.message_dict["provider_options.option.owner"][0]
@@ -311,11 +316,10 @@ def test_the_api_answers_option_errors_as_400_field_errors(marketer):
         },
         format="json",
     )
-    assert created.status_code == 201, created.json()
-
-    answer = client.post(f"/api/v1/campaigns/{created.json()['id']}/submit/")
+    answer = created  # refused on create, as the admin refuses it on save (one validation path)
 
     assert answer.status_code == 400
+    assert not Campaign.objects.exists()
     # One message per wrong option: the schema's words for the bad value, not a second
     # "is required" about the same option (providers/options.py, "the schema").
     assert answer.json()["provider_options.UnBindPeriod"] == [

@@ -8,9 +8,8 @@ characters). Another signs in with an English browser and switches on "My prefer
 The scan (marked ``catalogue``) reads each page's visible text, leaving out data (request
 bodies, code, form values, and content an element declares to be in another language with
 its ``lang`` attribute, such as the review page's English message card), and looks for the
-English text of every msgid of the catalogue: any hit is a string shown untranslated (not marked in its source, or marked but
-missing from the catalogue). It fails, listing the hits, until the admin's new pages (issue
-#16) are marked and translated.
+English text of every msgid of the catalogue: any hit is a string shown untranslated (not
+marked in its source, or marked but missing from the catalogue), listed by page.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ and static files are found."""
 
 from __future__ import annotations
 
+from axes.apps import AppConfig as AxesAppConfig
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -22,3 +23,9 @@ class ProjectConfig(AppConfig):
         from config.admin_site import brand_admin_site
 
         brand_admin_site(admin.site)
+
+
+class LoginLockoutsConfig(AxesAppConfig):
+    """django-axes under a name people read, in their language (its own is "Axes")."""
+
+    verbose_name = _("Login lockouts")

@@ -15,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy
 
 from config.environment import (
     database_from_url,
@@ -75,7 +76,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_q",
     "csp",
-    "axes",  # admin login lockout (see "Guessing costs" below)
+    "config.apps.LoginLockoutsConfig",  # django-axes, admin login lockout ("Guessing costs" below)
     "config.apps.ProjectConfig",  # the project's own system checks (config/checks.py)
     # Crier's apps, bottom layer first (pyproject.toml [tool.importlinter] checks the layers).
     "audit",
@@ -391,7 +392,7 @@ Q_CLUSTER: dict = {
     "queue_limit": env_int("Q_QUEUE_LIMIT", 4),
     "catch_up": False,
     "poll": 0.2,
-    "label": "Task queue",
+    "label": gettext_lazy("Task queue"),  # the admin's name for django-q2's app
 }
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL

@@ -15,9 +15,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit.services import record_event
+from campaigns.clean import campaign_clean
 from campaigns.lifecycle import PREVIEWABLE_STATES, CampaignTransitionError, describe, require_perm
 from campaigns.models import Campaign, Dispatch
-from campaigns.services import campaign_clean, fresh
+from campaigns.services import fresh
 from campaigns.snapshot import campaign_snapshot, snapshot_hash
 
 

@@ -45,10 +45,11 @@ from campaigns.admin.schedule_form import (
     time_zone_choices,
 )
 from campaigns.audiences.services import audience_size
+from campaigns.clean import MAX_TEST_UIDS, campaign_clean
 from campaigns.models import Audience, Campaign, CampaignStatus
 from campaigns.schedules.kinds import SCHEDULE_FIELDS, SCHEDULE_LABELS, form_table, kind_rules
 from campaigns.schedules.spec import wall_time_to_utc, zone_or_none
-from campaigns.services import EDITABLE_FIELDS, MAX_TEST_UIDS, campaign_clean
+from campaigns.services import EDITABLE_FIELDS
 from providers import safe_json
 from providers.models import ProviderAccount
 from providers.registry import PROVIDERS

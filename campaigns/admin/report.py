@@ -32,6 +32,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from campaigns.admin.calendar import calendar_page
 from campaigns.admin.forms import audience_size_text
 from campaigns.admin.schedule_form import schedule_preview
 from campaigns.models import (
@@ -47,15 +48,11 @@ from campaigns.schedules.kinds import due_on_approval
 from campaigns.selectors import campaign_next_occurrences
 from campaigns.sending.selectors import (
     PROGRESS_STATUSES,
-    calendar_days,
-    calendar_occurrences,
     dispatch_live_progress,
 )
 from providers.models import ProviderAccount
 
 DISPATCHES_PER_PAGE = 25
-CALENDAR_DAYS = 30
-CALENDAR_PER_DAY = 12
 CHART_WIDTH, CHART_HEIGHT, CHART_BARS = 720, 160, 40
 CHART_MIN_SLOTS = 20  # a dispatch over in a second is one narrow bar, not a block
 TOP_FAILED_CODES = 5
@@ -344,54 +341,6 @@ def campaign_report(*, campaign: Campaign, dispatch_id: str | None, page: str | 
         "codes": failing_codes(dispatch=shown) if shown is not None else [],
         "next_occurrences": campaign_next_occurrences(campaign=campaign),
         "progress_fields": list(PROGRESS_STATUSES),
-    }
-
-
-def calendar_page(*, start: dt.date, days: int = CALENDAR_DAYS, per_day: int = CALENDAR_PER_DAY) -> dict:
-    """Return the calendar from ``start`` for ``days`` days as weeks of day cells.
-
-    Each cell lists at most ``per_day`` occurrences (the rest counted); an occurrence whose
-    audience another campaign also reaches that day is marked with those campaigns' names.
-    """
-    end = start + dt.timedelta(days=days - 1)
-    # A campaign due more than a few times a day is one row a day with its count.
-    found = calendar_occurrences(start=start, end=end, include_held=True, collapse=True)
-    names = {o.campaign_id: o.campaign_name for o in found}
-    by_day = {day["date"]: day["occurrences"] for day in calendar_days(found)}
-    first = start - dt.timedelta(days=start.weekday())
-    last = end + dt.timedelta(days=6 - end.weekday())
-    weeks, week = [], []
-    today = timezone.localdate()
-    day = first
-    while day <= last:
-        items = by_day.get(day, [])
-        week.append(
-            {
-                "date": day,
-                "in_range": start <= day <= end,
-                "today": day == today,
-                "items": [
-                    {"occurrence": o, "overlap_names": [names.get(i, f"#{i}") for i in o.overlaps]}
-                    for o in items[:per_day]
-                ],
-                "more": max(0, len(items) - per_day),
-                "overlaps": any(o.overlaps for o in items),
-            }
-        )
-        if len(week) == 7:
-            weeks.append(week)
-            week = []
-        day += dt.timedelta(days=1)
-    overlapping = {o.campaign_id for o in found if o.overlaps}
-    return {
-        "start": start,
-        "end": end,
-        "weeks": weeks,
-        "total": sum(o.count for o in found),
-        "total_more": any(o.count_more for o in found),
-        "overlapping_campaigns": len(overlapping),
-        "previous": start - dt.timedelta(days=days),
-        "next": start + dt.timedelta(days=days),
     }
 
 

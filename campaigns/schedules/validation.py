@@ -7,7 +7,7 @@ wrong and what is allowed; the API keys the same message by field name. This mod
 
 Two sets of rules, checked at two moments (docs/architecture.md, "Where each rule lives"):
 
-* **at write** (:func:`write_errors`, run by ``campaigns.services.campaign_clean`` on every
+* **at write** (:func:`write_errors`, run by ``campaigns.clean.campaign_clean`` on every
   create and edit, in the admin and the API alike): what the schedule *is*, whatever the
   day: the fields its kind needs, their syntax and ranges, the end not before the start,
   and a repeating schedule that has no occurrence in its whole period.

@@ -106,6 +106,9 @@ def bench_environment(db: BenchDatabase) -> dict[str, str]:
         "CSRF_COOKIE_SECURE": "0",
         "SECURE_HSTS_SECONDS": "0",
         "CRIER_ALLOW_SANDBOX_ACCOUNTS": "1",  # the accounts are the emulators'
+        # DEBUG=0 serves hashed static files from a manifest (WhiteNoise, README "Deploying"):
+        # bench/run.py collects them here first, as a production start does.
+        "STATIC_ROOT": str(VAR_DIR / "static"),
         "Q_CLUSTER_NAME": f"crier-bench-{os.getpid()}",
         "Q_LOG_LEVEL": "WARNING",
         "LOG_LEVEL": "WARNING",

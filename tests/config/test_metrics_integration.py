@@ -43,19 +43,6 @@ def like_the_cluster(settings):
     settings.CRIER_DISPATCH_TICK_SECONDS = 0.2
 
 
-@pytest.fixture(autouse=True)
-def own_metrics_directory(settings, monkeypatch, tmp_path):
-    """This test's cluster (which inherits the environment) and its scrapes share a metrics
-    directory of their own: the test process's directory also holds what the clusters of
-    earlier tests in this process wrote, and a straggler among them observing during this
-    test would be counted as this cluster's (seen once in CI: two lateness observations for
-    one occurrence that sent exactly its 12 requests)."""
-    path = tmp_path / "metrics"
-    path.mkdir()
-    settings.PROMETHEUS_MULTIPROC_DIR = str(path)
-    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(path))
-
-
 def test_what_a_cluster_observed_while_sending_shows_in_this_process_and_a_stopped_ticker_ages(
     client, make_account, approved_campaign, qcluster  # noqa: F811
 ):

@@ -9,6 +9,7 @@ after each test: ``approvals.roles`` restores them on ``post_migrate``). Screens
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -50,13 +51,21 @@ def browser_context(django_db_setup) -> Iterator:
     tests (and the database fixtures) make meanwhile are plain synchronous ones, so that
     check is lifted while the browser runs, and the browser closes with the module.
     """
+    with chromium_context(locale="en-GB", timezone_id="UTC", prefix="crier-chromium-") as context:
+        yield context
+
+
+@contextlib.contextmanager
+def chromium_context(*, locale: str, timezone_id: str, prefix: str) -> Iterator:
+    """Debian's headless Chromium with a fresh profile and this locale and zone; skip (or,
+    with CRIER_REQUIRE_BROWSER, fail) without it. Shared by tests/browser and tests/i18n."""
     if not shutil.which(CHROMIUM):
         missing = f"no Chromium at {CHROMIUM}: apt-get install chromium"
         if os.environ.get("CRIER_REQUIRE_BROWSER"):
             pytest.fail(missing)  # .ci/run: a browser test must never pass as skipped
         pytest.skip(missing)
     sync_api = pytest.importorskip("playwright.sync_api")
-    profile = tempfile.mkdtemp(prefix="crier-chromium-")
+    profile = tempfile.mkdtemp(prefix=prefix)
     with pytest.MonkeyPatch.context() as patch, sync_api.sync_playwright() as playwright:
         patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
         context = playwright.chromium.launch_persistent_context(
@@ -65,8 +74,8 @@ def browser_context(django_db_setup) -> Iterator:
             headless=True,
             args=CHROMIUM_ARGS,
             viewport={"width": 1360, "height": 900},
-            locale="en-GB",
-            timezone_id="UTC",
+            locale=locale,
+            timezone_id=timezone_id,
         )
         context.set_default_timeout(TIMEOUT_MS)
         yield context
@@ -74,16 +83,21 @@ def browser_context(django_db_setup) -> Iterator:
     shutil.rmtree(profile, ignore_errors=True)
 
 
-@pytest.fixture
-def page(browser_context) -> Iterator:
-    """Return a new tab without cookies; a JavaScript error on any page fails the test."""
-    browser_context.clear_cookies()
-    tab = browser_context.new_page()
+def new_tab(context) -> Iterator:
+    """A new tab without cookies; a JavaScript error on any page fails the test."""
+    context.clear_cookies()
+    tab = context.new_page()
     errors: list[str] = []
     tab.on("pageerror", lambda error: errors.append(str(error)))
     yield tab
     tab.close()
     assert not errors, f"JavaScript errors: {errors}"
+
+
+@pytest.fixture
+def page(browser_context) -> Iterator:
+    """Return a new tab without cookies; a JavaScript error on any page fails the test."""
+    yield from new_tab(browser_context)
 
 
 @pytest.fixture

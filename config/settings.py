@@ -237,8 +237,11 @@ AXES_LOCKOUT_CALLABLE = "config.lockout.locked_out"  # the page in plain words, 
 CRIER_CACHE_URL = env("CRIER_CACHE_URL")
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CRIER_CACHE_URL,
-         "KEY_PREFIX": "crier"}
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CRIER_CACHE_URL,
+            "KEY_PREFIX": "crier",
+        }
         if CRIER_CACHE_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
@@ -470,14 +473,21 @@ if CRIER_METRICS_TOKEN and len(CRIER_METRICS_TOKEN) < 20:
 # it observes, and which the scrape sums: prometheus-client's multi-process mode. It must
 # be set before prometheus-client is imported, hence here; every process of a deployment
 # must share it, and it starts empty (docs/metrics.md, "Several processes"). Development
-# (DEBUG) defaults to var/prometheus; the tests to a fresh directory per test process.
+# (DEBUG) defaults to var/prometheus; the tests to a fresh directory per test process:
+# pytest-xdist's workers inherit the controller's environment, so a directory another
+# pytest process made (marked below) is not reused, or one worker's scrape would sum what
+# a test in another worker sent. The qcluster a test starts is no pytest process: it keeps
+# its test's directory.
 PROMETHEUS_MULTIPROC_DIR = env("PROMETHEUS_MULTIPROC_DIR")
-if not PROMETHEUS_MULTIPROC_DIR and UNDER_PYTEST:
+if UNDER_PYTEST and (
+    not PROMETHEUS_MULTIPROC_DIR or env("CRIER_PYTEST_METRICS_DIR") == PROMETHEUS_MULTIPROC_DIR
+):
     import atexit
     import shutil
     import tempfile
 
     PROMETHEUS_MULTIPROC_DIR = tempfile.mkdtemp(prefix="crier-metrics-")
+    os.environ["CRIER_PYTEST_METRICS_DIR"] = PROMETHEUS_MULTIPROC_DIR
     atexit.register(shutil.rmtree, PROMETHEUS_MULTIPROC_DIR, ignore_errors=True)
 elif not PROMETHEUS_MULTIPROC_DIR and DEBUG:
     PROMETHEUS_MULTIPROC_DIR = str(BASE_DIR / "var" / "prometheus")

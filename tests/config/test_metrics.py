@@ -163,6 +163,43 @@ def test_settings_refuse_a_short_token_and_a_token_without_a_shared_directory(tm
     assert _settings_import().returncode == 0, "without a token, metrics need nothing"
 
 
+def _seen_by_two_pytest_workers(tmp_path, **env: str) -> dict[str, str]:
+    """Run four tests in two pytest-xdist workers; return each worker's metrics directory."""
+    probe = tmp_path / "test_probe.py"
+    probe.write_text(
+        "import os, pathlib\nfrom django.conf import settings\n"
+        + "".join(
+            f"def test_{n}():\n    pathlib.Path({str(tmp_path)!r}, 'seen-{n}').write_text("
+            "os.environ['PYTEST_XDIST_WORKER'] + ' ' + settings.PROMETHEUS_MULTIPROC_DIR)\n"
+            for n in range(4)
+        )
+    )
+    inherited = ("PYTEST", "PROMETHEUS", "CRIER_PYTEST")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(inherited)}
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2", "--dist", "load"]
+    command += ["--rootdir", str(BASE_DIR), "-c", str(BASE_DIR / "pyproject.toml"), str(probe)]
+    run = subprocess.run(command, cwd=BASE_DIR, env=clean | env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    seen = dict(p.read_text().split(" ", 1) for p in tmp_path.glob("seen-*"))
+    for p in tmp_path.glob("seen-*"):
+        p.unlink()
+    return seen
+
+
+def test_each_pytest_worker_scrapes_a_directory_of_its_own(tmp_path):
+    """pytest-xdist's workers inherit the controller's environment: sharing its directory,
+    one worker's scrape summed what a test in another worker sent (CI counted three lateness
+    observations for one occurrence). A qcluster a test starts is no pytest process and keeps
+    its test's directory (test_metrics_integration); a directory the operator set is kept."""
+    own = _seen_by_two_pytest_workers(tmp_path)
+    assert set(own) == {"gw0", "gw1"} and own["gw0"] != own["gw1"], own
+    operator = str(tmp_path / "operator")
+    assert _seen_by_two_pytest_workers(tmp_path, PROMETHEUS_MULTIPROC_DIR=operator) == {
+        "gw0": operator,
+        "gw1": operator,
+    }
+
+
 # --- every family ------------------------------------------------------------------------
 
 

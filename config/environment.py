@@ -30,6 +30,27 @@ def env(name: str, default: str = "") -> str:
     return os.environ.get(name, default)
 
 
+def metrics_directory(*, under_pytest: bool, debug: bool) -> str:
+    """Return prometheus-client's multi-process directory: ``PROMETHEUS_MULTIPROC_DIR``;
+    in development (DEBUG) var/prometheus by default; under pytest a fresh directory per
+    test process, removed at exit. pytest-xdist's workers inherit the controller's
+    environment, so a directory another pytest process made (marked in
+    ``CRIER_PYTEST_METRICS_DIR``) is not reused: one worker's scrape would sum what a test in
+    another worker sent. The qcluster a test starts is no pytest process and keeps it."""
+    directory = env("PROMETHEUS_MULTIPROC_DIR")
+    if under_pytest and (not directory or env("CRIER_PYTEST_METRICS_DIR") == directory):
+        import atexit
+        import shutil
+        import tempfile
+
+        directory = tempfile.mkdtemp(prefix="crier-metrics-")
+        os.environ["CRIER_PYTEST_METRICS_DIR"] = directory
+        atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    elif not directory and debug:
+        directory = str(BASE_DIR / "var" / "prometheus")
+    return directory
+
+
 def env_bool(name: str, default: bool = False) -> bool:
     value = os.environ.get(name)
     if value is None or value == "":

@@ -26,6 +26,7 @@ from config.environment import (
     env_list,
     env_rate,
     load_dotenv,
+    metrics_directory,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -471,26 +472,9 @@ if CRIER_METRICS_TOKEN and len(CRIER_METRICS_TOKEN) < 20:
     )
 # The directory where every process (gunicorn workers, qcluster workers) writes the values
 # it observes, and which the scrape sums: prometheus-client's multi-process mode. It must
-# be set before prometheus-client is imported, hence here; every process of a deployment
-# must share it, and it starts empty (docs/metrics.md, "Several processes"). Development
-# (DEBUG) defaults to var/prometheus; the tests to a fresh directory per test process:
-# pytest-xdist's workers inherit the controller's environment, so a directory another
-# pytest process made (marked below) is not reused, or one worker's scrape would sum what
-# a test in another worker sent. The qcluster a test starts is no pytest process: it keeps
-# its test's directory.
-PROMETHEUS_MULTIPROC_DIR = env("PROMETHEUS_MULTIPROC_DIR")
-if UNDER_PYTEST and (
-    not PROMETHEUS_MULTIPROC_DIR or env("CRIER_PYTEST_METRICS_DIR") == PROMETHEUS_MULTIPROC_DIR
-):
-    import atexit
-    import shutil
-    import tempfile
-
-    PROMETHEUS_MULTIPROC_DIR = tempfile.mkdtemp(prefix="crier-metrics-")
-    os.environ["CRIER_PYTEST_METRICS_DIR"] = PROMETHEUS_MULTIPROC_DIR
-    atexit.register(shutil.rmtree, PROMETHEUS_MULTIPROC_DIR, ignore_errors=True)
-elif not PROMETHEUS_MULTIPROC_DIR and DEBUG:
-    PROMETHEUS_MULTIPROC_DIR = str(BASE_DIR / "var" / "prometheus")
+# be set before prometheus-client is imported, hence here (docs/metrics.md, "Several
+# processes"; the defaults for development and tests: config.environment).
+PROMETHEUS_MULTIPROC_DIR = metrics_directory(under_pytest=UNDER_PYTEST, debug=DEBUG)
 if PROMETHEUS_MULTIPROC_DIR:
     os.makedirs(PROMETHEUS_MULTIPROC_DIR, exist_ok=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = PROMETHEUS_MULTIPROC_DIR  # read by prometheus-client

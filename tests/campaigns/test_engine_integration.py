@@ -80,7 +80,10 @@ def test_a_worker_killed_mid_dispatch_loses_nothing_and_sends_nothing_twice(
     make_recipients(5000)
     alipay_server.app.knobs.latency_ms = 20  # slow enough to be killed half-way
     binance, binance_server = make_account("binance", timeout_seconds=30)
-    binance_server.app.knobs.latency_ms = 8_000  # the broadcast is in flight when the worker dies
+    # The broadcast is in flight when the worker dies: it is answered only after 25 s (within
+    # the account's 30 s timeout), so 500 Alipay+ requests fit before it even on a loaded
+    # machine (at 8 s, a CI run under load saw it answered, and delivered, before the kill).
+    binance_server.app.knobs.latency_ms = 25_000
     first = qcluster()
     approved_campaign(binance, make_audience("all", name="everyone-binance"))
     approved_campaign(alipay, make_audience("all"))
@@ -91,6 +94,7 @@ def test_a_worker_killed_mid_dispatch_loses_nothing_and_sends_nothing_twice(
     )
     wait_for(in_flight.exists, timeout=60, what="the Binance broadcast in flight")
     wait_for(lambda: len(alipay_server.app.accepted) > 500, timeout=120, what="500 Alipay+ requests")
+    assert in_flight.exists(), "the test's premise: the broadcast is still in flight at the kill"
     first.kill()
     sent_before = len(alipay_server.app.accepted)
     assert sent_before < 5000

@@ -3,8 +3,10 @@
 :func:`context_for` freezes what the message needs from the audit event and the campaign
 at the moment of the change (the campaign's name then, the comment, the counts), as JSON
 on the outbox row; :func:`render` turns it into a subject, lines and a link when it is
-delivered, in the active language (every string here is translatable). Links are absolute:
-``CRIER_BASE_URL`` + the admin page that needs action.
+delivered, in the row's language (``Notification.language``, chosen when the row was written:
+``notifications.languages``): every string here is translatable, and times read as the
+language writes them, in ``TIME_ZONE`` (Crier has no per-user time zone), labelled with it.
+Links are absolute: ``CRIER_BASE_URL`` + the admin page that needs action.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.dateformat import format as date_format
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -133,10 +138,30 @@ class Rendered:
     url: str
 
 
-def render(kind: str, context: dict) -> Rendered:
+TIMES = frozenset({"due_at"})  # details that are moments, stored as ISO 8601
+
+
+def _value(key: str, value) -> str:
+    """A detail as the active language writes it (a moment: local to TIME_ZONE, labelled)."""
+    moment = parse_datetime(value) if key in TIMES and isinstance(value, str) else None
+    if moment is None:
+        return str(value)
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment, timezone.get_default_timezone())
+    local = timezone.localtime(moment, timezone.get_default_timezone())
+    # The report's format string (already in the catalogue): zh-Hans reads "Y年n月j日 D H:i".
+    return f"{date_format(local, _('D Y-m-d H:i'))} ({settings.TIME_ZONE})"
+
+
+def render(kind: str, context: dict, language: str | None = None) -> Rendered:
+    """The notification in words, in ``language`` (else the active one)."""
+    if language:
+        with translation.override(language):
+            return render(kind, context)
     values = {"campaign": context.get("campaign", ""), "account": context.get("account", "")}
     lines = tuple(
-        (str(LABELS.get(key, key)), str(value)) for key, value in (context.get("details") or {}).items()
+        (str(LABELS.get(key, key)), _value(key, value))
+        for key, value in (context.get("details") or {}).items()
     )
     base = settings.CRIER_BASE_URL.rstrip("/")
     return Rendered(

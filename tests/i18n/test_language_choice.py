@@ -12,7 +12,7 @@ from django.test import RequestFactory
 from django.utils import translation
 from django.utils.formats import date_format, number_format
 
-from config.models import UserPreference
+from notifications.models import UserPreference
 from config.preferences import SESSION_KEY
 
 pytestmark = pytest.mark.django_db

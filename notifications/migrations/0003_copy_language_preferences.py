@@ -1,12 +1,15 @@
-"""Keep every saved language preference: copy crier_config.UserPreference's rows to
+"""Keep every saved language preference: move crier_config.UserPreference's rows to
 notifications.UserPreference (the model moved down a layer so that notifications are
 rendered in it; docs/architecture.md, "Languages of pages and notifications").
-crier_config.0002 deletes the old table after this; going back copies the rows back first."""
+crier_config.0002 deletes the old table after this; going back moves the rows back first."""
 
 from django.db import migrations
 
 
-def copy(source, target):
+def move(source, target):
+    """Move every row from ``source`` to ``target``: the rows live in one table at a time, so
+    migrating back and forth again never meets a row twice."""
+
     def run(apps, schema_editor):
         old = apps.get_model(*source)
         new = apps.get_model(*target)
@@ -14,6 +17,7 @@ def copy(source, target):
             [new(user_id=row.user_id, language=row.language) for row in old.objects.all()],
             batch_size=1000,
         )
+        old.objects.all().delete()
 
     return run
 
@@ -26,7 +30,7 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.RunPython(
-            copy(("crier_config", "UserPreference"), ("notifications", "UserPreference")),
-            copy(("notifications", "UserPreference"), ("crier_config", "UserPreference")),
+            move(("crier_config", "UserPreference"), ("notifications", "UserPreference")),
+            move(("notifications", "UserPreference"), ("crier_config", "UserPreference")),
         ),
     ]

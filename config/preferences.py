@@ -91,7 +91,10 @@ class PreferenceForm(forms.Form):
         label=gettext_lazy("Language"),
         required=False,
         choices=[("", gettext_lazy("The browser's language"))] + list(settings.LANGUAGES),
-        help_text=gettext_lazy("Crier's pages are shown in this language after you sign in."),
+        help_text=gettext_lazy(
+            "Crier's pages are shown in this language after you sign in, and your e-mail "
+            "notifications are written in it."
+        ),
     )
 
 

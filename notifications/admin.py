@@ -111,6 +111,17 @@ class PreferenceForm(forms.ModelForm):
 
     owner = None
 
+    class Meta:
+        model = NotificationPreference
+        fields = ["user", "kind", "channel", "enabled"]
+        help_texts = {
+            # notifications/languages.py decides it; My preferences (config/preferences.py) sets it.
+            "channel": _(
+                "E-mails are written in the language chosen on My preferences; without one, in "
+                "the site's default language."
+            ),
+        }
+
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         user = data.get("user") or self.owner

@@ -19,7 +19,7 @@ from approvals.services import campaign_submit
 from campaigns.sending.operations import sending_stop
 from notifications.delivery import deliver
 from notifications.messages import render
-from notifications.models import Channel, Notification, UserPreference
+from notifications.models import Channel, Notification, NotificationPreference, UserPreference
 from tests.approvals.factories import make_campaign, make_template
 from tests.i18n.scan import english_in, visible_text
 from tests.notifications.conftest import SECRETS, WEBHOOK_PATHS, make_webhook
@@ -125,3 +125,51 @@ def test_a_chat_group_set_to_chinese_gets_chinese_through_its_emulator(chat_emul
     assert "- **原因**: 服务商故障" in text[zh] and "(https://crier.example.com/admin/)" in text[zh]
     assert english_in(text[zh]) == []
     assert "- **Reason**: 服务商故障" in text[en] and english_in(text[en])
+
+
+@pytest.mark.parametrize(
+    ("path", "says"),
+    [
+        ("/admin/notifications/notificationpreference/", "通知偏好"),
+        ("/admin/notifications/notificationpreference/add/", "邮件使用您在“我的偏好”中选择的语言"),
+        ("/admin/preferences/", "您的邮件通知也使用此语言"),
+    ],
+)
+def test_the_notification_preference_pages_read_chinese_for_a_chinese_reader(client, people, path, says):
+    UserPreference.objects.create(user=people["reviewer"], language="zh-hans")
+    client.force_login(people["reviewer"])  # the saved language is applied at sign-in
+    NotificationPreference.objects.create(user=people["reviewer"], kind="held", enabled=False)
+
+    response = client.get(path)
+
+    assert response.status_code == 200 and response["Content-Language"] == "zh-hans"
+    page = visible_text(response.content.decode(), "zh-hans")
+    assert says in page  # which language e-mails are written in, in Chinese
+    assert english_in(page) == []
+
+
+def test_a_refused_notification_preference_says_why_in_chinese(client, people):
+    UserPreference.objects.create(user=people["operator"], language="zh-hans")
+    NotificationPreference.objects.create(user=people["operator"], kind="sending_stopped", enabled=True)
+    client.force_login(people["operator"])
+
+    response = client.post(
+        "/admin/notifications/notificationpreference/add/", {"kind": "sending_stopped", "channel": "email"}
+    )
+
+    assert response.status_code == 200
+    page = visible_text(response.content.decode(), "zh-hans")
+    assert "kind：此事件和渠道的偏好已存在；请修改它。" in page
+    assert english_in(page) == []
+
+
+def test_the_chat_webhook_form_offers_each_language_and_reads_chinese(client, make_user):
+    boss = make_user("boss", superuser=True)
+    UserPreference.objects.create(user=boss, language="zh-hans")
+    client.force_login(boss)
+
+    page = client.get("/admin/notifications/chatwebhook/add/").content.decode()
+
+    assert '<option value="zh-hans">简体中文</option>' in page
+    assert '<option value="en" selected>English</option>' in page  # LANGUAGE_CODE by default
+    assert english_in(visible_text(page, "zh-hans")) == []

@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy
 
 from approvals.models import Review
 from audit.models import AuditEvent
+from campaigns.stored_text import in_reader_language
 from notifications.events import EventKind
 
 K = EventKind
@@ -142,7 +143,10 @@ TIMES = frozenset({"due_at"})  # details that are moments, stored as ISO 8601
 
 
 def _value(key: str, value) -> str:
-    """A detail as the active language writes it (a moment: local to TIME_ZONE, labelled)."""
+    """A detail as the active language writes it (a moment: local to TIME_ZONE, labelled; a
+    reason the engine stored in English: in the reader's words, campaigns/stored_text.py)."""
+    if key == "reason" and isinstance(value, str):
+        return in_reader_language(value)
     moment = parse_datetime(value) if key in TIMES and isinstance(value, str) else None
     if moment is None:
         return str(value)

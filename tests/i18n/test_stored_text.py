@@ -53,7 +53,9 @@ def test_a_stored_sentence_reads_in_the_readers_language(stored, chinese):
         assert stored_text.in_reader_language(stored) == stored
 
 
-def test_the_report_shows_stored_details_in_chinese_to_a_chinese_reader(client, make_user):
+@pytest.fixture
+def reported(client, make_user):
+    """An approved campaign with a refused, a skipping and a held occurrence; a zh-Hans reader."""
     marketer, reviewer = make_user("marketer", "Marketing"), make_user("reviewer", "Reviewers")
     boss = make_user("boss", superuser=True)
     UserPreference.objects.create(user=boss, language="zh-hans")
@@ -69,8 +71,11 @@ def test_the_report_shows_stored_details_in_chinese_to_a_chinese_reader(client, 
         due_at = due - timedelta(hours=hours)
         Dispatch.objects.create(campaign=campaign, due_at=due_at, status=status, detail=detail)
     client.force_login(boss)
+    return campaign
 
-    page = client.get(f"/admin/campaigns/campaign/{campaign.pk}/report/").content.decode()
+
+def test_the_report_shows_stored_details_in_chinese_to_a_chinese_reader(client, reported):
+    page = client.get(f"/admin/campaigns/campaign/{reported.pk}/report/").content.decode()
 
     text = visible_text(page, "zh-hans")
     assert "群发活动在批准后被修改（内容哈希不一致）；未发送" in text
@@ -79,3 +84,13 @@ def test_the_report_shows_stored_details_in_chinese_to_a_chinese_reader(client, 
     for english in (stored_text.REFUSED_CHANGED, SKIPPED, "held: this occurrence"):
         assert english not in text
     assert english_in(text) == []
+
+
+def test_a_dispatch_page_shows_its_stored_detail_in_chinese(client, reported):
+    refused = Dispatch.objects.get(campaign=reported, status=DispatchStatus.REFUSED)
+
+    page = client.get(f"/admin/campaigns/dispatch/{refused.pk}/change/").content.decode()
+
+    text = visible_text(page, "zh-hans")
+    assert "群发活动在批准后被修改（内容哈希不一致）；未发送" in text
+    assert stored_text.REFUSED_CHANGED not in text

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import pytest
 from django.core import mail
-from django.utils import translation
+from django.utils import timezone, translation
 
 from approvals.services import campaign_submit
 from campaigns.sending.operations import sending_stop
 from notifications.delivery import deliver
 from notifications.messages import render
-from notifications.models import Channel, Notification, NotificationPreference, UserPreference
+from notifications.models import Channel, ChatWebhook, Notification, NotificationPreference, UserPreference
 from tests.approvals.factories import make_campaign, make_template
 from tests.i18n.scan import english_in, visible_text
 from tests.notifications.conftest import SECRETS, WEBHOOK_PATHS, make_webhook
@@ -173,3 +173,21 @@ def test_the_chat_webhook_form_offers_each_language_and_reads_chinese(client, ma
     assert '<option value="zh-hans">简体中文</option>' in page
     assert '<option value="en" selected>English</option>' in page  # LANGUAGE_CODE by default
     assert english_in(visible_text(page, "zh-hans")) == []
+
+
+def test_a_chat_retry_after_the_platform_was_down_speaks_the_first_attempts_language(chat_emulator, people):
+    server = chat_emulator("slack", {WEBHOOK_PATHS["slack"][1]: ""})
+    server.app.knobs.faults = {"down": 1.0}  # Slack answers 500 to everything
+    webhook = make_webhook("slack", server, language="zh-hans")
+    sending_stop(actor=people["operator"], reason="服务商故障")
+    row = Notification.objects.get(webhook=webhook)
+
+    assert deliver(row.pk) == "retry"
+    ChatWebhook.objects.filter(pk=webhook.pk).update(language="en")  # changed between the attempts
+    server.app.knobs.faults = {}
+    Notification.objects.filter(pk=row.pk).update(next_attempt_at=timezone.now())
+    assert deliver(row.pk) == "sent"
+
+    [accepted] = server.app.accepted
+    assert accepted.payload["blocks"][0]["text"]["text"] == "紧急停止：所有发送已暂停"
+    assert english_in(accepted.payload["text"]) == []

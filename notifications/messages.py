@@ -19,7 +19,7 @@ from django.utils import timezone, translation
 from django.utils.dateformat import format as date_format
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext
 
 from approvals.models import Review
 from audit.models import AuditEvent
@@ -137,6 +137,7 @@ class Rendered:
     lines: tuple[tuple[str, str], ...]
     action: str
     url: str
+    colon: str = ": "  # between a label and its value, as the language writes it (zh-Hans "：")
 
 
 TIMES = frozenset({"due_at"})  # details that are moments, stored as ISO 8601
@@ -173,12 +174,13 @@ def render(kind: str, context: dict, language: str | None = None) -> Rendered:
         lines=lines,
         action=str(ACTIONS[kind]),
         url=f"{base}{context.get('path', '/')}",
+        colon=pgettext("between a label and its value in a notification", ": "),
     )
 
 
 def markdown_lines(rendered: Rendered, *, bold: str = "**") -> str:
     """The lines as a Markdown list (``bold`` is the platform's bold marker)."""
-    return "\n".join(f"- {bold}{label}{bold}: {value}" for label, value in rendered.lines)
+    return "\n".join(f"- {bold}{label}{bold}{rendered.colon}{value}" for label, value in rendered.lines)
 
 
 def footer() -> str:

@@ -66,7 +66,7 @@ def test_one_event_reaches_a_chinese_reader_in_chinese_and_an_english_reader_in_
     html, _mime = chinese.alternatives[0]
     assert '<html lang="zh-hans">' in html and chinese.extra_headers["Content-Language"] == "zh-hans"
     link = f"https://crier.example.com/admin/campaigns/campaign/{submitted.pk}/review/"
-    assert f"去审核: {link}" in chinese.body
+    assert f"去审核：{link}" in chinese.body and "所需审批数：1" in chinese.body
 
     assert english.subject == f"[Crier] Review requested: {CAMPAIGN}"
     assert f"Review it: {link}" in english.body and "Approvals needed: 1" in english.body
@@ -122,7 +122,7 @@ def test_a_chat_group_set_to_chinese_gets_chinese_through_its_emulator(chat_emul
     text = {a.payload["markdown"]["title"]: a.payload["markdown"]["text"] for a in server.app.accepted}
     zh, en = "紧急停止：所有发送已暂停", "Emergency stop: all sending is halted"
     assert set(text) == {zh, en}
-    assert "- **原因**: 服务商故障" in text[zh] and "(https://crier.example.com/admin/)" in text[zh]
+    assert "- **原因**：服务商故障" in text[zh] and "(https://crier.example.com/admin/)" in text[zh]
     assert english_in(text[zh]) == []
     assert "- **Reason**: 服务商故障" in text[en] and english_in(text[en])
 

@@ -16,6 +16,7 @@ from campaigns.models import Campaign, Dispatch, DispatchStatus
 from campaigns.schedules.kinds import due_on_approval
 from campaigns.schedules.occurrences import next_occurrences
 from campaigns.schedules.spec import ScheduleError, ScheduleSpec
+from campaigns.stored_text import in_reader_language
 
 
 def campaign_next_occurrences(*, campaign: Campaign, count: int = 5) -> list[datetime]:
@@ -58,6 +59,6 @@ def dispatch_outcome(*, dispatch: Dispatch, accepted_label: str) -> str:
             "delivered": dispatch.delivered, "accepted": accepted_label, "failed": dispatch.failed,
         }
     if dispatch.status in (DispatchStatus.FAILED, DispatchStatus.REFUSED, DispatchStatus.EXPIRED):
-        detail = f": {dispatch.detail}" if dispatch.detail else ""
+        detail = f": {in_reader_language(dispatch.detail)}" if dispatch.detail else ""
         return f"{dispatch.get_status_display().lower()}{detail}"
     return dispatch.get_status_display().lower()

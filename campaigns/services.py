@@ -29,6 +29,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext as _
 
 from audit.services import record_event
+from campaigns import stored_text
 from campaigns.clean import campaign_clean, merge_errors
 from campaigns.lifecycle import (
     EDITABLE_STATES,
@@ -306,7 +307,7 @@ def campaign_cancel(*, campaign: Campaign, actor, reason: str = "") -> Campaign:
             (DispatchStatus.PENDING, DispatchStatus.HELD),  # occurrences not yet sent, held ones too
             DispatchStatus.CANCELLED,
             where={"campaign": current, "is_preview": False},
-            detail="campaign cancelled",
+            detail=stored_text.CANCELLED,
             finished_at=timezone.now(),
             updated_at=timezone.now(),
         )
@@ -360,8 +361,8 @@ def campaign_void_if_changed(*, campaign: Campaign, actor=None) -> bool:
             ) else " ".join(exc.messages)
         if actual == expected:
             return False
-        cancelled_natively = native_cancel(campaign=current, actor=actor, reason="content changed")
-        reviewed = reviewed_snapshot_voided(campaign=current, actor=actor, reason="content changed")
+        cancelled_natively = native_cancel(campaign=current, actor=actor, reason=stored_text.CONTENT_CHANGED)
+        reviewed = reviewed_snapshot_voided(campaign=current, actor=actor, reason=stored_text.CONTENT_CHANGED)
         changed = snapshot_changes(reviewed, snapshot) if reviewed is not None and snapshot else []
         if problem:
             reason = f"approval voided: the message can no longer be built ({problem})"

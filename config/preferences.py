@@ -2,7 +2,8 @@
 
 Three things choose the language of a page, the first that answers wins:
 
-1. the signed-in user's saved preference (``UserPreference.language``), copied into the
+1. the signed-in user's saved preference (``UserPreference.language``, kept by
+   ``notifications.languages``, which also renders notifications in it), copied into the
    session at login (``apply_preference_on_login``, a ``user_logged_in`` receiver) and when
    it is saved, and applied by ``UserLanguageMiddleware`` (after ``LocaleMiddleware``, so it
    overrides the browser's choice without a database query per request);
@@ -30,24 +31,17 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 from django.views.i18n import set_language as django_set_language
 
-from config.models import UserPreference
+from notifications import languages
 
 SESSION_KEY = "crier_language"
 
 
-def _supported(code: str | None) -> str | None:
-    """``code`` if it is one of settings.LANGUAGES (any spelling Django accepts), else None."""
-    if not code:
-        return None
-    try:
-        return translation.get_supported_language_variant(code)
-    except LookupError:
-        return None
+_supported = languages.supported
 
 
 def remember(request: HttpRequest, language: str) -> None:
     """Save ``language`` ("" = the browser's) as the user's preference and for this session."""
-    UserPreference.objects.update_or_create(user=request.user, defaults={"language": language})
+    languages.remember(request.user, language)
     if language:
         request.session[SESSION_KEY] = language
     else:
@@ -59,9 +53,7 @@ def apply_preference_on_login(sender, request, user, **kwargs) -> None:
     """Copy the user's saved language into the new session (the login rotates the session)."""
     if request is None or not hasattr(request, "session"):
         return
-    language = (
-        UserPreference.objects.filter(user=user).values_list("language", flat=True).first() or ""
-    )
+    language = languages.saved(user)
     if _supported(language):
         request.session[SESSION_KEY] = language
         translation.activate(language)
@@ -99,13 +91,16 @@ class PreferenceForm(forms.Form):
         label=gettext_lazy("Language"),
         required=False,
         choices=[("", gettext_lazy("The browser's language"))] + list(settings.LANGUAGES),
-        help_text=gettext_lazy("Crier's pages are shown in this language after you sign in."),
+        help_text=gettext_lazy(
+            "Crier's pages are shown in this language after you sign in, and your e-mail "
+            "notifications are written in it."
+        ),
     )
 
 
 def my_preferences(request: HttpRequest) -> HttpResponse:
     """The "My preferences" admin page: the signed-in user's language."""
-    current = UserPreference.objects.filter(user=request.user).values_list("language", flat=True).first()
+    current = languages.saved(request.user)
     form = PreferenceForm(request.POST or None, initial={"language": current or ""})
     if request.method == "POST" and form.is_valid():
         language = form.cleaned_data["language"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
@@ -49,9 +50,16 @@ class ChatWebhookForm(forms.ModelForm):
         help_text=_("None ticked: every event."),
     )
 
+    language = forms.ChoiceField(
+        label=_("Language"),
+        choices=settings.LANGUAGES,
+        initial=settings.LANGUAGE_CODE,
+        help_text=_("The language of the messages this group receives."),
+    )
+
     class Meta:
         model = ChatWebhook
-        fields = ["name", "team", "kind", "events", "enabled", "sandbox"]
+        fields = ["name", "team", "kind", "language", "events", "enabled", "sandbox"]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -83,7 +91,7 @@ class ChatWebhookForm(forms.ModelForm):
 @admin.register(ChatWebhook)
 class ChatWebhookAdmin(admin.ModelAdmin):
     form = ChatWebhookForm
-    list_display = ("name", "team", "kind", "enabled", "sandbox", "credentials_set")
+    list_display = ("name", "team", "kind", "language", "enabled", "sandbox", "credentials_set")
     list_filter = ("kind", "enabled")
 
     @admin.display(description=_("credentials"))
@@ -102,6 +110,17 @@ class PreferenceForm(forms.ModelForm):
     user field (everyone but superusers edits their own)."""
 
     owner = None
+
+    class Meta:
+        model = NotificationPreference
+        fields = ["user", "kind", "channel", "enabled"]
+        help_texts = {
+            # notifications/languages.py decides it; My preferences (config/preferences.py) sets it.
+            "channel": _(
+                "E-mails are written in the language chosen on My preferences; without one, in "
+                "the site's default language."
+            ),
+        }
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

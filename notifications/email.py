@@ -12,8 +12,10 @@ import smtplib
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
+from django.utils import translation
 from django.utils.translation import gettext as _
 
+from notifications import languages
 from notifications.errors import DeliveryError
 from notifications.messages import footer, render
 from notifications.models import Notification
@@ -26,18 +28,20 @@ def send_email(notification: Notification) -> None:
         raise DeliveryError(
             _("user %(user)r has no e-mail address") % {"user": user.get_username()}, retryable=False
         )
-    rendered = render(notification.kind, notification.context)
-    context = {"message": rendered, "user": user, "footer": footer()}
-    message = EmailMultiAlternatives(
-        subject=f"[Crier] {rendered.subject}",
-        body=render_to_string("notifications/email/notification.txt", context),
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[user.email],
-        headers={"X-Crier-Notification": notification.idempotency_key},
-    )
-    message.attach_alternative(
-        render_to_string("notifications/email/notification.html", context), "text/html"
-    )
+    language = languages.of_row(notification.language)
+    with translation.override(language):  # the row's language, the same on every retry
+        rendered = render(notification.kind, notification.context)
+        context = {"message": rendered, "user": user, "footer": footer(), "language": language}
+        message = EmailMultiAlternatives(
+            subject=f"[Crier] {rendered.subject}",
+            body=render_to_string("notifications/email/notification.txt", context),
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[user.email],
+            headers={"X-Crier-Notification": notification.idempotency_key, "Content-Language": language},
+        )
+        message.attach_alternative(
+            render_to_string("notifications/email/notification.html", context), "text/html"
+        )
     try:
         message.send()
     except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused) as exc:

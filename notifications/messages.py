@@ -3,8 +3,10 @@
 :func:`context_for` freezes what the message needs from the audit event and the campaign
 at the moment of the change (the campaign's name then, the comment, the counts), as JSON
 on the outbox row; :func:`render` turns it into a subject, lines and a link when it is
-delivered, in the active language (every string here is translatable). Links are absolute:
-``CRIER_BASE_URL`` + the admin page that needs action.
+delivered, in the row's language (``Notification.language``, chosen when the row was written:
+``notifications.languages``): every string here is translatable, and times read as the
+language writes them, in ``TIME_ZONE`` (Crier has no per-user time zone), labelled with it.
+Links are absolute: ``CRIER_BASE_URL`` + the admin page that needs action.
 """
 
 from __future__ import annotations
@@ -13,11 +15,15 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.dateformat import format as date_format
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext
 
 from approvals.models import Review
 from audit.models import AuditEvent
+from campaigns.stored_text import in_reader_language
 from notifications.events import EventKind
 
 K = EventKind
@@ -131,12 +137,36 @@ class Rendered:
     lines: tuple[tuple[str, str], ...]
     action: str
     url: str
+    colon: str = ": "  # between a label and its value, as the language writes it (zh-Hans "：")
 
 
-def render(kind: str, context: dict) -> Rendered:
+TIMES = frozenset({"due_at"})  # details that are moments, stored as ISO 8601
+
+
+def _value(key: str, value) -> str:
+    """A detail as the active language writes it (a moment: local to TIME_ZONE, labelled; a
+    reason the engine stored in English: in the reader's words, campaigns/stored_text.py)."""
+    if key == "reason" and isinstance(value, str):
+        return in_reader_language(value)
+    moment = parse_datetime(value) if key in TIMES and isinstance(value, str) else None
+    if moment is None:
+        return str(value)
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment, timezone.get_default_timezone())
+    local = timezone.localtime(moment, timezone.get_default_timezone())
+    # The report's format string (already in the catalogue): zh-Hans reads "Y年n月j日 D H:i".
+    return f"{date_format(local, _('D Y-m-d H:i'))} ({settings.TIME_ZONE})"
+
+
+def render(kind: str, context: dict, language: str | None = None) -> Rendered:
+    """The notification in words, in ``language`` (else the active one)."""
+    if language:
+        with translation.override(language):
+            return render(kind, context)
     values = {"campaign": context.get("campaign", ""), "account": context.get("account", "")}
     lines = tuple(
-        (str(LABELS.get(key, key)), str(value)) for key, value in (context.get("details") or {}).items()
+        (str(LABELS.get(key, key)), _value(key, value))
+        for key, value in (context.get("details") or {}).items()
     )
     base = settings.CRIER_BASE_URL.rstrip("/")
     return Rendered(
@@ -144,12 +174,13 @@ def render(kind: str, context: dict) -> Rendered:
         lines=lines,
         action=str(ACTIONS[kind]),
         url=f"{base}{context.get('path', '/')}",
+        colon=pgettext("between a label and its value in a notification", ": "),
     )
 
 
 def markdown_lines(rendered: Rendered, *, bold: str = "**") -> str:
     """The lines as a Markdown list (``bold`` is the platform's bold marker)."""
-    return "\n".join(f"- {bold}{label}{bold}: {value}" for label, value in rendered.lines)
+    return "\n".join(f"- {bold}{label}{bold}{rendered.colon}{value}" for label, value in rendered.lines)
 
 
 def footer() -> str:

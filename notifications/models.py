@@ -1,4 +1,4 @@
-"""The notification outbox, per-user preferences and team chat webhooks.
+"""The notification outbox, per-user preferences (events and language) and team chat webhooks.
 
 A :class:`Notification` is one message to one recipient (a user's e-mail address or a
 team's chat webhook) about one audit event. It is written in the transaction that records
@@ -30,6 +30,47 @@ class NotificationStatus(models.TextChoices):
     FAILED = "failed", _("Failed")
 
 
+def default_language() -> str:
+    """A new chat webhook speaks the site's default language until an administrator picks one."""
+    return settings.LANGUAGE_CODE
+
+
+class UserPreference(models.Model):
+    """A person's language, one row per user who saved one; no row means "follow the browser"
+    on pages and ``LANGUAGE_CODE`` in notifications (``notifications.languages``).
+
+    It lives here, not in ``config`` (which shows and saves it: ``config/preferences.py``),
+    because notifications are rendered in it and may not import the layer above
+    (docs/architecture.md, "Languages of pages and notifications").
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="crier_preference",
+        verbose_name=_("user"),
+    )
+    language = models.CharField(
+        _("language"),
+        max_length=16,
+        blank=True,
+        # No model choices: adding a language to settings.LANGUAGES needs no migration. The
+        # code is checked where it is set (config/preferences.py) and where it is read
+        # (notifications/languages.py).
+        help_text=_(
+            "The language of Crier's pages and of your notifications. Empty: your browser's "
+            "language on pages, the site's default in notifications."
+        ),
+    )
+
+    class Meta:
+        verbose_name = _("user preference")
+        verbose_name_plural = _("user preferences")
+
+    def __str__(self) -> str:
+        return str(self.user)
+
+
 class ChatKind(models.TextChoices):
     DINGTALK = "dingtalk", _("DingTalk custom robot")
     FEISHU = "feishu", _("Feishu / Lark custom bot")
@@ -55,6 +96,14 @@ class ChatWebhook(models.Model):
         help_text=_("The events this group is told about; empty means every event."),
     )
     enabled = models.BooleanField(_("enabled"), default=True)
+    language = models.CharField(
+        _("language"),
+        max_length=16,
+        default=default_language,
+        # Choices from settings.LANGUAGES in the admin form (notifications/admin.py), not here,
+        # so that adding a language needs no migration.
+        help_text=_("The language of the messages this group receives."),
+    )
     sandbox = models.BooleanField(
         _("sandbox"),
         default=False,
@@ -127,6 +176,10 @@ class Notification(models.Model):
     audit_event = models.ForeignKey("audit.AuditEvent", on_delete=models.PROTECT, related_name="+")
     idempotency_key = models.CharField(max_length=120, unique=True)
     context = models.JSONField(default=dict)
+    # The recipient's language when the row was written (notifications.languages): the row is
+    # rendered in it when it is sent, and every retry renders the same. Empty on rows written
+    # before languages were kept: LANGUAGE_CODE.
+    language = models.CharField(_("language"), max_length=16, blank=True)
     status = models.CharField(
         _("status"), max_length=8, choices=NotificationStatus.choices, default=NotificationStatus.PENDING
     )

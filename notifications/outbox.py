@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.models import AuditEvent
+from notifications import languages
 from notifications.events import kinds_of
 from notifications.messages import context_for
 from notifications.models import Channel, ChatWebhook, Notification
@@ -33,8 +34,11 @@ def rows_for(event: AuditEvent) -> list[Notification]:
     now = timezone.now()
     for kind in kinds_of(event):
         context = context_for(kind, event)
-        users = [u for u in recipients_for(kind, event.campaign) if u.email]
-        for user in wants(users, kind, Channel.EMAIL):
+        users = wants([u for u in recipients_for(kind, event.campaign) if u.email], kind, Channel.EMAIL)
+        # Each row keeps its recipient's language of this moment: it is rendered in it when
+        # it is sent, and so is every retry (notifications/languages.py).
+        language_of = languages.for_users(users)
+        for user in users:
             rows.append(
                 Notification(
                     kind=kind,
@@ -42,6 +46,7 @@ def rows_for(event: AuditEvent) -> list[Notification]:
                     user=user,
                     audit_event=event,
                     context=context,
+                    language=language_of[user.pk],
                     idempotency_key=_key(event, kind, Channel.EMAIL, f"user-{user.pk}"),
                     next_attempt_at=now,
                 )
@@ -55,6 +60,7 @@ def rows_for(event: AuditEvent) -> list[Notification]:
                         webhook=webhook,
                         audit_event=event,
                         context=context,
+                        language=languages.for_webhook(webhook),
                         idempotency_key=_key(event, kind, Channel.CHAT, f"webhook-{webhook.pk}"),
                         next_attempt_at=now,
                     )

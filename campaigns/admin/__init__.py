@@ -38,6 +38,7 @@ from campaigns.previews import campaign_preview
 from campaigns.sending.operations import sending_resume, sending_stop
 from campaigns.sending.recall import campaign_recall
 from campaigns.services import EDITABLE_FIELDS, campaign_cancel, campaign_create, campaign_edit
+from campaigns.stored_text import in_reader_language
 from providers.safe_json import SafeJSONField, checked_text
 
 
@@ -299,6 +300,16 @@ class DispatchAdmin(ReadOnlyAdminMixin, DispatchListMixin, admin.ModelAdmin):
     list_filter = ["status", "is_preview"]
     list_select_related = ["campaign"]
     change_list_template = "admin/campaigns/dispatch/change_list.html"
+    readonly_fields = ["detail_words"]
+
+    def get_fields(self, request: HttpRequest, obj=None) -> list[str]:
+        """Every field, the stored ``detail`` shown in the reader's language instead."""
+        fields = [f for f in super().get_fields(request, obj) if f != "detail_words"]
+        return ["detail_words" if f == "detail" else f for f in fields]
+
+    @admin.display(description=gettext_lazy("detail"))
+    def detail_words(self, dispatch: Dispatch) -> str:
+        return in_reader_language(dispatch.detail)  # stored English (campaigns/stored_text.py)
 
     def get_urls(self):
         urls = [

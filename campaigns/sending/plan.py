@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from campaigns import stored_text
 from campaigns.audiences.stream import TargetRow, iter_audience_targets
 from campaigns.models import AudienceKind, Delivery, Dispatch
 from providers.base import Provider
@@ -129,9 +130,7 @@ def _plan_requests(dispatch: Dispatch, provider: Provider, skipped: Counter) -> 
 
 
 def _skipped_detail(skipped: Counter) -> str:
-    if not skipped:
-        return ""
-    return "skipped: " + ", ".join(f"{n} {reason}" for reason, n in sorted(skipped.items()))
+    return stored_text.skipped(dict(skipped))
 
 
 def dispatch_plan(dispatch: Dispatch, provider: Provider) -> None:

@@ -25,6 +25,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit.services import record_event
+from campaigns import stored_text
 from campaigns.audiences.services import audience_size
 from campaigns.models import Campaign, Dispatch, DispatchStatus
 from campaigns.sending.finish import campaign_settle
@@ -44,11 +45,10 @@ def reach_over_limit(campaign: Campaign, reach: int | None) -> bool:
 
 def held_detail(campaign: Campaign, reach: int) -> str:
     """The sentence a held dispatch carries: its reach, the bound and what happens next."""
-    return _(
-        "held: this occurrence reaches %(reach)s recipients, above the approved bound of "
-        "%(limit)s (approved reach %(approved)s); nothing is sent until a reviewer confirms "
-        "the new reach or cancels it"
-    ) % {"reach": reach, "limit": campaign.reach_limit, "approved": campaign.approved_reach}
+    # Stored in English and shown in the reader's language (campaigns/stored_text.py).
+    return stored_text.english(
+        stored_text.HELD, reach=reach, limit=campaign.reach_limit, approved=campaign.approved_reach
+    )
 
 
 def hold_if_over(dispatch: Dispatch, me: str) -> bool:
@@ -101,14 +101,12 @@ def held_expire_one(dispatch: Dispatch, *, now: datetime) -> bool:
     """Record a held dispatch past its expiry ``expired`` (compare-and-swap on ``held``),
     audited; settle its campaign. Return False when it was no longer held."""
     expiry = held_expiry(dispatch)
-    detail = _(
-        "expired: held since its reach was above the approved bound, and not confirmed before "
-        "its expiry at %(expiry)s UTC (due %(due)s UTC, expired_seconds %(seconds)s)"
-    ) % {
-        "expiry": f"{expiry:%Y-%m-%d %H:%M:%S}",
-        "due": f"{dispatch.due_at:%Y-%m-%d %H:%M:%S}",
-        "seconds": dispatch.campaign.expired_seconds,
-    }
+    detail = stored_text.english(
+        stored_text.HELD_EXPIRED,
+        expiry=f"{expiry:%Y-%m-%d %H:%M:%S}",
+        due=f"{dispatch.due_at:%Y-%m-%d %H:%M:%S}",
+        seconds=dispatch.campaign.expired_seconds,
+    )
     with transaction.atomic():
         moved = dispatch_move(
             dispatch.pk, DispatchStatus.HELD, DispatchStatus.EXPIRED, detail=detail, finished_at=now

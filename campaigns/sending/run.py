@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from campaigns import stored_text
 from campaigns.models import CampaignStatus, Dispatch, DispatchStatus
 from campaigns.provider_options import send_message
 from campaigns.sending import shutdown
@@ -71,9 +72,12 @@ def _occurrence_refusal(dispatch: Dispatch, me: str, now: datetime) -> str | Non
             dispatch,
             me,
             DispatchStatus.EXPIRED,
-            f"reached at {now:%Y-%m-%d %H:%M:%S} UTC, "
-            f"{int((now - dispatch.due_at).total_seconds())} s after its due time; "
-            f"expired_seconds is {campaign.expired_seconds}",
+            stored_text.english(
+                stored_text.EXPIRED,
+                at=f"{now:%Y-%m-%d %H:%M:%S}",
+                late=int((now - dispatch.due_at).total_seconds()),
+                limit=campaign.expired_seconds,
+            ),
         )
     current = campaign_hash(campaign)
     if not campaign.approved_hash or current != campaign.approved_hash:
@@ -81,7 +85,7 @@ def _occurrence_refusal(dispatch: Dispatch, me: str, now: datetime) -> str | Non
             dispatch,
             me,
             DispatchStatus.REFUSED,
-            "the campaign changed since it was approved (content hash differs); not sent",
+            stored_text.REFUSED_CHANGED,
         )
         # Back to draft, with what changed in the audit trail: it needs a new review.
         campaign_void_if_changed(campaign=campaign)

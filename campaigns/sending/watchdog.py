@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from campaigns import stored_text
 from campaigns.models import DeliveryStatus, Dispatch, DispatchStatus
 from campaigns.sending.operations import sending_stopped
 from campaigns.sending.reach import held_expire
@@ -66,7 +67,7 @@ def _resume_stale(stale: datetime, now: datetime, report: Counter) -> None:
                 where={"heartbeat_at": heartbeat},
                 claimed_by="",
                 heartbeat_at=None,
-                detail="resumed after its worker stopped",
+                detail=stored_text.RESUMED,
             )
             if not taken:
                 continue

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext as _
 
+from notifications import languages
 from notifications.chat.base import ChatPlatform
 from notifications.chat.dingtalk import DingTalk
 from notifications.chat.feishu import Feishu
@@ -37,7 +38,8 @@ def send_chat(notification: Notification) -> None:
     platform(webhook.kind).post(
         url=credentials["url"],
         secret=credentials.get("secret", ""),
-        message=render(notification.kind, notification.context),
+        # The row's language (the webhook's when the row was written), the same on every retry.
+        message=render(notification.kind, notification.context, languages.of_row(notification.language)),
         key=notification.idempotency_key,
         sandbox=webhook.sandbox,
     )

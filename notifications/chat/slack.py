@@ -30,7 +30,8 @@ class Slack(ChatPlatform):
         return cls.official_hosts + tuple(settings.CRIER_CHAT_SLACK_HOSTS)
 
     def request(self, url: str, secret: str, message: Rendered, *, key: str) -> tuple[str, dict]:
-        fields = "\n".join(f"*{label}:* {value}" for label, value in message.lines)
+        colon = message.colon.rstrip()
+        fields = "\n".join(f"*{label}{colon}* {value}" for label, value in message.lines)
         text = f"*{message.subject}*\n{fields}\n<{message.url}|{message.action}>"
         blocks = [
             {"type": "header", "text": {"type": "plain_text", "text": message.subject[:150]}},

@@ -27,7 +27,7 @@ class WeCom(ChatPlatform):
 
     def request(self, url: str, secret: str, message: Rendered, *, key: str) -> tuple[str, dict]:
         lines = "\n".join(
-            f'> {label}: <font color="comment">{value}</font>' for label, value in message.lines
+            f'> {label}{message.colon}<font color="comment">{value}</font>' for label, value in message.lines
         )
         content = f"**{message.subject}**\n{lines}\n[{message.action}]({message.url})"
         encoded = content.encode()

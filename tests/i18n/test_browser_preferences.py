@@ -30,7 +30,7 @@ def test_the_header_switcher_turns_every_page_chinese_and_saves_the_choice(
     """The language select in every page's header (config/templates/admin/
     _language_switcher.html): no script, a select and a button; the choice holds on the next
     page and is saved as the user's preference."""
-    from config.models import UserPreference
+    from notifications.models import UserPreference
 
     boss = make_user("boss", "Reviewers", superuser=True)
     login(page, "boss")

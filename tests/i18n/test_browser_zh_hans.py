@@ -5,7 +5,7 @@ and walks dashboard -> campaign form -> review page -> report -> calendar, savin
 a screenshot of each (tests/screenshots/zh_hans_*.png; Debian's fonts-noto-cjk draws the
 characters). Another signs in with an English browser and switches on "My preferences".
 
-The scan (marked ``catalogue``) reads each page's visible text, leaving out data (request
+The scan (marked ``catalogue``; tests/i18n/scan.py) reads each page's visible text, leaving out data (request
 bodies, code, form values, and content an element declares to be in another language with
 its ``lang`` attribute, such as the review page's English message card), and looks for the
 English text of every msgid of the catalogue: any hit is a string shown untranslated (not
@@ -14,18 +14,14 @@ marked in its source, or marked but missing from the catalogue), listed by page.
 
 from __future__ import annotations
 
-import re
-
-import polib
 import pytest
 
 from approvals.services import campaign_approve, campaign_submit
 from tests.approvals.factories import make_campaign
-from tests.i18n.test_catalogue import PO
+from tests.i18n.scan import english_in
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration]
 
-PLACEHOLDER = re.compile(r"%\(\w+\)[sdrf]|%[sd]|<[^>]+>")
 # The text a person reads: text nodes of visible elements, not code, data or form values,
 # nor content marked as written in another language (lang="en" on a message's text: data).
 VISIBLE_TEXT = """() => {
@@ -46,21 +42,6 @@ VISIBLE_TEXT = """() => {
   }
   return out.join("\\n");
 }"""
-
-
-def english_fragments() -> dict[str, re.Pattern]:
-    """The English text of the catalogue's msgids, cut at placeholders, as whole-word patterns:
-    phrases of two words or more, and single capitalised words (labels such as "Draft")."""
-    fragments: set[str] = set()
-    for entry in polib.pofile(str(PO)):
-        for msgid in filter(None, (entry.msgid, entry.msgid_plural)):
-            for part in PLACEHOLDER.split(msgid):
-                part = part.strip(" .,:;()“”\"'-—→")
-                words = re.findall(r"[A-Za-z]+", part)
-                if len(words) >= 2 or (len(words) == 1 and len(part) >= 4 and part[0].isupper()
-                                       and part.isalpha()):
-                    fragments.add(part)
-    return {f: re.compile(rf"(?<![A-Za-z]){re.escape(f)}(?![A-Za-z])") for f in sorted(fragments)}
 
 
 @pytest.fixture
@@ -111,11 +92,7 @@ def test_no_english_text_of_the_catalogue_remains_on_the_five_pages(
 ):
     login(zh_page, "boss")
     texts = walk(zh_page, live_server.url, campaigns, screenshot)
-    patterns = english_fragments()
-    hits = {
-        name: [fragment for fragment, pattern in patterns.items() if pattern.search(text)]
-        for name, text in texts.items()
-    }
+    hits = {name: english_in(text) for name, text in texts.items()}
     hits = {name: found for name, found in hits.items() if found}
     assert not hits, "English text of the catalogue shown untranslated:\n" + "\n".join(
         f"{name}: {found}" for name, found in hits.items()

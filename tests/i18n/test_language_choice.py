@@ -12,8 +12,8 @@ from django.test import RequestFactory
 from django.utils import translation
 from django.utils.formats import date_format, number_format
 
-from config.models import UserPreference
 from config.preferences import SESSION_KEY
+from notifications.models import UserPreference
 
 pytestmark = pytest.mark.django_db
 

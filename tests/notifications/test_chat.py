@@ -179,6 +179,7 @@ def test_the_admin_keeps_the_webhook_url_and_secret_write_only(admin_client):
             "name": "Ops DingTalk",
             "team": "Operations",
             "kind": "dingtalk",
+            "language": "zh-hans",
             "enabled": "on",
             "url": "https://oapi.dingtalk.com/robot/send?access_token=tok-123",
             "secret": "SECsecret-456",
@@ -186,6 +187,7 @@ def test_the_admin_keeps_the_webhook_url_and_secret_write_only(admin_client):
     )
     assert response.status_code == 302, response.content.decode()[:2000]
     webhook = ChatWebhook.objects.get(name="Ops DingTalk")
+    assert webhook.language == "zh-hans"
     assert webhook.get_credentials() == {
         "url": "https://oapi.dingtalk.com/robot/send?access_token=tok-123",
         "secret": "SECsecret-456",

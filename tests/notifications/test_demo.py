@@ -55,3 +55,22 @@ def test_the_seeded_operations_group_gets_the_emergency_stop_through_its_emulato
 
     assert len(app.accepted) == 1
     assert not Notification.objects.filter(webhook__kind="dingtalk").exists()  # not its events
+
+
+def test_the_demo_has_a_chinese_reviewer_whose_review_requests_are_chinese():
+    from django.core import mail
+    from django.core.management import call_command
+
+    from tests.i18n.scan import english_in
+
+    call_command("seed_demo", stdout=io.StringIO())
+    rows = Notification.objects.filter(user__username="reviewer2", kind="review_requested")
+    assert rows.exists() and set(rows.values_list("language", flat=True)) == {"zh-hans"}
+    for row in rows:
+        assert deliver(row.pk) == "sent"
+    subjects = [m.subject for m in mail.outbox if m.to == ["reviewer2@crier.example"]]
+    assert subjects and all(s.startswith("[Crier] 待审核：") for s in subjects), subjects
+    for message in mail.outbox:  # the campaign's name is data (the demo's are English)
+        name = message.subject.split("：", 1)[1]
+        assert english_in(message.body.replace(name, "")) == [], message.body
+    assert ChatWebhook.objects.get(kind="dingtalk").language == "zh-hans"

@@ -14,14 +14,19 @@ from campaigns.models import Campaign
 from campaigns.provider_options import campaign_option_errors
 from campaigns.schedules.spec import ScheduleSpec
 from campaigns.schedules.validation import write_errors
+from providers.base import Message
 from templates_registry.rendering import check_parameter_lengths
 
 MAX_TEST_UIDS = 5
 
 
 
-def campaign_clean(campaign: Campaign) -> None:
+def campaign_clean(campaign: Campaign, *, message: Message | None = None) -> None:
     """Raise ValidationError with field errors when ``campaign``'s values break a rule.
+
+    ``message``: the campaign's message as ``campaigns.messages.build_message`` built it,
+    when the caller has it (a submission renders it once); otherwise the provider options'
+    checks build it.
 
     The model's own validation (choices, ranges, constraints) plus: the pinned version
     belongs to the template, ``parameters`` and ``provider_options`` are objects,
@@ -77,18 +82,18 @@ def campaign_clean(campaign: Campaign) -> None:
             merge_errors(errors, exc)
     _content_write_errors(campaign, errors)
     _schedule_write_errors(campaign, errors)
-    _option_write_errors(campaign, errors)
+    _option_write_errors(campaign, errors, message)
     if errors:
         raise ValidationError(errors)
 
 
-def _option_write_errors(campaign: Campaign, errors: dict[str, list[str]]) -> None:
+def _option_write_errors(campaign: Campaign, errors: dict[str, list[str]], message: Message | None) -> None:
     """Add the provider options' errors by path (``provider_options.PushStatus``): on every
     write, as the admin form refuses them on save (issue 16: one validation path), from the
     provider's schema and checks (``campaigns.provider_options.campaign_option_errors``)."""
     if "provider_options" in errors or not (campaign.provider_account_id and campaign.audience_id):
         return
-    for path, messages in campaign_option_errors(campaign).items():
+    for path, messages in campaign_option_errors(campaign, message=message).items():
         known = errors.setdefault(path, [])
         known.extend(m for m in messages if m not in known)
 

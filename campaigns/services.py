@@ -41,7 +41,6 @@ from campaigns.lifecycle import (
     require_perm,
 )
 from campaigns.models import Campaign, CampaignStatus, DispatchStatus
-from campaigns.provider_options import campaign_option_errors
 from campaigns.schedules.kinds import SCHEDULE_FIELDS, due_on_approval
 from campaigns.schedules.limits import check_pending_limit, check_scheduled_audience
 from campaigns.schedules.occurrences import next_occurrence
@@ -82,14 +81,14 @@ def campaign_check_sendable(*, campaign: Campaign, now: datetime, message: Messa
     again for the option checks).
 
     Run on submit and on approve, inside the caller's transaction: the field rules
-    (:func:`campaign_clean`), the schedule rules (``campaigns.schedules.validation.validate``), the
-    pending-campaign limit per provider account and the mPaaS audience rule
-    (``campaigns.schedules.limits``), the provider options (``campaigns.provider_options``: keyed by
-    field path, e.g. ``provider_options.PushStatus``) and mPaaS native scheduling
-    (``campaigns.sending.native``). Schedule errors are keyed by campaign field (``schedule_kind``
-    for the kind; ``schedule`` for a schedule that would never fire).
+    (:func:`campaign_clean`, which checks the provider options too, keyed by field path,
+    e.g. ``provider_options.PushStatus``), the schedule rules
+    (``campaigns.schedules.validation.validate``), the pending-campaign limit per provider
+    account and the mPaaS audience rule (``campaigns.schedules.limits``) and mPaaS native
+    scheduling (``campaigns.sending.native``). Schedule errors are keyed by campaign field
+    (``schedule_kind`` for the kind; ``schedule`` for a schedule that would never fire).
     """
-    campaign_clean(campaign)
+    campaign_clean(campaign, message=message)
     errors: dict[str, list[str]] = {}
     try:
         schedule_errors = validate(ScheduleSpec.from_campaign(campaign), now=now)
@@ -106,9 +105,8 @@ def campaign_check_sendable(*, campaign: Campaign, now: datetime, message: Messa
             check()
         except ValidationError as exc:
             merge_errors(errors, exc)
-    for found in (campaign_option_errors(campaign, message=message), native_errors(campaign)):
-        for field, messages in found.items():
-            errors.setdefault(field, []).extend(messages)
+    for field, messages in native_errors(campaign).items():
+        errors.setdefault(field, []).extend(messages)
     if errors:
         raise ValidationError(errors)
 

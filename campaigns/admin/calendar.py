@@ -23,7 +23,7 @@ def calendar_page(*, start: dt.date, days: int = CALENDAR_DAYS, per_day: int = C
     """
     end = start + dt.timedelta(days=days - 1)
     # A campaign due more than a few times a day is one row a day with its count.
-    found = calendar_occurrences(start=start, end=end, include_held=True, collapse=True)
+    found = calendar_occurrences(start=start, end=end, include_held=True)
     names = {o.campaign_id: o.campaign_name for o in found}
     by_day = {day["date"]: day["occurrences"] for day in calendar_days(found)}
     first = start - dt.timedelta(days=start.weekday())
@@ -56,7 +56,6 @@ def calendar_page(*, start: dt.date, days: int = CALENDAR_DAYS, per_day: int = C
         "end": end,
         "weeks": weeks,
         "total": sum(o.count for o in found),
-        "total_more": any(o.count_more for o in found),
         "overlapping_campaigns": len(overlapping),
         "previous": start - dt.timedelta(days=days),
         "next": start + dt.timedelta(days=days),

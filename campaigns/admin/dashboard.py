@@ -93,21 +93,19 @@ def upcoming(*, now: dt.datetime) -> dict[str, Any]:
     """Return the occurrences of the next 7 days (the first few rows) and how many there are.
 
     A campaign due more than a few times a day is one row a day with its count
-    (``calendar_occurrences(collapse=True)``), so a cron every minute does not fill the
-    list and hide every other campaign. ``count`` is the occurrences; ``count_more`` says
-    a dense day was counted only up to its limit (so there are more).
+    (``calendar_occurrences``), so a cron every minute does not fill the list and hide
+    every other campaign. ``count`` is the occurrences.
     """
     today = timezone.localdate(now)
     end = today + dt.timedelta(days=UPCOMING_DAYS - 1)
     found = [
         o
-        for o in calendar_occurrences(start=today, end=end, collapse=True)
+        for o in calendar_occurrences(start=today, end=end)
         if (o.last_due_at or o.due_at) >= now - dt.timedelta(minutes=5)
     ]
     return {
         "items": found[:UPCOMING_LIMIT],
         "count": sum(o.count for o in found),
-        "count_more": any(o.count_more for o in found),
     }
 
 

@@ -47,6 +47,17 @@ DISPATCH_BADGES = {
 SETTLED = ("delivered", "failed", "opted_out", "unknown", "closed")
 
 
+def status_badge_html(obj: Campaign | Dispatch) -> str:
+    """Return a campaign's or a dispatch's status as its badge: the one look of a status in
+    the lists, on the report and on the review page (``{{ obj|crier_status_badge }}``,
+    campaigns/templatetags/crier_admin.py)."""
+    badges = CAMPAIGN_BADGES if isinstance(obj, Campaign) else DISPATCH_BADGES
+    return format_html(
+        '<span class="crier-badge {}" data-status="{}">{}</span>',
+        badges.get(obj.status, ""), obj.status, obj.get_status_display(),
+    )
+
+
 def attach_progress(campaigns: Iterable[Campaign]) -> None:
     """Set ``crier_progress`` (settled, total requests) on each campaign that has a real
     occurrence, from its last one: one query for the dispatches and one for the live counts
@@ -95,10 +106,7 @@ class CampaignListMixin:
 
     @admin.display(description=gettext_lazy("status"), ordering="status")
     def status_badge(self, campaign: Campaign) -> str:
-        return format_html(
-            '<span class="crier-badge {}" data-status="{}">{}</span>',
-            CAMPAIGN_BADGES.get(campaign.status, ""), campaign.status, campaign.get_status_display(),
-        )
+        return status_badge_html(campaign)
 
     @admin.display(description=gettext_lazy("next send"), ordering="next_due_at")
     def next_send(self, campaign: Campaign) -> str:
@@ -196,10 +204,7 @@ class DispatchListMixin:
 
     @admin.display(description=gettext_lazy("status"), ordering="status")
     def status_badge(self, dispatch: Dispatch) -> str:
-        return format_html(
-            '<span class="crier-badge {}" data-status="{}">{}</span>',
-            DISPATCH_BADGES.get(dispatch.status, ""), dispatch.status, dispatch.get_status_display(),
-        )
+        return status_badge_html(dispatch)
 
 
 class SendKindFilter(admin.SimpleListFilter):

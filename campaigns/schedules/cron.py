@@ -155,3 +155,16 @@ def cron_walls(expression: str, low: dt.datetime, high: dt.datetime) -> Iterator
             yield wall
 
     return walls()
+
+
+def cron_minutes_of_day(expression: str) -> list[int]:
+    """Return the minutes of a day (0 to 1439) on which the cron fires, on a day it fires.
+
+    The minute and hour fields do not depend on the day fields, so every day the cron
+    matches has the same times (``campaigns.schedules.counting`` counts with them).
+    """
+    require_valid_cron(expression)
+    minutes, hours = croniter(expression, dt.datetime(2000, 1, 1)).expanded[:2]
+    minutes = range(60) if minutes == ["*"] else minutes
+    hours = range(24) if hours == ["*"] else hours
+    return sorted(hour * 60 + minute for hour in hours for minute in minutes)

@@ -1,7 +1,8 @@
 """REST API of the calendar: upcoming occurrences across campaigns, by day.
 
 ``GET /api/v1/calendar/?from=YYYY-MM-DD&to=YYYY-MM-DD``: upcoming occurrences by day
-(default today to 30 days on, at most 92 days), overlaps on one audience flagged. It takes
+(default today to 30 days on, at most 92 days), overlaps on one audience flagged, a dense
+campaign one row a day with its count (the rule of ``campaigns.sending.selectors``). It takes
 ``campaigns.view_campaign``, which every role has.
 """
 
@@ -20,7 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from campaigns.sending.api import LedgerPermission
-from campaigns.sending.selectors import calendar_days, calendar_occurrences
+from campaigns.sending.selectors import CALENDAR_DENSE_PER_DAY, calendar_days, calendar_occurrences
 
 CALENDAR_DEFAULT_DAYS = 30
 CALENDAR_MAX_DAYS = 92
@@ -76,8 +77,15 @@ class CalendarOccurrenceSerializer(serializers.Serializer):
         child=serializers.IntegerField(),
         help_text="Other campaigns due to the same audience on the same day.",
     )
-    truncated = serializers.BooleanField(
-        help_text="The campaign has more occurrences in the period than are listed."
+    count = serializers.IntegerField(
+        help_text="How many times the campaign is due that day in this row: 1, or, for a dense "
+        f"campaign (more than {CALENDAR_DENSE_PER_DAY} occurrences on a day, e.g. a cron every "
+        "minute), all of that day's occurrences in one row, from due_at to last_due_at."
+    )
+    last_due_at = serializers.DateTimeField(
+        default_timezone=dt.UTC,
+        allow_null=True,
+        help_text="The row's last due time in UTC when count is more than 1, else null.",
     )
     held = serializers.BooleanField(
         help_text="An occurrence held because its reach grew past the approved bound: a reviewer "
@@ -95,7 +103,7 @@ class CalendarSerializer(serializers.Serializer):
     from_ = serializers.DateField(source="start", help_text="First day shown.")
     to = serializers.DateField(source="end", help_text="Last day shown.")
     timezone = serializers.CharField(help_text="The zone days are counted in (the server's TIME_ZONE).")
-    count = serializers.IntegerField(help_text="Occurrences listed.")
+    count = serializers.IntegerField(help_text="Occurrences in the period (the sum of the rows' count).")
     days = CalendarDaySerializer(many=True)
 
     def get_fields(self) -> dict[str, serializers.Field]:
@@ -128,7 +136,8 @@ class CalendarView(APIView):
 
         Campaigns approved or sending, and those in review (``approved`` false). Days are
         counted in the server's time zone; each occurrence also shows its campaign's
-        local time.
+        local time. A campaign due more than a few times on a day (a cron every minute) is
+        one row that day with its ``count``, as on the admin's calendar and dashboard.
         """
         start, end = _calendar_period(request)
         found = calendar_occurrences(start=start, end=end, include_held=True)
@@ -136,7 +145,7 @@ class CalendarView(APIView):
             "start": start,
             "end": end,
             "timezone": timezone.get_current_timezone_name(),
-            "count": len(found),
+            "count": sum(o.count for o in found),
             "days": calendar_days(found),
         }
         return Response(CalendarSerializer(data).data)

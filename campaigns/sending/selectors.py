@@ -28,6 +28,7 @@ from campaigns.models import (
     ScheduleKind,
     SendSwitch,
 )
+from campaigns.schedules.counting import occurrence_span
 from campaigns.schedules.kinds import due_on_approval
 from campaigns.schedules.occurrences import occurrences
 from campaigns.schedules.spec import ScheduleError, ScheduleSpec
@@ -132,15 +133,13 @@ CALENDAR_STATUSES: tuple[str, ...] = (
     CampaignStatus.SENDING,
     CampaignStatus.IN_REVIEW,
 )
-# More than this many occurrences of one campaign in a window (a cron every minute) are cut.
+# A campaign's occurrences in a window are listed up to this many; a campaign with more (a
+# cron every minute) is counted day by day instead (campaigns/schedules/counting.py).
 CALENDAR_PER_CAMPAIGN = 500
-# Collapsed calendars (the admin's calendar and dashboard): a campaign with more than this
-# many occurrences on one day is one row that day with its count, so others stay visible.
+# "Dense": a campaign with more than this many occurrences on one day is one row that day
+# with its count, so others stay visible. The one rule of the calendar API, the admin's
+# calendar and its dashboard (README.md, "Calendar, dashboard and calendar API").
 CALENDAR_DENSE_PER_DAY = 2
-# A dense campaign's occurrences are counted day by day up to this many a day (then "more
-# than"): the walk costs one step per occurrence (campaigns/schedules/occurrences.py), and
-# a cron every minute over 30 days is 43,200 of them.
-CALENDAR_DAY_COUNT_LIMIT = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,10 +149,10 @@ class CalendarOccurrence:
     ``day`` is the date of ``due_at`` in the calendar's zone; ``local_time`` the same
     instant in the campaign's own zone. ``approved`` is False for a campaign still in
     review (it will only go out if approved in time). ``overlaps`` lists the other
-    campaigns with an occurrence for the same audience on the same day. ``truncated``
-    marks a campaign that has more occurrences in the window than were listed. ``held``
-    marks an occurrence that came due but is held: its reach grew past the approved bound
-    and it waits for a reviewer to confirm it (``DispatchStatus.HELD``).
+    campaigns with an occurrence for the same audience on the same day. ``held`` marks an
+    occurrence that came due but is held: its reach grew past the approved bound and it
+    waits for a reviewer to confirm it (``DispatchStatus.HELD``). A dense campaign's day
+    is one row: ``count`` occurrences from ``due_at`` to ``last_due_at``.
     """
 
     day: dt.date
@@ -170,14 +169,9 @@ class CalendarOccurrence:
     audience_id: int
     audience_name: str
     overlaps: tuple[int, ...] = ()
-    truncated: bool = False
     held: bool = False
-    # A collapsed row (``calendar_occurrences(collapse=True)``): ``count`` occurrences that
-    # day from ``due_at`` to ``last_due_at``; ``count_more``: more than ``count`` of them
-    # (the walk stopped, so the last is not known: ``last_due_at`` None).
     count: int = 1
     last_due_at: dt.datetime | None = None
-    count_more: bool = False
 
 
 def _zone_of(name: str) -> dt.tzinfo:
@@ -215,24 +209,27 @@ def _calendar_campaigns(low: dt.datetime, high: dt.datetime) -> QuerySet[Campaig
     )
 
 
+def _listed_from(campaign: Campaign, *, low: dt.datetime, now: dt.datetime) -> dt.datetime | None:
+    """Return when the campaign's occurrences in a window from ``low`` start to count.
+
+    An approved campaign's next undispatched occurrence is ``next_due_at`` (it may lie a
+    moment in the past while a worker picks it up; None: nothing left); one in review can
+    only go out after it is approved, so from now on.
+    """
+    if campaign.status != CampaignStatus.IN_REVIEW:
+        return None if campaign.next_due_at is None else max(low, campaign.next_due_at)
+    return max(low, now)
+
+
 def _campaign_due_times(
     campaign: Campaign, *, low: dt.datetime, high: dt.datetime, now: dt.datetime, limit: int
 ) -> list[dt.datetime]:
-    """Return the campaign's due times in [low, high), at most ``limit`` + 1 of them.
-
-    An approved campaign's next undispatched occurrence is ``next_due_at`` (it may lie a
-    moment in the past while a worker picks it up); one in review can only go out after
-    it is approved, so from now on.
-    """
-    approved = campaign.status != CampaignStatus.IN_REVIEW
-    if approved:
-        if campaign.next_due_at is None:
-            return []
-        if due_on_approval(campaign.schedule_kind):
-            return [campaign.next_due_at] if low <= campaign.next_due_at < high else []
-        start = max(low, campaign.next_due_at)
-    else:
-        start = max(low, now)
+    """Return the campaign's due times in [low, high), at most ``limit`` + 1 of them."""
+    start = _listed_from(campaign, low=low, now=now)
+    if start is None:
+        return []
+    if campaign.status != CampaignStatus.IN_REVIEW and due_on_approval(campaign.schedule_kind):
+        return [campaign.next_due_at] if low <= campaign.next_due_at < high else []
     try:
         spec = ScheduleSpec.from_campaign(campaign)
         return list(
@@ -244,11 +241,15 @@ def _campaign_due_times(
             )
         )
     except (ScheduleError, ValidationError) as exc:
-        logger.warning(
-            "campaign %s has a schedule that cannot be evaluated: %s", campaign.pk, exc,
-            extra={"campaign_id": campaign.pk},
-        )
+        _unreadable(campaign, exc)
         return []
+
+
+def _unreadable(campaign: Campaign, exc: Exception) -> None:
+    logger.warning(
+        "campaign %s has a schedule that cannot be evaluated: %s", campaign.pk, exc,
+        extra={"campaign_id": campaign.pk},
+    )
 
 
 def calendar_occurrences(
@@ -259,23 +260,20 @@ def calendar_occurrences(
     now: dt.datetime | None = None,
     per_campaign: int = CALENDAR_PER_CAMPAIGN,
     include_held: bool = False,
-    collapse: bool = False,
 ) -> list[CalendarOccurrence]:
     """Return the upcoming occurrences from ``start`` to ``end`` (both included), in order.
 
     Days are dates in ``zone`` (default: the current time zone, ``TIME_ZONE``). Covers
     campaigns approved or sending, and those in review (``approved`` False); a campaign in
     review scheduled "now" has no time yet and is left out. One query reads the campaigns;
-    ``campaigns.schedules.occurrences`` computes their occurrences, at most ``per_campaign`` each
-    (``truncated`` marks a cut). Occurrences for the same audience on the same day name
-    each other in ``overlaps``. With ``include_held`` the held occurrences due in the period
-    are listed too (``held``; one more query). Sorted by due time, then campaign id.
-
-    With ``collapse``, a campaign with more than ``CALENDAR_DENSE_PER_DAY`` occurrences on
-    a day is one row that day with its ``count``, and a campaign cut at ``per_campaign`` is
-    counted day by day over the whole period instead (at most
-    ``CALENDAR_DAY_COUNT_LIMIT`` a day, then ``count_more``), so a cron every minute shows
-    on every day of the period without hiding the campaigns around it.
+    ``campaigns.schedules.occurrences`` lists their occurrences, up to ``per_campaign``
+    each; a campaign with more is counted day by day (``campaigns.schedules.counting``),
+    so a cron every minute costs a few steps a day. A campaign with more than
+    ``CALENDAR_DENSE_PER_DAY`` occurrences on a day is one row that day with its
+    ``count``, so it hides no other campaign. Occurrences for the same audience on the
+    same day name each other in ``overlaps``. With ``include_held`` the held occurrences
+    due in the period are listed too (``held``; one more query). Sorted by due time, then
+    campaign id.
     """
     zone = zone or timezone.get_current_timezone()
     now = now or timezone.now()
@@ -284,16 +282,13 @@ def calendar_occurrences(
     found: list[CalendarOccurrence] = []
     for campaign in _calendar_campaigns(low, high):
         due_times = _campaign_due_times(campaign, low=low, high=high, now=now, limit=per_campaign)
-        truncated = len(due_times) > per_campaign
-        if collapse and truncated:
-            found.extend(_dense_days(campaign, low=low, high=high, now=now, zone=zone))
-            continue
-        for due_at in due_times[:per_campaign]:
-            found.append(_occurrence(campaign, due_at, zone=zone, truncated=truncated))
+        if len(due_times) > per_campaign:
+            found.extend(_counted_days(campaign, low=low, high=high, now=now, zone=zone))
+        else:
+            found.extend(_occurrence(campaign, due_at, zone=zone) for due_at in due_times)
     if include_held:
         found.extend(_held_occurrences(low=low, high=high, zone=zone))
-    if collapse:
-        found = _collapsed(found)
+    found = _collapsed(found)
     return _with_overlaps(sorted(found, key=lambda o: (o.due_at, o.campaign_id)))
 
 
@@ -313,38 +308,41 @@ def _collapsed(found: list[CalendarOccurrence]) -> list[CalendarOccurrence]:
     return rows
 
 
-def _dense_days(
+def _counted_days(
     campaign: Campaign, *, low: dt.datetime, high: dt.datetime, now: dt.datetime, zone: dt.tzinfo
 ) -> list[CalendarOccurrence]:
-    """Return one row per day of [low, high) in ``zone`` on which ``campaign`` is due, with
-    how many times (up to ``CALENDAR_DAY_COUNT_LIMIT``, then ``count_more``)."""
+    """Return ``campaign``'s rows for each day of [low, high) in ``zone``, its occurrences
+    counted, not listed: a dense day is one row with its count, first and last."""
+    start = _listed_from(campaign, low=low, now=now)
+    if start is None:
+        return []
+    try:
+        spec = ScheduleSpec.from_campaign(campaign)
+    except (ScheduleError, ValidationError) as exc:
+        _unreadable(campaign, exc)
+        return []
     rows: list[CalendarOccurrence] = []
-    day = low.astimezone(zone).date()
-    while True:
-        day_low = max(low, dt.datetime.combine(day, dt.time(), tzinfo=zone).astimezone(dt.UTC))
-        if day_low >= high:
-            return rows
-        day_high = min(
-            high, dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=zone).astimezone(dt.UTC)
-        )
-        times = _campaign_due_times(
-            campaign, low=day_low, high=day_high, now=now, limit=CALENDAR_DAY_COUNT_LIMIT
-        )
-        if times:
-            more = len(times) > CALENDAR_DAY_COUNT_LIMIT
-            shown = times[:CALENDAR_DAY_COUNT_LIMIT]
-            rows.append(_occurrence(
-                campaign, shown[0], zone=zone, count=len(shown), count_more=more,
-                last_due_at=None if more else shown[-1].astimezone(dt.UTC), truncated=more,
-            ))
+    day = start.astimezone(zone).date()
+    while (day_low := dt.datetime.combine(day, dt.time(), tzinfo=zone).astimezone(dt.UTC)) < high:
+        day_high = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=zone).astimezone(dt.UTC)
+        try:
+            span = occurrence_span(spec, low=max(start, day_low), high=min(high, day_high))
+        except ScheduleError as exc:
+            _unreadable(campaign, exc)
+            return []
+        if span.count > CALENDAR_DENSE_PER_DAY:
+            rows.append(_occurrence(campaign, span.first, zone=zone, count=span.count, last_due_at=span.last))
+        elif span.count:
+            rows.extend(_occurrence(campaign, due_at, zone=zone) for due_at in {span.first, span.last})
         day += dt.timedelta(days=1)
+    return rows
 
 
 def _occurrence(
     campaign: Campaign, due_at: dt.datetime, *, zone: dt.tzinfo, **flags: Any
 ) -> CalendarOccurrence:
     """Return ``campaign``'s occurrence due at ``due_at`` as the calendar shows it (``flags``:
-    ``truncated``, ``held``)."""
+    ``held``, ``count``, ``last_due_at``)."""
     due_at = due_at.astimezone(dt.UTC)
     return CalendarOccurrence(
         day=due_at.astimezone(zone).date(),

@@ -27,6 +27,19 @@ from tests.approvals.factories import make_account, make_audience, make_campaign
 pytestmark = pytest.mark.django_db
 
 
+def test_a_submission_renders_the_message_once(draft, marketer):
+    """Submit renders each language once: the field rules' provider option checks, the
+    provider's checks and the snapshot all take the message the submission built."""
+    from unittest import mock
+
+    import templates_registry.rendering as rendering
+
+    with mock.patch.object(rendering, "render_version", wraps=rendering.render_version) as render:
+        review = campaign_submit(campaign=draft, actor=marketer)
+
+    assert render.call_count == len(draft.template_version.variants) == len(review.snapshot["messages"]) == 2
+
+
 def test_submitting_freezes_the_snapshot_and_its_hash_on_a_review(draft, marketer):
     review = campaign_submit(campaign=draft, actor=marketer)
 

@@ -245,3 +245,39 @@ def test_banners_and_the_emergency_stop_read_in_both_modes(
     assert low_contrast(page, ".crier-switch, .crier-switch *") == []
     assert_list_fits(page)
     screenshot(page, f"face_emergency_stop_{scheme}")
+
+
+BADGE_LOOK_JS = """(el) => { const s = getComputedStyle(el);
+  return [el.className, el.innerText, s.backgroundColor, s.color, s.borderRadius]; }"""
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_review_and_report_pages_show_statuses_as_the_lists_badges(
+    page, live_server, sign_in, screenshot, demo, scheme
+):
+    page.emulate_media(color_scheme=scheme)
+    base = live_server.url
+    sign_in(page, "reviewer")
+    page.goto(f"{base}/admin/campaigns/campaign/")
+    in_list = {
+        name: page.locator(f"#result_list tr:has-text('{name}') .crier-badge").evaluate(BADGE_LOOK_JS)
+        for name in (IN_REVIEW, APPROVED)
+    }
+    page.goto(f"{base}/admin/campaigns/dispatch/")
+    dispatch_in_list = page.locator("#result_list .crier-badge[data-status=partially_failed]").evaluate(
+        BADGE_LOOK_JS
+    )
+
+    page.goto(f"{base}/admin/campaigns/campaign/{demo[IN_REVIEW].pk}/review/")
+    assert page.locator("#content-main .crier-badge").first.evaluate(BADGE_LOOK_JS) == in_list[IN_REVIEW]
+    assert low_contrast(page, "#content-main .crier-badge") == []
+    page.locator("#content-main .crier-badge").first.scroll_into_view_if_needed()
+    screenshot(page, f"badges_review_{scheme}")
+
+    page.goto(f"{base}/admin/campaigns/campaign/{demo[APPROVED].pk}/report/")
+    badges = page.locator("#content-main .crier-badge")
+    assert badges.first.evaluate(BADGE_LOOK_JS) == in_list[APPROVED]
+    looks = [badges.nth(i).evaluate(BADGE_LOOK_JS) for i in range(badges.count())]
+    assert dispatch_in_list in looks[1:]  # the occurrence's status in the report's tables
+    assert low_contrast(page, "#content-main .crier-badge") == []
+    screenshot(page, f"badges_report_{scheme}")

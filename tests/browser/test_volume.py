@@ -1,7 +1,8 @@
 """Volume before approval in a real browser: a cron every minute shows its total and its
 warning on the form and on the review page, the reviewer must tick "I have read these
 warnings" to approve, and the campaign does not hide the others on the dashboard and the
-calendar (one row a day with its count). Screenshots, light and dark, in tests/screenshots/.
+calendar (one row a day with its real count, in English and Chinese). Screenshots, light
+and dark, in tests/screenshots/.
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ def test_an_every_minute_cron_shows_its_volume_and_hides_no_other_campaign(
     page.goto(f"{base}/admin/")
     upcoming = page.locator("#dashboard-upcoming")
     assert "Weekly digest" in upcoming.inner_text()
-    assert re.search(r"from 00:00: more than \d+ times", upcoming.inner_text())
+    assert "00:00–23:59: 1,440 times" in upcoming.inner_text()  # the day's real count, no cap
     both_schemes(page, screenshot, "volume_dashboard")
 
     # The calendar: the dense campaign on every day with its count, the other one too.
@@ -98,5 +99,20 @@ def test_an_every_minute_cron_shows_its_volume_and_hides_no_other_campaign(
     calendar = page.locator("#calendar")
     assert calendar.get_by_text("Weekly digest").count() == 1
     assert calendar.locator("li", has_text="Every minute").count() >= 28
-    assert calendar.locator(".count").first.inner_text().startswith("more than")
+    dense = calendar.locator("li", has_text="Every minute").first
+    assert dense.locator(".time").inner_text() == "00:00–23:59"
+    assert dense.locator(".count").inner_text() == "1,440×"
+    assert "more than" not in calendar.inner_text()
     both_schemes(page, screenshot, "volume_calendar")
+
+    # The same in Chinese (the header's language switcher): the count, not a cap.
+    page.select_option("#crier-language", "zh-hans")
+    page.click(".crier-language-switcher button[type=submit]")
+    page.locator("html[lang=zh-hans]").wait_for()
+    dense = page.locator("#calendar li", has_text="Every minute").first
+    assert dense.locator(".count").inner_text() == "1,440 次"
+    assert "超过" not in page.locator("#calendar").inner_text()
+    page.goto(f"{base}/admin/")
+    assert "00:00–23:59：1,440 次" in page.locator("#dashboard-upcoming").inner_text()
+    page.goto(f"{base}/admin/campaigns/campaign/calendar/")
+    both_schemes(page, screenshot, "volume_calendar_zh_hans")

@@ -1,4 +1,5 @@
-"""Fixtures for the send engine: emulators, ready-to-send campaigns, real qcluster processes."""
+"""Fixtures for the send engine (emulators, ready-to-send campaigns, real qcluster processes)
+and for the campaigns API tests (an authenticated client, a draft's parts and its payload)."""
 
 from __future__ import annotations
 
@@ -18,11 +19,13 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from campaigns.models import Audience, AudienceMember, Campaign, CampaignStatus
 from providers.models import ProviderAccount
 from templates_registry.selectors import current_version
 from templates_registry.services import template_create
+from tests.approvals import factories
 from tests.providers.conftest import start_emulator  # noqa: F401  (re-exported fixture)
 
 BASE_DIR = Path(settings.BASE_DIR)
@@ -302,3 +305,47 @@ def qcluster(tmp_path) -> Iterator[Callable[..., Cluster]]:
 @pytest.fixture
 def far_future():
     return timezone.now() + timedelta(days=1)
+
+
+# --- the campaigns API tests: a client, a draft's parts and the body that creates one ----
+
+
+def client_for(user) -> APIClient:
+    """Return an API client authenticated as ``user``."""
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def sale_template(db):
+    return factories.make_template("sale")
+
+
+@pytest.fixture
+def account(db):
+    return factories.make_account("alipayplus")
+
+
+@pytest.fixture
+def audience(db):
+    return factories.make_audience("users")
+
+
+@pytest.fixture
+def payload(sale_template, account, audience) -> dict:
+    """The body of ``POST /api/v1/campaigns/`` for a valid draft sent now."""
+    return {
+        "name": "Spring sale",
+        "template": sale_template.pk,
+        "provider_account": account.pk,
+        "audience": audience.pk,
+        "language": "en",
+        "parameters": {"name": "Ada", "pct": "20"},
+        "path": "/sale",
+        "expired_seconds": 3600,
+        "priority": 2,
+        "test_uids": ["tester-1"],
+        "provider_options": {},
+        "schedule": {"kind": "now", "timezone": "Europe/Berlin"},
+    }

@@ -10,48 +10,10 @@ from rest_framework.test import APIClient
 
 from approvals.models import ReviewStatus
 from campaigns.models import AudienceMember, Campaign, CampaignStatus
-from tests.approvals.factories import make_account, make_audience, make_campaign, make_template
+from tests.approvals.factories import make_account, make_audience, make_campaign
+from tests.campaigns.conftest import client_for
 
 pytestmark = pytest.mark.django_db
-
-
-def client_for(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
-
-
-@pytest.fixture
-def sale_template(db):
-    return make_template("sale")
-
-
-@pytest.fixture
-def account(db):
-    return make_account("alipayplus")
-
-
-@pytest.fixture
-def audience(db):
-    return make_audience("users")
-
-
-@pytest.fixture
-def payload(sale_template, account, audience) -> dict:
-    return {
-        "name": "Spring sale",
-        "template": sale_template.pk,
-        "provider_account": account.pk,
-        "audience": audience.pk,
-        "language": "en",
-        "parameters": {"name": "Ada", "pct": "20"},
-        "path": "/sale",
-        "expired_seconds": 3600,
-        "priority": 2,
-        "test_uids": ["tester-1"],
-        "provider_options": {},
-        "schedule": {"kind": "now", "timezone": "Europe/Berlin"},
-    }
 
 
 @pytest.fixture

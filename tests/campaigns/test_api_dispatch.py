@@ -8,7 +8,6 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
 from campaigns.models import (
@@ -22,14 +21,9 @@ from campaigns.models import (
     SendSwitch,
 )
 from tests.approvals.factories import make_account, make_audience, make_template
+from tests.campaigns.conftest import client_for
 
 pytestmark = pytest.mark.django_db
-
-
-def client_for(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 @pytest.fixture

@@ -13,47 +13,13 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 from django.utils.datastructures import MultiValueDict
-from rest_framework.test import APIClient
 
 from campaigns.admin.forms import CampaignAdminForm
 from campaigns.models import Campaign
-from tests.approvals.factories import make_account, make_audience, make_campaign, make_template
+from tests.approvals.factories import make_account, make_campaign, make_template
+from tests.campaigns.conftest import client_for
 
 pytestmark = pytest.mark.django_db
-
-
-def client_for(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
-
-
-@pytest.fixture
-def template(db):
-    return make_template("sale")
-
-
-@pytest.fixture
-def account(db):
-    return make_account("alipayplus")
-
-
-@pytest.fixture
-def audience(db):
-    return make_audience("users")
-
-
-@pytest.fixture
-def payload(template, account, audience) -> dict:
-    return {
-        "name": "Spring sale",
-        "template": template.pk,
-        "provider_account": account.pk,
-        "audience": audience.pk,
-        "language": "en",
-        "parameters": {"name": "Ada", "pct": "20"},
-        "schedule": {"kind": "now", "timezone": "UTC"},
-    }
 
 
 def _days(n: int) -> str:
@@ -185,9 +151,9 @@ def test_the_api_refuses_on_create_what_the_admin_refuses_on_save(marketer, payl
 
 
 @pytest.mark.parametrize(("schedule", "field", "words"), REFUSED_AT_WRITE)
-def test_the_api_refuses_on_update_what_the_admin_refuses_on_save(marketer, template, account, audience,
+def test_the_api_refuses_on_update_what_the_admin_refuses_on_save(marketer, sale_template, account, audience,
                                                                   schedule, field, words):
-    draft = make_campaign(marketer, template=template, provider_account=account, audience=audience)
+    draft = make_campaign(marketer, template=sale_template, provider_account=account, audience=audience)
     words = words.format(start=schedule.get("start_date"), end=schedule.get("end_date"))
 
     response = client_for(marketer).patch(

@@ -178,7 +178,7 @@ def _seen_by_two_pytest_workers(tmp_path, **env: str) -> dict[str, str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(inherited)}
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2", "--dist", "load"]
     command += ["--rootdir", str(BASE_DIR), "-c", str(BASE_DIR / "pyproject.toml"), str(probe)]
-    run = subprocess.run(command, cwd=BASE_DIR, env=clean | env, capture_output=True, text=True, timeout=120)
+    run = subprocess.run(command, cwd=BASE_DIR, env=clean | env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout + run.stderr
     seen = dict(p.read_text().split(" ", 1) for p in tmp_path.glob("seen-*"))
     for p in tmp_path.glob("seen-*"):

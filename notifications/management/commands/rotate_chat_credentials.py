@@ -14,37 +14,15 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
 from notifications.models import ChatWebhook
-from providers import crypto
-
-
-def rotate_webhook(webhook: ChatWebhook) -> bool:
-    """Re-encrypt ``webhook``'s credentials with the newest key (compare-and-swap on the token
-    read, so a concurrent save wins); return whether the row changed."""
-    token = webhook.credentials_encrypted
-    if crypto.newest_key_reads(token):
-        return False
-    rotated = crypto.rotate(token)
-    return (
-        ChatWebhook.objects.filter(pk=webhook.pk, credentials_encrypted=token).update(
-            credentials_encrypted=rotated
-        )
-        == 1
-    )
+from providers.rotation import rotate_rows
 
 
 class Command(BaseCommand):
     help = "Re-encrypt every chat webhook's URL and secret with the newest key in CRIER_FIELD_KEYS."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        rotated, current, unreadable = 0, 0, []
-        for webhook in ChatWebhook.objects.order_by("name").only("pk", "name", "credentials_encrypted"):
-            try:
-                changed = rotate_webhook(webhook)
-            except crypto.CredentialsUnreadable:
-                unreadable.append(webhook.name)
-                continue
-            rotated += changed
-            current += not changed
+        done = rotate_rows(ChatWebhook.objects.order_by("name").only("pk", "name", "credentials_encrypted"))
+        rotated, current, unreadable = done.rotated, done.current, done.unreadable
         self.stdout.write(
             _("%(rotated)d chat webhook(s) re-encrypted with the newest key, %(current)d already under it.")
             % {"rotated": rotated, "current": current}

@@ -15,51 +15,23 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
 from django.utils.translation import gettext as _
 
-from providers import crypto
 from providers.fields import rotate_addresses
 from providers.history import record_credentials_reencrypted
 from providers.models import ProviderAccount
-
-
-def rotate_account(account: ProviderAccount) -> bool:
-    """Re-encrypt ``account``'s credentials with the newest key; return whether the row changed.
-
-    The write is a compare-and-swap on the token read, so credentials saved meanwhile (by
-    an operator) are not overwritten with the older ones; such an account counts as
-    unchanged and is already under the newest key because every save encrypts with it.
-    Raise CredentialsUnreadable when no configured key can read the credentials.
-    """
-    token = account.credentials_encrypted
-    if crypto.newest_key_reads(token):
-        return False
-    rotated = crypto.rotate(token)
-    with transaction.atomic():
-        moved = ProviderAccount.objects.filter(pk=account.pk, credentials_encrypted=token).update(
-            credentials_encrypted=rotated
-        )
-        if moved == 1:
-            record_credentials_reencrypted(account=account)
-    return moved == 1
+from providers.rotation import rotate_rows
 
 
 class Command(BaseCommand):
     help = "Re-encrypt every provider account's credentials with the newest key in CRIER_FIELD_KEYS."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        rotated, current, unreadable = 0, 0, []
-        fields = ("pk", "name", "kind", "credentials_encrypted")
-        accounts = ProviderAccount.objects.order_by("name").only(*fields)
-        for account in accounts:
-            try:
-                changed = rotate_account(account)
-            except crypto.CredentialsUnreadable:
-                unreadable.append(account.name)
-                continue
-            rotated += changed
-            current += not changed
+        done = rotate_rows(
+            ProviderAccount.objects.order_by("name").only("pk", "name", "kind", "credentials_encrypted"),
+            on_rotated=lambda account: record_credentials_reencrypted(account=account),
+        )
+        rotated, current, unreadable = done.rotated, done.current, done.unreadable
         self.stdout.write(
             _("%(rotated)d account(s) re-encrypted with the newest key, %(current)d already under it.")
             % {"rotated": rotated, "current": current}

@@ -96,3 +96,27 @@ class AudienceMember(models.Model):
 
     def __str__(self) -> str:
         return f"{self.audience_id}:{'-' if self.suppressed else '+'}{self.external_id}"
+
+
+class AudienceDigest(models.Model):
+    """The count and order-independent digest of an audience's listed ids (not suppressed).
+
+    Written only by database triggers on ``AudienceMember`` (``campaigns.audiences.digest``,
+    migration 0012), in the transaction of every member write; read by the approval snapshot.
+    """
+
+    audience = models.OneToOneField(
+        Audience, on_delete=models.CASCADE, primary_key=True, related_name="member_digest"
+    )
+    count = models.BigIntegerField(default=0)
+    lane0 = models.BigIntegerField(default=0)
+    lane1 = models.BigIntegerField(default=0)
+    lane2 = models.BigIntegerField(default=0)
+    lane3 = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("audience digest")
+        verbose_name_plural = _("audience digests")
+
+    def __str__(self) -> str:
+        return f"{self.audience_id}: {self.count}"

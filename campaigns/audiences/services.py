@@ -36,6 +36,7 @@ from django.db.models import Max, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from campaigns.audiences.digest import digest_lock
 from campaigns.audiences.history import audience_definition, record_audience_change, record_members_import
 from campaigns.audiences.parsing import MalformedRow
 from campaigns.audiences.reports import ImportReport, sourced, unwrap
@@ -267,6 +268,8 @@ def _write_members(
 ) -> int:
     """Write one batch of distinct ids in one transaction; return how many of them the old
     list held."""
+    if not report.dry_run:
+        digest_lock(audience.pk)  # first, so concurrent imports queue instead of deadlocking
     listed = AudienceMember.objects.filter(audience=audience, suppressed=suppressed, external_id__in=ids)
     present = dict(listed.values_list("external_id", "id"))
     report.updated += len(present) + repeats
@@ -354,6 +357,8 @@ def _import_members(
     with transaction.atomic() if replace else contextlib.nullcontext():
         replace_before = None
         if replace:
+            if not dry_run:
+                digest_lock(audience.pk)
             replace_before = (
                 AudienceMember.objects.filter(audience=audience, suppressed=suppressed).aggregate(
                     top=Max("id")

@@ -182,7 +182,8 @@ from campaigns.sending.models import (  # noqa: E402
 )
 
 __all__ = [
-    "Audience", "AudienceDigest", "AudienceKind", "AudienceMember", "Campaign", "CampaignStatus", "CircleType",
+    "Audience", "AudienceDigest", "AudienceKind", "AudienceMember", "Campaign", "CampaignStatus",
+    "CircleType",
     "Delivery", "DeliveryAttempt", "DeliveryReceipt", "DeliveryStatus", "Dispatch", "DispatchStatus",
     "Lease", "ReceiptStatus", "Recipient", "RecipientTag", "ScheduleKind", "SendSwitch",
 ]

@@ -19,11 +19,11 @@ The snapshot covers:
 * the audience *definition*: kind, tags, segment and, for a ``users`` audience, the count
   and digest of its listed member ids (the list is authored content, so changing it needs a
   new approval). The digest is kept by the database on every member write
-  (``campaigns.audiences.digest``): hashing a list of a million ids reads one row. Not the audience's living size, its suppression list, nor who carries a
-  tag today: the reach (recipients the campaign can reach through its provider) is approved
-  as a bound instead (``Campaign.reach_limit``), counted at every occurrence by the send
-  engine, which holds an occurrence above the bound for a reviewer (README, "What an
-  approval binds");
+  (``campaigns.audiences.digest``): hashing a list of a million ids reads one row. Not the
+  audience's living size, its suppression list, nor who carries a tag today: the reach
+  (recipients the campaign can reach through its provider) is approved as a bound instead
+  (``Campaign.reach_limit``), counted at every occurrence by the send engine, which holds
+  an occurrence above the bound for a reviewer (README, "What an approval binds");
 * the schedule and its time zone, the expiry, priority, path, provider options and the
   test uids.
 

@@ -98,7 +98,9 @@ def member_digest_recomputed(audience_id: int) -> MemberDigest:
     return digest_of(ids.iterator(chunk_size=5000))
 
 
-def digest_drift(audience_ids: Iterable[int] | None = None) -> Iterator[tuple[int, MemberDigest, MemberDigest]]:
+def digest_drift(
+    audience_ids: Iterable[int] | None = None,
+) -> Iterator[tuple[int, MemberDigest, MemberDigest]]:
     """Yield ``(audience id, maintained, recomputed)`` for every audience whose maintained
     digest differs from its rows (all audiences with members or a digest row, or those given)."""
     if audience_ids is None:

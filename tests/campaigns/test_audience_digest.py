@@ -30,7 +30,9 @@ pytestmark = pytest.mark.django_db
 
 def listed(audience: Audience) -> set[str]:
     return set(
-        AudienceMember.objects.filter(audience=audience, suppressed=False).values_list("external_id", flat=True)
+        AudienceMember.objects.filter(audience=audience, suppressed=False).values_list(
+            "external_id", flat=True
+        )
     )
 
 
@@ -106,8 +108,12 @@ def test_orm_and_raw_sql_writes_keep_the_digest():
             f"INSERT INTO {table} (audience_id, external_id, suppressed) VALUES (%s, %s, %s), (%s, %s, %s)",
             [audience.pk, "raw1", False, audience.pk, "raw2", True],
         )
-        cursor.execute(f"DELETE FROM {table} WHERE audience_id = %s AND external_id = %s", [audience.pk, "id6"])
-        cursor.execute(f"UPDATE {table} SET external_id = external_id || 'x' WHERE audience_id = %s", [other.pk])
+        cursor.execute(
+            f"DELETE FROM {table} WHERE audience_id = %s AND external_id = %s", [audience.pk, "id6"]
+        )
+        cursor.execute(
+            f"UPDATE {table} SET external_id = external_id || 'x' WHERE audience_id = %s", [other.pk]
+        )
     assert_fresh(audience, (expected - {"id6"}) | {"raw1"})
     assert_fresh(other, {"id0x", "id1x", "id2x", "id5x"})
 

@@ -7,9 +7,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from campaigns.audiences.digest import digest_of
 from campaigns.audiences.recipients import recipients_bulk_upsert
 from campaigns.models import AudienceMember
-from campaigns.audiences.digest import digest_of
 from campaigns.snapshot import SNAPSHOT_FORMAT, campaign_hash, campaign_snapshot
 from tests.approvals.factories import make_account, make_campaign, make_template
 from tests.campaigns.conftest import make_audience

@@ -37,9 +37,8 @@ def approved_in_format_2(marketer, reviewer, audience) -> Campaign:
     review = campaign_approve(campaign=campaign, actor=reviewer, acknowledge_warnings=True)
     old = {**review.snapshot, "format": 2}
     if "members" in old["audience"]:
-        ids = sorted(
-            AudienceMember.objects.filter(audience=audience, suppressed=False).values_list("external_id", flat=True)
-        )
+        listed = AudienceMember.objects.filter(audience=audience, suppressed=False)
+        ids = sorted(listed.values_list("external_id", flat=True))
         members = {"count": len(ids), "sha256": hashlib.sha256("\n".join(ids).encode()).hexdigest()}
         old["audience"] = {**old["audience"], "members": members}
     Review.objects.filter(pk=review.pk).update(snapshot=old, content_hash=snapshot_hash(old))

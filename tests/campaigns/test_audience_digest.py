@@ -22,7 +22,13 @@ from campaigns.audiences.digest import (
     member_digest_recomputed,
     member_lanes,
 )
-from campaigns.audiences.services import audience_create, audience_import_members, audience_update
+from campaigns.audiences.recipients import recipients_bulk_upsert
+from campaigns.audiences.services import (
+    audience_create,
+    audience_import_members,
+    audience_size,
+    audience_update,
+)
 from campaigns.models import Audience, AudienceDigest, AudienceMember
 
 pytestmark = pytest.mark.django_db
@@ -169,3 +175,32 @@ def test_the_check_command_reports_drift_and_repairs_it_when_asked(capsys):
     call_command("check_audience_digests", "--repair")
     assert member_digest(audience.pk) == digest_of("xyz")
     assert list(digest_drift()) == []
+
+
+def test_reach_counts_equal_a_count_of_the_rows_with_suppressions_and_several_tags(marketer):
+    rows = [
+        {"external_id": f"r{i}", "language": "en", "tags": tags, "addresses": {"alipayplus": f"tok{i}"}}
+        for i, tags in enumerate([["vip"], ["vip"], ["vip", "gold"], ["gold"], ["other"]], start=1)
+    ]
+    assert not recipients_bulk_upsert(rows=rows, actor=marketer).errors
+    users = audience_create(
+        actor=marketer, name="U", kind="users", user_ids=["u1", "u2", "u3", "r1"],
+        suppressed_ids=["u2", "r1", "zz"],
+    )
+    one = audience_create(actor=marketer, name="T1", kind="tags", tags=["vip"], suppressed_ids=["r2", "zz"])
+    two = audience_create(actor=marketer, name="T2", kind="tags", tags=["vip", "gold"], suppressed_ids=["r1"])
+
+    assert audience_size(users, provider_kind="jiguang") == 2  # u1, u3
+    assert audience_size(users, provider_kind="alipayplus") == 0  # only r1 has a token, and it is suppressed
+    assert audience_size(one, provider_kind="jiguang") == 2  # r1, r3
+    assert audience_size(two, provider_kind="jiguang") == 3  # r2, r3 (once), r4
+    assert audience_size(two, provider_kind="alipayplus") == 3
+
+
+def test_the_reach_of_a_list_is_read_from_its_kept_count_not_by_counting_its_rows(marketer):
+    audience = audience_create(
+        actor=marketer, name="K", kind="users", user_ids=["a", "b"], suppressed_ids=["b"]
+    )
+    AudienceDigest.objects.filter(audience=audience).update(count=1000)  # what the triggers would keep
+
+    assert audience_size(audience, provider_kind="jiguang") == 999

@@ -38,6 +38,7 @@ from django.utils.translation import gettext as _
 
 from campaigns.audiences.digest import digest_lock, member_digest
 from campaigns.audiences.history import audience_definition, record_audience_change, record_members_import
+from campaigns.audiences.models import members_of
 from campaigns.audiences.parsing import MalformedRow
 from campaigns.audiences.reports import ImportReport, sourced, unwrap
 from campaigns.audiences.rules import address_is_credential, clean_tags, external_id_error
@@ -424,7 +425,7 @@ def _import_members(
 
 
 def _suppressed_ids(audience: Audience) -> QuerySet:
-    return AudienceMember.objects.filter(audience=audience, suppressed=True).values("external_id")
+    return members_of(audience, suppressed=True).values("external_id")
 
 
 def only_the_provider_knows(audience: Audience, provider_kind: str | None) -> bool:
@@ -443,10 +444,8 @@ def _listed_size(audience: Audience) -> int:
     """Listed ids less the suppressed ones, from the count kept with the list's digest
     (``campaigns.audiences.digest``) less the suppressed ids that are also listed, each found
     by the unique index: no scan of a million-id list."""
-    listed = AudienceMember.objects.filter(
-        audience=audience, suppressed=False, external_id=OuterRef("external_id")
-    )
-    both = AudienceMember.objects.filter(audience=audience, suppressed=True).filter(Exists(listed))
+    listed = members_of(audience, suppressed=False).filter(external_id=OuterRef("external_id"))
+    both = members_of(audience, suppressed=True).filter(Exists(listed))
     return member_digest(audience.pk).count - both.count()
 
 

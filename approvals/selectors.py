@@ -13,7 +13,7 @@ from approvals.models import DecisionKind, Review, ReviewStatus
 from approvals.reach import reach_limit, review_approvers
 from approvals.rules import APPROVE_PERM, approve_refusal, decision_refusal, review_open, user_may_approve
 from campaigns.actions import campaign_actions
-from campaigns.audiences.services import audience_size
+from campaigns.audiences.services import only_the_provider_knows
 from campaigns.audiences.stream import iter_audience_targets
 from campaigns.models import Campaign, CampaignStatus, Dispatch
 from campaigns.schedules.describe import describe_duration, describe_schedule, local_and_utc
@@ -200,7 +200,7 @@ def expected_skips(campaign: Campaign, *, limit: int = SKIP_SAMPLE) -> dict | No
     account = campaign.provider_account if campaign.provider_account_id else None
     if account is None or not campaign.audience_id or campaign.template_id is None:
         return None
-    if audience_size(campaign.audience, provider_kind=account.kind) is None:
+    if only_the_provider_knows(campaign.audience, account.kind):
         return None
     try:
         stream = iter_audience_targets(

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from bench import seed
 from bench.database import BASE_DIR
+from bench.digest_phase import phase_digest  # noqa: F401  (phase "digest", in its own file)
 from bench.limits import Rate, emulator_capacity, raw_bytes
 from bench.report import Figure
 from providers.base import Batch, Target

@@ -41,6 +41,8 @@ FULL: dict[str, Any] = {
     "admin_requests": 20,
     "admin_budget_s": 20,
     "profile_alipay": 5_000,
+    "digest_size": 1_000_000,
+    "digest_requests": 20,
 }
 QUICK: dict[str, Any] = {
     "alipay_recipients": 1_000,
@@ -56,8 +58,10 @@ QUICK: dict[str, Any] = {
     "admin_requests": 3,
     "admin_budget_s": 5,
     "profile_alipay": 1_000,
+    "digest_size": 50_000,
+    "digest_requests": 3,
 }
-PHASES = ("alipayplus", "jiguang", "lateness", "admin", "profiles")
+PHASES = ("alipayplus", "jiguang", "lateness", "admin", "digest", "profiles")
 CONCURRENCY = 10  # per account: docs/queue-and-http.md caps one httpx client near 10
 
 

@@ -38,6 +38,9 @@ class CampaignsConfig(AppConfig):
         from django.db.models.signals import post_migrate
 
         from campaigns import checks  # noqa: F401  (registers system checks)
+        from campaigns.audiences.digest import connect_signals
+
+        connect_signals()  # SQLite: the function the audience member triggers call
 
         post_migrate.connect(
             ensure_dispatcher_schedule, sender=self, dispatch_uid="campaigns.ensure_dispatcher_schedule"

@@ -15,7 +15,14 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from campaigns.audiences.models import Audience, AudienceKind, AudienceMember, Recipient, RecipientTag
+from campaigns.audiences.models import (
+    Audience,
+    AudienceDigest,
+    AudienceKind,
+    AudienceMember,
+    Recipient,
+    RecipientTag,
+)
 from providers.models import ProviderAccount
 from templates_registry.models import MessageTemplate, TemplateVersion
 
@@ -175,7 +182,8 @@ from campaigns.sending.models import (  # noqa: E402
 )
 
 __all__ = [
-    "Audience", "AudienceKind", "AudienceMember", "Campaign", "CampaignStatus", "CircleType",
+    "Audience", "AudienceDigest", "AudienceKind", "AudienceMember", "Campaign", "CampaignStatus",
+    "CircleType",
     "Delivery", "DeliveryAttempt", "DeliveryReceipt", "DeliveryStatus", "Dispatch", "DispatchStatus",
     "Lease", "ReceiptStatus", "Recipient", "RecipientTag", "ScheduleKind", "SendSwitch",
 ]

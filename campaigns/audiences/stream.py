@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.utils.translation import gettext_noop
 
+from campaigns.audiences.models import members_of
 from campaigns.audiences.rules import address_is_credential, address_matches
 from campaigns.models import Audience, AudienceKind, AudienceMember, Recipient, RecipientTag
 
@@ -130,15 +131,13 @@ class AudienceStream:
 
     def _suppressed_among(self, external_ids: list[str]) -> set[str]:
         if self._has_suppressions is None:
-            self._has_suppressions = AudienceMember.objects.filter(
-                audience=self.audience, suppressed=True
-            ).exists()
+            self._has_suppressions = members_of(self.audience, suppressed=True).exists()
         if not self._has_suppressions:
             return set()
         return set(
-            AudienceMember.objects.filter(
-                audience=self.audience, suppressed=True, external_id__in=external_ids
-            ).values_list("external_id", flat=True)
+            members_of(self.audience, suppressed=True)
+            .filter(external_id__in=external_ids)
+            .values_list("external_id", flat=True)
         )
 
     def _target(self, external_id: str, row: tuple | None, suppressed: set[str]) -> TargetRow | None:

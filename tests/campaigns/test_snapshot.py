@@ -1,15 +1,16 @@
-"""The approval snapshot binds the audience's definition: the same digest bytes on every
-database, a listed member changes it, a living size does not."""
+"""The approval snapshot binds the audience's definition: a list by its kept digest (the same
+on every database, read from one row), a listed member changes it, a living size does not."""
 
 from __future__ import annotations
 
-import hashlib
-
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
+from campaigns.audiences.digest import digest_of
 from campaigns.audiences.recipients import recipients_bulk_upsert
 from campaigns.models import AudienceMember
-from campaigns.snapshot import _digest, _member_digest, campaign_hash, campaign_snapshot
+from campaigns.snapshot import SNAPSHOT_FORMAT, campaign_hash, campaign_snapshot
 from tests.approvals.factories import make_account, make_campaign, make_template
 from tests.campaigns.conftest import make_audience
 
@@ -18,23 +19,32 @@ pytestmark = pytest.mark.django_db
 IDS = ["u-10", "U_2", "a.b", "u1", "Zed", "000", "u-1", "x_y-z.1"]
 
 
-def test_the_member_digest_is_sha256_of_the_listed_ids_in_database_order_joined_by_newlines():
-    audience = make_audience("users", user_ids=IDS, suppressed=["u1", "zz"])
-
-    ordered = list(
-        AudienceMember.objects.filter(audience=audience, suppressed=False)
-        .order_by("external_id")
-        .values_list("external_id", flat=True)
+def test_a_users_audience_is_bound_by_the_kept_count_and_multiset_digest_of_its_listed_ids(marketer):
+    campaign = make_campaign(
+        marketer,
+        template=make_template(),
+        audience=make_audience("users", user_ids=IDS, suppressed=["u1", "zz"]),
     )
-    expected = (len(ordered), hashlib.sha256("\n".join(ordered).encode()).hexdigest())
-    assert _member_digest(audience.pk) == expected
-    assert _digest(iter(ordered)) == expected
+
+    members = campaign_snapshot(campaign)["audience"]["members"]
+    assert campaign_snapshot(campaign)["format"] == SNAPSHOT_FORMAT == 3
+    assert members == {"count": len(IDS), "sum62x4": digest_of(reversed(IDS)).hexdigest}
 
 
-def test_an_empty_list_digests_as_the_empty_string():
-    audience = make_audience("users")
+def test_hashing_a_list_reads_its_digest_row_not_its_members(marketer):
+    campaign = make_campaign(
+        marketer, template=make_template(), audience=make_audience("users", user_ids=IDS)
+    )
+    with CaptureQueriesContext(connection) as queries:
+        campaign_snapshot(campaign)
+    member_table = AudienceMember._meta.db_table
+    assert not [q["sql"] for q in queries.captured_queries if member_table in q["sql"]]
 
-    assert _member_digest(audience.pk) == (0, hashlib.sha256(b"").hexdigest())
+
+def test_an_empty_list_has_the_zero_digest(marketer):
+    campaign = make_campaign(marketer, template=make_template(), audience=make_audience("users"))
+
+    assert campaign_snapshot(campaign)["audience"]["members"] == {"count": 0, "sum62x4": "0" * 64}
 
 
 def _tagged(ids, actor, tag="vip"):

@@ -41,6 +41,9 @@ FULL: dict[str, Any] = {
     "admin_requests": 20,
     "admin_budget_s": 20,
     "profile_alipay": 5_000,
+    "jiguang_scale": (1_000_000, 10_000_000),
+    "volume_occurrences": 1_000,
+    "volume_span": 60,
 }
 QUICK: dict[str, Any] = {
     "alipay_recipients": 1_000,
@@ -56,8 +59,11 @@ QUICK: dict[str, Any] = {
     "admin_requests": 3,
     "admin_budget_s": 5,
     "profile_alipay": 1_000,
+    "jiguang_scale": (10_000, 100_000),
+    "volume_occurrences": 60,
+    "volume_span": 10,
 }
-PHASES = ("alipayplus", "jiguang", "lateness", "admin", "profiles")
+PHASES = ("alipayplus", "jiguang", "lateness", "admin", "lateness1000", "jiguang10m", "profiles")
 CONCURRENCY = 10  # per account: docs/queue-and-http.md caps one httpx client near 10
 
 
@@ -105,8 +111,9 @@ class Bench:
         self.emulators["alipayplus"] = EmulatorProcess(
             self.processes, "alipayplus", {"bench-client": merchant}, platform_private_key=platform
         )
+        # No request bodies kept: at 10,000,000 ids they would hold every id twice.
         self.emulators["jiguang"] = EmulatorProcess(
-            self.processes, "jiguang", {"bench-channel": "bench-master-secret"}
+            self.processes, "jiguang", {"bench-channel": "bench-master-secret"}, keep_payloads=False
         )
         self.accounts["alipayplus"] = seed.make_account(
             "alipayplus",
@@ -249,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         from django.core.management import call_command
 
         from bench import phases as scenarios
+        from bench import scale
 
         bench = Bench(sizes=sizes, database=database, report=report, processes=processes)
         migrate_started = time.perf_counter()
@@ -259,7 +267,8 @@ def main(argv: list[str] | None = None) -> int:
         bench.setup()
         for name in phases:
             try:
-                getattr(scenarios, f"phase_{name}")(bench)
+                phase = getattr(scenarios, f"phase_{name}", None) or getattr(scale, f"phase_{name}")
+                phase(bench)
             except scenarios.BenchBroken as exc:
                 broken = True
                 report.error(f"{name}: {exc}")

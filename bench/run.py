@@ -59,9 +59,9 @@ QUICK: dict[str, Any] = {
     "admin_requests": 3,
     "admin_budget_s": 5,
     "profile_alipay": 1_000,
-    "jiguang_scale": (10_000, 100_000),
-    "volume_occurrences": 60,
-    "volume_span": 10,
+    "jiguang_scale": (2_000, 20_000),
+    "volume_occurrences": 30,
+    "volume_span": 5,
 }
 PHASES = ("alipayplus", "jiguang", "lateness", "admin", "lateness1000", "jiguang10m", "profiles")
 CONCURRENCY = 10  # per account: docs/queue-and-http.md caps one httpx client near 10

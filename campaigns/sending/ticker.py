@@ -62,19 +62,19 @@ def _due(now: datetime, limit: int, done: set[int]):
 def _create_dispatches(won: list[tuple[int, datetime]]) -> list[int]:
     """Create one dispatch per claimed occurrence; return the ids of those created.
 
-    One ``INSERT`` for the batch; should one occurrence already have its dispatch (the
-    unique constraint refuses it), each is created on its own, as before batching.
+    One ``INSERT`` for the batch where the database returns the new ids; should one
+    occurrence already have its dispatch (the unique constraint refuses the batch), or the
+    database return no ids, each is created on its own, as before batching.
     """
-    try:
-        with transaction.atomic():
-            made = Dispatch.objects.bulk_create(
-                [Dispatch(campaign_id=pk, due_at=due_at, is_preview=False) for pk, due_at in won]
-            )
-        if all(d.pk is not None for d in made):
+    if connection.features.can_return_rows_from_bulk_insert:
+        try:
+            with transaction.atomic():
+                made = Dispatch.objects.bulk_create(
+                    [Dispatch(campaign_id=pk, due_at=due_at, is_preview=False) for pk, due_at in won]
+                )
             return [d.pk for d in made]
-        made = []  # a backend that returns no ids: look each one up below
-    except IntegrityError:
-        pass
+        except IntegrityError:
+            pass
     created = []
     for pk, due_at in won:
         dispatch, fresh = Dispatch.objects.get_or_create(campaign_id=pk, due_at=due_at, is_preview=False)

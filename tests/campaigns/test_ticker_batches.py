@@ -105,3 +105,15 @@ def test_three_clusters_and_racing_tickers_send_each_of_many_due_occurrences_onc
     assert set(by_campaign) == {c.pk for c in campaigns}
     assert set(by_campaign.values()) == {1}
     assert len(server.app.accepted) == len(campaigns)
+
+
+def test_a_batch_with_an_occurrence_already_dispatched_creates_the_others(make_account, approved_campaign):
+    campaigns, _ = _due_now(make_account, approved_campaign, 3)
+    already = Dispatch.objects.create(campaign=campaigns[1], due_at=campaigns[1].next_due_at)
+
+    created = dispatcher_tick()  # the ids it woke a worker for
+
+    assert len(created) == 2 and already.pk not in created  # the unique constraint refused the batch
+    assert {Dispatch.objects.get(pk=pk).campaign_id for pk in created} == {campaigns[0].pk, campaigns[2].pk}
+    assert Dispatch.objects.count() == 3
+    assert not Campaign.objects.filter(next_due_at__isnull=False).exists()

@@ -3,7 +3,9 @@
 1. Create and migrate a database of the benchmark's own (see ``bench.database``).
 2. Start the Alipay+ and Jiguang emulators, each in its own process.
 3. Run the phases (``bench.phases``): Alipay+ per-user throughput, Jiguang batch scale,
-   schedule lateness, admin and API latency, then profiles of the send engine.
+   schedule lateness, admin and API latency; then those of ``bench.scale`` (1,000
+   occurrences a minute on three clusters, 10,000,000 Jiguang ids; skipped on SQLite
+   outside ``--quick``, with the reason); then profiles of the send engine.
 4. Print the table, write ``bench/results/latest.json``; stop every process and drop the
    database, also on Ctrl-C or failure.
 

@@ -265,6 +265,9 @@ def phase_alipayplus(b: Bench) -> None:
         raise BenchBroken(
             f"Alipay+: dispatch {dispatch.status}, {delivered}/{n} delivered: {dispatch.detail}"
         )
+    from bench.scale import first_request_figure
+
+    first_request_figure(b, t0, b.emulators["alipayplus"])
     check_exactly_once(b, b.emulators["alipayplus"], expected_targets=n, expected_requests=n, what="Alipay+")
     b.emulators["alipayplus"].reset()
     after = b.raw_rate(

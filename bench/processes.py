@@ -115,6 +115,7 @@ class EmulatorProcess:
         credentials: dict[str, str],
         *,
         loop: str = "uvloop",
+        keep_payloads: bool = True,
         **options: Any,
     ) -> None:
         sock = _listen()
@@ -129,7 +130,13 @@ class EmulatorProcess:
             stdin=subprocess.PIPE,
             pass_fds=(sock.fileno(),),
         )
-        config = {"kind": kind, "credentials": credentials, "options": options, "loop": loop}
+        config = {
+            "kind": kind,
+            "credentials": credentials,
+            "options": options,
+            "loop": loop,
+            "keep_payloads": keep_payloads,
+        }
         self.process.proc.stdin.write(json.dumps(config).encode())
         self.process.proc.stdin.close()
         sock.close()  # the child holds its own copy
@@ -148,6 +155,13 @@ class EmulatorProcess:
     def counts(self) -> dict[str, Any]:
         """Return ``requests_seen``, ``accepted`` and the per-target and per-key counts."""
         response = self.control.get("/_emulator/counts")
+        response.raise_for_status()
+        return response.json()
+
+    def summary(self) -> dict[str, Any]:
+        """Return the emulator's own exactly-once summary (``bench.emulator_server``): a few
+        numbers however many targets it accepted."""
+        response = self.control.get("/_bench/summary")
         response.raise_for_status()
         return response.json()
 

@@ -10,21 +10,23 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 from django.core.exceptions import ValidationError
-from django.db import connection
+from django.db import connection, models
+from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext_noop
 
 from campaigns.audiences.models import members_of
 from campaigns.audiences.rules import address_is_credential, address_matches
 from campaigns.models import Audience, AudienceKind, AudienceMember, Recipient, RecipientTag
+from providers.fields import decrypt_address
 
 
-@dataclass(frozen=True)
-class TargetRow:
-    """One recipient to send to: who, at which provider address, in which language."""
+class TargetRow(NamedTuple):
+    """One recipient to send to: who, at which provider address, in which language (a tuple:
+    made once per recipient, ten million times for a large list)."""
 
     external_id: str
     address: str
@@ -52,15 +54,18 @@ SKIP_REASON_WORDS = (
 )
 
 
-_RECIPIENT_COLUMNS = (
-    "id",
-    "external_id",
-    "language",
-    "addresses",
-    "opted_out_providers",
-    "opted_out_templates",
-)
-_JSON_COLUMNS = frozenset({"addresses", "opted_out_providers", "opted_out_templates"})
+def _address_sql(column: str, kind: str) -> tuple[str, list]:
+    """SQL for the stored address at provider ``kind`` in the JSON object ``column`` (text or NULL)."""
+    if connection.vendor == "postgresql":
+        return f"({column} ->> %s)", [kind]
+    return f"json_extract({column}, %s)", [f'$."{kind}"']
+
+
+def _listed_sql(column: str, value: str) -> tuple[str, list]:
+    """SQL true when the JSON list ``column`` holds the string ``value`` (an opt-out)."""
+    if connection.vendor == "postgresql":
+        return f"COALESCE({column} @> to_jsonb(%s::text), false)", [value]
+    return f"EXISTS (SELECT 1 FROM json_each({column}) WHERE json_each.value = %s)", [value]
 
 
 class AudienceStream:
@@ -141,7 +146,12 @@ class AudienceStream:
         )
 
     def _target(self, external_id: str, row: tuple | None, suppressed: set[str]) -> TargetRow | None:
-        """Return the target for one id, or None after counting why it is skipped."""
+        """Return the target for one id, or None after counting why it is skipped.
+
+        ``row`` is the recipient's (language, stored address at this provider, opted out of
+        the provider, opted out of the template) as the database computed them, or None
+        when the id is no recipient of ours.
+        """
         kind = self.provider_kind
         reason = None
         address = ""
@@ -154,11 +164,12 @@ class AudienceStream:
             else:
                 address = external_id
         else:
-            _pk, _ext, language, addresses, opted_providers, opted_templates = row
-            address = (addresses or {}).get(kind) or ""
-            if kind in (opted_providers or ()):
+            language, stored, opted_provider, opted_template = row
+            # Only addresses that are credentials are stored encrypted (providers/fields.py).
+            address = (decrypt_address(stored) if self._address_required else stored) if stored else ""
+            if opted_provider:
                 reason = SkipReason.OPTED_OUT_PROVIDER
-            elif self.template_key in (opted_templates or ()):
+            elif opted_template:
                 reason = SkipReason.OPTED_OUT_TEMPLATE
             elif not address:
                 if self._address_required:
@@ -172,7 +183,22 @@ class AudienceStream:
         if reason is not None:
             self.skipped[reason] += 1
             return None
-        return TargetRow(external_id=external_id, address=address, language=language or "")
+        return TargetRow(external_id, address, language or "")
+
+    def _computed(self, table: str) -> list[tuple[str, list]]:
+        """SQL (and parameters) of what the database computes per recipient of ``table`` (its
+        quoted name or alias): stored address at this provider, opted out of the provider,
+        opted out of the template. No JSON is decoded in Python."""
+        recipient = Recipient._meta
+
+        def col(name: str) -> str:
+            return f"{table}.{connection.ops.quote_name(recipient.get_field(name).column)}"
+
+        return [
+            _address_sql(col("addresses"), self.provider_kind),
+            _listed_sql(col("opted_out_providers"), self.provider_kind),
+            _listed_sql(col("opted_out_templates"), self.template_key),
+        ]
 
     def _recipient_pages(self) -> Iterator[list[TargetRow]]:
         recipients = Recipient.objects.all()
@@ -184,26 +210,32 @@ class AudienceStream:
             )
         elif self._address_required:
             recipients = recipients.filter(addresses__has_key=self.provider_kind)
-        after = 0
+        address, opted_provider, opted_template = self._computed(
+            connection.ops.quote_name(Recipient._meta.db_table)
+        )
+        recipients = recipients.annotate(
+            _address=RawSQL(*address, output_field=models.TextField()),
+            _opted_provider=RawSQL(*opted_provider, output_field=models.BooleanField()),
+            _opted_template=RawSQL(*opted_template, output_field=models.BooleanField()),
+        )
+        columns = ("id", "external_id", "language", "_address", "_opted_provider", "_opted_template")
+        after, size = 0, self.chunk_size
         while True:
-            rows = list(
-                recipients.filter(id__gt=after)
-                .order_by("id")
-                .values_list(*_RECIPIENT_COLUMNS)[: self.chunk_size]
-            )
+            rows = list(recipients.filter(id__gt=after).order_by("id").values_list(*columns)[:size])
             if not rows:
                 return
             after = rows[-1][0]
             suppressed = self._suppressed_among([row[1] for row in rows])
-            page = [self._target(row[1], row, suppressed) for row in rows]
+            page = [self._target(row[1], row[2:], suppressed) for row in rows]
             yield [t for t in page if t is not None]
 
     def _member_pages(self) -> Iterator[list[TargetRow]]:
         """Page through the listed ids, each page joined to its recipients in one query.
 
-        One ``LEFT JOIN`` on ``Recipient.external_id`` (unique, indexed) per page instead of
-        a second query with a 1,000-value ``IN`` list: building and quoting that list was
-        most of planning a 1,000,000-id dispatch (BENCHMARKS.md, "What limits").
+        One ``LEFT JOIN`` on ``Recipient.external_id`` (unique, indexed) per page of
+        ``chunk_size`` ids (keyset pagination on the member id), the database computing each
+        recipient's address and opt-outs: decoding three JSON columns per recipient in
+        Python was most of streaming a 1,000,000-id list (BENCHMARKS.md, "What limits").
         """
         member, recipient = AudienceMember._meta, Recipient._meta
         quote = connection.ops.quote_name
@@ -211,37 +243,29 @@ class AudienceStream:
         def col(meta, name: str) -> str:
             return quote(meta.get_field(name).column)
 
-        r_columns = ", ".join(f"r.{col(recipient, name)}" for name in _RECIPIENT_COLUMNS)
+        computed = self._computed("r")
+        select = ", ".join(sql for sql, _ in computed)
         sql = (
-            f"SELECT m.{col(member, 'id')}, m.{col(member, 'external_id')}, {r_columns} "
+            f"SELECT m.{col(member, 'id')}, m.{col(member, 'external_id')}, r.{col(recipient, 'id')}, "
+            f"r.{col(recipient, 'language')}, {select} "
             f"FROM {quote(member.db_table)} m LEFT JOIN {quote(recipient.db_table)} r "
             f"ON r.{col(recipient, 'external_id')} = m.{col(member, 'external_id')} "
             f"WHERE m.{col(member, 'audience')} = %s AND m.{col(member, 'suppressed')} = %s "
             f"AND m.{col(member, 'id')} > %s ORDER BY m.{col(member, 'id')} LIMIT %s"
         )
-        decoders = [
-            recipient.get_field(name).from_db_value if name in _JSON_COLUMNS else None
-            for name in _RECIPIENT_COLUMNS
-        ]
+        select_params = [p for _, params in computed for p in params]
+        target = self._target
         after = 0
         while True:
             with connection.cursor() as cursor:
-                cursor.execute(sql, [self.audience.pk, False, after, self.chunk_size])
+                cursor.execute(sql, [*select_params, self.audience.pk, False, after, self.chunk_size])
                 listed = cursor.fetchall()
             if not listed:
                 return
             after = listed[-1][0]
-            ids = [row[1] for row in listed]
-            suppressed = self._suppressed_among(ids)
-            page = []
-            for row in listed:
-                known = None
-                if row[2] is not None:  # the recipient's id: NULL when the id is not a recipient
-                    known = tuple(
-                        decode(value, None, connection) if decode is not None and value is not None else value
-                        for decode, value in zip(decoders, row[2:], strict=True)
-                    )
-                page.append(self._target(row[1], known, suppressed))
+            suppressed = self._suppressed_among([row[1] for row in listed])
+            # row[2] is the recipient's id: NULL when the listed id is no recipient of ours.
+            page = [target(row[1], row[3:] if row[2] is not None else None, suppressed) for row in listed]
             yield [t for t in page if t is not None]
 
 

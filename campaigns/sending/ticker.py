@@ -1,11 +1,24 @@
 """The dispatcher tick: every due occurrence of an approved campaign becomes exactly one
-``Dispatch``, and a worker is woken for it."""
+``Dispatch``, and a worker is woken for it.
+
+Due occurrences are claimed in batches, one transaction per batch (docs/architecture.md,
+"Execution model"): on PostgreSQL the due rows are locked with ``FOR UPDATE SKIP LOCKED``,
+so a second ticker (another cluster's loop, or the ``tick_once`` an approval enqueues)
+takes the next rows instead of waiting for the first one's; on SQLite the transaction
+holds the one write lock (``transaction_mode="IMMEDIATE"``). In both the claim itself is
+still the compare-and-swap on ``next_due_at``, backed by the unique constraint on
+(campaign, due_at), so no lock is relied on for exactly once. The batch's dispatches are
+created with one ``INSERT`` and their tasks enqueued when it commits; the broker spreads
+them over every cluster's workers (docs/queue-and-http.md, "django-q2").
+"""
 
 from __future__ import annotations
 
+import logging
+import time
 from datetime import datetime
 
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignStatus, Dispatch
@@ -16,6 +29,11 @@ from campaigns.sending import native
 from campaigns.sending.operations import sending_stopped
 from campaigns.sending.wake import enqueue_dispatch
 
+logger = logging.getLogger(__name__)
+
+# Occurrences claimed per transaction; a tick takes batches until none is due or its time is up.
+BATCH = 100
+
 
 def _next_after(campaign: Campaign, after: datetime) -> datetime | None:
     """The campaign's occurrence after ``after``; None when it has no more that Crier fires."""
@@ -25,41 +43,89 @@ def _next_after(campaign: Campaign, after: datetime) -> datetime | None:
     return next(iter(occurrences(ScheduleSpec.from_campaign(campaign), after=after, limit=1)), None)
 
 
-def _dispatch_occurrence(campaign_id: int, due_at: datetime) -> int | None:
-    """Advance the campaign past ``due_at`` and create its dispatch; None when another ticker won."""
-    with transaction.atomic():
-        campaign = Campaign.objects.get(pk=campaign_id)
-        if native.native_finish(campaign, due_at):
-            return None  # its mPaaS schedule has ended: finished, nothing to dispatch
-        following = _next_after(campaign, due_at)
-        won = Campaign.objects.filter(pk=campaign_id, next_due_at=due_at).update(next_due_at=following)
-        if not won:
-            return None
-        dispatch, made = Dispatch.objects.get_or_create(
-            campaign_id=campaign_id, due_at=due_at, is_preview=False
+def _due(now: datetime, limit: int, done: set[int]):
+    """The due campaigns, oldest first, locked where the database can skip rows locked by others;
+    not those in ``done`` (one occurrence per campaign a tick, as before batching)."""
+    due = (
+        Campaign.objects.filter(
+            next_due_at__lte=now, status__in=[CampaignStatus.APPROVED, CampaignStatus.SENDING]
         )
-        if not made:
-            return None
-        enqueue_dispatch(dispatch.pk)
-        return dispatch.pk
+        .exclude(pk__in=done)
+        .select_related("provider_account")
+        .order_by("next_due_at", "pk")
+    )
+    if connection.features.has_select_for_update_skip_locked:
+        due = due.select_for_update(skip_locked=True, of=("self",))
+    return list(due[:limit])
 
 
-def dispatcher_tick(*, now: datetime | None = None, limit: int = 100) -> list[int]:
+def _create_dispatches(won: list[tuple[int, datetime]]) -> list[int]:
+    """Create one dispatch per claimed occurrence; return the ids of those created.
+
+    One ``INSERT`` for the batch where the database returns the new ids; should one
+    occurrence already have its dispatch (the unique constraint refuses the batch), or the
+    database return no ids, each is created on its own, as before batching.
+    """
+    if connection.features.can_return_rows_from_bulk_insert:
+        try:
+            with transaction.atomic():
+                made = Dispatch.objects.bulk_create(
+                    [Dispatch(campaign_id=pk, due_at=due_at, is_preview=False) for pk, due_at in won]
+                )
+            return [d.pk for d in made]
+        except IntegrityError:
+            pass
+    created = []
+    for pk, due_at in won:
+        dispatch, fresh = Dispatch.objects.get_or_create(campaign_id=pk, due_at=due_at, is_preview=False)
+        if fresh:
+            created.append(dispatch.pk)
+    return created
+
+
+def _claim_batch(now: datetime, limit: int, done: set[int]) -> tuple[list[int], int]:
+    """Claim up to ``limit`` due occurrences in one transaction; return (dispatch ids, rows seen).
+
+    Adds every campaign it looked at to ``done``.
+    """
+    with transaction.atomic():
+        campaigns = _due(now, limit, done)
+        won: list[tuple[int, datetime]] = []
+        for campaign in campaigns:
+            done.add(campaign.pk)
+            due_at = campaign.next_due_at
+            if native.native_finish(campaign, due_at):
+                continue  # its mPaaS schedule has ended: finished, nothing to dispatch
+            try:
+                following = _next_after(campaign, due_at)
+            except Exception:  # one campaign's broken schedule must not hold the others' batch
+                logger.exception("campaign %s: its next occurrence cannot be computed", campaign.pk)
+                continue
+            if Campaign.objects.filter(pk=campaign.pk, next_due_at=due_at).update(next_due_at=following):
+                won.append((campaign.pk, due_at))
+        created = _create_dispatches(won) if won else []
+        for dispatch_id in created:
+            enqueue_dispatch(dispatch_id)  # on commit
+    return created, len(campaigns)
+
+
+def dispatcher_tick(*, now: datetime | None = None, limit: int = BATCH, budget: float = 5.0) -> list[int]:
     """Turn every due occurrence into exactly one Dispatch and wake a worker for it.
 
     The claim is a compare-and-swap on ``next_due_at``: of several tickers (clusters)
     firing at once, one advances it and creates the dispatch; the unique constraint on
-    (campaign, due_at) backs that up. Returns the ids of dispatches created.
+    (campaign, due_at) backs that up. Claims ``limit`` occurrences a transaction, batch
+    after batch while full ones come back, for at most ``budget`` seconds (the ticker's
+    lease must be renewed). Returns the ids of dispatches created, oldest due first.
     """
     now = now or timezone.now()
     if sending_stopped():
         return []
-    due = list(
-        Campaign.objects.filter(
-            next_due_at__lte=now, status__in=[CampaignStatus.APPROVED, CampaignStatus.SENDING]
-        )
-        .order_by("next_due_at")
-        .values_list("pk", "next_due_at")[:limit]
-    )
-    created = [_dispatch_occurrence(campaign_id, due_at) for campaign_id, due_at in due]
-    return [dispatch_id for dispatch_id in created if dispatch_id is not None]
+    created: list[int] = []
+    done: set[int] = set()
+    ends = time.monotonic() + budget
+    while True:
+        batch, seen = _claim_batch(now, limit, done)
+        created.extend(batch)
+        if seen < limit or time.monotonic() >= ends:
+            return created

@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 
 from audit.services import record_event
 from providers import crypto
+from providers import http as provider_http
 from providers.answers import check_code
 from providers.base import Provider, ProviderError, Result
 from providers.history import account_state, record_account_change, record_account_deleted
@@ -255,7 +256,7 @@ def _account_check(*, account: ProviderAccount) -> tuple[bool, str]:
     # Scheme, host and path only: some providers put key ids in the query string.
     where = request.url.copy_with(query=None)
     logger.debug("checking account %r: %s %s", account.name, request.method, where)
-    with httpx.Client(timeout=account.timeout_seconds) as client:
+    with provider_http.client(timeout=account.timeout_seconds) as client:
         try:
             response = client.send(request)
         except httpx.HTTPError as exc:

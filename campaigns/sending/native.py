@@ -42,6 +42,7 @@ from django.core.exceptions import ValidationError
 
 from campaigns.models import Campaign, ScheduleKind
 from campaigns.schedules.spec import ScheduleError, ScheduleSpec
+from providers import http as provider_http
 from providers.base import NativeSchedule
 
 NATIVE_KINDS = frozenset({ScheduleKind.ONCE, ScheduleKind.RECURRING})
@@ -243,7 +244,7 @@ def native_cancel(*, campaign: Campaign, actor=None, reason: str = "") -> dict[s
     provider = account.provider(with_credentials=True)
     try:
         request = provider.cancel_schedule_request(task_ids)
-        with httpx.Client(timeout=account.timeout_seconds) as client:
+        with provider_http.client(timeout=account.timeout_seconds) as client:
             result = provider.parse_cancel(client.send(request))
     except (ProviderError, httpx.HTTPError) as exc:
         raise NativeCancelFailed(

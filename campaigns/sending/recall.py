@@ -38,6 +38,7 @@ from audit.services import record_event
 from campaigns.lifecycle import CampaignTransitionError
 from campaigns.models import Campaign, Delivery, DeliveryStatus
 from campaigns.sending import native
+from providers import http as provider_http
 from providers.base import Message, Outcome, Provider, ProviderError, Result
 from providers.registry import provider_class
 
@@ -145,7 +146,7 @@ def campaign_recall(
     provider = account.provider(with_credentials=True)
     report = RecallReport()
     deliveries = list(recallable_deliveries(campaign=campaign, now=now))
-    with httpx.Client(timeout=account.timeout_seconds) as client:
+    with provider_http.client(timeout=account.timeout_seconds) as client:
         for delivery in deliveries:
             answer = _recall_one(provider, client, delivery, now=now)
             if answer is None:

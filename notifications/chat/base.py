@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from notifications.errors import DeliveryError
 from notifications.messages import Rendered
+from providers import http as provider_http
 
 SANDBOX_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -73,7 +74,7 @@ class ChatPlatform:
             settings.CRIER_NOTIFY_HTTP_TIMEOUT, connect=min(3.0, settings.CRIER_NOTIFY_HTTP_TIMEOUT)
         )
         try:
-            with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+            with provider_http.client(timeout=timeout, follow_redirects=False) as client:
                 response = client.post(target, json=body, headers={"X-Crier-Notification": key})
         except httpx.HTTPError as exc:
             raise DeliveryError(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from django.core.exceptions import ValidationError
@@ -28,6 +28,8 @@ class TargetRow:
     external_id: str
     address: str
     language: str
+    # Where the stream found it (the keyset id it pages by): planning resumes after it.
+    position: int = field(default=0, compare=False)
 
 
 class SkipReason(StrEnum):
@@ -77,7 +79,14 @@ class AudienceStream:
     """
 
     def __init__(
-        self, audience: Audience, *, provider_kind: str, template_key: str, chunk_size: int = 1000
+        self,
+        audience: Audience,
+        *,
+        provider_kind: str,
+        template_key: str,
+        chunk_size: int = 1000,
+        after: int = 0,
+        log_skips: bool = False,
     ) -> None:
         if audience.kind == AudienceKind.SEGMENT:
             raise ValidationError(
@@ -99,6 +108,12 @@ class AudienceStream:
         self.template_key = template_key
         self.chunk_size = chunk_size
         self.skipped: Counter[str] = Counter()
+        # With ``log_skips``, (position, reason) of each skipped recipient too, for a caller
+        # that commits its progress at a position (campaigns.sending.plan) and drains it.
+        self.skip_log: list[tuple[int, str]] | None = [] if log_skips else None
+        # Start after this keyset position (a resumed plan); 0: from the beginning.
+        self.after = after
+        self.position = after
         self.targets = 0
         self._started = False
         self._has_suppressions: bool | None = None
@@ -115,10 +130,20 @@ class AudienceStream:
         self._started = True
         return self._chunks()
 
+    def pages(self) -> Iterator[list[TargetRow]]:
+        """Yield the targets of each database page (possibly none); ``position`` is then the
+        keyset position of the page's last row. May be iterated only once."""
+        if self._started:
+            raise RuntimeError("an AudienceStream can be iterated only once; make a new one")
+        self._started = True
+        return self._pages()
+
+    def _pages(self) -> Iterator[list[TargetRow]]:
+        return self._member_pages() if self.audience.kind == AudienceKind.USERS else self._recipient_pages()
+
     def _chunks(self) -> Iterator[list[TargetRow]]:
         pending: list[TargetRow] = []
-        pages = self._member_pages() if self.audience.kind == AudienceKind.USERS else self._recipient_pages()
-        for page in pages:
+        for page in self._pages():
             pending.extend(page)
             while len(pending) >= self.chunk_size:
                 chunk, pending = pending[: self.chunk_size], pending[self.chunk_size :]
@@ -141,7 +166,9 @@ class AudienceStream:
             ).values_list("external_id", flat=True)
         )
 
-    def _target(self, external_id: str, row: tuple | None, suppressed: set[str]) -> TargetRow | None:
+    def _target(
+        self, external_id: str, row: tuple | None, suppressed: set[str], position: int = 0
+    ) -> TargetRow | None:
         """Return the target for one id, or None after counting why it is skipped."""
         kind = self.provider_kind
         reason = None
@@ -172,8 +199,10 @@ class AudienceStream:
             reason = SkipReason.INVALID_ADDRESS
         if reason is not None:
             self.skipped[reason] += 1
+            if self.skip_log is not None:
+                self.skip_log.append((position, reason))
             return None
-        return TargetRow(external_id=external_id, address=address, language=language or "")
+        return TargetRow(external_id=external_id, address=address, language=language or "", position=position)
 
     def _recipient_pages(self) -> Iterator[list[TargetRow]]:
         recipients = Recipient.objects.all()
@@ -185,7 +214,7 @@ class AudienceStream:
             )
         elif self._address_required:
             recipients = recipients.filter(addresses__has_key=self.provider_kind)
-        after = 0
+        after = self.after
         while True:
             rows = list(
                 recipients.filter(id__gt=after)
@@ -194,9 +223,9 @@ class AudienceStream:
             )
             if not rows:
                 return
-            after = rows[-1][0]
+            after = self.position = rows[-1][0]
             suppressed = self._suppressed_among([row[1] for row in rows])
-            page = [self._target(row[1], row, suppressed) for row in rows]
+            page = [self._target(row[1], row, suppressed, row[0]) for row in rows]
             yield [t for t in page if t is not None]
 
     def _member_pages(self) -> Iterator[list[TargetRow]]:
@@ -224,14 +253,14 @@ class AudienceStream:
             recipient.get_field(name).from_db_value if name in _JSON_COLUMNS else None
             for name in _RECIPIENT_COLUMNS
         ]
-        after = 0
+        after = self.after
         while True:
             with connection.cursor() as cursor:
                 cursor.execute(sql, [self.audience.pk, False, after, self.chunk_size])
                 listed = cursor.fetchall()
             if not listed:
                 return
-            after = listed[-1][0]
+            after = self.position = listed[-1][0]
             ids = [row[1] for row in listed]
             suppressed = self._suppressed_among(ids)
             page = []
@@ -242,12 +271,18 @@ class AudienceStream:
                         decode(value, None, connection) if decode is not None and value is not None else value
                         for decode, value in zip(decoders, row[2:], strict=True)
                     )
-                page.append(self._target(row[1], known, suppressed))
+                page.append(self._target(row[1], known, suppressed, row[0]))
             yield [t for t in page if t is not None]
 
 
 def iter_audience_targets(
-    audience: Audience, *, provider_kind: str, template_key: str, chunk_size: int = 1000
+    audience: Audience,
+    *,
+    provider_kind: str,
+    template_key: str,
+    chunk_size: int = 1000,
+    after: int = 0,
+    log_skips: bool = False,
 ) -> AudienceStream:
     """Return the stream of ``audience``'s targets for ``provider_kind`` and ``template_key``.
 
@@ -257,5 +292,10 @@ def iter_audience_targets(
     resolve.
     """
     return AudienceStream(
-        audience, provider_kind=provider_kind, template_key=template_key, chunk_size=chunk_size
+        audience,
+        provider_kind=provider_kind,
+        template_key=template_key,
+        chunk_size=chunk_size,
+        after=after,
+        log_skips=log_skips,
     )

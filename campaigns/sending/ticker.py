@@ -63,3 +63,22 @@ def dispatcher_tick(*, now: datetime | None = None, limit: int = 100) -> list[in
     )
     created = [_dispatch_occurrence(campaign_id, due_at) for campaign_id, due_at in due]
     return [dispatch_id for dispatch_id in created if dispatch_id is not None]
+
+
+def dispatch_due_now(campaign_id: int) -> int | None:
+    """Turn an approved campaign's occurrence that is due now into its Dispatch at once and wake
+    a worker (called when its approval commits), instead of at the ticker's next pass; None
+    when nothing is due or another ticker won. Idempotent like the tick it anticipates; the
+    ticker stays the safety net (docs/architecture.md, *Execution model*)."""
+    if sending_stopped():
+        return None
+    due_at = (
+        Campaign.objects.filter(
+            pk=campaign_id,
+            next_due_at__lte=timezone.now(),
+            status__in=[CampaignStatus.APPROVED, CampaignStatus.SENDING],
+        )
+        .values_list("next_due_at", flat=True)
+        .first()
+    )
+    return None if due_at is None else _dispatch_occurrence(campaign_id, due_at)

@@ -124,3 +124,24 @@ def test_a_planner_behind_the_committed_cursor_plans_nothing(make_account, appro
     assert _planned(dispatch_id) == [(n, [f"u{n - 1:06d}"], 1) for n in range(1, 11)]
     assert _totals(dispatch_id)[:2] == (10, 10)
     assert not _totals(dispatch_id)[5]  # planning is not complete: the dispatch cannot finish
+
+
+def test_progress_does_not_claim_100_percent_while_planning_is_incomplete(make_account, approved_campaign):
+    from campaigns.admin.dashboard import running_dispatches
+
+    account, _server = make_account("alipayplus")
+    make_recipients(30)
+    approved_campaign(account, make_audience("all"))
+    [dispatch_id] = dispatcher_tick()
+    planner = Planner(_dispatch(dispatch_id), _provider(_dispatch(dispatch_id)))
+    planner.step(max_requests=10)
+    Delivery.objects.filter(dispatch_id=dispatch_id).update(status="delivered")
+    Dispatch.objects.filter(pk=dispatch_id).update(status="running")
+
+    [row] = running_dispatches()
+    assert (row["settled"], row["total"], row["percent"]) == (10, 10, 99)
+
+    dispatch_plan(_dispatch(dispatch_id), _provider(_dispatch(dispatch_id)))  # the rest: 20 more
+    Delivery.objects.filter(dispatch_id=dispatch_id).update(status="delivered")
+    [row] = running_dispatches()
+    assert (row["settled"], row["total"], row["percent"]) == (30, 30, 100)

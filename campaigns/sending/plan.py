@@ -43,7 +43,7 @@ class DispatchRefused(Exception):
 
 
 class PlanConflict(Exception):
-    """Another planner moved this dispatch's planning cursor first (the claim was lost)."""
+    """Another planner moved this dispatch's planning cursor first, or the claim was lost."""
 
 
 def idempotency_key(dispatch: Dispatch, batch_no: int) -> str:
@@ -183,9 +183,10 @@ class Planner:
     when another planner committed first.
     """
 
-    def __init__(self, dispatch: Dispatch, provider: Provider) -> None:
+    def __init__(self, dispatch: Dispatch, provider: Provider, *, me: str = "") -> None:
         self.dispatch = dispatch
         self.provider = provider
+        self.me = me  # the worker holding the dispatch: only its claim may plan (none: any)
         self.done = dispatch.planned_at is not None
         self._source: Iterator[tuple[PlannedRequest | None, int]] | None = None
         self._skip_log: list[tuple[int, str]] = []
@@ -239,12 +240,14 @@ class Planner:
         }
         if finished:
             changes.update(planned_at=timezone.now(), detail=_skipped_detail(reasons))
+        claim = {"claimed_by": self.me} if self.me else {}
         with transaction.atomic():
             moved = Dispatch.objects.filter(
                 pk=dispatch.pk,
                 total_requests=dispatch.total_requests,
                 plan_after=dispatch.plan_after,
                 planned_at__isnull=True,
+                **claim,
             ).update(**changes)
             if not moved:
                 raise PlanConflict(f"dispatch {dispatch.pk}: another worker planned it meanwhile")

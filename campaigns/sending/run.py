@@ -106,7 +106,7 @@ def _first_run(dispatch: Dispatch, me: str, now: datetime) -> tuple[str | None, 
     if not account.enabled:
         release(dispatch.pk, me, f"provider account {account.name!r} is disabled; waiting")
         return Exit.STOPPED, None
-    planner = Planner(dispatch, account.provider(with_credentials=True))
+    planner = Planner(dispatch, account.provider(with_credentials=True), me=me)
     try:
         # One chunk's worth: the first request leaves as soon as it is planned.
         planner.step(max_requests=chunk_size_for(account, planner.provider))
@@ -156,7 +156,8 @@ def dispatch_run(dispatch_id: int, *, budget_seconds: float | None = None) -> st
         if ended is not None:
             return ended
     else:  # planned, or partly: the loop plans the rest from the cursor
-        planner = Planner(dispatch, dispatch.campaign.provider_account.provider(with_credentials=True))
+        provider = dispatch.campaign.provider_account.provider(with_credentials=True)
+        planner = Planner(dispatch, provider, me=me)
     # What is sent: the campaign's message and the options Crier fills in at send time.
     message = send_message(dispatch.campaign, dispatch=dispatch)
     return SendLoop(dispatch, planner, message, me=me, deadline=deadline).run()

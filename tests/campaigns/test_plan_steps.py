@@ -145,3 +145,16 @@ def test_progress_does_not_claim_100_percent_while_planning_is_incomplete(make_a
     Delivery.objects.filter(dispatch_id=dispatch_id).update(status="delivered")
     [row] = running_dispatches()
     assert (row["settled"], row["total"], row["percent"]) == (30, 30, 100)
+
+
+def test_a_worker_that_lost_its_claim_plans_nothing(make_account, approved_campaign):
+    account, _server = make_account("alipayplus")
+    make_recipients(5)
+    approved_campaign(account, make_audience("all"))
+    [dispatch_id] = dispatcher_tick()
+    Dispatch.objects.filter(pk=dispatch_id).update(status="running", claimed_by="the-watchdog-gave-it-away")
+
+    with pytest.raises(PlanConflict):
+        Planner(_dispatch(dispatch_id), _provider(_dispatch(dispatch_id)), me="me").step()
+
+    assert _planned(dispatch_id) == [] and _totals(dispatch_id)[0] == 0

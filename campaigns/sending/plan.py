@@ -46,12 +46,16 @@ class PlanConflict(Exception):
     """Another planner moved this dispatch's planning cursor first, or the claim was lost."""
 
 
-def idempotency_key(dispatch: Dispatch, batch_no: int) -> str:
-    """Return the deterministic key of one request: campaign, occurrence and batch (<= 64 chars)."""
+def _key_prefix(dispatch: Dispatch) -> str:
     kind = "p" if dispatch.is_preview else "d"
     # To the microsecond, like the (campaign, due_at) uniqueness of the dispatch itself:
     # two occurrences in one second (a quick re-approval of a "now" campaign) differ.
-    return f"crier-{dispatch.campaign_id}-{kind}{dispatch.due_at:%Y%m%d%H%M%S%f}-{batch_no}"
+    return f"crier-{dispatch.campaign_id}-{kind}{dispatch.due_at:%Y%m%d%H%M%S%f}-"
+
+
+def idempotency_key(dispatch: Dispatch, batch_no: int) -> str:
+    """Return the deterministic key of one request: campaign, occurrence and batch (<= 64 chars)."""
+    return f"{_key_prefix(dispatch)}{batch_no}"
 
 
 @dataclass(frozen=True)
@@ -241,6 +245,7 @@ class Planner:
         if finished:
             changes.update(planned_at=timezone.now(), detail=_skipped_detail(reasons))
         claim = {"claimed_by": self.me} if self.me else {}
+        prefix = _key_prefix(dispatch)  # idempotency_key's, formatted once a step
         with transaction.atomic():
             moved = Dispatch.objects.filter(
                 pk=dispatch.pk,
@@ -256,7 +261,7 @@ class Planner:
                     (
                         dispatch.pk,
                         batch_no,
-                        idempotency_key(dispatch, batch_no),
+                        f"{prefix}{batch_no}",
                         list(request.targets),
                         [list(route) for route in request.routes],
                         len(request.targets),

@@ -158,3 +158,30 @@ def test_a_worker_that_lost_its_claim_plans_nothing(make_account, approved_campa
         Planner(_dispatch(dispatch_id), _provider(_dispatch(dispatch_id)), me="me").step()
 
     assert _planned(dispatch_id) == [] and _totals(dispatch_id)[0] == 0
+
+
+def test_attempts_written_by_the_prepared_insert_read_back_as_made(make_account, approved_campaign):
+    from campaigns.models import DeliveryAttempt
+    from campaigns.sending.inserts import insert_attempts
+
+    account, _server = make_account("alipayplus")
+    make_recipients(2 * ROWS + 3)  # two full statements and a remainder
+    approved_campaign(account, make_audience("all"))
+    [dispatch_id] = dispatcher_tick()
+    dispatch_plan(_dispatch(dispatch_id), _provider(_dispatch(dispatch_id)))
+    deliveries = list(Delivery.objects.filter(dispatch_id=dispatch_id).order_by("batch_no"))
+    made = [
+        DeliveryAttempt(delivery=d, number=1, outcome="retry", provider_code=f"C{d.batch_no}",
+                        provider_message="slow down 限流", http_status=None if d.batch_no % 2 else 429,
+                        duration_ms=d.batch_no)
+        for d in deliveries
+    ]
+
+    insert_attempts(made)
+
+    fields = (
+        "delivery_id", "number", "outcome", "provider_code", "provider_message", "http_status", "duration_ms"
+    )
+    stored = list(DeliveryAttempt.objects.order_by("delivery__batch_no").values_list(*fields))
+    assert stored == [tuple(getattr(a, f) for f in fields) for a in made]
+    assert not DeliveryAttempt.objects.filter(created_at__isnull=True).exists()

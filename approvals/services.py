@@ -20,8 +20,10 @@ through ``campaigns.signals`` (received in ``approvals.receivers``).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -55,11 +57,14 @@ from campaigns.models import Campaign, CampaignStatus
 from campaigns.provider_options import OWNER_PLACEHOLDER, send_options
 from campaigns.schedules.spec import ScheduleError
 from campaigns.sending.reach import campaign_reach
+from campaigns.sending.ticker import dispatch_due_now
 from campaigns.services import campaign_check_sendable, campaign_first_due, campaign_void_if_changed
 from campaigns.snapshot import campaign_snapshot, snapshot_hash
 from campaigns.volume import Volume, VolumeWarning, campaign_volume
 from providers.base import Message
 from templates_registry.selectors import current_version
+
+logger = logging.getLogger(__name__)
 
 R = ReviewStatus
 S = CampaignStatus
@@ -381,8 +386,11 @@ def campaign_approve(
                         **approval_bound(current, review=review),
                     },
                 )
-                if first_due <= timezone.now() + timedelta(seconds=settings.CRIER_DISPATCH_TICK_SECONDS):
-                    # Due now: dispatch at once instead of at the ticker's next pass.
+                if first_due <= timezone.now():
+                    # Due now: its dispatch is created and a worker woken as soon as this
+                    # commits, not at the ticker's next pass (docs/architecture.md).
+                    transaction.on_commit(partial(_dispatch_now, current.pk))
+                elif first_due <= timezone.now() + timedelta(seconds=settings.CRIER_DISPATCH_TICK_SECONDS):
                     transaction.on_commit(_tick_now)
     refresh_stale(campaign, current)
     if voided_reason:
@@ -397,6 +405,16 @@ def _tick_now() -> None:
     from django_q.tasks import async_task
 
     async_task("campaigns.tasks.tick_once", task_name="tick-once")
+
+
+def _dispatch_now(campaign_id: int) -> None:
+    """Dispatch the approved occurrence due now; the approval has committed, so a failure here
+    only leaves it to a tick (enqueued now, and the ticker loop's next pass)."""
+    try:
+        dispatch_due_now(campaign_id)
+    except Exception:
+        logger.exception("campaign %s: dispatching at approval failed; left to the ticker", campaign_id)
+        _tick_now()
 
 
 def campaign_reject(*, campaign: Campaign, actor, comment: str) -> Review:

@@ -269,6 +269,7 @@ def phase_alipayplus(b: Bench) -> None:
 
     first_request_figure(b, t0, b.emulators["alipayplus"])
     check_exactly_once(b, b.emulators["alipayplus"], expected_targets=n, expected_requests=n, what="Alipay+")
+    first_request = min(a["at"] for a in b.emulators["alipayplus"].log())  # the emulator's clock
     b.emulators["alipayplus"].reset()
     after = b.raw_rate(
         "alipayplus", provider, message, alipay_batch, b.sizes["alipay_raw"], b.concurrency, tag="aa"
@@ -309,6 +310,7 @@ def phase_alipayplus(b: Bench) -> None:
         "recipients": n,
         "concurrency": b.concurrency,
         "approval_to_dispatch_created_s": round((dispatch.created_at - t0).total_seconds(), 3),
+        "approval_to_first_request_s": round(first_request - t0.timestamp(), 3),
         "dispatch_created_to_started_s": round(
             (dispatch.started_at - dispatch.created_at).total_seconds(), 3
         ),
@@ -881,7 +883,7 @@ def phase_profiles(b: Bench) -> None:
             audience=audience,
             author=b.author,
         )
-        seed.approve(campaign)
+        seed.approve(campaign, due=timezone.now())  # a due time given: no dispatch at approval
         Campaign.objects.filter(pk=campaign.pk).update(next_due_at=None)  # no ticker: dispatched here
         dispatch = Dispatch.objects.create(campaign=campaign, due_at=timezone.now())
         path = b.results_dir / f"profile-{kind}.txt"

@@ -217,6 +217,7 @@ def approve(campaign, *, due: datetime | None = None) -> datetime:
     """Approve ``campaign`` at its current content hash, due at ``due`` (default now); return
     the moment the approval was committed."""
     from campaigns.models import Campaign, CampaignStatus
+    from campaigns.sending.ticker import dispatch_due_now
     from campaigns.snapshot import campaign_hash
 
     approved_hash = campaign_hash(campaign)
@@ -226,4 +227,7 @@ def approve(campaign, *, due: datetime | None = None) -> datetime:
             approved_hash=approved_hash,
             next_due_at=due or timezone.now(),
         )
-    return timezone.now()
+    committed = timezone.now()
+    if due is None:  # due now: dispatched as the approval commits, as approvals.services does
+        dispatch_due_now(campaign.pk)
+    return committed

@@ -36,7 +36,12 @@ from django.utils.translation import gettext as _
 from audit.models import AuditEvent
 from campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryStatus, Dispatch, DispatchStatus
 from campaigns.sending.operations import DeliveryNotUnknown, delivery_resolve
-from campaigns.sending.selectors import calendar_occurrences, delivery_counts, dispatch_live_progress
+from campaigns.sending.selectors import (
+    calendar_occurrences,
+    delivery_counts,
+    dispatch_live_progress,
+    settled_percent,
+)
 
 OPERATE_PERM = "campaigns.operate_dispatches"
 APPROVE_PERM = "campaigns.approve_campaign"  # who may confirm a held occurrence: approvals.holds
@@ -128,7 +133,7 @@ def running_dispatches() -> list[dict[str, Any]]:
                 "progress": progress,
                 "settled": settled,
                 "total": total,
-                "percent": round(100 * settled / total) if total else 0,
+                "percent": settled_percent(dispatch=dispatch, settled=settled, total=total),
                 "report_url": _report_url(dispatch),
             }
         )

@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy
 
 from campaigns.lifecycle import CampaignTransitionError
 from campaigns.models import Campaign, CampaignStatus, Delivery, Dispatch, DispatchStatus
-from campaigns.sending.selectors import delivery_counts, dispatch_live_progress
+from campaigns.sending.selectors import delivery_counts, dispatch_live_progress, settled_percent
 from campaigns.services import campaign_cancel, campaign_duplicate
 
 # Status -> badge colour (config/static/crier/crier.css); a status not listed is neutral.
@@ -59,7 +59,7 @@ def status_badge_html(obj: Campaign | Dispatch) -> str:
 
 
 def attach_progress(campaigns: Iterable[Campaign]) -> None:
-    """Set ``crier_progress`` (settled, total requests) on each campaign that has a real
+    """Set ``crier_progress`` (settled, total requests, percent) on each campaign that has a real
     occurrence, from its last one: one query for the dispatches and one for the live counts
     of those running (campaigns.sending.selectors counts them as the dashboard does)."""
     campaigns = list(campaigns)
@@ -73,7 +73,9 @@ def attach_progress(campaigns: Iterable[Campaign]) -> None:
             continue
         live = dispatch_live_progress(dispatch=dispatch, counts=counts.get(dispatch.pk))
         settled = sum(live[k] for k in SETTLED)
-        campaign.crier_progress = (settled, dispatch.total_requests or sum(live.values()))
+        total = dispatch.total_requests or sum(live.values())
+        percent = settled_percent(dispatch=dispatch, settled=settled, total=total)
+        campaign.crier_progress = (settled, total, percent)
 
 
 
@@ -135,8 +137,7 @@ class CampaignListMixin:
         row = getattr(campaign, "crier_progress", None)
         if row is None:
             return format_html('<a href="{}" title="{}">{}</a>', url, _("Nothing sent yet"), _("report"))
-        settled, total = row
-        percent = round(100 * settled / total) if total else 0
+        settled, total, percent = row
         title = _("%(settled)s of %(total)s requests of the current or last occurrence settled") % {
             "settled": settled, "total": total,
         }

@@ -49,6 +49,7 @@ from campaigns.selectors import campaign_next_occurrences
 from campaigns.sending.selectors import (
     PROGRESS_STATUSES,
     dispatch_live_progress,
+    settled_percent,
 )
 from providers.models import ProviderAccount
 
@@ -107,7 +108,9 @@ def dispatch_rows(dispatches: list[Dispatch]) -> list[dict[str, Any]]:
                 "dispatch": dispatch,
                 "requests": requests,
                 "retried": found["retried"] if found else 0,
-                "percent": round(100 * done / requests) if requests else (100 if dispatch.finished_at else 0),
+                "percent": settled_percent(dispatch=dispatch, settled=done, total=requests)
+                if requests
+                else (100 if dispatch.finished_at else 0),
                 "deliveries_url": deliveries_url(dispatch_id=dispatch.pk),
                 **progress,
             }

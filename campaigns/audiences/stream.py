@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from enum import StrEnum
-from typing import NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.db import connection, models
@@ -24,13 +23,31 @@ from campaigns.models import Audience, AudienceKind, AudienceMember, Recipient, 
 from providers.fields import decrypt_address
 
 
-class TargetRow(NamedTuple):
-    """One recipient to send to: who, at which provider address, in which language (a tuple:
-    made once per recipient, ten million times for a large list)."""
+class TargetRow:
+    """One recipient to send to: who, at which provider address, in which language, and where
+    the stream found it (the keyset id it pages by: planning resumes after it; not part of
+    equality). A slotted class: made once per recipient, ten million times for a large list."""
 
-    external_id: str
-    address: str
-    language: str
+    __slots__ = ("external_id", "address", "language", "position")
+
+    def __init__(self, external_id: str, address: str, language: str, position: int = 0) -> None:
+        self.external_id = external_id
+        self.address = address
+        self.language = language
+        self.position = position
+
+    def _key(self) -> tuple[str, str, str]:
+        return (self.external_id, self.address, self.language)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, TargetRow) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        where = f"position={self.position}"
+        return f"TargetRow({self.external_id!r}, {self.address!r}, {self.language!r}, {where})"
 
 
 class SkipReason(StrEnum):
@@ -83,7 +100,14 @@ class AudienceStream:
     """
 
     def __init__(
-        self, audience: Audience, *, provider_kind: str, template_key: str, chunk_size: int = 1000
+        self,
+        audience: Audience,
+        *,
+        provider_kind: str,
+        template_key: str,
+        chunk_size: int = 1000,
+        after: int = 0,
+        log_skips: bool = False,
     ) -> None:
         if audience.kind == AudienceKind.SEGMENT:
             raise ValidationError(
@@ -105,6 +129,12 @@ class AudienceStream:
         self.template_key = template_key
         self.chunk_size = chunk_size
         self.skipped: Counter[str] = Counter()
+        # With ``log_skips``, (position, reason) of each skipped recipient too, for a caller
+        # that commits its progress at a position (campaigns.sending.plan) and drains it.
+        self.skip_log: list[tuple[int, str]] | None = [] if log_skips else None
+        # Start after this keyset position (a resumed plan); 0: from the beginning.
+        self.after = after
+        self.position = after
         self.targets = 0
         self._started = False
         self._has_suppressions: bool | None = None
@@ -121,10 +151,20 @@ class AudienceStream:
         self._started = True
         return self._chunks()
 
+    def pages(self) -> Iterator[list[TargetRow]]:
+        """Yield the targets of each database page (possibly none); ``position`` is then the
+        keyset position of the page's last row. May be iterated only once."""
+        if self._started:
+            raise RuntimeError("an AudienceStream can be iterated only once; make a new one")
+        self._started = True
+        return self._pages()
+
+    def _pages(self) -> Iterator[list[TargetRow]]:
+        return self._member_pages() if self.audience.kind == AudienceKind.USERS else self._recipient_pages()
+
     def _chunks(self) -> Iterator[list[TargetRow]]:
         pending: list[TargetRow] = []
-        pages = self._member_pages() if self.audience.kind == AudienceKind.USERS else self._recipient_pages()
-        for page in pages:
+        for page in self._pages():
             pending.extend(page)
             while len(pending) >= self.chunk_size:
                 chunk, pending = pending[: self.chunk_size], pending[self.chunk_size :]
@@ -145,12 +185,14 @@ class AudienceStream:
             .values_list("external_id", flat=True)
         )
 
-    def _target(self, external_id: str, row: tuple | None, suppressed: set[str]) -> TargetRow | None:
+    def _target(
+        self, external_id: str, row: tuple | None, suppressed: set[str], position: int = 0
+    ) -> TargetRow | None:
         """Return the target for one id, or None after counting why it is skipped.
 
         ``row`` is the recipient's (language, stored address at this provider, opted out of
         the provider, opted out of the template) as the database computed them, or None
-        when the id is no recipient of ours.
+        when the id is no recipient of ours; ``position`` is where the stream found it.
         """
         kind = self.provider_kind
         reason = None
@@ -182,8 +224,10 @@ class AudienceStream:
             reason = SkipReason.INVALID_ADDRESS
         if reason is not None:
             self.skipped[reason] += 1
+            if self.skip_log is not None:
+                self.skip_log.append((position, reason))
             return None
-        return TargetRow(external_id, address, language or "")
+        return TargetRow(external_id, address, language or "", position)
 
     def _computed(self, table: str) -> list[tuple[str, list]]:
         """SQL (and parameters) of what the database computes per recipient of ``table`` (its
@@ -219,14 +263,14 @@ class AudienceStream:
             _opted_template=RawSQL(*opted_template, output_field=models.BooleanField()),
         )
         columns = ("id", "external_id", "language", "_address", "_opted_provider", "_opted_template")
-        after, size = 0, self.chunk_size
+        after, size = self.after, self.chunk_size
         while True:
             rows = list(recipients.filter(id__gt=after).order_by("id").values_list(*columns)[:size])
             if not rows:
                 return
-            after = rows[-1][0]
+            after = self.position = rows[-1][0]
             suppressed = self._suppressed_among([row[1] for row in rows])
-            page = [self._target(row[1], row[2:], suppressed) for row in rows]
+            page = [self._target(row[1], row[2:], suppressed, row[0]) for row in rows]
             yield [t for t in page if t is not None]
 
     def _member_pages(self) -> Iterator[list[TargetRow]]:
@@ -255,22 +299,30 @@ class AudienceStream:
         )
         select_params = [p for _, params in computed for p in params]
         target = self._target
-        after = 0
+        after = self.after
         while True:
             with connection.cursor() as cursor:
                 cursor.execute(sql, [*select_params, self.audience.pk, False, after, self.chunk_size])
                 listed = cursor.fetchall()
             if not listed:
                 return
-            after = listed[-1][0]
+            after = self.position = listed[-1][0]
             suppressed = self._suppressed_among([row[1] for row in listed])
             # row[2] is the recipient's id: NULL when the listed id is no recipient of ours.
-            page = [target(row[1], row[3:] if row[2] is not None else None, suppressed) for row in listed]
+            page = [
+                target(row[1], row[3:] if row[2] is not None else None, suppressed, row[0]) for row in listed
+            ]
             yield [t for t in page if t is not None]
 
 
 def iter_audience_targets(
-    audience: Audience, *, provider_kind: str, template_key: str, chunk_size: int = 1000
+    audience: Audience,
+    *,
+    provider_kind: str,
+    template_key: str,
+    chunk_size: int = 1000,
+    after: int = 0,
+    log_skips: bool = False,
 ) -> AudienceStream:
     """Return the stream of ``audience``'s targets for ``provider_kind`` and ``template_key``.
 
@@ -280,5 +332,10 @@ def iter_audience_targets(
     resolve.
     """
     return AudienceStream(
-        audience, provider_kind=provider_kind, template_key=template_key, chunk_size=chunk_size
+        audience,
+        provider_kind=provider_kind,
+        template_key=template_key,
+        chunk_size=chunk_size,
+        after=after,
+        log_skips=log_skips,
     )

@@ -1,4 +1,9 @@
-"""The send loop of one claimed, planned dispatch: chunk after chunk until it ends or hands over.
+"""The send loop of one claimed dispatch: chunk after chunk until it ends or hands over.
+
+Planning goes on inside the loop (``campaigns.sending.plan.Planner``): one step is planned
+while each chunk's requests are on the wire, and when every planned request is sent before
+planning is done, the loop plans the next step instead of finishing. A dispatch finishes
+only when planning is complete and every request is final.
 
 Every pass (:meth:`SendLoop._step`) checks, in this order, the cluster's shutdown, the
 emergency stop, the claim (heartbeat), and the occurrence's expiry; then it takes the next
@@ -42,11 +47,13 @@ from campaigns.sending.claims import HeartbeatThread, heartbeat, release
 from campaigns.sending.finish import dispatch_finish, store_counts
 from campaigns.sending.operations import sending_stopped
 from campaigns.sending.outcomes import record_outcomes
+from campaigns.sending.plan import PlanConflict, Planner
 from campaigns.sending.pool import DaemonPool
 from campaigns.sending.ratelimit import RateShare, TokenBucket
 from campaigns.sending.stopflag import Refresher, StopFlag
 from campaigns.sending.transitions import OPEN_DELIVERY, delivery_move
 from campaigns.sending.wake import enqueue_dispatch
+from providers import http as provider_http
 from providers.base import Message, Provider, Result
 
 logger = logging.getLogger(__name__)
@@ -61,6 +68,10 @@ COUNT_INTERVAL = 1.0
 # that docker stop and most orchestrators give (issue #19; docs/queue-and-http.md). Any
 # still unanswered then are left to the watchdog, as after a crash.
 SHUTDOWN_GRACE = 5.0
+
+# Requests planned in one step while a chunk is on the wire (at least; two chunks' worth
+# where chunks are larger), so planning keeps ahead of sending.
+PLAN_STEP = 500
 
 
 class Exit(StrEnum):
@@ -103,10 +114,12 @@ class SendLoop:
     """
 
     def __init__(
-        self, dispatch: Dispatch, provider: Provider, message: Message, *, me: str, deadline: float
+        self, dispatch: Dispatch, planner: Planner, message: Message, *, me: str, deadline: float
     ) -> None:
         self.dispatch = dispatch
-        self.provider = provider
+        self.planner = planner
+        self.provider = provider = planner.provider
+        self.plan_lost = False  # another planner moved the cursor: this worker lost the claim
         self.message = message
         self.me = me
         self.deadline = deadline
@@ -114,6 +127,7 @@ class SendLoop:
         self.account = dispatch.campaign.provider_account
         self.concurrency = max(1, self.account.max_concurrency)
         self.chunk_size = chunk_size_for(self.account, provider)
+        self.plan_step = max(PLAN_STEP, 2 * self.chunk_size)
         rate = self.account.rate_limit
         self.bucket = TokenBucket(rate, burst=min(rate, self.concurrency))
         self.expires: datetime | None = None
@@ -133,7 +147,7 @@ class SendLoop:
     def run(self) -> str:
         """Send until the dispatch ends or this task hands over; return an Exit or the final status."""
         limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
-        client = httpx.Client(timeout=self.account.timeout_seconds, limits=limits)
+        client = provider_http.client(timeout=self.account.timeout_seconds, limits=limits)
         pool = DaemonPool(self.concurrency, name=f"dispatch-{self.dispatch.pk}")
         self.client, self.pool = client, pool
         try:
@@ -171,7 +185,20 @@ class SendLoop:
             return None
         if not self._send_chunk(chunk):
             return Exit.SHUTDOWN  # requests left in flight: the claim goes stale, the watchdog settles them
+        if self.plan_lost:
+            self._settle()  # real answers from the provider: keep them
+            return Exit.LOST_CLAIM
         return self._after_chunk()
+
+    def _plan(self) -> None:
+        """Plan and commit the next step, if planning is not done (``plan_lost`` on a conflict)."""
+        if self.planner.done or self.plan_lost:
+            return
+        try:
+            self.planner.step(max_requests=self.plan_step)
+        except PlanConflict:
+            logger.warning("dispatch %s: planned by another worker", self.dispatch.pk, extra=self._ids)
+            self.plan_lost = True
 
     def _check(self) -> Exit | None:
         """The cluster's shutdown, the emergency stop and this worker's claim, before every chunk."""
@@ -209,6 +236,9 @@ class SendLoop:
         if self.unrecorded is not None:  # its retries may be what is left to send
             self._settle()
             return None
+        if not self.planner.done:  # sending caught up with planning: plan the next step now
+            self._plan()
+            return Exit.LOST_CLAIM if self.plan_lost else None
         waiting = Delivery.objects.filter(
             dispatch_id=self.dispatch.pk, status=DeliveryStatus.RETRY
         ).aggregate(at=Min("next_attempt_at"))["at"]
@@ -280,6 +310,7 @@ class SendLoop:
             send = (self.provider, self.client, self.bucket, self.message)
             futures = [self.pool.submit(send_one, *send, batch, self.stop) for batch in chunk.batches]
             self._settle()  # the previous chunk, while this one is sent
+            self._plan()  # …and the next step of planning
             self.stop.refresh_if_due()
             if self.pipelined:
                 self.ahead = self._read(timezone.now())

@@ -47,8 +47,14 @@ class Dispatch(models.Model):
     skipped = models.PositiveIntegerField(default=0)
     unknown = models.PositiveIntegerField(default=0)
     detail = models.TextField(blank=True)
-    # Set in the same transaction that creates all its Delivery rows: planning is all or nothing.
+    # Planning commits its Delivery rows in chunks, each sendable once committed; the
+    # planning cursor moves in the same transaction as the rows (campaigns.sending.plan):
+    # ``total_requests`` is the last batch_no planned, ``plan_after`` the audience's keyset
+    # position after which planning resumes, ``skipped_reasons`` {reason: n} so far.
+    # ``planned_at`` is set by the chunk that completes planning (docs/architecture.md).
     planned_at = models.DateTimeField(null=True, blank=True)
+    plan_after = models.BigIntegerField(default=0)
+    skipped_reasons = models.JSONField(default=dict, blank=True)
     # How many recipients this occurrence reaches, counted when it is planned (None: not
     # counted, or a broadcast only the provider can count).
     reach = models.PositiveIntegerField(null=True, blank=True)

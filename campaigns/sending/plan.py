@@ -1,9 +1,15 @@
 """Planning: the provider requests one dispatch consists of, as ``Delivery`` rows.
 
-Every :class:`~campaigns.models.Delivery` of a dispatch is created in one transaction (all
-or nothing), streaming the audience in chunks so memory stays flat in audience size. Each
-carries a deterministic idempotency key derived from campaign, occurrence and batch, which
-the provider sees on every attempt (requestId, Msgkey, sendno: docs/providers.md).
+Planning is done in committed steps (:class:`Planner`), each sendable as soon as it is
+committed: the send loop sends what is planned while the rest is planned. Each step writes
+its rows and moves the dispatch's planning cursor in one transaction (``total_requests``:
+the last ``batch_no``; ``plan_after``: the audience's keyset position; skipped so far),
+guarded by a compare-and-swap on the cursor, so a planner resuming after a crash or on
+another worker neither plans a target twice nor skips one (docs/architecture.md,
+*Execution model*). ``planned_at`` is set by the step that completes it. The audience is
+streamed in keyset order, so memory stays flat in audience size. Each row carries a
+deterministic idempotency key derived from campaign, occurrence and batch, which the
+provider sees on every attempt (requestId, Msgkey, sendno: docs/providers.md).
 """
 
 from __future__ import annotations
@@ -11,32 +17,46 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from campaigns import stored_text
 from campaigns.audiences.stream import TargetRow, iter_audience_targets
-from campaigns.models import AudienceKind, Delivery, Dispatch
+from campaigns.models import AudienceKind, Dispatch
+from campaigns.sending.inserts import insert_deliveries
 from providers.base import Provider
 
 PLAN_CHUNK = 1000
+# A step commits at most this many requests…
 BULK_SIZE = 2000
-# Also flush planned deliveries after this many targets: 2,000 Jiguang requests of 1,000
-# ids would otherwise hold two million ids in memory (memory flat in audience size).
+# …and at most this many targets: 2,000 Jiguang requests of 1,000 ids would otherwise hold
+# two million ids in memory (memory flat in audience size)…
 BULK_TARGETS = 20_000
+# …and reads at most this many audience pages that yield no request (all skipped).
+BULK_PAGES = 20
 
 
 class DispatchRefused(Exception):
     """The dispatch must not be sent (stale approval, impossible audience, …)."""
 
 
-def idempotency_key(dispatch: Dispatch, batch_no: int) -> str:
-    """Return the deterministic key of one request: campaign, occurrence and batch (<= 64 chars)."""
+class PlanConflict(Exception):
+    """Another planner moved this dispatch's planning cursor first, or the claim was lost."""
+
+
+def _key_prefix(dispatch: Dispatch) -> str:
     kind = "p" if dispatch.is_preview else "d"
     # To the microsecond, like the (campaign, due_at) uniqueness of the dispatch itself:
     # two occurrences in one second (a quick re-approval of a "now" campaign) differ.
-    return f"crier-{dispatch.campaign_id}-{kind}{dispatch.due_at:%Y%m%d%H%M%S%f}-{batch_no}"
+    return f"crier-{dispatch.campaign_id}-{kind}{dispatch.due_at:%Y%m%d%H%M%S%f}-"
+
+
+def idempotency_key(dispatch: Dispatch, batch_no: int) -> str:
+    """Return the deterministic key of one request: campaign, occurrence and batch (<= 64 chars)."""
+    return f"{_key_prefix(dispatch)}{batch_no}"
 
 
 @dataclass(frozen=True)
@@ -85,8 +105,15 @@ def _selector_requests(dispatch: Dispatch, provider: Provider) -> list[PlannedRe
     return None
 
 
-def _id_requests(dispatch: Dispatch, provider: Provider, skipped: Counter) -> Iterator[PlannedRequest]:
-    """Requests that list their recipients' ids, streaming the audience in chunks."""
+def _id_requests(
+    dispatch: Dispatch, provider: Provider, after: int, skip_log: list
+) -> Iterator[tuple[PlannedRequest | None, int]]:
+    """Requests that list their recipients' ids, streaming the audience after ``after``.
+
+    Yields (request, position of its last target), and (None, position) after a page that
+    left no target waiting: everything up to ``position`` is planned or skipped. The
+    stream's skipped recipients are appended to ``skip_log`` as (position, reason).
+    """
     campaign = dispatch.campaign
     audience = campaign.audience
     size = provider.limits.ids_per_request
@@ -96,76 +123,166 @@ def _id_requests(dispatch: Dispatch, provider: Provider, skipped: Counter) -> It
             f"is of kind {audience.kind!r}"
         )
     stream = iter_audience_targets(
-        audience, provider_kind=provider.kind, template_key=campaign.template.key, chunk_size=PLAN_CHUNK
+        audience,
+        provider_kind=provider.kind,
+        template_key=campaign.template.key,
+        chunk_size=PLAN_CHUNK,
+        after=after,
+        log_skips=True,
     )
+    stream.skip_log = skip_log
     # An address that is a credential (an Alipay+ access token) is not copied into
     # Delivery.routes: sending reads the current one from Recipient.
     keep_routes = not provider.address_is_credential
 
-    def planned(rows: list[TargetRow]) -> PlannedRequest:
+    def planned(rows: list[TargetRow]) -> tuple[PlannedRequest, int]:
         routes = tuple((row.address, row.language) for row in rows) if keep_routes else ()
-        return PlannedRequest(targets=tuple(row.external_id for row in rows), routes=routes)
+        request = PlannedRequest(targets=tuple(row.external_id for row in rows), routes=routes)
+        return request, rows[-1].position
 
     pending: list[TargetRow] = []
-    for chunk in stream.chunks():
-        pending.extend(chunk)
+    for page in stream.pages():
+        pending.extend(page)
         while len(pending) >= size:
             yield planned(pending[:size])
             del pending[:size]
+        if not pending:
+            yield None, stream.position
     if pending:
         yield planned(pending)
-    skipped.update(stream.skipped)
 
 
-def _plan_requests(dispatch: Dispatch, provider: Provider, skipped: Counter) -> Iterator[PlannedRequest]:
-    """Yield the provider requests a dispatch consists of, streaming the audience."""
+def _listed_requests(dispatch: Dispatch, provider: Provider) -> list[PlannedRequest] | None:
+    """The few requests planned as a list (a preview, a provider-side selection); None when
+    the audience is sent as ids."""
     if dispatch.is_preview:
-        yield from _preview_requests(dispatch, provider)
-        return
-    selected = _selector_requests(dispatch, provider)
-    if selected is not None:
-        yield from selected
-        return
-    yield from _id_requests(dispatch, provider, skipped)
+        return list(_preview_requests(dispatch, provider))
+    return _selector_requests(dispatch, provider)
 
 
 def _skipped_detail(skipped: Counter) -> str:
     return stored_text.skipped(dict(skipped))
 
 
-def dispatch_plan(dispatch: Dispatch, provider: Provider) -> None:
-    """Create every Delivery of ``dispatch`` in one transaction (all or nothing)."""
-    skipped: Counter = Counter()
-    batch_no = 0
-    recipients = 0
-    with transaction.atomic():
-        buffer: list[Delivery] = []
-        buffered_targets = 0
-        for planned in _plan_requests(dispatch, provider, skipped):
-            batch_no += 1
-            recipients += len(planned.targets)
-            buffer.append(
-                Delivery(
-                    dispatch=dispatch,
-                    batch_no=batch_no,
-                    idempotency_key=idempotency_key(dispatch, batch_no),
-                    targets=list(planned.targets),
-                    routes=[list(route) for route in planned.routes],
-                    target_count=len(planned.targets),
-                    selector=planned.selector or {},
-                )
+def _drain(log: list[tuple[int, str]], up_to: int | None) -> Counter:
+    """Remove and count the skips at positions up to ``up_to`` (all of them: None)."""
+    if up_to is None:
+        n = len(log)
+    else:
+        n = 0
+        while n < len(log) and log[n][0] <= up_to:
+            n += 1
+    counted = Counter(reason for _position, reason in log[:n])
+    del log[:n]
+    return counted
+
+
+class Planner:
+    """Plan one dispatch step by step from its planning cursor (see the module's docstring).
+
+    One planner lives in one send loop; a new one (another task, another worker) resumes
+    from the cursor committed last. :meth:`step` raises :class:`DispatchRefused` when the
+    dispatch cannot be planned at all (only on its first step) and :class:`PlanConflict`
+    when another planner committed first.
+    """
+
+    def __init__(self, dispatch: Dispatch, provider: Provider, *, me: str = "") -> None:
+        self.dispatch = dispatch
+        self.provider = provider
+        self.me = me  # the worker holding the dispatch: only its claim may plan (none: any)
+        self.done = dispatch.planned_at is not None
+        self._source: Iterator[tuple[PlannedRequest | None, int]] | None = None
+        self._skip_log: list[tuple[int, str]] = []
+        self._reasons = Counter(dispatch.skipped_reasons or {})
+
+    def _requests(self) -> Iterator[tuple[PlannedRequest | None, int]]:
+        listed = _listed_requests(self.dispatch, self.provider)
+        if listed is None:
+            return _id_requests(self.dispatch, self.provider, self.dispatch.plan_after, self._skip_log)
+        # A short, deterministic list: resume after the requests already planned.
+        return ((request, 0) for request in islice(listed, self.dispatch.total_requests, None))
+
+    def step(self, max_requests: int = BULK_SIZE, max_targets: int = BULK_TARGETS) -> int:
+        """Plan and commit the next requests (at most ``max_requests`` and ``max_targets``
+        targets, at least one); return how many. Completes planning at the audience's end."""
+        if self.done:
+            return 0
+        if self._source is None:
+            self._source = self._requests()
+        dispatch = self.dispatch
+        requests: list[PlannedRequest] = []
+        targets = pages = 0
+        position = dispatch.plan_after
+        finished = False
+        while len(requests) < max_requests and targets < max_targets and pages < BULK_PAGES:
+            item = next(self._source, None)
+            if item is None:
+                finished = True
+                break
+            request, position = item
+            if request is None:
+                pages += 1
+                continue
+            requests.append(request)
+            targets += len(request.targets)
+        self._commit(requests, position, finished)
+        return len(requests)
+
+    def _commit(self, requests: list[PlannedRequest], position: int, finished: bool) -> None:
+        """Write the step's rows and move the cursor in one transaction (compare-and-swap)."""
+        dispatch = self.dispatch
+        skipped = _drain(self._skip_log, None if finished else position)
+        reasons = self._reasons + skipped
+        first = dispatch.total_requests + 1
+        changes = {
+            "total_requests": dispatch.total_requests + len(requests),
+            "total_recipients": F("total_recipients") + sum(len(r.targets) for r in requests),
+            "skipped": F("skipped") + sum(skipped.values()),
+            "plan_after": position,
+            "skipped_reasons": dict(reasons),
+        }
+        if finished:
+            changes.update(planned_at=timezone.now(), detail=_skipped_detail(reasons))
+        claim = {"claimed_by": self.me} if self.me else {}
+        prefix = _key_prefix(dispatch)  # idempotency_key's, formatted once a step
+        with transaction.atomic():
+            moved = Dispatch.objects.filter(
+                pk=dispatch.pk,
+                total_requests=dispatch.total_requests,
+                plan_after=dispatch.plan_after,
+                planned_at__isnull=True,
+                **claim,
+            ).update(**changes)
+            if not moved:
+                raise PlanConflict(f"dispatch {dispatch.pk}: another worker planned it meanwhile")
+            insert_deliveries(
+                [
+                    (
+                        dispatch.pk,
+                        batch_no,
+                        f"{prefix}{batch_no}",
+                        list(request.targets),
+                        [list(route) for route in request.routes],
+                        len(request.targets),
+                        request.selector or {},
+                    )
+                    for batch_no, request in enumerate(requests, start=first)
+                ]
             )
-            buffered_targets += len(planned.targets)
-            if len(buffer) >= BULK_SIZE or buffered_targets >= BULK_TARGETS:
-                Delivery.objects.bulk_create(buffer)
-                buffer = []
-                buffered_targets = 0
-        if buffer:
-            Delivery.objects.bulk_create(buffer)
-        Dispatch.objects.filter(pk=dispatch.pk).update(
-            planned_at=timezone.now(),
-            total_requests=batch_no,
-            total_recipients=recipients,
-            skipped=sum(skipped.values()),
-            detail=_skipped_detail(skipped),
-        )
+        dispatch.total_requests += len(requests)
+        dispatch.total_recipients += sum(len(r.targets) for r in requests)
+        dispatch.skipped += sum(skipped.values())
+        dispatch.plan_after = position
+        dispatch.skipped_reasons = dict(reasons)
+        self._reasons = reasons
+        if finished:
+            dispatch.planned_at = changes["planned_at"]
+            dispatch.detail = changes["detail"]
+            self.done = True
+
+
+def dispatch_plan(dispatch: Dispatch, provider: Provider) -> None:
+    """Plan every remaining Delivery of ``dispatch`` (committed step by step; see Planner)."""
+    planner = Planner(dispatch, provider)
+    while not planner.done:
+        planner.step()

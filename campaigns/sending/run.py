@@ -1,5 +1,6 @@
-"""Run one dispatch: claim it, check on its first run that it may still go, plan it, and
-hand it to the send loop for at most one task's budget.
+"""Run one dispatch: claim it, check on its first run that it may still go, plan its first
+requests, and hand it to the send loop, which sends them while it plans the rest
+(``campaigns.sending.plan.Planner``), for at most one task's budget.
 
 A task works for at most ``CRIER_DISPATCH_TASK_BUDGET`` seconds (well under the queue's
 ``timeout``), then hands the dispatch back (``running -> pending``) and enqueues its own
@@ -25,16 +26,15 @@ from campaigns.provider_options import send_message
 from campaigns.sending import shutdown
 from campaigns.sending.claims import claim, release, worker_id
 from campaigns.sending.finish import campaign_move, campaign_settle
-from campaigns.sending.loop import Exit, SendLoop
+from campaigns.sending.loop import Exit, SendLoop, chunk_size_for
 from campaigns.sending.operations import sending_stopped
-from campaigns.sending.plan import DispatchRefused, dispatch_plan
+from campaigns.sending.plan import DispatchRefused, PlanConflict, Planner
 from campaigns.sending.reach import hold_if_over
 from campaigns.sending.transitions import dispatch_move
 from campaigns.sending.wake import enqueue_dispatch
 from campaigns.services import campaign_void_if_changed
 from campaigns.snapshot import campaign_hash
 from observability.metrics import occurrence_started
-from providers.base import Provider
 
 logger = logging.getLogger(__name__)
 
@@ -97,8 +97,9 @@ def _occurrence_refusal(dispatch: Dispatch, me: str, now: datetime) -> str | Non
     return None
 
 
-def _first_run(dispatch: Dispatch, me: str, now: datetime) -> tuple[str | None, Provider | None]:
-    """Check and plan a dispatch that has no deliveries yet: (an exit, None) or (None, its provider)."""
+def _first_run(dispatch: Dispatch, me: str, now: datetime) -> tuple[str | None, Planner | None]:
+    """Check a dispatch nothing of which is planned yet and plan its first chunk of requests
+    (the rest is planned while they are sent): (an exit, None) or (None, its planner)."""
     if not dispatch.is_preview:
         refused = _occurrence_refusal(dispatch, me, now)
         if refused is not None:
@@ -109,14 +110,17 @@ def _first_run(dispatch: Dispatch, me: str, now: datetime) -> tuple[str | None, 
     if not account.enabled:
         release(dispatch.pk, me, f"provider account {account.name!r} is disabled; waiting")
         return Exit.STOPPED, None
-    provider = account.provider(with_credentials=True)
+    planner = Planner(dispatch, account.provider(with_credentials=True), me=me)
     try:
-        dispatch_plan(dispatch, provider)
+        # One chunk's worth: the first request leaves as soon as it is planned.
+        planner.step(max_requests=chunk_size_for(account, planner.provider))
     except DispatchRefused as exc:
         return end_without_sending(dispatch, me, DispatchStatus.FAILED, str(exc)), None
-    if not dispatch.is_preview:  # planned and checked: its first chunk leaves now (docs/metrics.md)
+    except PlanConflict:
+        return Exit.LOST_CLAIM, None
+    if not dispatch.is_preview:  # checked and its first chunk planned: it leaves now (docs/metrics.md)
         occurrence_started((timezone.now() - dispatch.due_at).total_seconds())
-    return None, provider
+    return None, planner
 
 
 def _claimed(dispatch_id: int, now: datetime) -> Dispatch:
@@ -151,12 +155,13 @@ def dispatch_run(dispatch_id: int, *, budget_seconds: float | None = None) -> st
     if not claim(dispatch_id, me, now):
         return NOT_CLAIMED
     dispatch = _claimed(dispatch_id, now)
-    if dispatch.planned_at is None:
-        ended, provider = _first_run(dispatch, me, now)
+    if dispatch.planned_at is None and dispatch.total_requests == 0 and dispatch.plan_after == 0:
+        ended, planner = _first_run(dispatch, me, now)
         if ended is not None:
             return ended
-    else:
+    else:  # planned, or partly: the loop plans the rest from the cursor
         provider = dispatch.campaign.provider_account.provider(with_credentials=True)
+        planner = Planner(dispatch, provider, me=me)
     # What is sent: the campaign's message and the options Crier fills in at send time.
     message = send_message(dispatch.campaign, dispatch=dispatch)
-    return SendLoop(dispatch, provider, message, me=me, deadline=deadline).run()
+    return SendLoop(dispatch, planner, message, me=me, deadline=deadline).run()

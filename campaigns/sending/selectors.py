@@ -102,6 +102,15 @@ def dispatch_live_progress(*, dispatch: Dispatch, counts: Mapping[str, int] | No
     }
 
 
+def settled_percent(*, dispatch: Dispatch, settled: int, total: int) -> int:
+    """Return the percent of ``total`` requests settled; below 100 while the dispatch is still
+    being planned, since more requests are to come (planning in steps: docs/architecture.md)."""
+    percent = round(100 * settled / total) if total else 0
+    if dispatch.planned_at is None and dispatch.finished_at is None:
+        return min(percent, 99)
+    return percent
+
+
 def delivery_list(
     *, dispatch_id: int, status: str | None = None, provider_code: str | None = None
 ) -> QuerySet[Delivery]:

@@ -43,14 +43,17 @@ def _next_after(campaign: Campaign, after: datetime) -> datetime | None:
     return next(iter(occurrences(ScheduleSpec.from_campaign(campaign), after=after, limit=1)), None)
 
 
-def _due(now: datetime, limit: int, done: set[int]):
-    """The due campaigns, oldest first, locked where the database can skip rows locked by others;
-    not those in ``done`` (one occurrence per campaign a tick, as before batching)."""
+def _due(now: datetime, limit: int, done: set[int], campaign_id: int | None = None):
+    """The due campaigns (or only ``campaign_id``), oldest first, locked where the database can
+    skip rows locked by others; not those in ``done`` (one occurrence per campaign a tick, as
+    before batching)."""
+    due = Campaign.objects.filter(
+        next_due_at__lte=now, status__in=[CampaignStatus.APPROVED, CampaignStatus.SENDING]
+    )
+    if campaign_id is not None:
+        due = due.filter(pk=campaign_id)
     due = (
-        Campaign.objects.filter(
-            next_due_at__lte=now, status__in=[CampaignStatus.APPROVED, CampaignStatus.SENDING]
-        )
-        .exclude(pk__in=done)
+        due.exclude(pk__in=done)
         .select_related("provider_account")
         .order_by("next_due_at", "pk")
     )
@@ -83,13 +86,14 @@ def _create_dispatches(won: list[tuple[int, datetime]]) -> list[int]:
     return created
 
 
-def _claim_batch(now: datetime, limit: int, done: set[int]) -> tuple[list[int], int]:
-    """Claim up to ``limit`` due occurrences in one transaction; return (dispatch ids, rows seen).
-
-    Adds every campaign it looked at to ``done``.
+def _claim_batch(
+    now: datetime, limit: int, done: set[int], campaign_id: int | None = None
+) -> tuple[list[int], int]:
+    """Claim up to ``limit`` due occurrences (of ``campaign_id`` only, if given) in one
+    transaction; return (dispatch ids, rows seen). Adds every campaign it looked at to ``done``.
     """
     with transaction.atomic():
-        campaigns = _due(now, limit, done)
+        campaigns = _due(now, limit, done, campaign_id)
         won: list[tuple[int, datetime]] = []
         for campaign in campaigns:
             done.add(campaign.pk)
@@ -129,3 +133,15 @@ def dispatcher_tick(*, now: datetime | None = None, limit: int = BATCH, budget: 
         created.extend(batch)
         if seen < limit or time.monotonic() >= ends:
             return created
+
+
+def dispatch_due_now(campaign_id: int) -> int | None:
+    """Turn an approved campaign's occurrence that is due now into its Dispatch at once and wake
+    a worker (called when its approval commits), instead of at the ticker's next pass; None
+    when nothing is due or another ticker won. The same claim as a tick's (compare-and-swap on
+    ``next_due_at``, unique occurrence), so it is idempotent like the tick it anticipates; the
+    ticker stays the safety net (docs/architecture.md, *Execution model*)."""
+    if sending_stopped():
+        return None
+    created, _seen = _claim_batch(timezone.now(), 1, set(), campaign_id)
+    return created[0] if created else None

@@ -17,12 +17,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar
 
-# httpx imports httpcore only when the first Client is made (0.3-0.7 s): import it with the
-# app, before qcluster forks its workers, so a worker's first dispatch does not pay it.
-import httpcore  # noqa: F401
 import httpx
 
 from observability.metrics import provider_request_observed
+from providers import http as _http  # noqa: F401  (httpcore and the TLS context with the app: providers/http.py)
 from providers import options as provider_options
 from providers.answers import check_code
 

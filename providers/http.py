@@ -18,6 +18,10 @@ import ssl
 import threading
 from typing import Any
 
+# httpx imports httpcore only when the first Client is made (0.3-0.7 s): imported here, with
+# the app (providers.base imports this module), before qcluster forks its workers, so a
+# worker's first dispatch does not pay it.
+import httpcore  # noqa: F401
 import httpx
 
 _lock = threading.Lock()

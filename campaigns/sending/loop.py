@@ -141,6 +141,9 @@ class SendLoop:
         self.pool: DaemonPool | None = None
         # Consulted by each request before it leaves; read on this (the loop's) thread.
         self.stop = StopFlag(sending_stopped)
+        if self.expires is not None:  # a request waiting for its token past the expiry stays unsent
+            left = (self.expires - timezone.now()).total_seconds()
+            self.stop.expire_at(time.monotonic() + left)
         self.shutdown_seen: float | None = None  # monotonic time the loop first saw a shutdown
         self.abandoned = False  # requests left in flight at shutdown (the watchdog settles them)
 

@@ -41,6 +41,7 @@ class Halt(StrEnum):
     SHUTDOWN = "shutdown"  # this worker's qcluster received SIGTERM
     CLOSED = "closed"  # the send loop ended (an error): send nothing more
     LOST = "lost"  # the heartbeat found the claim taken: the dispatch is another worker's now
+    EXPIRED = "expired"  # the occurrence's expiry passed: what has not left stays unsent (expired)
 
 
 class StopFlag:
@@ -68,6 +69,7 @@ class StopFlag:
         self._read_at: float | None = None  # clock() when the cached reading started
         self._closed = False
         self._lost = False
+        self._expires_at: float | None = None  # clock() after which no request may leave
         self.reads = 0
 
     # --- the loop's thread ----------------------------------------------------------------
@@ -97,6 +99,14 @@ class StopFlag:
             self._closed = True
             self._changed.notify_all()
 
+    def expire_at(self, deadline: float | None) -> None:
+        """No request may leave once ``clock()`` reaches ``deadline`` (the occurrence's expiry):
+        a request marked in flight before it but still waiting for its rate-limit token is not
+        issued after it (the loop then records it expired)."""
+        with self._changed:
+            self._expires_at = deadline
+            self._changed.notify_all()
+
     def mark_lost(self) -> None:
         """The claim was taken (the heartbeat thread says so): no request of ours may leave."""
         with self._changed:
@@ -117,6 +127,8 @@ class StopFlag:
                     return Halt.CLOSED
                 if self._lost:
                     return Halt.LOST
+                if self._expires_at is not None and self._clock() >= self._expires_at:
+                    return Halt.EXPIRED
                 if self._in_shutdown():
                     return Halt.SHUTDOWN
                 if self._stopped:

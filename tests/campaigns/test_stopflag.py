@@ -150,6 +150,34 @@ def test_a_shutdown_halts_at_once_without_reading_the_database():
     assert switch.reads == 0
 
 
+def test_past_the_occurrences_expiry_no_request_leaves():
+    clock, switch = Clock(), Switch()
+    flag = flag_with(clock, switch)
+    flag.refresh()
+    flag.expire_at(clock.now + 0.1)
+    assert flag.halted() is None
+    clock.now += 0.1
+    assert flag.halted() is Halt.EXPIRED
+    flag.refresh()  # a fresh reading of the stop changes nothing: the expiry is a time
+    assert flag.halted() is Halt.EXPIRED
+
+
+def test_a_rate_limit_wait_that_outlasts_the_expiry_ends_without_a_token():
+    """A request taken into a chunk before the expiry, waiting for its token, is not sent after it."""
+    flag = StopFlag(lambda: False, in_shutdown=lambda: False)
+    flag.refresh()
+    bucket = TokenBucket(rate=1, burst=1)
+    assert bucket.take(flag) is None  # the saved-up token
+    flag.expire_at(time.monotonic() + 0.1)  # the next token comes in 1 s, the expiry in 0.1 s
+    started = time.monotonic()
+    halt = None
+    while halt is None and time.monotonic() - started < 5:
+        flag.refresh_if_due()  # what the loop's thread does meanwhile
+        halt = bucket.take(flag)
+    assert halt is Halt.EXPIRED
+    assert time.monotonic() - started < 0.9, "it stopped waiting at the expiry, not at the token"
+
+
 def test_a_closed_flag_releases_waiting_requests_and_sends_nothing():
     clock, switch = Clock(), Switch()
     flag = flag_with(clock, switch)

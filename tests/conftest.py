@@ -4,6 +4,19 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import Group
+from django.utils import translation
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the default language, as a fresh process does. A request through
+    the test client activates its language (LocaleMiddleware, a user's saved preference at
+    login) in this thread and nothing deactivates it afterwards, so a service called directly
+    by a later test of the same process answered in that language (a CI run saw template
+    reference errors in Chinese)."""
+    translation.deactivate()
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture

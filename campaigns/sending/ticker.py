@@ -135,6 +135,23 @@ def dispatcher_tick(*, now: datetime | None = None, limit: int = BATCH, budget: 
             return created
 
 
+def seconds_to_next_due(now: datetime | None = None) -> float | None:
+    """Seconds from ``now`` to the next occurrence of an approved campaign that is not due
+    yet; None when none is scheduled. The ticker loop sleeps no longer than this, so an
+    occurrence due at 10:00:00 is claimed at 10:00:00, not up to a tick later (one indexed
+    ``MIN`` over the partial index on ``next_due_at``; docs/architecture.md, *Execution model*)."""
+    now = now or timezone.now()
+    following = (
+        Campaign.objects.filter(
+            next_due_at__gt=now, status__in=[CampaignStatus.APPROVED, CampaignStatus.SENDING]
+        )
+        .order_by("next_due_at")
+        .values_list("next_due_at", flat=True)
+        .first()
+    )
+    return None if following is None else (following - now).total_seconds()
+
+
 def dispatch_due_now(campaign_id: int) -> int | None:
     """Turn an approved campaign's occurrence that is due now into its Dispatch at once and wake
     a worker (called when its approval commits), instead of at the ticker's next pass; None

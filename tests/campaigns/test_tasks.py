@@ -62,3 +62,41 @@ def test_the_tickers_safety_net_schedule_is_put_back_after_a_flush():
         1,
         -1,
     )
+
+
+def test_the_next_due_time_counts_only_approved_campaigns_not_yet_due(make_account, approved_campaign):
+    from campaigns.models import Campaign, CampaignStatus
+    from campaigns.sending.ticker import seconds_to_next_due
+    from tests.campaigns.conftest import make_audience
+
+    now = timezone.now()
+    assert seconds_to_next_due(now) is None
+    account, _ = make_account("jiguang")
+    audience = make_audience("users", user_ids=["u1"])
+    approved_campaign(account, audience, due=now - timedelta(seconds=5))  # due already: the tick's
+    later = approved_campaign(account, audience, due=now + timedelta(seconds=30))
+    sooner = approved_campaign(account, audience, due=now + timedelta(seconds=7))
+    Campaign.objects.filter(pk=sooner.pk).update(status=CampaignStatus.DRAFT)  # not approved: ignored
+
+    assert seconds_to_next_due(now) == pytest.approx(30)
+    Campaign.objects.filter(pk=later.pk).update(status=CampaignStatus.SENDING)
+    assert seconds_to_next_due(now) == pytest.approx(30)
+
+
+def test_the_ticker_wakes_when_an_occurrence_is_due_not_a_tick_later(settings, make_account, approved_campaign):
+    """A tick of 3 s, an occurrence due 0.5 s after the loop's first tick: it is claimed at its
+    due time (before, the loop slept the whole tick: 2.5 s late here)."""
+    from campaigns.models import Dispatch
+    from tests.campaigns.conftest import make_audience
+
+    settings.CRIER_DISPATCH_TICK_SECONDS = 3
+    account, _ = make_account("jiguang")
+    audience = make_audience("users", user_ids=["u1"])
+    due = timezone.now() + timedelta(seconds=0.5)
+    campaign = approved_campaign(account, audience, due=due)
+
+    tasks.dispatcher_loop(duration=0.8)  # ticks at once, then (with the fix) at the due time
+
+    dispatch = Dispatch.objects.get(campaign=campaign)
+    claimed_late = (dispatch.created_at - due).total_seconds()
+    assert 0 <= claimed_late < 1.0, f"claimed {claimed_late:.2f} s after its due time (tick 3 s)"

@@ -19,19 +19,31 @@ from typing import Any
 
 
 class DaemonPool:
-    """``size`` daemon threads running submitted calls in order; :meth:`shutdown` ends them."""
+    """Up to ``size`` daemon threads running submitted calls in order; :meth:`shutdown` ends them."""
 
     def __init__(self, size: int, name: str) -> None:
         self._work: queue.SimpleQueue = queue.SimpleQueue()
-        self._threads = [
-            threading.Thread(target=self._run, name=f"{name}_{i}", daemon=True) for i in range(max(1, size))
-        ]
-        for thread in self._threads:
-            thread.start()
+        self._size = max(1, size)
+        self._name = name
+        self._threads: list[threading.Thread] = []
+        # Threads are started when work needs them, not up front: most dispatches of a busy
+        # schedule are one request, and starting ten threads for it was most of what its
+        # pool cost (BENCHMARKS.md, "lateness at volume").
+        self._lock = threading.Lock()
+        self._idle = 0
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
         future: Future = Future()
-        self._work.put((future, fn, args))
+        with self._lock:
+            if self._idle > 0:
+                self._idle -= 1  # taken by this call: the next submit may need a thread of its own
+            elif len(self._threads) < self._size:
+                thread = threading.Thread(
+                    target=self._run, name=f"{self._name}_{len(self._threads)}", daemon=True
+                )
+                self._threads.append(thread)
+                thread.start()
+            self._work.put((future, fn, args))
         return future
 
     def _run(self) -> None:
@@ -40,17 +52,21 @@ class DaemonPool:
             if item is None:
                 return
             future, fn, args = item
-            if not future.set_running_or_notify_cancel():
-                continue
-            try:
-                future.set_result(fn(*args))
-            except BaseException as exc:  # handed to whoever waits on the future
-                future.set_exception(exc)
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(fn(*args))
+                except BaseException as exc:  # handed to whoever waits on the future
+                    future.set_exception(exc)
+            with self._lock:
+                self._idle += 1
 
     def shutdown(self, *, wait: bool = True) -> None:
         """Run what was submitted, then end the threads; ``wait`` joins them."""
-        for _thread in self._threads:
+        with self._lock:
+            threads = list(self._threads)
+            self._size = 0  # no new thread after shutdown
+        for _thread in threads:
             self._work.put(None)
         if wait:
-            for thread in self._threads:
+            for thread in threads:
                 thread.join()

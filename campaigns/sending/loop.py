@@ -37,6 +37,7 @@ from enum import StrEnum
 
 import httpx
 from django.conf import settings
+from django.db import connection
 from django.db.models import F, Min
 from django.utils import timezone
 
@@ -47,7 +48,7 @@ from campaigns.sending.claims import HeartbeatThread, heartbeat, release
 from campaigns.sending.finish import dispatch_finish, store_counts
 from campaigns.sending.operations import sending_stopped
 from campaigns.sending.outcomes import record_outcomes
-from campaigns.sending.plan import PlanConflict, Planner
+from campaigns.sending.plan import PlanConflict, Planner, PlanThread
 from campaigns.sending.pool import DaemonPool
 from campaigns.sending.ratelimit import RateShare, TokenBucket
 from campaigns.sending.stopflag import Refresher, StopFlag
@@ -72,6 +73,15 @@ SHUTDOWN_GRACE = 5.0
 # Requests planned in one step while a chunk is on the wire (at least; two chunks' worth
 # where chunks are larger), so planning keeps ahead of sending.
 PLAN_STEP = 500
+# A planning thread keeps at most this many steps planned ahead of sending.
+PLAN_LEAD = 4
+
+# Where the database takes writers in parallel, planning runs on a thread of its own beside
+# the send loop (campaigns.sending.plan.PlanThread); SQLite has one writer, so there the
+# loop plans between chunks. So it does inside a transaction (a caller's, a test's): another
+# connection would not see the dispatch that transaction holds.
+def plans_beside() -> bool:
+    return connection.vendor != "sqlite" and not connection.in_atomic_block
 
 
 class Exit(StrEnum):
@@ -139,6 +149,7 @@ class SendLoop:
         self.counted_at = 0.0
         self.client: httpx.Client | None = None
         self.pool: DaemonPool | None = None
+        self.plan_thread: PlanThread | None = None
         # Consulted by each request before it leaves; read on this (the loop's) thread.
         self.stop = StopFlag(sending_stopped)
         if self.expires is not None:  # a request waiting for its token past the expiry stays unsent
@@ -153,6 +164,11 @@ class SendLoop:
         client = provider_http.client(timeout=self.account.timeout_seconds, limits=limits)
         pool = DaemonPool(self.concurrency, name=f"dispatch-{self.dispatch.pk}")
         self.client, self.pool = client, pool
+        if plans_beside() and not self.planner.done:
+            self.plan_thread = PlanThread(
+                self.planner, self.plan_step, lead=PLAN_LEAD * self.plan_step, name=f"plan-{self.dispatch.pk}"
+            )
+            self.plan_thread.start()
         try:
             with RateShare(self.account, self.bucket, self.concurrency):
                 self.counted_at = time.monotonic()
@@ -164,6 +180,8 @@ class SendLoop:
                 finally:
                     self.stop.close()  # a request not yet issued is not issued any more
         finally:
+            if self.plan_thread is not None:
+                self.plan_thread.stop()  # before the claim is handed on: no step after this task
             if self.abandoned:
                 # Threads still waiting for answers at shutdown: do not wait for them (nor
                 # close the client under them); the worker process exits without them.
@@ -179,10 +197,13 @@ class SendLoop:
         ended = self._check()
         if ended is not None:
             return ended
+        # Read before the chunk: planning on its own thread may complete after the chunk
+        # was read empty, and its last rows must still be sent before the dispatch finishes.
+        planned = self.planner.done
         now = timezone.now()
         chunk = self._next_chunk(now)
         if not chunk.deliveries:
-            return self._idle()
+            return self._idle(planned)
         chunk = self._mark_in_flight(chunk, now)
         if not chunk.deliveries:
             return None
@@ -194,7 +215,15 @@ class SendLoop:
         return self._after_chunk()
 
     def _plan(self) -> None:
-        """Plan and commit the next step, if planning is not done (``plan_lost`` on a conflict)."""
+        """Plan and commit the next step, if planning is not done (``plan_lost`` on a conflict).
+        With a planning thread, take its news instead (and raise what failed it)."""
+        if self.plan_thread is not None:
+            if self.plan_thread.error is not None:
+                raise self.plan_thread.error
+            if self.plan_thread.lost and not self.plan_lost:
+                logger.warning("dispatch %s: planned by another worker", self.dispatch.pk, extra=self._ids)
+                self.plan_lost = True
+            return
         if self.planner.done or self.plan_lost:
             return
         try:
@@ -234,12 +263,15 @@ class SendLoop:
     def _read(self, now: datetime) -> Chunk:
         return read_chunk(self.dispatch.pk, self.provider, now, self.chunk_size)
 
-    def _idle(self) -> str | None:
-        """Nothing open is due: store the last answers, wait for retries, hand over or finish."""
+    def _idle(self, planned: bool) -> str | None:
+        """Nothing open is due: store the last answers, wait for retries, hand over or finish.
+        ``planned``: planning was complete before the empty chunk was read."""
         if self.unrecorded is not None:  # its retries may be what is left to send
             self._settle()
             return None
-        if not self.planner.done:  # sending caught up with planning: plan the next step now
+        if not planned:  # sending caught up with planning: plan the next step now (or wait for it)
+            if self.plan_thread is not None:
+                self.plan_thread.wait_step(0.5)
             self._plan()
             return Exit.LOST_CLAIM if self.plan_lost else None
         waiting = Delivery.objects.filter(

@@ -14,19 +14,21 @@ provider sees on every attempt (requestId, Msgkey, sendno: docs/providers.md).
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import islice
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from campaigns import stored_text
 from campaigns.audiences.stream import TargetRow, iter_audience_targets
-from campaigns.models import AudienceKind, Dispatch
+from campaigns.models import AudienceKind, Delivery, Dispatch
 from campaigns.sending.inserts import insert_deliveries
+from campaigns.sending.transitions import OPEN_DELIVERY
 from providers.base import Provider
 
 PLAN_CHUNK = 1000
@@ -37,6 +39,8 @@ BULK_SIZE = 2000
 BULK_TARGETS = 20_000
 # …and reads at most this many audience pages that yield no request (all skipped).
 BULK_PAGES = 20
+# A planning thread pauses this long (seconds) when it is ``lead`` requests ahead of sending.
+LEAD_WAIT = 0.05
 
 
 class DispatchRefused(Exception):
@@ -279,6 +283,63 @@ class Planner:
             dispatch.planned_at = changes["planned_at"]
             dispatch.detail = changes["detail"]
             self.done = True
+
+
+class PlanThread(threading.Thread):
+    """Plan a dispatch step after step on a thread (and database connection) of its own,
+    beside its send loop, until planning is done, a conflict, or :meth:`stop`.
+
+    Planned on the loop's own thread, each step waited for the chunk on the wire and each
+    chunk for the step: a 10,000,000-id dispatch took the sum of both (BENCHMARKS.md,
+    *This round*). Nothing about exactly once changes: every step is still the planner's
+    compare-and-swap on the cursor and the claim (docs/architecture.md, *Execution model*).
+    It keeps at most ``lead`` requests planned and not yet sent: enough that sending never
+    waits, few enough that an emergency stop, an expiry or a cancellation leaves little
+    planned in vain (and the first requests of a resumed dispatch are not queued behind
+    millions of rows). ``lost`` is set on :class:`PlanConflict`, ``error`` holds any other
+    exception for the loop to raise; ``stepped`` is set after every step and at the end.
+    """
+
+    def __init__(self, planner: Planner, max_requests: int, *, lead: int, name: str) -> None:
+        super().__init__(name=name, daemon=True)
+        self.planner = planner
+        self.max_requests = max_requests
+        self.lead = lead
+        self.stopped = threading.Event()
+        self.stepped = threading.Event()
+        self.lost = False
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            while not self.stopped.is_set() and not self.planner.done:
+                if self._unsent() >= self.lead:
+                    self.stopped.wait(LEAD_WAIT)  # far enough ahead: let sending catch up
+                    continue
+                self.planner.step(max_requests=self.max_requests)
+                self.stepped.set()
+        except PlanConflict:
+            self.lost = True
+        except BaseException as exc:  # raised again on the loop's thread
+            self.error = exc
+        finally:
+            self.stepped.set()
+            connection.close()
+
+    def _unsent(self) -> int:
+        """How many of the dispatch's requests are planned and still open (at most ``lead``)."""
+        unsent = Delivery.objects.filter(dispatch_id=self.planner.dispatch.pk, status__in=OPEN_DELIVERY)
+        return unsent[: self.lead].count()
+
+    def wait_step(self, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds for the next step (or the end)."""
+        self.stepped.wait(timeout)
+        self.stepped.clear()
+
+    def stop(self) -> None:
+        """Plan no further step; wait for the one being committed, if any."""
+        self.stopped.set()
+        self.join(timeout=60)
 
 
 def dispatch_plan(dispatch: Dispatch, provider: Provider) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from enum import StrEnum
 
 from django.core.exceptions import ValidationError
-from django.db import connection, models
+from django.db import connection, models, transaction
 from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext_noop
 
@@ -362,9 +362,7 @@ class AudienceStream:
             f"(SELECT {reason} AS reason, {address} AS address FROM ({page}) page{suppressed_join}) "
             "classified GROUP BY 1, 2"
         )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [*page_params, *suppressed_params])
-            groups = cursor.fetchall()
+        groups = _serial_fetch(sql, [*page_params, *suppressed_params])
         read = 0
         for found, address, count in groups:
             read += count
@@ -399,6 +397,28 @@ class AudienceStream:
                 target(row[1], row[3:] if row[2] is not None else None, suppressed, row[0]) for row in listed
             ]
             yield [t for t in page if t is not None]
+
+
+def _serial_fetch(sql: str, params: list) -> list[tuple]:
+    """Run ``sql`` and fetch its rows; on PostgreSQL without parallel workers. For the
+    10,000-row skip sample it planned two, and starting them cost more than they saved on
+    two shared cores: 69-81 ms against 43-52 ms serial, in one run at load 5 (BENCHMARKS.md,
+    "This round"). ``SET LOCAL`` ends with its transaction; inside a caller's, it is put back."""
+    with connection.cursor() as cursor:
+        if connection.vendor != "postgresql":
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+        outer = connection.in_atomic_block
+        with transaction.atomic():
+            if outer:
+                cursor.execute("SELECT current_setting('max_parallel_workers_per_gather')")
+                (before,) = cursor.fetchone()
+            cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+            if outer:
+                cursor.execute("SELECT set_config('max_parallel_workers_per_gather', %s, true)", [before])
+        return rows
 
 
 def iter_audience_targets(

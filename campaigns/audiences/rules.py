@@ -109,6 +109,11 @@ def _compiled(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
 
 
+def address_has_rule(kind: str) -> bool:
+    """Return whether provider ``kind`` checks its addresses against an ``address_pattern``."""
+    return kind in PROVIDERS and bool(provider_class(kind).address_pattern)
+
+
 def address_matches(kind: str, address: str) -> bool:
     """Return whether ``address`` is one provider ``kind`` accepts (True where it has no rule)."""
     pattern = provider_class(kind).address_pattern if kind in PROVIDERS else ""

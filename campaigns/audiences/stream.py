@@ -13,12 +13,12 @@ from collections.abc import Iterator
 from enum import StrEnum
 
 from django.core.exceptions import ValidationError
-from django.db import connection, models
+from django.db import connection, models, transaction
 from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext_noop
 
 from campaigns.audiences.models import members_of
-from campaigns.audiences.rules import address_is_credential, address_matches
+from campaigns.audiences.rules import address_has_rule, address_is_credential, address_matches
 from campaigns.models import Audience, AudienceKind, AudienceMember, Recipient, RecipientTag
 from providers.fields import decrypt_address
 
@@ -244,7 +244,9 @@ class AudienceStream:
             _listed_sql(col("opted_out_templates"), self.template_key),
         ]
 
-    def _recipient_pages(self) -> Iterator[list[TargetRow]]:
+    def _recipients(self) -> models.QuerySet:
+        """The audience's recipients (``all``/``tags``) with what the database computes per
+        recipient (``_computed``) as ``_address``, ``_opted_provider``, ``_opted_template``."""
         recipients = Recipient.objects.all()
         if self.audience.kind == AudienceKind.TAGS:
             recipients = recipients.filter(
@@ -262,6 +264,10 @@ class AudienceStream:
             _opted_provider=RawSQL(*opted_provider, output_field=models.BooleanField()),
             _opted_template=RawSQL(*opted_template, output_field=models.BooleanField()),
         )
+        return recipients
+
+    def _recipient_pages(self) -> Iterator[list[TargetRow]]:
+        recipients = self._recipients()
         columns = ("id", "external_id", "language", "_address", "_opted_provider", "_opted_template")
         after, size = self.after, self.chunk_size
         while True:
@@ -273,6 +279,100 @@ class AudienceStream:
             page = [self._target(row[1], row[2:], suppressed, row[0]) for row in rows]
             yield [t for t in page if t is not None]
 
+    def _member_page_sql(self) -> tuple[str, list]:
+        """The SQL of one page of listed ids joined to their recipients, and the parameters of
+        its computed columns (the caller adds: audience, False, after, page size). Its columns
+        are named like ``_recipients()``'s, so ``sample_skips`` wraps either the same way."""
+        member, recipient = AudienceMember._meta, Recipient._meta
+        quote = connection.ops.quote_name
+
+        def col(meta, name: str) -> str:
+            return quote(meta.get_field(name).column)
+
+        computed = self._computed("r")
+        names = ("_address", "_opted_provider", "_opted_template")
+        select = ", ".join(f"{sql} AS {name}" for (sql, _), name in zip(computed, names, strict=True))
+        sql = (
+            f"SELECT m.{col(member, 'id')} AS position, m.{col(member, 'external_id')} AS external_id, "
+            f"r.{col(recipient, 'id')} AS recipient, r.{col(recipient, 'language')} AS language, {select} "
+            f"FROM {quote(member.db_table)} m LEFT JOIN {quote(recipient.db_table)} r "
+            f"ON r.{col(recipient, 'external_id')} = m.{col(member, 'external_id')} "
+            f"WHERE m.{col(member, 'audience')} = %s AND m.{col(member, 'suppressed')} = %s "
+            f"AND m.{col(member, 'id')} > %s ORDER BY m.{col(member, 'id')} LIMIT %s"
+        )
+        return sql, [p for _, params in computed for p in params]
+
+    def sample_skips(self, limit: int) -> tuple[Counter[str], int]:
+        """Return why the first ``limit`` recipients of the stream (after ``after``) would be
+        skipped, by ``SkipReason``, and how many were read: counted by the database in ONE
+        aggregate, not streamed (the review page's expected skips, BENCHMARKS.md "This round").
+
+        The same decision as ``_target``, over the same computed columns (``_computed``, the
+        same page SQL): suppressed, then unknown recipient (credential providers; other
+        providers fall back to the id), opted out of the provider, of the template, no stored
+        address (credential providers; others fall back to the id). Whether an address is
+        valid at the provider is still decided in Python by ``address_matches``, for the
+        addresses of the rows left (grouped, only for a provider with an ``address_pattern``).
+        A credential is not decrypted to count: stored is enough (``decrypt_address`` never
+        turns a stored value into an empty one). Use instead of iterating, not with it.
+        """
+        if self._started:
+            raise RuntimeError("an AudienceStream can be iterated only once; make a new one")
+        self._started = True
+        quote = connection.ops.quote_name
+        member = AudienceMember._meta
+        if self.audience.kind == AudienceKind.USERS:
+            page, computed_params = self._member_page_sql()
+            page_params = [*computed_params, self.audience.pk, False, self.after, limit]
+            known = "page.recipient"
+        else:
+            columns = ("id", "external_id", "_address", "_opted_provider", "_opted_template")
+            rows = self._recipients().filter(id__gt=self.after).order_by("id").values_list(*columns)[:limit]
+            page, page_params = rows.query.sql_with_params()
+            page_params = list(page_params)
+            known = "page.id"
+        required = self._address_required
+        unknown = f"'{SkipReason.UNKNOWN_RECIPIENT}'" if required else "NULL"
+        no_address = f"'{SkipReason.NO_ADDRESS}'" if required else "NULL"
+        # The suppressed ids joined (unique per audience), not a subquery per row: PostgreSQL
+        # priced that per row and compiled the query (JIT, 50 ms) for 10,000 rows.
+        suppressed_join, suppressed_params = "", []
+        if members_of(self.audience, suppressed=True).exists():
+            audience, flag, listed_id = (
+                quote(member.get_field(name).column) for name in ("audience", "suppressed", "external_id")
+            )
+            suppressed_join = (
+                f" LEFT JOIN {quote(member.db_table)} s ON s.{audience} = %s"
+                f" AND s.{flag} IN (%s) AND s.{listed_id} = page.external_id"
+            )
+            suppressed_params = [self.audience.pk, True]
+        suppressed = f"s.{quote(member.pk.column)} IS NOT NULL" if suppressed_join else "1 = 0"
+        reason = (
+            f"CASE WHEN {suppressed} THEN '{SkipReason.SUPPRESSED}' "
+            f"WHEN {known} IS NULL THEN {unknown} "
+            f"WHEN page._opted_provider THEN '{SkipReason.OPTED_OUT_PROVIDER}' "
+            f"WHEN page._opted_template THEN '{SkipReason.OPTED_OUT_TEMPLATE}' "
+            f"WHEN page._address IS NULL OR page._address = '' THEN {no_address} ELSE NULL END"
+        )
+        # The address a target would get, grouped only where a pattern must check it.
+        checked = address_has_rule(self.provider_kind)
+        address = "COALESCE(NULLIF(page._address, ''), page.external_id)" if checked else "NULL"
+        sql = (
+            f"SELECT reason, CASE WHEN reason IS NULL THEN address END, COUNT(*) FROM "
+            f"(SELECT {reason} AS reason, {address} AS address FROM ({page}) page{suppressed_join}) "
+            "classified GROUP BY 1, 2"
+        )
+        groups = _serial_fetch(sql, [*page_params, *suppressed_params])
+        read = 0
+        for found, address, count in groups:
+            read += count
+            if found is None and address is not None:
+                plain = decrypt_address(address) if required else address
+                found = None if address_matches(self.provider_kind, plain) else SkipReason.INVALID_ADDRESS
+            if found is not None:
+                self.skipped[SkipReason(found)] += count
+        return self.skipped, read
+
     def _member_pages(self) -> Iterator[list[TargetRow]]:
         """Page through the listed ids, each page joined to its recipients in one query.
 
@@ -281,23 +381,7 @@ class AudienceStream:
         recipient's address and opt-outs: decoding three JSON columns per recipient in
         Python was most of streaming a 1,000,000-id list (BENCHMARKS.md, "What limits").
         """
-        member, recipient = AudienceMember._meta, Recipient._meta
-        quote = connection.ops.quote_name
-
-        def col(meta, name: str) -> str:
-            return quote(meta.get_field(name).column)
-
-        computed = self._computed("r")
-        select = ", ".join(sql for sql, _ in computed)
-        sql = (
-            f"SELECT m.{col(member, 'id')}, m.{col(member, 'external_id')}, r.{col(recipient, 'id')}, "
-            f"r.{col(recipient, 'language')}, {select} "
-            f"FROM {quote(member.db_table)} m LEFT JOIN {quote(recipient.db_table)} r "
-            f"ON r.{col(recipient, 'external_id')} = m.{col(member, 'external_id')} "
-            f"WHERE m.{col(member, 'audience')} = %s AND m.{col(member, 'suppressed')} = %s "
-            f"AND m.{col(member, 'id')} > %s ORDER BY m.{col(member, 'id')} LIMIT %s"
-        )
-        select_params = [p for _, params in computed for p in params]
+        sql, select_params = self._member_page_sql()
         target = self._target
         after = self.after
         while True:
@@ -313,6 +397,28 @@ class AudienceStream:
                 target(row[1], row[3:] if row[2] is not None else None, suppressed, row[0]) for row in listed
             ]
             yield [t for t in page if t is not None]
+
+
+def _serial_fetch(sql: str, params: list) -> list[tuple]:
+    """Run ``sql`` and fetch its rows; on PostgreSQL without parallel workers. For the
+    10,000-row skip sample it planned two, and starting them cost more than they saved on
+    two shared cores: 69-81 ms against 43-52 ms serial, in one run at load 5 (BENCHMARKS.md,
+    "This round"). ``SET LOCAL`` ends with its transaction; inside a caller's, it is put back."""
+    with connection.cursor() as cursor:
+        if connection.vendor != "postgresql":
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+        outer = connection.in_atomic_block
+        with transaction.atomic():
+            if outer:
+                cursor.execute("SELECT current_setting('max_parallel_workers_per_gather')")
+                (before,) = cursor.fetchone()
+            cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+            if outer:
+                cursor.execute("SELECT set_config('max_parallel_workers_per_gather', %s, true)", [before])
+        return rows
 
 
 def iter_audience_targets(

@@ -120,6 +120,24 @@ def address_matches(kind: str, address: str) -> bool:
     return not pattern or _compiled(pattern).fullmatch(address) is not None
 
 
+# The one form of ``address_pattern`` translated to SQL: a bracket class of literal characters
+# and ranges (no escape, no negation, no nested bracket: PostgreSQL would read "[:", "[." and
+# "[=" there as classes) with a {m,n} count. Python's fullmatch is PostgreSQL's ^…$ (which
+# match only at the string's ends by default, never before a final newline).
+_SQL_PATTERN = re.compile(r"\[[^\\\[\]^][^\\\[\]]*\]\{\d{1,3},\d{1,3}\}")
+
+
+def address_pattern_sql(kind: str) -> str | None:
+    """Return provider ``kind``'s ``address_pattern`` as a PostgreSQL regular expression that
+    matches the same whole addresses, or None where it has none or it is not of the one form
+    proved to agree on a corpus (tests/campaigns/test_address_pattern_sql.py): the caller
+    then checks with ``address_matches`` in Python (docs/architecture.md, *Planning*)."""
+    pattern = provider_class(kind).address_pattern if kind in PROVIDERS else ""
+    if not pattern or not _SQL_PATTERN.fullmatch(pattern):
+        return None
+    return f"^{pattern}$"
+
+
 def address_error(kind: str, address: str) -> str | None:
     """Return why ``address`` is not an address provider ``kind`` accepts, or None when it is."""
     if address_matches(kind, address):

@@ -18,7 +18,12 @@ from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext_noop
 
 from campaigns.audiences.models import members_of
-from campaigns.audiences.rules import address_has_rule, address_is_credential, address_matches
+from campaigns.audiences.rules import (
+    address_has_rule,
+    address_is_credential,
+    address_matches,
+    address_pattern_sql,
+)
 from campaigns.models import Audience, AudienceKind, AudienceMember, Recipient, RecipientTag
 from providers.fields import decrypt_address
 
@@ -302,38 +307,41 @@ class AudienceStream:
         )
         return sql, [p for _, params in computed for p in params]
 
-    def sample_skips(self, limit: int) -> tuple[Counter[str], int]:
-        """Return why the first ``limit`` recipients of the stream (after ``after``) would be
-        skipped, by ``SkipReason``, and how many were read: counted by the database in ONE
-        aggregate, not streamed (the review page's expected skips, BENCHMARKS.md "This round").
+    def classified_sql(self, limit: int, *, address_rule: str | None = None) -> tuple[str, list]:
+        """SQL (and parameters) of the stream's next ``limit`` rows after ``after`` in keyset
+        order, each with ``_target``'s decision, as columns ``position``, ``external_id``,
+        ``language`` (never NULL), ``address`` and ``reason`` (a ``SkipReason``; NULL: a target).
 
-        The same decision as ``_target``, over the same computed columns (``_computed``, the
-        same page SQL): suppressed, then unknown recipient (credential providers; other
-        providers fall back to the id), opted out of the provider, of the template, no stored
-        address (credential providers; others fall back to the id). Whether an address is
-        valid at the provider is still decided in Python by ``address_matches``, for the
-        addresses of the rows left (grouped, only for a provider with an ``address_pattern``).
-        A credential is not decrypted to count: stored is enough (``decrypt_address`` never
-        turns a stored value into an empty one). Use instead of iterating, not with it.
+        The ONE place the skip rules are written in SQL, in ``_target``'s order: suppressed,
+        then unknown recipient (credential providers; other providers fall back to the id),
+        opted out of the provider, of the template, no stored address (credential providers;
+        others fall back to the id), over the same computed columns (``_computed``, the same
+        page SQL). ``address`` is the one a target gets (the stored one, else the external
+        id); for a credential provider the stored value, not decrypted (``decrypt_address``
+        never turns a stored value into an empty one). With ``address_rule`` (a PostgreSQL
+        regular expression: ``rules.address_pattern_sql``) an address it does not match is
+        ``id not valid at provider`` too; without, the caller checks ``address_matches``.
+        Used by the review page's skip sample and by planning on PostgreSQL (BENCHMARKS.md,
+        "This round").
         """
-        if self._started:
-            raise RuntimeError("an AudienceStream can be iterated only once; make a new one")
-        self._started = True
         quote = connection.ops.quote_name
         member = AudienceMember._meta
         if self.audience.kind == AudienceKind.USERS:
             page, computed_params = self._member_page_sql()
             page_params = [*computed_params, self.audience.pk, False, self.after, limit]
-            known = "page.recipient"
+            known, position = "page.recipient", "page.position"
         else:
-            columns = ("id", "external_id", "_address", "_opted_provider", "_opted_template")
+            columns = ("id", "external_id", "language", "_address", "_opted_provider", "_opted_template")
             rows = self._recipients().filter(id__gt=self.after).order_by("id").values_list(*columns)[:limit]
             page, page_params = rows.query.sql_with_params()
             page_params = list(page_params)
-            known = "page.id"
+            known, position = "page.id", "page.id"
         required = self._address_required
-        unknown = f"'{SkipReason.UNKNOWN_RECIPIENT}'" if required else "NULL"
-        no_address = f"'{SkipReason.NO_ADDRESS}'" if required else "NULL"
+        # Where the id is the fallback address, an unknown or address-less recipient is no
+        # skip by itself: its id is the address, still to be checked against the rule.
+        unknown = f"WHEN {known} IS NULL THEN '{SkipReason.UNKNOWN_RECIPIENT}' " if required else ""
+        empty = "page._address IS NULL OR page._address = ''"
+        no_address = f"WHEN {empty} THEN '{SkipReason.NO_ADDRESS}' " if required else ""
         # The suppressed ids joined (unique per audience), not a subquery per row: PostgreSQL
         # priced that per row and compiled the query (JIT, 50 ms) for 10,000 rows.
         suppressed_join, suppressed_params = "", []
@@ -347,22 +355,48 @@ class AudienceStream:
             )
             suppressed_params = [self.audience.pk, True]
         suppressed = f"s.{quote(member.pk.column)} IS NOT NULL" if suppressed_join else "1 = 0"
+        address = "page._address" if required else "COALESCE(NULLIF(page._address, ''), page.external_id)"
+        invalid, rule_params = "", []
+        if address_rule:
+            invalid = f"WHEN NOT ({address} ~ %s) THEN '{SkipReason.INVALID_ADDRESS}' "
+            rule_params = [address_rule]
         reason = (
-            f"CASE WHEN {suppressed} THEN '{SkipReason.SUPPRESSED}' "
-            f"WHEN {known} IS NULL THEN {unknown} "
+            f"CASE WHEN {suppressed} THEN '{SkipReason.SUPPRESSED}' {unknown}"
             f"WHEN page._opted_provider THEN '{SkipReason.OPTED_OUT_PROVIDER}' "
             f"WHEN page._opted_template THEN '{SkipReason.OPTED_OUT_TEMPLATE}' "
-            f"WHEN page._address IS NULL OR page._address = '' THEN {no_address} ELSE NULL END"
+            f"{no_address}{invalid}ELSE NULL END"
         )
-        # The address a target would get, grouped only where a pattern must check it.
-        checked = address_has_rule(self.provider_kind)
-        address = "COALESCE(NULLIF(page._address, ''), page.external_id)" if checked else "NULL"
         sql = (
-            f"SELECT reason, CASE WHEN reason IS NULL THEN address END, COUNT(*) FROM "
-            f"(SELECT {reason} AS reason, {address} AS address FROM ({page}) page{suppressed_join}) "
+            f"SELECT {position} AS position, page.external_id AS external_id, "
+            f"COALESCE(page.language, '') AS language, {address} AS address, {reason} AS reason "
+            f"FROM ({page}) page{suppressed_join}"
+        )
+        return sql, [*rule_params, *page_params, *suppressed_params]  # in the SQL's order
+
+    def sample_skips(self, limit: int) -> tuple[Counter[str], int]:
+        """Return why the first ``limit`` recipients of the stream (after ``after``) would be
+        skipped, by ``SkipReason``, and how many were read: counted by the database in ONE
+        aggregate over ``classified_sql``, not streamed (the review page's expected skips,
+        BENCHMARKS.md "This round"). Whether an address is valid at the provider is decided
+        in SQL where ``address_pattern_sql`` translates the provider's pattern (PostgreSQL,
+        not a credential), else in Python by ``address_matches`` for the addresses of the
+        rows left (grouped, only for a provider with an ``address_pattern``). Use instead of
+        iterating, not with it.
+        """
+        if self._started:
+            raise RuntimeError("an AudienceStream can be iterated only once; make a new one")
+        self._started = True
+        required = self._address_required
+        rule = sql_address_rule(self.provider_kind)
+        page, params = self.classified_sql(limit, address_rule=rule)
+        # The address a target would get, grouped only where Python must check it.
+        checked = address_has_rule(self.provider_kind) and rule is None
+        address = "address" if checked else "NULL"
+        sql = (
+            f"SELECT reason, CASE WHEN reason IS NULL THEN {address} END, COUNT(*) FROM ({page}) "
             "classified GROUP BY 1, 2"
         )
-        groups = _serial_fetch(sql, [*page_params, *suppressed_params])
+        groups = _serial_fetch(sql, params)
         read = 0
         for found, address, count in groups:
             read += count
@@ -397,6 +431,15 @@ class AudienceStream:
                 target(row[1], row[3:] if row[2] is not None else None, suppressed, row[0]) for row in listed
             ]
             yield [t for t in page if t is not None]
+
+
+def sql_address_rule(provider_kind: str) -> str | None:
+    """The PostgreSQL regular expression ``classified_sql`` checks addresses with: on
+    PostgreSQL, for a provider whose addresses are not credentials (those are stored
+    encrypted) and whose pattern ``address_pattern_sql`` translates; else None."""
+    if connection.vendor != "postgresql" or address_is_credential(provider_kind):
+        return None
+    return address_pattern_sql(provider_kind)
 
 
 def _serial_fetch(sql: str, params: list) -> list[tuple]:

@@ -28,6 +28,7 @@ from campaigns import stored_text
 from campaigns.audiences.stream import TargetRow, iter_audience_targets
 from campaigns.models import AudienceKind, Delivery, Dispatch
 from campaigns.sending.inserts import insert_deliveries
+from campaigns.sending.sqlplan import plan_window, sql_plannable
 from campaigns.sending.transitions import OPEN_DELIVERY
 from providers.base import Provider
 
@@ -198,9 +199,9 @@ class Planner:
         self._source: Iterator[tuple[PlannedRequest | None, int]] | None = None
         self._skip_log: list[tuple[int, str]] = []
         self._reasons = Counter(dispatch.skipped_reasons or {})
+        self._sql = False  # planned in SQL (PostgreSQL, ids: campaigns.sending.sqlplan)
 
-    def _requests(self) -> Iterator[tuple[PlannedRequest | None, int]]:
-        listed = _listed_requests(self.dispatch, self.provider)
+    def _requests(self, listed: list[PlannedRequest] | None) -> Iterator[tuple[PlannedRequest | None, int]]:
         if listed is None:
             return _id_requests(self.dispatch, self.provider, self.dispatch.plan_after, self._skip_log)
         # A short, deterministic list: resume after the requests already planned.
@@ -211,8 +212,15 @@ class Planner:
         targets, at least one); return how many. Completes planning at the audience's end."""
         if self.done:
             return 0
-        if self._source is None:
-            self._source = self._requests()
+        if self._source is None and not self._sql:
+            listed = _listed_requests(self.dispatch, self.provider)
+            if listed is None and sql_plannable(self.provider):
+                self._sql = True  # ids on PostgreSQL: the step is one statement (sqlplan.py)
+            else:
+                self._source = self._requests(listed)
+        if self._sql:
+            return self._sql_step(max_requests, max_targets)
+        assert self._source is not None
         dispatch = self.dispatch
         requests: list[PlannedRequest] = []
         targets = pages = 0
@@ -232,32 +240,54 @@ class Planner:
         self._commit(requests, position, finished)
         return len(requests)
 
+    def _cas(self):
+        """The dispatch row as this planner last saw it: what the compare-and-swap matches."""
+        dispatch = self.dispatch
+        claim = {"claimed_by": self.me} if self.me else {}
+        return Dispatch.objects.filter(
+            pk=dispatch.pk,
+            total_requests=dispatch.total_requests,
+            plan_after=dispatch.plan_after,
+            planned_at__isnull=True,
+            **claim,
+        )
+
+    def _changes(self, requests: int, targets: int, skipped: Counter, position: int, finished: bool) -> dict:
+        changes = {
+            "total_requests": self.dispatch.total_requests + requests,
+            "total_recipients": F("total_recipients") + targets,
+            "skipped": F("skipped") + sum(skipped.values()),
+            "plan_after": position,
+            "skipped_reasons": dict(self._reasons + skipped),
+        }
+        if finished:
+            changes.update(planned_at=timezone.now(), detail=_skipped_detail(self._reasons + skipped))
+        return changes
+
+    def _advance(self, changes: dict, targets: int, skipped: Counter, finished: bool) -> None:
+        """The committed step, in memory (the next compare-and-swap expects it)."""
+        dispatch = self.dispatch
+        dispatch.total_requests = changes["total_requests"]
+        dispatch.total_recipients += targets
+        dispatch.skipped += sum(skipped.values())
+        dispatch.plan_after = changes["plan_after"]
+        dispatch.skipped_reasons = changes["skipped_reasons"]
+        self._reasons = Counter(changes["skipped_reasons"])
+        if finished:
+            dispatch.planned_at = changes["planned_at"]
+            dispatch.detail = changes["detail"]
+            self.done = True
+
     def _commit(self, requests: list[PlannedRequest], position: int, finished: bool) -> None:
         """Write the step's rows and move the cursor in one transaction (compare-and-swap)."""
         dispatch = self.dispatch
         skipped = _drain(self._skip_log, None if finished else position)
-        reasons = self._reasons + skipped
+        targets = sum(len(r.targets) for r in requests)
+        changes = self._changes(len(requests), targets, skipped, position, finished)
         first = dispatch.total_requests + 1
-        changes = {
-            "total_requests": dispatch.total_requests + len(requests),
-            "total_recipients": F("total_recipients") + sum(len(r.targets) for r in requests),
-            "skipped": F("skipped") + sum(skipped.values()),
-            "plan_after": position,
-            "skipped_reasons": dict(reasons),
-        }
-        if finished:
-            changes.update(planned_at=timezone.now(), detail=_skipped_detail(reasons))
-        claim = {"claimed_by": self.me} if self.me else {}
         prefix = _key_prefix(dispatch)  # idempotency_key's, formatted once a step
         with transaction.atomic():
-            moved = Dispatch.objects.filter(
-                pk=dispatch.pk,
-                total_requests=dispatch.total_requests,
-                plan_after=dispatch.plan_after,
-                planned_at__isnull=True,
-                **claim,
-            ).update(**changes)
-            if not moved:
+            if not self._cas().update(**changes):
                 raise PlanConflict(f"dispatch {dispatch.pk}: another worker planned it meanwhile")
             insert_deliveries(
                 [
@@ -273,16 +303,28 @@ class Planner:
                     for batch_no, request in enumerate(requests, start=first)
                 ]
             )
-        dispatch.total_requests += len(requests)
-        dispatch.total_recipients += sum(len(r.targets) for r in requests)
-        dispatch.skipped += sum(skipped.values())
-        dispatch.plan_after = position
-        dispatch.skipped_reasons = dict(reasons)
-        self._reasons = reasons
-        if finished:
-            dispatch.planned_at = changes["planned_at"]
-            dispatch.detail = changes["detail"]
-            self.done = True
+        self._advance(changes, targets, skipped, finished)
+
+    def _sql_step(self, max_requests: int, max_targets: int) -> int:
+        """One step planned by one statement (``sqlplan.plan_window``): the dispatch row is
+        locked on the compare-and-swap's conditions first, and the cursor moved by the same
+        compare-and-swap after, in the same transaction (docs/architecture.md, *Planning*)."""
+        dispatch = self.dispatch
+        with transaction.atomic():
+            if not list(self._cas().select_for_update().values_list("pk", flat=True)):
+                raise PlanConflict(f"dispatch {dispatch.pk}: another worker planned it meanwhile")
+            window = plan_window(
+                dispatch, self.provider, prefix=_key_prefix(dispatch), max_requests=max_requests,
+                max_targets=max_targets,
+            )
+            skipped = Counter(window.skipped)
+            changes = self._changes(
+                window.requests, window.targets, skipped, window.position, window.finished
+            )
+            if not self._cas().update(**changes):  # the row is ours: cannot fail, checked all the same
+                raise PlanConflict(f"dispatch {dispatch.pk}: another worker planned it meanwhile")
+        self._advance(changes, window.targets, skipped, window.finished)
+        return window.requests
 
 
 class PlanThread(threading.Thread):

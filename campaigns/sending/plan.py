@@ -191,7 +191,7 @@ class Planner:
     when another planner committed first.
     """
 
-    def __init__(self, dispatch: Dispatch, provider: Provider, *, me: str = "") -> None:
+    def __init__(self, dispatch: Dispatch, provider: Provider, *, me: str = "", sql: bool = True) -> None:
         self.dispatch = dispatch
         self.provider = provider
         self.me = me  # the worker holding the dispatch: only its claim may plan (none: any)
@@ -200,6 +200,7 @@ class Planner:
         self._skip_log: list[tuple[int, str]] = []
         self._reasons = Counter(dispatch.skipped_reasons or {})
         self._sql = False  # planned in SQL (PostgreSQL, ids: campaigns.sending.sqlplan)
+        self._sql_allowed = sql  # False: the Python path, as on SQLite (tests compare the two)
 
     def _requests(self, listed: list[PlannedRequest] | None) -> Iterator[tuple[PlannedRequest | None, int]]:
         if listed is None:
@@ -214,7 +215,7 @@ class Planner:
             return 0
         if self._source is None and not self._sql:
             listed = _listed_requests(self.dispatch, self.provider)
-            if listed is None and sql_plannable(self.provider):
+            if listed is None and self._sql_allowed and sql_plannable(self.provider):
                 self._sql = True  # ids on PostgreSQL: the step is one statement (sqlplan.py)
             else:
                 self._source = self._requests(listed)

@@ -123,19 +123,24 @@ def address_matches(kind: str, address: str) -> bool:
 # The one form of ``address_pattern`` translated to SQL: a bracket class of literal characters
 # and ranges (no escape, no negation, no nested bracket: PostgreSQL would read "[:", "[." and
 # "[=" there as classes) with a {m,n} count. Python's fullmatch is PostgreSQL's ^…$ (which
-# match only at the string's ends by default, never before a final newline).
-_SQL_PATTERN = re.compile(r"\[[^\\\[\]^][^\\\[\]]*\]\{\d{1,3},\d{1,3}\}")
+# match only at the string's ends by default, never before a final newline). The count is
+# checked with char_length: PostgreSQL expands {1,64} into 64 copies of the class, 2.5 µs a
+# row against 0.3-0.5 µs for ``*`` and a length (BENCHMARKS.md, "This round").
+_SQL_PATTERN = re.compile(r"\[([^\\\[\]^][^\\\[\]]*)\]\{(\d{1,3}),(\d{1,3})\}")
 
 
-def address_pattern_sql(kind: str) -> str | None:
-    """Return provider ``kind``'s ``address_pattern`` as a PostgreSQL regular expression that
-    matches the same whole addresses, or None where it has none or it is not of the one form
-    proved to agree on a corpus (tests/campaigns/test_address_pattern_sql.py): the caller
-    then checks with ``address_matches`` in Python (docs/architecture.md, *Planning*)."""
+def address_check_sql(kind: str, expression: str) -> tuple[str, list] | None:
+    """Return SQL (and parameters) true when the text ``expression`` is an address provider
+    ``kind`` accepts, as ``address_matches`` decides, for PostgreSQL; None where it has no
+    ``address_pattern`` or one not of the one form proved to agree on a corpus
+    (tests/campaigns/test_address_pattern_sql.py): the caller then checks in Python."""
     pattern = provider_class(kind).address_pattern if kind in PROVIDERS else ""
-    if not pattern or not _SQL_PATTERN.fullmatch(pattern):
+    match = _SQL_PATTERN.fullmatch(pattern) if pattern else None
+    if match is None:
         return None
-    return f"^{pattern}$"
+    chars, least, most = match.groups()
+    sql = f"({expression} ~ %s AND char_length({expression}) BETWEEN %s AND %s)"
+    return sql, [f"^[{chars}]*$", int(least), int(most)]
 
 
 def address_error(kind: str, address: str) -> str | None:

@@ -19,10 +19,10 @@ from django.utils.translation import gettext_noop
 
 from campaigns.audiences.models import members_of
 from campaigns.audiences.rules import (
+    address_check_sql,
     address_has_rule,
     address_is_credential,
     address_matches,
-    address_pattern_sql,
 )
 from campaigns.models import Audience, AudienceKind, AudienceMember, Recipient, RecipientTag
 from providers.fields import decrypt_address
@@ -307,7 +307,7 @@ class AudienceStream:
         )
         return sql, [p for _, params in computed for p in params]
 
-    def classified_sql(self, limit: int, *, address_rule: str | None = None) -> tuple[str, list]:
+    def classified_sql(self, limit: int, *, check_address: bool = False) -> tuple[str, list]:
         """SQL (and parameters) of the stream's next ``limit`` rows after ``after`` in keyset
         order, each with ``_target``'s decision, as columns ``position``, ``external_id``,
         ``language`` (never NULL), ``address`` and ``reason`` (a ``SkipReason``; NULL: a target).
@@ -318,9 +318,9 @@ class AudienceStream:
         others fall back to the id), over the same computed columns (``_computed``, the same
         page SQL). ``address`` is the one a target gets (the stored one, else the external
         id); for a credential provider the stored value, not decrypted (``decrypt_address``
-        never turns a stored value into an empty one). With ``address_rule`` (a PostgreSQL
-        regular expression: ``rules.address_pattern_sql``) an address it does not match is
-        ``id not valid at provider`` too; without, the caller checks ``address_matches``.
+        never turns a stored value into an empty one). With ``check_address`` (where
+        ``sql_checks_address``) an address the provider refuses (``rules.address_check_sql``)
+        is ``id not valid at provider`` too; without, the caller checks ``address_matches``.
         Used by the review page's skip sample and by planning on PostgreSQL (BENCHMARKS.md,
         "This round").
         """
@@ -357,9 +357,9 @@ class AudienceStream:
         suppressed = f"s.{quote(member.pk.column)} IS NOT NULL" if suppressed_join else "1 = 0"
         address = "page._address" if required else "COALESCE(NULLIF(page._address, ''), page.external_id)"
         invalid, rule_params = "", []
-        if address_rule:
-            invalid = f"WHEN NOT ({address} ~ %s) THEN '{SkipReason.INVALID_ADDRESS}' "
-            rule_params = [address_rule]
+        if check_address:
+            valid, rule_params = address_check_sql(self.provider_kind, address) or ("", [])
+            invalid = f"WHEN NOT {valid} THEN '{SkipReason.INVALID_ADDRESS}' "
         reason = (
             f"CASE WHEN {suppressed} THEN '{SkipReason.SUPPRESSED}' {unknown}"
             f"WHEN page._opted_provider THEN '{SkipReason.OPTED_OUT_PROVIDER}' "
@@ -378,7 +378,7 @@ class AudienceStream:
         skipped, by ``SkipReason``, and how many were read: counted by the database in ONE
         aggregate over ``classified_sql``, not streamed (the review page's expected skips,
         BENCHMARKS.md "This round"). Whether an address is valid at the provider is decided
-        in SQL where ``address_pattern_sql`` translates the provider's pattern (PostgreSQL,
+        in SQL where ``address_check_sql`` translates the provider's pattern (PostgreSQL,
         not a credential), else in Python by ``address_matches`` for the addresses of the
         rows left (grouped, only for a provider with an ``address_pattern``). Use instead of
         iterating, not with it.
@@ -387,10 +387,10 @@ class AudienceStream:
             raise RuntimeError("an AudienceStream can be iterated only once; make a new one")
         self._started = True
         required = self._address_required
-        rule = sql_address_rule(self.provider_kind)
-        page, params = self.classified_sql(limit, address_rule=rule)
+        in_sql = sql_checks_address(self.provider_kind)
+        page, params = self.classified_sql(limit, check_address=in_sql)
         # The address a target would get, grouped only where Python must check it.
-        checked = address_has_rule(self.provider_kind) and rule is None
+        checked = address_has_rule(self.provider_kind) and not in_sql
         address = "address" if checked else "NULL"
         sql = (
             f"SELECT reason, CASE WHEN reason IS NULL THEN {address} END, COUNT(*) FROM ({page}) "
@@ -433,13 +433,13 @@ class AudienceStream:
             yield [t for t in page if t is not None]
 
 
-def sql_address_rule(provider_kind: str) -> str | None:
-    """The PostgreSQL regular expression ``classified_sql`` checks addresses with: on
-    PostgreSQL, for a provider whose addresses are not credentials (those are stored
-    encrypted) and whose pattern ``address_pattern_sql`` translates; else None."""
+def sql_checks_address(provider_kind: str) -> bool:
+    """Whether ``classified_sql`` can check addresses at ``provider_kind``: on PostgreSQL, for
+    a provider whose addresses are not credentials (those are stored encrypted) and whose
+    pattern ``address_check_sql`` translates."""
     if connection.vendor != "postgresql" or address_is_credential(provider_kind):
-        return None
-    return address_pattern_sql(provider_kind)
+        return False
+    return address_check_sql(provider_kind, "address") is not None
 
 
 def _serial_fetch(sql: str, params: list) -> list[tuple]:

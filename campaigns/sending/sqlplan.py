@@ -20,7 +20,7 @@ from django.db import connection
 from django.utils import timezone
 
 from campaigns.audiences.rules import address_has_rule
-from campaigns.audiences.stream import AudienceStream, sql_address_rule
+from campaigns.audiences.stream import AudienceStream, sql_checks_address
 from campaigns.models import Delivery, DeliveryStatus, Dispatch
 from providers.base import Provider
 
@@ -41,11 +41,11 @@ class Window:
 
 def sql_plannable(provider: Provider) -> bool:
     """Whether a dispatch planned as a list of ids can be planned in SQL: on PostgreSQL, where
-    every address check can be done there too (no rule, or one ``address_pattern_sql``
+    every address check can be done there too (no rule, or one ``rules.address_check_sql``
     translates; a credential is stored encrypted, so a rule on it stays in Python)."""
     if connection.vendor != "postgresql" or provider.limits.ids_per_request < 1:
         return False
-    return not address_has_rule(provider.kind) or sql_address_rule(provider.kind) is not None
+    return not address_has_rule(provider.kind) or sql_checks_address(provider.kind)
 
 
 def _window_sql(classified: str, keep_routes: bool) -> str:
@@ -117,10 +117,10 @@ def plan_window(
         template_key=campaign.template.key,
         after=dispatch.plan_after,
     )
-    rule = sql_address_rule(provider.kind)
+    in_sql = sql_checks_address(provider.kind)
     keep_routes = not provider.address_is_credential
     while True:
-        classified, params = stream.classified_sql(rows, address_rule=rule)
+        classified, params = stream.classified_sql(rows, check_address=in_sql)
         names = {f"p{i}": value for i, value in enumerate(params)}
         sql = _window_sql(_named(classified, list(names)), keep_routes=keep_routes)
         values = {

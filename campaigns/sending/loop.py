@@ -45,7 +45,7 @@ from campaigns.models import Delivery, DeliveryStatus, Dispatch
 from campaigns.sending import shutdown
 from campaigns.sending.batches import Chunk, read_chunk, send_one
 from campaigns.sending.claims import HeartbeatThread, heartbeat, release
-from campaigns.sending.finish import dispatch_finish, store_counts
+from campaigns.sending.finish import dispatch_finish, dispatch_progress, store_counts
 from campaigns.sending.operations import sending_stopped
 from campaigns.sending.outcomes import record_outcomes
 from campaigns.sending.plan import PlanConflict, Planner, PlanThread
@@ -274,16 +274,20 @@ class SendLoop:
                 self.plan_thread.wait_step(0.5)
             self._plan()
             return Exit.LOST_CLAIM if self.plan_lost else None
-        waiting = Delivery.objects.filter(
-            dispatch_id=self.dispatch.pk, status=DeliveryStatus.RETRY
-        ).aggregate(at=Min("next_attempt_at"))["at"]
+        # One GROUP BY tells what is left; this worker alone writes the rows while it holds the
+        # claim, so the counts stay true until the finish stores them.
+        counts = dispatch_progress(self.dispatch.pk)
+        waiting = None
+        if counts.get(DeliveryStatus.RETRY):
+            waiting = Delivery.objects.filter(
+                dispatch_id=self.dispatch.pk, status=DeliveryStatus.RETRY
+            ).aggregate(at=Min("next_attempt_at"))["at"]
         if waiting is None:
-            in_flight = Delivery.objects.filter(dispatch_id=self.dispatch.pk, status=DeliveryStatus.IN_FLIGHT)
-            if in_flight.exists():
+            if counts.get(DeliveryStatus.IN_FLIGHT):
                 # Only a crashed predecessor leaves these; the watchdog settles them.
                 release(self.dispatch.pk, self.me, "requests in flight from a stopped worker")
                 return Exit.STOPPED
-            return dispatch_finish(self.dispatch)
+            return dispatch_finish(self.dispatch, counts=counts)
         wait = max(0.0, (waiting - timezone.now()).total_seconds())
         if time.monotonic() + wait > self.deadline:
             store_counts(self.dispatch.pk)

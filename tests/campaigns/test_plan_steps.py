@@ -185,3 +185,31 @@ def test_attempts_written_by_the_prepared_insert_read_back_as_made(make_account,
     stored = list(DeliveryAttempt.objects.order_by("delivery__batch_no").values_list(*fields))
     assert stored == [tuple(getattr(a, f) for f in fields) for a in made]
     assert not DeliveryAttempt.objects.filter(created_at__isnull=True).exists()
+
+
+def test_planning_alipayplus_decrypts_no_access_token(make_account, approved_campaign, monkeypatch):
+    """Planning keeps no token (sending reads the current one from Recipient): it asks only
+    whether a recipient has one, so it decrypts none (BENCHMARKS.md, "This round")."""
+    from cryptography.fernet import MultiFernet
+
+    account, _server = make_account("alipayplus")
+    ids = make_recipients(ROWS + 7)
+    Recipient.objects.filter(external_id=ids[3]).update(addresses={})
+    listed = ids + ["nobody"]
+    approved_campaign(account, make_audience("users", user_ids=listed))
+    [dispatch_id] = dispatcher_tick()
+    dispatch = _dispatch(dispatch_id)
+    provider = _provider(dispatch)  # the account's own credentials are decrypted here, before
+    decrypted: list[bytes] = []
+    real = MultiFernet.decrypt
+    monkeypatch.setattr(
+        MultiFernet, "decrypt", lambda self, token, *a: decrypted.append(token) or real(self, token, *a)
+    )
+
+    dispatch_plan(dispatch, provider)
+
+    assert decrypted == []
+    total, recipients, skipped, reasons, _detail, done = _totals(dispatch_id)
+    assert done and (recipients, skipped) == (len(ids) - 1, 2)
+    assert reasons == {"no address": 1, "unknown recipient": 1}
+    assert not Delivery.objects.filter(dispatch_id=dispatch_id).exclude(routes=[]).exists()

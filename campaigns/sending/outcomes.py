@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from campaigns.audiences.recipients import recipient_opt_out
 from campaigns.models import Campaign, Delivery, DeliveryAttempt, DeliveryStatus
-from campaigns.sending.inserts import insert_attempts
+from campaigns.sending.inserts import insert_attempts, json_rows, json_rows_sql
 from observability.metrics import outcomes_recorded
 from providers.base import Outcome, Provider, Result
 
@@ -133,8 +133,27 @@ def write_outcomes(deliveries: list[Delivery]) -> None:
     """
     meta = Delivery._meta
     ops = connection.ops
+    if not deliveries:
+        return
+    table, pk = ops.quote_name(meta.db_table), ops.quote_name(meta.pk.column)
+    if connection.vendor == "postgresql":
+        # One statement, the rows as one JSON parameter: executemany's statement a row, its
+        # parameters dumped in Python, cost more of the dispatch thread's CPU than the rows
+        # themselves (campaigns/sending/inserts.py; BENCHMARKS.md, "This round").
+        source, values = json_rows_sql(Delivery, (*_OUTCOME_FIELDS, "id"))
+        assigned = ", ".join(
+            f"{ops.quote_name(meta.get_field(f).column)} = {v}"
+            for f, v in zip(_OUTCOME_FIELDS, values, strict=False)
+        )
+        rows = [(*(getattr(d, f) for f in _OUTCOME_FIELDS), d.pk) for d in deliveries]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET {assigned} FROM {source} WHERE {table}.{pk} = {values[-1]}",
+                [json_rows(rows)],
+            )
+        return
     columns = ", ".join(f"{ops.quote_name(meta.get_field(f).column)} = %s" for f in _OUTCOME_FIELDS)
-    sql = f"UPDATE {ops.quote_name(meta.db_table)} SET {columns} WHERE {ops.quote_name(meta.pk.column)} = %s"
+    sql = f"UPDATE {table} SET {columns} WHERE {pk} = %s"
     rows = []
     for d in deliveries:
         values = [getattr(d, f) for f in _OUTCOME_FIELDS]

@@ -57,6 +57,9 @@ class SkipReason(StrEnum):
     OPTED_OUT_TEMPLATE = "opted out of template"
     NO_ADDRESS = "no address"
     INVALID_ADDRESS = "id not valid at provider"
+    # Not the stream's: a recipient the planner reached after the occurrence's expiry, counted,
+    # not planned (campaigns/sending/plan.py).
+    EXPIRED = "occurrence expired"
 
 
 # The reasons are stored and returned by the API as these English ids; pages translate them
@@ -68,6 +71,7 @@ SKIP_REASON_WORDS = (
     gettext_noop("opted out of template"),
     gettext_noop("no address"),
     gettext_noop("id not valid at provider"),
+    gettext_noop("occurrence expired"),
 )
 
 

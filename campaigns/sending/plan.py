@@ -24,7 +24,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from campaigns import stored_text
-from campaigns.audiences.stream import TargetRow, iter_audience_targets
+from campaigns.audiences.stream import SkipReason, TargetRow, iter_audience_targets
 from campaigns.models import AudienceKind, Dispatch
 from campaigns.sending.inserts import insert_deliveries
 from providers.base import Provider
@@ -186,6 +186,12 @@ class Planner:
     from the cursor committed last. :meth:`step` raises :class:`DispatchRefused` when the
     dispatch cannot be planned at all (only on its first step) and :class:`PlanConflict`
     when another planner committed first.
+
+    Once the send loop sees the occurrence's expiry it sets ``expired``: the remaining steps
+    then plan no request, only count their targets as skipped (``SkipReason.EXPIRED``), so
+    the rest of the audience is not written only to be marked expired; planning still
+    completes step by step from the committed cursor (``finish.dispatch_finish`` counts
+    them as requests that did not arrive).
     """
 
     def __init__(self, dispatch: Dispatch, provider: Provider, *, me: str = "") -> None:
@@ -196,6 +202,7 @@ class Planner:
         self._source: Iterator[tuple[PlannedRequest | None, int]] | None = None
         self._skip_log: list[tuple[int, str]] = []
         self._reasons = Counter(dispatch.skipped_reasons or {})
+        self.expired = False
 
     def _requests(self) -> Iterator[tuple[PlannedRequest | None, int]]:
         listed = _listed_requests(self.dispatch, self.provider)
@@ -227,13 +234,19 @@ class Planner:
                 continue
             requests.append(request)
             targets += len(request.targets)
-        self._commit(requests, position, finished)
+        expired = Counter()
+        if self.expired:  # counted, not planned (a request of a provider-side selection: one)
+            expired[SkipReason.EXPIRED] = sum(len(r.targets) or 1 for r in requests)
+            requests = []
+        self._commit(requests, position, finished, +expired)
         return len(requests)
 
-    def _commit(self, requests: list[PlannedRequest], position: int, finished: bool) -> None:
+    def _commit(
+        self, requests: list[PlannedRequest], position: int, finished: bool, expired: Counter | None = None
+    ) -> None:
         """Write the step's rows and move the cursor in one transaction (compare-and-swap)."""
         dispatch = self.dispatch
-        skipped = _drain(self._skip_log, None if finished else position)
+        skipped = _drain(self._skip_log, None if finished else position) + (expired or Counter())
         reasons = self._reasons + skipped
         first = dispatch.total_requests + 1
         changes = {

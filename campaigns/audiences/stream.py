@@ -75,7 +75,7 @@ SKIP_REASON_WORDS = (
 )
 
 
-def _address_sql(column: str, kind: str) -> tuple[str, list]:
+def address_sql(column: str, kind: str) -> tuple[str, list]:
     """SQL for the stored address at provider ``kind`` in the JSON object ``column`` (text or NULL)."""
     if connection.vendor == "postgresql":
         return f"({column} ->> %s)", [kind]
@@ -256,7 +256,7 @@ class AudienceStream:
             return f"{table}.{connection.ops.quote_name(recipient.get_field(name).column)}"
 
         return [
-            _address_sql(col("addresses"), self.provider_kind),
+            address_sql(col("addresses"), self.provider_kind),
             _listed_sql(col("opted_out_providers"), self.provider_kind),
             _listed_sql(col("opted_out_templates"), self.template_key),
         ]

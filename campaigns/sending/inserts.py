@@ -160,21 +160,12 @@ def insert_deliveries(rows: list[tuple]) -> None:
 
 def insert_attempts(attempts: list[DeliveryAttempt]) -> None:
     """Insert the attempts of one chunk (unsaved ``DeliveryAttempt`` objects)."""
+    fields = ("delivery_id", *ATTEMPT_COLUMNS[1:-1])  # all but created_at, set here
+    insert_attempt_rows([tuple(getattr(a, f) for f in fields) for a in attempts])
+
+
+def insert_attempt_rows(rows: list[tuple]) -> None:
+    """Insert attempts given as (delivery_id, number, outcome, provider_code, provider_message,
+    http_status, duration_ms): the send loop makes no model object per attempt."""
     now = timezone.now()
-    _insert(
-        DeliveryAttempt,
-        ATTEMPT_COLUMNS,
-        [
-            (
-                a.delivery_id,
-                a.number,
-                a.outcome,
-                a.provider_code,
-                a.provider_message,
-                a.http_status,
-                a.duration_ms,
-                now,
-            )
-            for a in attempts
-        ],
-    )
+    _insert(DeliveryAttempt, ATTEMPT_COLUMNS, [(*row, now) for row in rows])

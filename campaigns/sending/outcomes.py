@@ -16,8 +16,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from campaigns.audiences.recipients import recipient_opt_out
-from campaigns.models import Campaign, Delivery, DeliveryAttempt, DeliveryStatus
-from campaigns.sending.inserts import insert_attempts, json_rows, json_rows_sql
+from campaigns.models import Campaign, Delivery, DeliveryStatus
+from campaigns.sending.inserts import insert_attempt_rows, json_rows, json_rows_sql
 from observability.metrics import outcomes_recorded
 from providers.base import Outcome, Provider, Result
 
@@ -70,8 +70,9 @@ def _apply(
     campaign: Campaign,
     max_attempts: int,
     now: datetime,
-) -> DeliveryAttempt:
-    """Set ``delivery``'s outcome from ``result`` (in memory) and return the attempt to log."""
+) -> tuple:
+    """Set ``delivery``'s outcome from ``result`` (in memory) and return the attempt to log
+    (a row of ``inserts.insert_attempt_rows``)."""
     outcome = result.outcome
     if outcome == Outcome.UNKNOWN and provider.limits.idempotent:
         outcome = Outcome.RETRY  # the provider deduplicates our key: resending is safe
@@ -91,14 +92,16 @@ def _apply(
     else:
         delivery.status = DeliveryStatus.FAILED
     delivery.updated_at = now
-    return DeliveryAttempt(
-        delivery=delivery,
-        number=delivery.attempts,
-        outcome=result.outcome.value,
-        provider_code=result.code[:64],
-        provider_message=result.message[:2000],
-        http_status=result.http_status,
-        duration_ms=result.duration_ms,
+    # A row for insert_attempt_rows, not a DeliveryAttempt: a model object per request was
+    # CPU of the dispatch thread, beside the sending threads (BENCHMARKS.md, "This round").
+    return (
+        delivery.pk,
+        delivery.attempts,
+        result.outcome.value,
+        result.code[:64],
+        result.message[:2000],
+        result.http_status,
+        result.duration_ms,
     )
 
 
@@ -118,7 +121,7 @@ def record_outcomes(
     ]
     with transaction.atomic():
         write_outcomes(deliveries)
-        insert_attempts(attempts)  # a prepared multi-row INSERT, not bulk_create's per-object work
+        insert_attempt_rows(attempts)  # a prepared multi-row INSERT, not bulk_create's per-object work
     outcomes_recorded(provider.kind, (d.status for d in deliveries))  # docs/metrics.md
 
 

@@ -346,8 +346,8 @@ def phase_alipayplus(b: Bench) -> None:
             ratio_to="raw client",
             # The goal is for 20,000 recipients: with --quick's few, the fixed costs (the
             # next tick, planning) dominate and the ratio says little.
-            goal="ratio >= 0.8" if n >= 20_000 else "",
-            met=rate / limit >= 0.8 if n >= 20_000 else None,
+            goal="ratio >= 0.9" if n >= 20_000 else "",  # issue #21
+            met=rate / limit >= 0.9 if n >= 20_000 else None,
             note=f"{total:.1f} s in all" + ("" if n >= 20_000 else "; goal applies to 20,000"),
         )
     )

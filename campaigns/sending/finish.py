@@ -11,6 +11,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from audit.services import record_event
+from campaigns.audiences.stream import SkipReason
 from campaigns.lifecycle import campaign_transition
 from campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryStatus, Dispatch, DispatchStatus
 from campaigns.sending import native
@@ -63,6 +64,11 @@ def dispatch_finish(
     recorded in the audit trail in the same transaction: authors and operators are told of
     it from there (README, "Notifications")."""
     counts = store_counts(dispatch.pk, counts)
+    # Recipients the planner reached only after the expiry were counted, not planned
+    # (campaigns/sending/plan.py, Planner): they did not arrive either.
+    unplanned = (dispatch.skipped_reasons or {}).get(SkipReason.EXPIRED, 0)
+    if unplanned:
+        counts = {**counts, DeliveryStatus.EXPIRED: counts.get(DeliveryStatus.EXPIRED, 0) + unplanned}
     status = final_status(counts)
     with transaction.atomic():
         changed = dispatch_move(

@@ -48,7 +48,7 @@ from campaigns.sending.claims import HeartbeatThread, heartbeat, release
 from campaigns.sending.finish import dispatch_finish, dispatch_progress, store_counts
 from campaigns.sending.operations import sending_stopped
 from campaigns.sending.outcomes import record_outcomes
-from campaigns.sending.plan import PlanConflict, Planner, PlanThread
+from campaigns.sending.plan import BULK_SIZE, PlanConflict, Planner, PlanThread
 from campaigns.sending.pool import DaemonPool
 from campaigns.sending.ratelimit import RateShare, TokenBucket
 from campaigns.sending.stopflag import Refresher, StopFlag
@@ -227,7 +227,8 @@ class SendLoop:
         if self.planner.done or self.plan_lost:
             return
         try:
-            self.planner.step(max_requests=self.plan_step)
+            # Past the expiry a step only counts (Planner.expired): its largest steps will do.
+            self.planner.step(max_requests=BULK_SIZE if self.planner.expired else self.plan_step)
         except PlanConflict:
             logger.warning("dispatch %s: planned by another worker", self.dispatch.pk, extra=self._ids)
             self.plan_lost = True
@@ -256,6 +257,7 @@ class SendLoop:
             n = expire_open(self.dispatch.pk, "the occurrence expired before this request was sent")
             logger.warning("dispatch %s: %s unsent requests expired", self.dispatch.pk, n, extra=self._ids)
             self.ahead = None  # it may hold requests that have just expired
+            self.planner.expired = True  # the rest of the audience is counted, not planned
         chunk = self.ahead if self.ahead is not None else self._read(now)
         self.ahead = None
         return chunk

@@ -116,6 +116,62 @@ def check_exactly_once(
     b.say(f"{what}: the emulator accepted every one of {expected_targets:,} targets exactly once")
 
 
+def jiguang_run(b: Bench, size: int, audience, *, label: str, timeout: float) -> dict[str, Any]:
+    """One fresh qcluster sends one campaign to a Jiguang ``audience`` of ``size`` user ids
+    (1,000 a request): start it, approve, wait, read its memory, stop it, check that every
+    request was delivered and every id accepted exactly once; return its times and memory.
+    ``label`` names the run ("Jiguang", "Jiguang scale") in its campaign, cluster and lines."""
+    from campaigns.models import Delivery, Dispatch
+
+    slug = label.lower().replace(" ", "-")
+    what = f"{label} {size:,}"
+    campaign = seed.make_campaign(
+        name=f"bench {label.lower()} {size}",
+        template=b.template,
+        account=b.accounts["jiguang"],
+        audience=audience,
+        author=b.author,
+    )
+    emulator = b.emulators["jiguang"]
+    emulator.reset()
+    cluster = b.start_cluster(f"qcluster-{slug}-{size}")
+    idle = cluster.memory()
+    t0 = seed.approve(campaign)
+    b.say(f"{what}: approved at {t0:%H:%M:%S}; sending")
+    wait_for_dispatches(b, [campaign.pk], timeout=timeout, what=what, cluster=cluster)
+    memory = cluster.memory()
+    b.stop_cluster(cluster)
+    dispatch = Dispatch.objects.get(campaign=campaign, is_preview=False)
+    deliveries = Delivery.objects.filter(dispatch=dispatch)
+    last = deliveries.aggregate(at=Max("updated_at"))["at"]
+    requests = math.ceil(size / 1000)
+    delivered = deliveries.filter(status="delivered").count()
+    if dispatch.status != "sent" or delivered != requests:
+        raise BenchBroken(f"{what}: dispatch {dispatch.status}, {delivered} delivered: {dispatch.detail}")
+    # The emulator's summary, not its per-target counts: 10,000,000 ids would be one huge dict.
+    summary = emulator.summary()
+    if (
+        summary["accepted"] != requests
+        or summary["distinct_targets"] != size
+        or summary["targets_more_than_once"]
+    ):
+        raise BenchBroken(f"{what}: the emulator's records are not exactly once: {summary}")
+    b.say(f"{what}: the emulator accepted every one of {size:,} ids exactly once")
+    emulator.reset()
+    peak_pid = max(memory, key=lambda pid: memory[pid]["hwm_kb"])
+    workers_idle = [m["rss_kb"] for pid, m in idle.items() if pid != cluster.process.pid]
+    return {
+        "wall_s": (last - t0).total_seconds(),
+        "first_request_s": summary["first_at"] - t0.timestamp(),
+        "planning_s": (dispatch.planned_at - dispatch.started_at).total_seconds(),
+        "sending_s": (last - dispatch.planned_at).total_seconds(),
+        "approval_to_start_s": (dispatch.started_at - t0).total_seconds(),
+        "peak_rss_mb": memory[peak_pid]["hwm_kb"] / 1024,
+        "idle_worker_rss_mb": max(workers_idle, default=0) / 1024,
+        "requests": requests,
+    }
+
+
 # --- limits ---------------------------------------------------------------------------------
 
 
@@ -290,8 +346,8 @@ def phase_alipayplus(b: Bench) -> None:
             ratio_to="raw client",
             # The goal is for 20,000 recipients: with --quick's few, the fixed costs (the
             # next tick, planning) dominate and the ratio says little.
-            goal="ratio >= 0.8" if n >= 20_000 else "",
-            met=rate / limit >= 0.8 if n >= 20_000 else None,
+            goal="ratio >= 0.9" if n >= 20_000 else "",  # issue #21
+            met=rate / limit >= 0.9 if n >= 20_000 else None,
             note=f"{total:.1f} s in all" + ("" if n >= 20_000 else "; goal applies to 20,000"),
         )
     )
@@ -333,7 +389,6 @@ def jiguang_batch(prefix: str, i: int) -> Batch:
 def phase_jiguang(b: Bench) -> None:
     """Batch scale: user-id audiences of two sizes, 1,000 ids a request; wall time and worker RSS."""
     from campaigns.messages import build_message
-    from campaigns.models import Delivery, Dispatch
 
     sizes = sorted(b.sizes["jiguang_sizes"])
     biggest = sizes[-1]
@@ -389,49 +444,10 @@ def phase_jiguang(b: Bench) -> None:
     )
     b.emulators["jiguang"].reset()
 
-    runs = {}
-    for size in sizes:
-        campaign = seed.make_campaign(
-            name=f"bench jiguang {size}",
-            template=b.template,
-            account=account,
-            audience=audiences[size],
-            author=b.author,
-        )
-        cluster = b.start_cluster(f"qcluster-jiguang-{size}")
-        idle = cluster.memory()
-        t0 = seed.approve(campaign)
-        b.say(f"Jiguang {size:,}: approved at {t0:%H:%M:%S}; sending")
-        wait_for_dispatches(
-            b, [campaign.pk], timeout=max(180, size / 1500), what=f"Jiguang {size:,}", cluster=cluster
-        )
-        memory = cluster.memory()
-        b.stop_cluster(cluster)
-        dispatch = Dispatch.objects.get(campaign=campaign, is_preview=False)
-        deliveries = Delivery.objects.filter(dispatch=dispatch)
-        last = deliveries.aggregate(at=Max("updated_at"))["at"]
-        requests = math.ceil(size / 1000)
-        if dispatch.status != "sent" or deliveries.filter(status="delivered").count() != requests:
-            raise BenchBroken(f"Jiguang {size}: dispatch {dispatch.status}: {dispatch.detail}")
-        check_exactly_once(
-            b,
-            b.emulators["jiguang"],
-            expected_targets=size,
-            expected_requests=requests,
-            what=f"Jiguang {size:,}",
-        )
-        b.emulators["jiguang"].reset()
-        peak_pid = max(memory, key=lambda pid: memory[pid]["hwm_kb"])
-        workers_idle = [m["rss_kb"] for pid, m in idle.items() if pid != cluster.process.pid]
-        runs[size] = {
-            "wall_s": (last - t0).total_seconds(),
-            "planning_s": (dispatch.planned_at - dispatch.started_at).total_seconds(),
-            "sending_s": (last - dispatch.planned_at).total_seconds(),
-            "approval_to_start_s": (dispatch.started_at - t0).total_seconds(),
-            "peak_rss_mb": memory[peak_pid]["hwm_kb"] / 1024,
-            "idle_worker_rss_mb": max(workers_idle, default=0) / 1024,
-            "requests": requests,
-        }
+    runs = {
+        size: jiguang_run(b, size, audiences[size], label="Jiguang", timeout=max(180, size / 1500))
+        for size in sizes
+    }
     after = b.raw_rate(
         "jiguang",
         provider,

@@ -18,9 +18,11 @@ from pathlib import Path
 # Where the dispatch thread's wall time goes, by the functions that matter for the send path.
 WATCHED = (
     "snapshot.py:campaign_hash",
-    "plan.py:dispatch_plan",
-    "audiences.py:_member_pages",
-    "audiences.py:_recipient_pages",
+    "plan.py:step",
+    "stream.py:_member_pages",
+    "stream.py:_recipient_pages",
+    "inserts.py:_insert",
+    "batches.py:read_chunk",
     "batches.py:_addresses",
     "batches.py:batch_for",
     "outcomes.py:record_outcomes",

@@ -63,8 +63,8 @@ from providers.base import (
     ProviderError,
     Result,
     TemplateReference,
-    retry_after_seconds,
 )
+from providers.http import retry_after_seconds
 
 API_PATH = "/v2/miniprogram/message/send"
 MAX_TEMPLATES = 5

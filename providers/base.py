@@ -307,8 +307,14 @@ class Provider:
         return provider_options.Checked(values=provider_options.schema_values(cls.option_schema, options))
 
     def checked_options(self, message: Message) -> provider_options.Checked:
-        """Return ``message.options`` as this provider sends them, with their errors."""
-        return provider_options.check(type(self), message, self.account.settings)
+        """Return ``message.options`` as this provider sends them, with their errors; kept for
+        the last message: every request of a dispatch sends the same one, and checking it (DRF
+        fields built anew) was most of building a request (BENCHMARKS.md, "This round")."""
+        last = getattr(self, "_checked", None)
+        if last is None or last[0] is not message:
+            checked = provider_options.check(type(self), message, self.account.settings)
+            last = self._checked = (message, checked)
+        return last[1]
 
     def option_errors(self, message: Message) -> dict[str, list[str]]:
         """Return the errors of ``message.options`` keyed by field path
@@ -487,14 +493,3 @@ class Provider:
         provider_request_observed(self.kind, time.perf_counter() - started)  # docs/metrics.md
         elapsed = int((time.perf_counter() - started) * 1000)
         return Result(**{**result.__dict__, "duration_ms": elapsed})
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """Parse a Retry-After style header holding seconds; None when absent or malformed."""
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        return None
-    return seconds if seconds >= 0 else None

@@ -56,8 +56,8 @@ from providers.base import (
     ProviderError,
     Result,
     TemplateReference,
-    retry_after_seconds,
 )
+from providers.http import retry_after_seconds
 
 API_PATH = "/mp-api/v1/apps/{app_id}/message/broadcast"
 TOKEN_HEADER = "X-Mp-Open-Api-Token"

@@ -44,3 +44,14 @@ def tls_context() -> ssl.SSLContext:
 def client(**options: Any) -> httpx.Client:
     """Return an ``httpx.Client`` with ``options`` (timeout, limits, …) and the shared context."""
     return httpx.Client(verify=tls_context(), **options)
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Parse a Retry-After style header holding seconds; None when absent or malformed."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if seconds >= 0 else None

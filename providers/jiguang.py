@@ -56,8 +56,8 @@ from providers.base import (
     ProviderError,
     Result,
     TemplateReference,
-    retry_after_seconds,
 )
+from providers.http import retry_after_seconds
 from providers.jiguang_callbacks import read_batch
 
 BROADCAST_PATH = "/v1/template/broadcast"
@@ -276,7 +276,8 @@ class JiguangProvider(Provider):
                 "(split with batch_targets)",
                 field="targets",
             )
-        bad = [uid for uid in self.payload(message, batch).get("aud_userid", ()) if not USERID.match(uid)]
+        payload = self.payload(message, batch)
+        bad = [uid for uid in payload.get("aud_userid", ()) if not USERID.match(uid)]
         if bad:
             # One bad id makes UMS refuse the whole request: name it before sending.
             raise ProviderError(
@@ -296,7 +297,7 @@ class JiguangProvider(Provider):
         master_secret = self.account.credentials.get("master_secret", "")
         if not channel_key or not master_secret:
             raise ProviderError("the Jiguang account has no channel_key/master_secret", field="credentials")
-        body = json.dumps(self.payload(message, batch), ensure_ascii=False, separators=(",", ":"))
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
         path = self._path(batch, self.checked_options(message).values)
         return httpx.Request(
             "POST",

@@ -61,8 +61,8 @@ from providers.base import (
     ProviderError,
     Result,
     TemplateReference,
-    retry_after_seconds,
 )
+from providers.http import retry_after_seconds
 
 ACTION = "PushBroadcast"
 DEFAULT_VERSION = "2019-08-21"

@@ -62,6 +62,9 @@ class SkipReason(StrEnum):
     OPTED_OUT_TEMPLATE = "opted out of template"
     NO_ADDRESS = "no address"
     INVALID_ADDRESS = "id not valid at provider"
+    # Not the stream's: a recipient the planner reached after the occurrence's expiry, counted,
+    # not planned (campaigns/sending/plan.py).
+    EXPIRED = "occurrence expired"
 
 
 # The reasons are stored and returned by the API as these English ids; pages translate them
@@ -73,10 +76,11 @@ SKIP_REASON_WORDS = (
     gettext_noop("opted out of template"),
     gettext_noop("no address"),
     gettext_noop("id not valid at provider"),
+    gettext_noop("occurrence expired"),
 )
 
 
-def _address_sql(column: str, kind: str) -> tuple[str, list]:
+def address_sql(column: str, kind: str) -> tuple[str, list]:
     """SQL for the stored address at provider ``kind`` in the JSON object ``column`` (text or NULL)."""
     if connection.vendor == "postgresql":
         return f"({column} ->> %s)", [kind]
@@ -102,6 +106,12 @@ class AudienceStream:
     recipients without that address are not part of the audience (filtered in SQL, not
     counted as skipped); in ``users`` and ``tags`` audiences they are skipped as
     ``no address``.
+
+    With ``decrypt=False`` an address that is a credential (stored encrypted,
+    providers/fields.py) is classified by its presence alone and not decrypted: the
+    yielded TargetRows carry an empty address. For a caller that keeps no such address
+    (planning: sending reads the current one from Recipient), decrypting 20,000 tokens
+    was CPU taken from the sending threads (BENCHMARKS.md, "This round").
     """
 
     def __init__(
@@ -113,6 +123,7 @@ class AudienceStream:
         chunk_size: int = 1000,
         after: int = 0,
         log_skips: bool = False,
+        decrypt: bool = True,
     ) -> None:
         if audience.kind == AudienceKind.SEGMENT:
             raise ValidationError(
@@ -145,6 +156,7 @@ class AudienceStream:
         self._has_suppressions: bool | None = None
         # Asked of the provider once per stream, not once per recipient.
         self._address_required = address_is_credential(provider_kind)
+        self._decrypt = decrypt
 
     def __iter__(self) -> Iterator[list[TargetRow]]:
         return self.chunks()
@@ -212,18 +224,23 @@ class AudienceStream:
                 address = external_id
         else:
             language, stored, opted_provider, opted_template = row
-            # Only addresses that are credentials are stored encrypted (providers/fields.py).
-            address = (decrypt_address(stored) if self._address_required else stored) if stored else ""
+            present = bool(stored)
+            if not self._address_required:
+                address = stored or ""
+            elif stored and self._decrypt:
+                # Only addresses that are credentials are stored encrypted (providers/fields.py).
+                address = decrypt_address(stored)
+                present = bool(address)
             if opted_provider:
                 reason = SkipReason.OPTED_OUT_PROVIDER
             elif opted_template:
                 reason = SkipReason.OPTED_OUT_TEMPLATE
-            elif not address:
+            elif not present:
                 if self._address_required:
                     reason = SkipReason.NO_ADDRESS
                 else:
                     address = external_id
-        if reason is None and not address_matches(kind, address):
+        if reason is None and (address or not self._address_required) and not address_matches(kind, address):
             # Only the fallback to the external id can get here (stored addresses are
             # checked on import); one bad id would make the provider refuse a whole batch.
             reason = SkipReason.INVALID_ADDRESS
@@ -244,7 +261,7 @@ class AudienceStream:
             return f"{table}.{connection.ops.quote_name(recipient.get_field(name).column)}"
 
         return [
-            _address_sql(col("addresses"), self.provider_kind),
+            address_sql(col("addresses"), self.provider_kind),
             _listed_sql(col("opted_out_providers"), self.provider_kind),
             _listed_sql(col("opted_out_templates"), self.template_key),
         ]
@@ -472,11 +489,13 @@ def iter_audience_targets(
     chunk_size: int = 1000,
     after: int = 0,
     log_skips: bool = False,
+    decrypt: bool = True,
 ) -> AudienceStream:
     """Return the stream of ``audience``'s targets for ``provider_kind`` and ``template_key``.
 
     Iterate it (or its ``chunks()``) for lists of TargetRow ordered by id; read its
-    ``skipped`` Counter afterwards for who was left out and why (see AudienceStream).
+    ``skipped`` Counter afterwards for who was left out and why (see AudienceStream;
+    ``decrypt=False``: credential addresses classified by presence, not read).
     Raise ValidationError at once for a ``segment`` audience, which only the provider can
     resolve.
     """
@@ -487,4 +506,5 @@ def iter_audience_targets(
         chunk_size=chunk_size,
         after=after,
         log_skips=log_skips,
+        decrypt=decrypt,
     )

@@ -9,13 +9,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import httpx
-from django.db.models import Q
+from django.db import connection
+from django.db.models import Q, TextField
+from django.db.models.expressions import RawSQL
 
+from campaigns.audiences.stream import address_sql
 from campaigns.models import Delivery, Recipient
 from campaigns.sending.ratelimit import TokenBucket
 from campaigns.sending.stopflag import StopFlag
 from campaigns.sending.transitions import OPEN_DELIVERY
 from providers.base import Batch, Message, Outcome, Provider, Result, Target
+from providers.fields import decrypt_address
 
 logger = logging.getLogger(__name__)
 
@@ -33,13 +37,27 @@ class Chunk:
         return Chunk([d for d, _b in kept], [b for _d, b in kept])
 
 
-def _addresses(provider_kind: str, external_ids: Iterable[str]) -> dict[str, Recipient]:
-    # Only the columns batch_for reads: decoding every JSON and date column of 10,000
-    # recipients a chunk was most of a Jiguang send's time (bench/: profile-jiguang.txt).
-    recipients = Recipient.objects.filter(external_id__in=list(external_ids)).only(
-        "external_id", "language", "addresses"
+def _addresses(provider_kind: str, external_ids: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """(address at ``provider_kind``, language) of each recipient among ``external_ids``.
+
+    The current address is read now: an Alipay+ access token is a credential, and a retry
+    must use a refreshed one (docs/providers.md). Only that address is extracted, by the
+    database (as the audience stream does), and only it decrypted: building a Recipient and
+    decoding its whole address map per target was most of reading a chunk (BENCHMARKS.md,
+    "This round"; before, decoding every column of 10,000 recipients: profile-jiguang.txt).
+    """
+    ids = list(external_ids)
+    if not ids:
+        return {}
+    table = connection.ops.quote_name(Recipient._meta.db_table)
+    column = connection.ops.quote_name(Recipient._meta.get_field("addresses").column)
+    address = RawSQL(*address_sql(f"{table}.{column}", provider_kind), output_field=TextField())
+    rows = (
+        Recipient.objects.filter(external_id__in=ids)
+        .annotate(_address=address)
+        .values_list("external_id", "_address", "language")
     )
-    return {r.external_id: r for r in recipients}
+    return {external_id: (decrypt_address(stored or ""), language) for external_id, stored, language in rows}
 
 
 def routed(delivery: Delivery) -> bool:
@@ -47,23 +65,20 @@ def routed(delivery: Delivery) -> bool:
     return bool(delivery.routes) and len(delivery.routes) == len(delivery.targets)
 
 
-def _looked_up(delivery: Delivery, provider: Provider, recipients: dict[str, Recipient]) -> list[Target]:
+def _looked_up(
+    delivery: Delivery, provider: Provider, recipients: dict[str, tuple[str, str]]
+) -> list[Target]:
     """Targets whose address and language are read from Recipient now (not kept by planning)."""
     targets = []
     for external_id in delivery.targets:
-        recipient = recipients.get(external_id)
-        address = ""
-        language = ""
-        if recipient is not None:
-            address = (recipient.addresses or {}).get(provider.kind, "")
-            language = recipient.language
+        address, language = recipients.get(external_id, ("", ""))
         if not address and not provider.address_is_credential:
             address = external_id
-        targets.append(Target(external_id=external_id, address=address, language=language))
+        targets.append(Target(external_id=external_id, address=address, language=language or ""))
     return targets
 
 
-def batch_for(delivery: Delivery, provider: Provider, recipients: dict[str, Recipient]) -> Batch:
+def batch_for(delivery: Delivery, provider: Provider, recipients: dict[str, tuple[str, str]]) -> Batch:
     """Return the request ``delivery`` sends (``recipients``: addresses of unrouted targets)."""
     selector = delivery.selector or {}
     if routed(delivery):

@@ -11,6 +11,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from audit.services import record_event
+from campaigns.audiences.stream import SkipReason
 from campaigns.lifecycle import campaign_transition
 from campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryStatus, Dispatch, DispatchStatus
 from campaigns.sending import native
@@ -28,9 +29,10 @@ def dispatch_progress(dispatch_id: int) -> dict[str, int]:
     return {row["status"]: row["n"] for row in rows}
 
 
-def store_counts(dispatch_id: int) -> dict[str, int]:
-    """Recount a dispatch's progress counters (a GROUP BY over its deliveries) and store them."""
-    counts = dispatch_progress(dispatch_id)
+def store_counts(dispatch_id: int, counts: dict[str, int] | None = None) -> dict[str, int]:
+    """Recount a dispatch's progress counters (a GROUP BY over its deliveries, unless the caller
+    has just counted them: ``counts``) and store them."""
+    counts = dispatch_progress(dispatch_id) if counts is None else counts
     Dispatch.objects.filter(pk=dispatch_id).update(
         delivered=counts.get(DeliveryStatus.DELIVERED, 0),
         failed=counts.get(DeliveryStatus.FAILED, 0) + counts.get(DeliveryStatus.EXPIRED, 0),
@@ -49,13 +51,24 @@ def final_status(counts: dict[str, int]) -> str:
     return DispatchStatus.FAILED if delivered == 0 else DispatchStatus.PARTIALLY_FAILED
 
 
-def dispatch_finish(dispatch: Dispatch, *, from_statuses: tuple[str, ...] = (DispatchStatus.RUNNING,)) -> str:
-    """Close a dispatch whose requests are all settled and update its campaign.
+def dispatch_finish(
+    dispatch: Dispatch,
+    *,
+    from_statuses: tuple[str, ...] = (DispatchStatus.RUNNING,),
+    counts: dict[str, int] | None = None,
+) -> str:
+    """Close a dispatch whose requests are all settled and update its campaign (``counts``:
+    its requests by status, when the caller holding it has just counted them).
 
     An occurrence that ends failed or partially failed (``unknown`` requests included) is
     recorded in the audit trail in the same transaction: authors and operators are told of
     it from there (README, "Notifications")."""
-    counts = store_counts(dispatch.pk)
+    counts = store_counts(dispatch.pk, counts)
+    # Recipients the planner reached only after the expiry were counted, not planned
+    # (campaigns/sending/plan.py, Planner): they did not arrive either.
+    unplanned = (dispatch.skipped_reasons or {}).get(SkipReason.EXPIRED, 0)
+    if unplanned:
+        counts = {**counts, DeliveryStatus.EXPIRED: counts.get(DeliveryStatus.EXPIRED, 0) + unplanned}
     status = final_status(counts)
     with transaction.atomic():
         changed = dispatch_move(

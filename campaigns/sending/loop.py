@@ -45,10 +45,10 @@ from campaigns.models import Delivery, DeliveryStatus, Dispatch
 from campaigns.sending import shutdown
 from campaigns.sending.batches import Chunk, read_chunk, send_one
 from campaigns.sending.claims import HeartbeatThread, heartbeat, release
-from campaigns.sending.finish import dispatch_finish, store_counts
+from campaigns.sending.finish import dispatch_finish, dispatch_progress, store_counts
 from campaigns.sending.operations import sending_stopped
 from campaigns.sending.outcomes import record_outcomes
-from campaigns.sending.plan import PlanConflict, Planner, PlanThread
+from campaigns.sending.plan import BULK_SIZE, PlanConflict, Planner, PlanThread
 from campaigns.sending.pool import DaemonPool
 from campaigns.sending.ratelimit import RateShare, TokenBucket
 from campaigns.sending.stopflag import Refresher, StopFlag
@@ -227,7 +227,8 @@ class SendLoop:
         if self.planner.done or self.plan_lost:
             return
         try:
-            self.planner.step(max_requests=self.plan_step)
+            # Past the expiry a step only counts (Planner.expired): its largest steps will do.
+            self.planner.step(max_requests=BULK_SIZE if self.planner.expired else self.plan_step)
         except PlanConflict:
             logger.warning("dispatch %s: planned by another worker", self.dispatch.pk, extra=self._ids)
             self.plan_lost = True
@@ -256,6 +257,7 @@ class SendLoop:
             n = expire_open(self.dispatch.pk, "the occurrence expired before this request was sent")
             logger.warning("dispatch %s: %s unsent requests expired", self.dispatch.pk, n, extra=self._ids)
             self.ahead = None  # it may hold requests that have just expired
+            self.planner.expired = True  # the rest of the audience is counted, not planned
         chunk = self.ahead if self.ahead is not None else self._read(now)
         self.ahead = None
         return chunk
@@ -274,16 +276,20 @@ class SendLoop:
                 self.plan_thread.wait_step(0.5)
             self._plan()
             return Exit.LOST_CLAIM if self.plan_lost else None
-        waiting = Delivery.objects.filter(
-            dispatch_id=self.dispatch.pk, status=DeliveryStatus.RETRY
-        ).aggregate(at=Min("next_attempt_at"))["at"]
+        # One GROUP BY tells what is left; this worker alone writes the rows while it holds the
+        # claim, so the counts stay true until the finish stores them.
+        counts = dispatch_progress(self.dispatch.pk)
+        waiting = None
+        if counts.get(DeliveryStatus.RETRY):
+            waiting = Delivery.objects.filter(
+                dispatch_id=self.dispatch.pk, status=DeliveryStatus.RETRY
+            ).aggregate(at=Min("next_attempt_at"))["at"]
         if waiting is None:
-            in_flight = Delivery.objects.filter(dispatch_id=self.dispatch.pk, status=DeliveryStatus.IN_FLIGHT)
-            if in_flight.exists():
+            if counts.get(DeliveryStatus.IN_FLIGHT):
                 # Only a crashed predecessor leaves these; the watchdog settles them.
                 release(self.dispatch.pk, self.me, "requests in flight from a stopped worker")
                 return Exit.STOPPED
-            return dispatch_finish(self.dispatch)
+            return dispatch_finish(self.dispatch, counts=counts)
         wait = max(0.0, (waiting - timezone.now()).total_seconds())
         if time.monotonic() + wait > self.deadline:
             store_counts(self.dispatch.pk)

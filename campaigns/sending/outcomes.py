@@ -16,8 +16,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from campaigns.audiences.recipients import recipient_opt_out
-from campaigns.models import Campaign, Delivery, DeliveryAttempt, DeliveryStatus
-from campaigns.sending.inserts import insert_attempts
+from campaigns.models import Campaign, Delivery, DeliveryStatus
+from campaigns.sending.inserts import insert_attempt_rows, json_rows, json_rows_sql
 from observability.metrics import outcomes_recorded
 from providers.base import Outcome, Provider, Result
 
@@ -70,8 +70,9 @@ def _apply(
     campaign: Campaign,
     max_attempts: int,
     now: datetime,
-) -> DeliveryAttempt:
-    """Set ``delivery``'s outcome from ``result`` (in memory) and return the attempt to log."""
+) -> tuple:
+    """Set ``delivery``'s outcome from ``result`` (in memory) and return the attempt to log
+    (a row of ``inserts.insert_attempt_rows``)."""
     outcome = result.outcome
     if outcome == Outcome.UNKNOWN and provider.limits.idempotent:
         outcome = Outcome.RETRY  # the provider deduplicates our key: resending is safe
@@ -91,14 +92,16 @@ def _apply(
     else:
         delivery.status = DeliveryStatus.FAILED
     delivery.updated_at = now
-    return DeliveryAttempt(
-        delivery=delivery,
-        number=delivery.attempts,
-        outcome=result.outcome.value,
-        provider_code=result.code[:64],
-        provider_message=result.message[:2000],
-        http_status=result.http_status,
-        duration_ms=result.duration_ms,
+    # A row for insert_attempt_rows, not a DeliveryAttempt: a model object per request was
+    # CPU of the dispatch thread, beside the sending threads (BENCHMARKS.md, "This round").
+    return (
+        delivery.pk,
+        delivery.attempts,
+        result.outcome.value,
+        result.code[:64],
+        result.message[:2000],
+        result.http_status,
+        result.duration_ms,
     )
 
 
@@ -118,7 +121,7 @@ def record_outcomes(
     ]
     with transaction.atomic():
         write_outcomes(deliveries)
-        insert_attempts(attempts)  # a prepared multi-row INSERT, not bulk_create's per-object work
+        insert_attempt_rows(attempts)  # a prepared multi-row INSERT, not bulk_create's per-object work
     outcomes_recorded(provider.kind, (d.status for d in deliveries))  # docs/metrics.md
 
 
@@ -133,8 +136,27 @@ def write_outcomes(deliveries: list[Delivery]) -> None:
     """
     meta = Delivery._meta
     ops = connection.ops
+    if not deliveries:
+        return
+    table, pk = ops.quote_name(meta.db_table), ops.quote_name(meta.pk.column)
+    if connection.vendor == "postgresql":
+        # One statement, the rows as one JSON parameter: executemany's statement a row, its
+        # parameters dumped in Python, cost more of the dispatch thread's CPU than the rows
+        # themselves (campaigns/sending/inserts.py; BENCHMARKS.md, "This round").
+        source, values = json_rows_sql(Delivery, (*_OUTCOME_FIELDS, "id"))
+        assigned = ", ".join(
+            f"{ops.quote_name(meta.get_field(f).column)} = {v}"
+            for f, v in zip(_OUTCOME_FIELDS, values, strict=False)
+        )
+        rows = [(*(getattr(d, f) for f in _OUTCOME_FIELDS), d.pk) for d in deliveries]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET {assigned} FROM {source} WHERE {table}.{pk} = {values[-1]}",
+                [json_rows(rows)],
+            )
+        return
     columns = ", ".join(f"{ops.quote_name(meta.get_field(f).column)} = %s" for f in _OUTCOME_FIELDS)
-    sql = f"UPDATE {ops.quote_name(meta.db_table)} SET {columns} WHERE {ops.quote_name(meta.pk.column)} = %s"
+    sql = f"UPDATE {table} SET {columns} WHERE {pk} = %s"
     rows = []
     for d in deliveries:
         values = [getattr(d, f) for f in _OUTCOME_FIELDS]

@@ -25,7 +25,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from campaigns import stored_text
-from campaigns.audiences.stream import TargetRow, iter_audience_targets
+from campaigns.audiences.stream import SkipReason, TargetRow, iter_audience_targets
 from campaigns.models import AudienceKind, Delivery, Dispatch
 from campaigns.sending.inserts import insert_deliveries
 from campaigns.sending.sqlplan import plan_window, sql_plannable
@@ -127,6 +127,10 @@ def _id_requests(
             f"provider {provider.kind!r} only broadcasts to everyone; audience {audience.name!r} "
             f"is of kind {audience.kind!r}"
         )
+    # An address that is a credential (an Alipay+ access token) is not copied into
+    # Delivery.routes: sending reads the current one from Recipient. So planning only asks
+    # whether there is one, without decrypting it (BENCHMARKS.md, "This round").
+    keep_routes = not provider.address_is_credential
     stream = iter_audience_targets(
         audience,
         provider_kind=provider.kind,
@@ -134,11 +138,9 @@ def _id_requests(
         chunk_size=PLAN_CHUNK,
         after=after,
         log_skips=True,
+        decrypt=keep_routes,
     )
     stream.skip_log = skip_log
-    # An address that is a credential (an Alipay+ access token) is not copied into
-    # Delivery.routes: sending reads the current one from Recipient.
-    keep_routes = not provider.address_is_credential
 
     def planned(rows: list[TargetRow]) -> tuple[PlannedRequest, int]:
         routes = tuple((row.address, row.language) for row in rows) if keep_routes else ()
@@ -189,6 +191,12 @@ class Planner:
     from the cursor committed last. :meth:`step` raises :class:`DispatchRefused` when the
     dispatch cannot be planned at all (only on its first step) and :class:`PlanConflict`
     when another planner committed first.
+
+    Once the send loop sees the occurrence's expiry it sets ``expired``: the remaining steps
+    then plan no request, only count their targets as skipped (``SkipReason.EXPIRED``), so
+    the rest of the audience is not written only to be marked expired; planning still
+    completes step by step from the committed cursor (``finish.dispatch_finish`` counts
+    them as requests that did not arrive).
     """
 
     def __init__(self, dispatch: Dispatch, provider: Provider, *, me: str = "", sql: bool = True) -> None:
@@ -201,6 +209,7 @@ class Planner:
         self._reasons = Counter(dispatch.skipped_reasons or {})
         self._sql = False  # planned in SQL (PostgreSQL, ids: campaigns.sending.sqlplan)
         self._sql_allowed = sql  # False: the Python path, as on SQLite (tests compare the two)
+        self.expired = False
 
     def _requests(self, listed: list[PlannedRequest] | None) -> Iterator[tuple[PlannedRequest | None, int]]:
         if listed is None:
@@ -238,7 +247,11 @@ class Planner:
                 continue
             requests.append(request)
             targets += len(request.targets)
-        self._commit(requests, position, finished)
+        expired = Counter()
+        if self.expired:  # counted, not planned (a request of a provider-side selection: one)
+            expired[SkipReason.EXPIRED] = sum(len(r.targets) or 1 for r in requests)
+            requests = []
+        self._commit(requests, position, finished, +expired)
         return len(requests)
 
     def _cas(self):
@@ -279,10 +292,12 @@ class Planner:
             dispatch.detail = changes["detail"]
             self.done = True
 
-    def _commit(self, requests: list[PlannedRequest], position: int, finished: bool) -> None:
+    def _commit(
+        self, requests: list[PlannedRequest], position: int, finished: bool, expired: Counter | None = None
+    ) -> None:
         """Write the step's rows and move the cursor in one transaction (compare-and-swap)."""
         dispatch = self.dispatch
-        skipped = _drain(self._skip_log, None if finished else position)
+        skipped = _drain(self._skip_log, None if finished else position) + (expired or Counter())
         targets = sum(len(r.targets) for r in requests)
         changes = self._changes(len(requests), targets, skipped, position, finished)
         first = dispatch.total_requests + 1
@@ -316,15 +331,18 @@ class Planner:
                 raise PlanConflict(f"dispatch {dispatch.pk}: another worker planned it meanwhile")
             window = plan_window(
                 dispatch, self.provider, prefix=_key_prefix(dispatch), max_requests=max_requests,
-                max_targets=max_targets,
+                max_targets=max_targets, expired=self.expired,
             )
             skipped = Counter(window.skipped)
-            changes = self._changes(
-                window.requests, window.targets, skipped, window.position, window.finished
-            )
+            targets = window.targets
+            if self.expired:  # counted, not planned, as in step()
+                skipped[SkipReason.EXPIRED] += targets
+                targets = 0
+            skipped = +skipped
+            changes = self._changes(window.requests, targets, skipped, window.position, window.finished)
             if not self._cas().update(**changes):  # the row is ours: cannot fail, checked all the same
                 raise PlanConflict(f"dispatch {dispatch.pk}: another worker planned it meanwhile")
-        self._advance(changes, window.targets, skipped, window.finished)
+        self._advance(changes, targets, skipped, window.finished)
         return window.requests
 
 
@@ -359,7 +377,8 @@ class PlanThread(threading.Thread):
                 if self._unsent() >= self.lead:
                     self.stopped.wait(LEAD_WAIT)  # far enough ahead: let sending catch up
                     continue
-                self.planner.step(max_requests=self.max_requests)
+                # Past the expiry a step only counts (Planner.expired): its largest steps will do.
+                self.planner.step(max_requests=BULK_SIZE if self.planner.expired else self.max_requests)
                 self.stepped.set()
         except PlanConflict:
             self.lost = True

@@ -64,7 +64,7 @@ def _window_sql(classified: str, keep_routes: bool) -> str:
         "jsonb_agg(jsonb_build_array(k.address, k.language) ORDER BY k.rn)" if keep_routes else "'[]'::jsonb"
     )
     # %(…)s: rows (the window), size (ids per request), cap (targets at most), after (the
-    # cursor), first (the step's first batch_no), dispatch, prefix, status, now.
+    # cursor), first (the step's first batch_no), dispatch, prefix, status, now, expired (no row).
     return f"""
 WITH c AS MATERIALIZED ({classified}),
 k AS (SELECT position, external_id, address, language, row_number() OVER (ORDER BY position) AS rn
@@ -84,7 +84,7 @@ cut AS (SELECT p.*, CASE
         FROM p),
 b AS (SELECT (k.rn - 1) / %(size)s AS b, jsonb_agg(k.external_id ORDER BY k.rn) AS targets,
              {routes} AS routes, count(*) AS n
-      FROM k, cut WHERE k.rn <= cut.planned GROUP BY 1),
+      FROM k, cut WHERE k.rn <= cut.planned AND NOT %(expired)s GROUP BY 1),
 ins AS (INSERT INTO {quote(meta.db_table)} ({columns})
         SELECT %(dispatch)s, %(first)s + b.b, %(prefix)s || (%(first)s + b.b)::text, b.targets, b.routes,
                b.n, '{{}}'::jsonb, %(status)s, 0, '', '', '', %(now)s, %(now)s FROM b
@@ -98,7 +98,13 @@ FROM cut"""
 
 
 def plan_window(
-    dispatch: Dispatch, provider: Provider, *, prefix: str, max_requests: int, max_targets: int
+    dispatch: Dispatch,
+    provider: Provider,
+    *,
+    prefix: str,
+    max_requests: int,
+    max_targets: int,
+    expired: bool = False,
 ) -> Window:
     """Plan the next requests after ``dispatch.plan_after`` in SQL: at most ``max_requests``
     (and about ``max_targets`` targets; at least one request), full ones unless the
@@ -106,7 +112,8 @@ def plan_window(
 
     The window is the next ``rows`` recipients; when it holds no whole request and its
     first row is a target (so no cursor can move past a skip), it is read again twice as
-    large: a step always moves the cursor."""
+    large: a step always moves the cursor. With ``expired`` (past the occurrence's expiry,
+    ``Planner.expired``) no row is written: ``targets`` are those it would have planned."""
     campaign = dispatch.campaign
     size = provider.limits.ids_per_request
     requests = max(1, min(max_requests, -(-max_targets // size)))
@@ -126,7 +133,7 @@ def plan_window(
         values = {
             **names, "rows": rows, "size": size, "cap": requests * size, "after": dispatch.plan_after,
             "first": dispatch.total_requests + 1, "dispatch": dispatch.pk, "prefix": prefix,
-            "status": str(DeliveryStatus.PENDING), "now": timezone.now(),
+            "status": str(DeliveryStatus.PENDING), "now": timezone.now(), "expired": expired,
         }
         with connection.cursor() as cursor:
             cursor.execute(sql, values)

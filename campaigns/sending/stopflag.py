@@ -159,13 +159,17 @@ class Refresher(threading.Thread):
         self.stopped = threading.Event()
 
     def run(self) -> None:
+        # The loop has just read the flag before the chunk (``SendLoop._check``), so the first
+        # reading here is due half an age later: a chunk answered sooner opens no connection
+        # at all. Reading at once opened (and closed) a database connection per chunk — a
+        # new server process on PostgreSQL — the largest cost of a one-request dispatch
+        # after the send itself (BENCHMARKS.md, "This round").
         try:
-            while not self.stopped.is_set():
+            while not self.stopped.wait(self.flag.max_age / 2):
                 try:
                     self.flag.refresh()
                 except Exception:  # the database blinked: requests wait for a reading, none leaves blind
                     logger.exception("reading the emergency stop failed")
-                self.stopped.wait(self.flag.max_age / 2)
         finally:
             connection.close()
 

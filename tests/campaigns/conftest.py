@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -17,7 +18,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -229,6 +230,24 @@ def wait_for(predicate: Callable[[], Any], *, timeout: float, interval: float = 
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout} s waiting for {what or predicate}")
         time.sleep(interval)
+
+
+def race_ticks(n: int) -> None:
+    """Run ``n`` dispatcher ticks at once, each on a thread with its own connections (a burst
+    of duplicate ticker tasks racing the clusters' ticker loops for the same occurrences)."""
+    from campaigns.sending.ticker import dispatcher_tick
+
+    def tick() -> None:
+        try:
+            dispatcher_tick()
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=tick) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
 
 
 _RUNNING: list[Cluster] = []

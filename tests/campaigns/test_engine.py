@@ -19,7 +19,7 @@ from campaigns.models import (
 )
 from campaigns.sending import batches
 from campaigns.sending.operations import delivery_resolve, sending_resume, sending_stop
-from campaigns.sending.plan import dispatch_plan
+from campaigns.sending.plan import Planner, dispatch_plan
 from campaigns.sending.run import dispatch_run
 from campaigns.sending.ticker import dispatcher_tick
 from campaigns.sending.watchdog import dispatches_recover
@@ -412,3 +412,33 @@ def test_a_request_read_ahead_but_settled_before_it_goes_out_is_not_sent(
     assert f"tok_{ids[120]}" not in accepted
     assert len(accepted) == 149 and set(accepted.values()) == {1}
     assert Delivery.objects.get(targets=[ids[120]]).status == DeliveryStatus.FAILED
+
+
+def test_planning_past_the_expiry_writes_no_request_and_counts_the_rest_as_expired(
+    make_account, approved_campaign
+):
+    """An occurrence half planned when it expires: the loop stops writing requests only to
+    mark them expired (campaigns/sending/plan.py, Planner.expired); the rest of the audience
+    is counted — still by its own reason where it has one — and the occurrence did not arrive."""
+    account, server = make_account("alipayplus", max_concurrency=5)
+    ids = make_recipients(1200)
+    Recipient.objects.filter(external_id__in=ids[1000::50]).update(opted_out_providers=["alipayplus"])
+    approved_campaign(account, make_audience("all"), expired_seconds=60)
+    [dispatch_id] = dispatcher_tick()
+    dispatch = Dispatch.objects.select_related("campaign__provider_account", "campaign__audience").get(
+        pk=dispatch_id
+    )
+    # A worker planned 10 requests and died; the occurrence expires before another resumes it.
+    Planner(dispatch, account.provider(with_credentials=True)).step(max_requests=10)
+    Dispatch.objects.filter(pk=dispatch_id).update(due_at=timezone.now() - timedelta(minutes=5))
+
+    status = dispatch_run(dispatch_id)
+
+    dispatch.refresh_from_db()
+    assert status == dispatch.status == DispatchStatus.FAILED
+    assert server.app.accepted == []
+    assert Delivery.objects.filter(dispatch_id=dispatch_id).count() == dispatch.total_requests == 10
+    assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.EXPIRED}
+    assert dispatch.planned_at is not None
+    assert dispatch.skipped_reasons == {"occurrence expired": 1200 - 10 - 4, "opted out of provider": 4}
+    assert dispatch.skipped == 1190 and "1186 occurrence expired" in dispatch.detail

@@ -6,16 +6,14 @@ sees it; the emulators run in this process and count what they accepted.
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from django_q.tasks import async_task
 
 from campaigns.models import Delivery, DeliveryStatus, Dispatch, DispatchStatus
-from campaigns.sending.ticker import dispatcher_tick
-from tests.campaigns.conftest import make_audience, make_recipients, wait_for
+from tests.campaigns.conftest import make_audience, make_recipients, race_ticks, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration]
 
@@ -125,18 +123,7 @@ def test_two_clusters_on_the_same_due_occurrences_send_each_once(make_account, a
     # Both clusters' tickers and a burst of duplicate tasks race for the same occurrences.
     for _ in range(3):
         start_ticker()
-
-    def tick() -> None:
-        try:
-            dispatcher_tick()
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=tick) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    race_ticks(4)
 
     wait_for(finished(), timeout=120, what="all dispatches to finish")
     time.sleep(1)

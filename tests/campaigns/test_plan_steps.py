@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from campaigns.models import Delivery, Dispatch, Recipient
-from campaigns.sending.inserts import ROWS
+from campaigns.sending.inserts import ROWS, insert_deliveries
 from campaigns.sending.plan import PlanConflict, Planner, dispatch_plan
 from campaigns.sending.ticker import dispatcher_tick
 from tests.campaigns.conftest import make_audience, make_recipients
@@ -185,3 +185,67 @@ def test_attempts_written_by_the_prepared_insert_read_back_as_made(make_account,
     stored = list(DeliveryAttempt.objects.order_by("delivery__batch_no").values_list(*fields))
     assert stored == [tuple(getattr(a, f) for f in fields) for a in made]
     assert not DeliveryAttempt.objects.filter(created_at__isnull=True).exists()
+
+
+def test_planning_alipayplus_decrypts_no_access_token(make_account, approved_campaign, monkeypatch):
+    """Planning keeps no token (sending reads the current one from Recipient): it asks only
+    whether a recipient has one, so it decrypts none (BENCHMARKS.md, "This round")."""
+    from cryptography.fernet import MultiFernet
+
+    account, _server = make_account("alipayplus")
+    ids = make_recipients(ROWS + 7)
+    Recipient.objects.filter(external_id=ids[3]).update(addresses={})
+    listed = ids + ["nobody"]
+    approved_campaign(account, make_audience("users", user_ids=listed))
+    [dispatch_id] = dispatcher_tick()
+    dispatch = _dispatch(dispatch_id)
+    provider = _provider(dispatch)  # the account's own credentials are decrypted here, before
+    decrypted: list[bytes] = []
+    real = MultiFernet.decrypt
+    monkeypatch.setattr(
+        MultiFernet, "decrypt", lambda self, token, *a: decrypted.append(token) or real(self, token, *a)
+    )
+
+    dispatch_plan(dispatch, provider)
+
+    assert decrypted == []
+    total, recipients, skipped, reasons, _detail, done = _totals(dispatch_id)
+    assert done and (recipients, skipped) == (len(ids) - 1, 2)
+    assert reasons == {"no address": 1, "unknown recipient": 1}
+    assert not Delivery.objects.filter(dispatch_id=dispatch_id).exclude(routes=[]).exists()
+
+
+def test_outcomes_and_planned_rows_written_in_one_statement_read_back_as_made(
+    make_account, approved_campaign
+):
+    """On PostgreSQL the rows travel as one JSON parameter (inserts.json_rows_sql): every type
+    of column — text with quotes and CJK, NULLs, microsecond datetimes, JSON — reads back as made."""
+    from datetime import UTC, datetime
+
+    from campaigns.sending.outcomes import write_outcomes
+
+    account, _server = make_account("jiguang")
+    make_recipients(5, kind="jiguang")
+    approved_campaign(account, make_audience("all"))
+    [dispatch_id] = dispatcher_tick()
+    dispatch = _dispatch(dispatch_id)
+    dispatch_plan(dispatch, _provider(dispatch))  # one request of its own: batch 1
+    prefix = "crier-x-"
+    routes = [["jg_1", "zh-CN"], ["a \"quoted\" \\ id", ""]]
+    insert_deliveries([(dispatch_id, 7, f"{prefix}7", ["u1", "ü2"], routes, 2, {"tags": ["新", "b"]})])
+    [delivery] = Delivery.objects.filter(dispatch=dispatch, batch_no=7)
+    assert (delivery.targets, delivery.routes) == (["u1", "ü2"], routes)
+    assert delivery.selector == {"tags": ["新", "b"]}
+    assert (delivery.status, delivery.attempts, delivery.provider_code) == ("pending", 0, "")
+    at = datetime(2026, 12, 6, 14, 50, 1, 123456, tzinfo=UTC)
+    message = "限流 'slow' \"down\"\n"
+    delivery.status, delivery.provider_code, delivery.provider_message = "retry", "429", message
+    delivery.provider_message_id, delivery.next_attempt_at, delivery.updated_at = "", at, at
+    other = Delivery.objects.get(dispatch=dispatch, batch_no=1)
+
+    write_outcomes([delivery])
+
+    fields = ("status", "provider_code", "provider_message", "provider_message_id", "next_attempt_at")
+    stored = Delivery.objects.values_list(*fields, "updated_at").get(pk=delivery.pk)
+    assert stored == ("retry", "429", message, "", at, at)
+    assert Delivery.objects.values_list(*fields).get(pk=other.pk) == ("pending", "", "", "", None)

@@ -32,7 +32,9 @@ def _open(dispatch_id: int) -> int:
     return Delivery.objects.filter(dispatch_id=dispatch_id, status=DeliveryStatus.PENDING).count()
 
 
-def test_the_thread_stays_lead_requests_ahead_of_sending_and_completes_the_plan(make_account, approved_campaign):
+def test_the_thread_stays_lead_requests_ahead_of_sending_and_completes_the_plan(
+    make_account, approved_campaign
+):
     planner = _planner(make_account, approved_campaign, 300)
     thread = PlanThread(planner, 40, lead=100, name="plan-test")
     thread.start()

@@ -130,6 +130,20 @@ def test_the_reader_thread_keeps_the_reading_fresh_while_the_loop_is_busy_elsewh
     assert not reader.is_alive()
 
 
+def test_a_chunk_answered_within_half_the_bound_makes_the_reader_read_nothing():
+    """The loop reads the stop right before a chunk; the reader's first reading is due half the
+    bound later. Reading at once cost a database connection (a PostgreSQL server process) per
+    chunk, hence per small dispatch."""
+    switch = Switch()
+    flag = StopFlag(switch, in_shutdown=lambda: False)
+    flag.refresh()  # the loop's reading before the chunk
+    reader = Refresher(flag, name="test-stop-reader")
+    reader.start()
+    reader.stop()  # the chunk was answered at once
+    assert switch.reads == 1, "the reader read although the loop's reading was fresh"
+    assert flag.halted() is None
+
+
 def test_a_stop_seen_halts_every_request_until_a_reading_says_otherwise():
     clock, switch = Clock(), Switch()
     flag = flag_with(clock, switch)

@@ -83,7 +83,9 @@ def test_the_next_due_time_counts_only_approved_campaigns_not_yet_due(make_accou
     assert seconds_to_next_due(now) == pytest.approx(30)
 
 
-def test_the_ticker_wakes_when_an_occurrence_is_due_not_a_tick_later(settings, make_account, approved_campaign):
+def test_the_ticker_wakes_when_an_occurrence_is_due_not_a_tick_later(
+    settings, make_account, approved_campaign
+):
     """A tick of 3 s, an occurrence due 0.5 s after the loop's first tick: it is claimed at its
     due time (before, the loop slept the whole tick: 2.5 s late here)."""
     from campaigns.models import Dispatch

@@ -17,7 +17,7 @@ from django.db import connection, connections, transaction
 from campaigns.models import Campaign, Dispatch
 from campaigns.sending import ticker
 from campaigns.sending.ticker import dispatcher_tick
-from tests.campaigns.conftest import make_audience, wait_for
+from tests.campaigns.conftest import make_audience, race_ticks, wait_for
 from tests.campaigns.test_engine_integration import finished, start_ticker
 
 pytestmark = [
@@ -79,18 +79,7 @@ def test_three_clusters_and_racing_tickers_send_each_of_many_due_occurrences_onc
     campaigns, server = _due_now(make_account, approved_campaign, 150)
     for _ in range(3):  # the clusters' ticker loops and duplicates race for the same rows
         start_ticker()
-
-    def tick() -> None:
-        try:
-            dispatcher_tick()
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=tick) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    race_ticks(4)
 
     wait_for(
         lambda: Dispatch.objects.count() == len(campaigns) and finished()(),

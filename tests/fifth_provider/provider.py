@@ -34,8 +34,8 @@ from providers.base import (
     ProviderError,
     Result,
     TemplateReference,
-    retry_after_seconds,
 )
+from providers.http import retry_after_seconds
 from providers.option_fields import OptionChoiceField, OptionsSchema, StrictIntegerField
 
 KIND = "kestrel"

@@ -12,7 +12,7 @@ import importlib
 import io
 
 import pytest
-from cryptography.fernet import Fernet
+from cryptography.fernet import Fernet, MultiFernet
 from django.apps import apps
 from django.core.management import call_command
 from django.db import connection, models
@@ -123,3 +123,52 @@ def test_rotate_credentials_re_encrypts_tokens_with_the_newest_key():
     with override_settings(FIELD_ENCRYPTION_KEYS=[new]):  # the old key dropped
         assert Recipient.objects.get(external_id="u1").addresses["alipayplus"] == TOKEN
         assert TOKEN not in raw_addresses("u1")
+
+
+def fernet_decryptions(monkeypatch) -> list[int]:
+    """Count every Fernet decryption from now on (the real one still runs)."""
+    calls: list[int] = []
+    real = MultiFernet.decrypt
+
+    def counted(self, token, *args, **kwargs):
+        calls.append(1)
+        return real(self, token, *args, **kwargs)
+
+    monkeypatch.setattr(MultiFernet, "decrypt", counted)
+    return calls
+
+
+def test_a_stream_that_keeps_no_token_classifies_by_presence_without_decrypting(monkeypatch):
+    """``decrypt=False`` (planning, campaigns/sending/plan.py): the same targets and skips as a
+    stream that reads the tokens, through both of its paths, and not one token decrypted."""
+    for external_id in ("u1", "u2", "u3"):
+        import_one(external_id)
+    recipients_bulk_upsert(actor=None, rows=[{"external_id": "bare", "addresses": {"jiguang": JIGUANG_ID}}])
+    Recipient.objects.filter(external_id="u2").update(opted_out_providers=["alipayplus"])
+    listed = Audience.objects.create(name="listed", kind="users")
+    for external_id in ("u1", "u2", "u3", "bare", "nobody"):
+        AudienceMember.objects.create(audience=listed, external_id=external_id)
+    everyone = Audience.objects.create(name="everyone", kind="all")
+
+    def streamed(audience, *, decrypt: bool):
+        stream = iter_audience_targets(
+            audience, provider_kind="alipayplus", template_key="k", decrypt=decrypt
+        )
+        rows = [(t.external_id, t.address, t.position) for chunk in stream for t in chunk]
+        return rows, dict(stream.skipped)
+
+    for audience in (listed, everyone):  # raw SQL for users, the ORM for all
+        read, read_skips = streamed(audience, decrypt=True)
+        calls = fernet_decryptions(monkeypatch)
+        present, present_skips = streamed(audience, decrypt=False)
+        monkeypatch.undo()
+        assert calls == []
+        assert [(x, p) for x, _a, p in present] == [(x, p) for x, _a, p in read] != []
+        assert {a for _x, a, _p in read} == {TOKEN} and {a for _x, a, _p in present} == {""}
+        assert present_skips == read_skips
+    assert read_skips == {"opted out of provider": 1}  # all: recipients without a token are no part of it
+    assert streamed(listed, decrypt=False)[1] == {
+        "opted out of provider": 1,
+        "no address": 1,
+        "unknown recipient": 1,
+    }

@@ -552,3 +552,26 @@ def test_the_jiguang_emulator_refuses_a_callback_url_with_a_port_and_rule_id_wit
     assert (port.status_code, port.json()["code"]) == (400, 4004)
     assert (rule.status_code, rule.json()["code"]) == (400, 4004)
     assert not server.app.accepted
+
+
+def test_a_message_is_checked_once_per_provider_and_a_new_message_anew(start_emulator, client, monkeypatch):
+    """Every request of a dispatch sends one message: its options are checked (DRF fields built
+    anew) once, not per request and per part of a request (BENCHMARKS.md, "This round")."""
+    from providers import options as provider_options
+
+    calls = []
+    real = provider_options.check
+    monkeypatch.setattr(provider_options, "check", lambda *a, **k: calls.append(1) or real(*a, **k))
+    server = start_emulator("jiguang", {JIGUANG[0]: JIGUANG[1]})
+    provider = jiguang(server.url)
+    first = Message(template_ref="10001", language="en", parameters={"user": "x"}, options={"rule_id": 1})
+    for n in range(3):
+        assert provider.send(client, first, Batch(key=f"s{n}", targets=(Target(f"u{n}"),))).outcome is (
+            Outcome.DELIVERED
+        )
+    assert len(calls) == 1
+    second = Message(template_ref="10001", language="en", parameters={"user": "x"}, options={"rule_id": 2})
+    provider.send(client, second, Batch(key="s9", targets=(Target("u9"),)))
+    assert len(calls) == 2
+    assert [a.payload["rule_id"] for a in server.app.accepted] == [1, 1, 1, 2]
+    assert [a.payload["option"]["sendno"] for a in server.app.accepted] == ["s0", "s1", "s2", "s9"]

@@ -172,3 +172,28 @@ def test_sql_planning_writes_its_rows_with_one_statement_a_step(audiences, make_
     writes = [q["sql"] for q in captured.captured_queries if "INSERT" in q["sql"]]
     assert len(writes) == 1 and "jsonb_agg" in writes[0]
     assert len(captured.captured_queries) <= 8  # lock, suppressed?, the statement, the cursor; savepoints
+
+
+@pytest.mark.parametrize(("kind", "audience_kind"), [("jiguang", "users"), ("alipayplus", "tags")])
+def test_past_the_expiry_sql_counts_what_python_counts(
+    audiences, make_account, approved_campaign, kind, audience_kind
+):
+    """One step planned, then the occurrence expires (Planner.expired): no more rows, the
+    targets counted as 'occurrence expired' and the skips by their own reasons, both ways."""
+    account, _server = make_account(kind)
+    campaigns = [approved_campaign(account, audiences[audience_kind]) for _ in range(2)]
+    dispatcher_tick()
+    plans = []
+    for campaign, sql in zip(campaigns, (False, True), strict=True):
+        dispatch_id = Dispatch.objects.get(campaign=campaign).pk
+        dispatch = _load(dispatch_id)
+        provider = dispatch.campaign.provider_account.provider(with_credentials=True)
+        Planner(dispatch, provider, sql=sql).step(max_requests=1, max_targets=1)
+        late = Planner(_load(dispatch_id), provider, sql=sql)
+        late.expired = True
+        while not late.done:
+            assert late.step(max_requests=3, max_targets=3) == 0
+        plans.append(_plan_of(dispatch_id))
+    assert plans[1] == plans[0]
+    rows, totals = plans[0]
+    assert len(rows) == totals[0] == 1 and totals[3]["occurrence expired"] > 0 and totals[5]

@@ -325,21 +325,15 @@ class AudienceStream:
         return sql, [p for _, params in computed for p in params]
 
     def classified_sql(self, limit: int, *, check_address: bool = False) -> tuple[str, list]:
-        """SQL (and parameters) of the stream's next ``limit`` rows after ``after`` in keyset
-        order, each with ``_target``'s decision, as columns ``position``, ``external_id``,
-        ``language`` (never NULL), ``address`` and ``reason`` (a ``SkipReason``; NULL: a target).
+        """SQL (and parameters) of the next ``limit`` rows after ``after``, keyset order, with
+        columns ``position``, ``external_id``, ``language`` (not NULL), ``address`` (the one a
+        target gets; a credential as stored, not decrypted) and ``reason`` (NULL: a target).
 
-        The ONE place the skip rules are written in SQL, in ``_target``'s order: suppressed,
-        then unknown recipient (credential providers; other providers fall back to the id),
-        opted out of the provider, of the template, no stored address (credential providers;
-        others fall back to the id), over the same computed columns (``_computed``, the same
-        page SQL). ``address`` is the one a target gets (the stored one, else the external
-        id); for a credential provider the stored value, not decrypted (``decrypt_address``
-        never turns a stored value into an empty one). With ``check_address`` (where
-        ``sql_checks_address``) an address the provider refuses (``rules.address_check_sql``)
-        is ``id not valid at provider`` too; without, the caller checks ``address_matches``.
-        Used by the review page's skip sample and by planning on PostgreSQL (BENCHMARKS.md,
-        "This round").
+        The ONE place the skip rules are written in SQL, in ``_target``'s order, over the same
+        computed columns and page SQL. With ``check_address`` (``sql_checks_address``) an
+        address the provider refuses (``rules.address_check_sql``) is ``id not valid at
+        provider``; without, the caller checks ``address_matches``. Used by the review page's
+        skip sample and by planning on PostgreSQL (BENCHMARKS.md, "This round").
         """
         quote = connection.ops.quote_name
         member = AudienceMember._meta
@@ -391,13 +385,10 @@ class AudienceStream:
         return sql, [*rule_params, *page_params, *suppressed_params]  # in the SQL's order
 
     def sample_skips(self, limit: int) -> tuple[Counter[str], int]:
-        """Return why the first ``limit`` recipients of the stream (after ``after``) would be
-        skipped, by ``SkipReason``, and how many were read: counted by the database in ONE
-        aggregate over ``classified_sql``, not streamed (the review page's expected skips,
-        BENCHMARKS.md "This round"). Whether an address is valid at the provider is decided
-        in SQL where ``address_check_sql`` translates the provider's pattern (PostgreSQL,
-        not a credential), else in Python by ``address_matches`` for the addresses of the
-        rows left (grouped, only for a provider with an ``address_pattern``). Use instead of
+        """Return why the first ``limit`` recipients after ``after`` would be skipped, by
+        ``SkipReason``, and how many were read: ONE aggregate over ``classified_sql``, not
+        streamed (the review page's expected skips, BENCHMARKS.md "This round"); addresses
+        the SQL cannot check are checked by ``address_matches``, grouped. Use instead of
         iterating, not with it.
         """
         if self._started:
@@ -451,9 +442,8 @@ class AudienceStream:
 
 
 def sql_checks_address(provider_kind: str) -> bool:
-    """Whether ``classified_sql`` can check addresses at ``provider_kind``: on PostgreSQL, for
-    a provider whose addresses are not credentials (those are stored encrypted) and whose
-    pattern ``address_check_sql`` translates."""
+    """Whether ``classified_sql`` can check addresses at ``provider_kind``: on PostgreSQL, not
+    credentials (stored encrypted), a pattern ``address_check_sql`` translates."""
     if connection.vendor != "postgresql" or address_is_credential(provider_kind):
         return False
     return address_check_sql(provider_kind, "address") is not None

@@ -17,10 +17,11 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -184,6 +185,21 @@ def _drain(log: list[tuple[int, str]], up_to: int | None) -> Counter:
     return counted
 
 
+@contextmanager
+def _conflicts_refused(dispatch: Dispatch) -> Iterator[None]:
+    """A step writes its rows first and moves the cursor last (the compare-and-swap), so the
+    dispatch row is locked only from that ``UPDATE`` to the commit, not for the whole step:
+    locked for the step, it held up the send loop's heartbeat on the same row for as long
+    (39 ms a chunk, a third of a 10-request Jiguang chunk; BENCHMARKS.md, *This round*). A
+    planner whose cursor is stale either finds its first ``batch_no`` taken (the unique
+    (dispatch, batch_no) refuses it) or its compare-and-swap matching nothing; both roll the
+    step back and are a :class:`PlanConflict`."""
+    try:
+        yield
+    except IntegrityError as exc:
+        raise PlanConflict(f"dispatch {dispatch.pk}: another worker planned it meanwhile") from exc
+
+
 class Planner:
     """Plan one dispatch step by step from its planning cursor (see the module's docstring).
 
@@ -302,9 +318,7 @@ class Planner:
         changes = self._changes(len(requests), targets, skipped, position, finished)
         first = dispatch.total_requests + 1
         prefix = _key_prefix(dispatch)  # idempotency_key's, formatted once a step
-        with transaction.atomic():
-            if not self._cas().update(**changes):
-                raise PlanConflict(f"dispatch {dispatch.pk}: another worker planned it meanwhile")
+        with _conflicts_refused(dispatch), transaction.atomic():
             insert_deliveries(
                 [
                     (
@@ -319,16 +333,16 @@ class Planner:
                     for batch_no, request in enumerate(requests, start=first)
                 ]
             )
+            if not self._cas().update(**changes):
+                raise PlanConflict(f"dispatch {dispatch.pk}: another worker planned it meanwhile")
         self._advance(changes, targets, skipped, finished)
 
     def _sql_step(self, max_requests: int, max_targets: int) -> int:
-        """One step planned by one statement (``sqlplan.plan_window``): the dispatch row is
-        locked on the compare-and-swap's conditions first, and the cursor moved by the same
-        compare-and-swap after, in the same transaction (docs/architecture.md, *Planning*)."""
+        """One step planned by one statement (``sqlplan.plan_window``), then the cursor moved by
+        the compare-and-swap, in the same transaction (docs/architecture.md, *Planning*; see
+        :func:`_conflicts_refused` for why the rows go first)."""
         dispatch = self.dispatch
-        with transaction.atomic():
-            if not list(self._cas().select_for_update().values_list("pk", flat=True)):
-                raise PlanConflict(f"dispatch {dispatch.pk}: another worker planned it meanwhile")
+        with _conflicts_refused(dispatch), transaction.atomic():
             window = plan_window(
                 dispatch, self.provider, prefix=_key_prefix(dispatch), max_requests=max_requests,
                 max_targets=max_targets, expired=self.expired,
@@ -340,7 +354,7 @@ class Planner:
                 targets = 0
             skipped = +skipped
             changes = self._changes(window.requests, targets, skipped, window.position, window.finished)
-            if not self._cas().update(**changes):  # the row is ours: cannot fail, checked all the same
+            if not self._cas().update(**changes):
                 raise PlanConflict(f"dispatch {dispatch.pk}: another worker planned it meanwhile")
         self._advance(changes, targets, skipped, window.finished)
         return window.requests

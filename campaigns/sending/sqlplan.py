@@ -6,8 +6,8 @@ It plans exactly what the Python path (``plan._id_requests``) plans: the same re
 ``ids_per_request`` targets in the same batches (the last one partial only at the audience's
 end), the same targets, routes and skips. The skip rules are not written here: the window is
 ``AudienceStream.classified_sql``, the same CASE the review page's skip sample counts with.
-The caller (``Planner``) runs it inside the step's transaction, with the dispatch row locked
-on the compare-and-swap's conditions; the unique (dispatch, batch_no) stays the last guard.
+The caller (``Planner``) runs it inside the step's transaction and then moves the cursor by
+its compare-and-swap; the unique (dispatch, batch_no) refuses rows of a stale cursor.
 SQLite keeps the Python path.
 """
 
@@ -108,7 +108,7 @@ def plan_window(
 ) -> Window:
     """Plan the next requests after ``dispatch.plan_after`` in SQL: at most ``max_requests``
     (and about ``max_targets`` targets; at least one request), full ones unless the
-    audience ends. Run it inside the step's transaction, the dispatch row locked.
+    audience ends. Run it inside the step's transaction, before the cursor's compare-and-swap.
 
     The window is the next ``rows`` recipients; when it holds no whole request and its
     first row is a target (so no cursor can move past a skip), it is read again twice as

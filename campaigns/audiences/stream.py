@@ -471,17 +471,10 @@ def _serial_fetch(sql: str, params: list) -> list[tuple]:
         return rows
 
 
-def iter_audience_targets(
-    audience: Audience,
-    *,
-    provider_kind: str,
-    template_key: str,
-    chunk_size: int = 1000,
-    after: int = 0,
-    log_skips: bool = False,
-    decrypt: bool = True,
-) -> AudienceStream:
-    """Return the stream of ``audience``'s targets for ``provider_kind`` and ``template_key``.
+def iter_audience_targets(audience: Audience, **options) -> AudienceStream:
+    """Return the stream of ``audience``'s targets; ``options`` are AudienceStream's keywords
+    (``provider_kind``, ``template_key``, ``chunk_size``, ``after``, ``log_skips``, ``decrypt``),
+    written once, there.
 
     Iterate it (or its ``chunks()``) for lists of TargetRow ordered by id; read its
     ``skipped`` Counter afterwards for who was left out and why (see AudienceStream;
@@ -489,12 +482,4 @@ def iter_audience_targets(
     Raise ValidationError at once for a ``segment`` audience, which only the provider can
     resolve.
     """
-    return AudienceStream(
-        audience,
-        provider_kind=provider_kind,
-        template_key=template_key,
-        chunk_size=chunk_size,
-        after=after,
-        log_skips=log_skips,
-        decrypt=decrypt,
-    )
+    return AudienceStream(audience, **options)

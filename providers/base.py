@@ -3,8 +3,9 @@
 A provider turns one :class:`Batch` of work for one :class:`Message` into an
 ``httpx.Request`` carrying the provider's own authentication, and turns the answer (or
 a transport error) into a :class:`Result` with one of five outcomes and the provider's
-own code and message. Provider modules see frozen dataclasses, never models, so they
-are tested without a database; the send engine owns retries, rate limits and state.
+own code and message. Provider modules see frozen dataclasses and named tuples, never
+models, so they are tested without a database; the send engine owns retries, rate limits
+and state.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import httpx
 
@@ -101,9 +102,9 @@ class Message:
     task_name: str = ""
 
 
-@dataclass(frozen=True)
-class Target:
-    """One recipient as the provider addresses it."""
+class Target(NamedTuple):
+    """One recipient as the provider addresses it. A named tuple, not a frozen dataclass: a
+    Jiguang request is built from 1,000 of them (640 against 230 µs; BENCHMARKS.md)."""
 
     external_id: str
     address: str = ""  # Alipay+ accessToken, Jiguang userid, …

@@ -82,8 +82,9 @@ def batch_for(delivery: Delivery, provider: Provider, recipients: dict[str, tupl
     """Return the request ``delivery`` sends (``recipients``: addresses of unrouted targets)."""
     selector = delivery.selector or {}
     if routed(delivery):
+        # Positional: 1,000 targets a Jiguang request (providers.base.Target).
         targets = [
-            Target(external_id=external_id, address=address, language=language)
+            Target(external_id, address, language)
             for external_id, (address, language) in zip(delivery.targets, delivery.routes, strict=True)
         ]
     else:

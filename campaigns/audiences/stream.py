@@ -8,6 +8,8 @@ which must then match the provider's ``address_pattern`` where it has one.
 
 from __future__ import annotations
 
+import json
+
 from collections import Counter
 from collections.abc import Iterator
 from enum import StrEnum
@@ -88,9 +90,11 @@ def address_sql(column: str, kind: str) -> tuple[str, list]:
 
 
 def _listed_sql(column: str, value: str) -> tuple[str, list]:
-    """SQL true when the JSON list ``column`` holds the string ``value`` (an opt-out)."""
+    """SQL true when the JSON list ``column`` holds the string ``value`` (an opt-out). On
+    PostgreSQL the one-element list is a constant: ``to_jsonb(%s)`` was evaluated per row,
+    a fifth of the SQL planning step's reading (BENCHMARKS.md, "This round")."""
     if connection.vendor == "postgresql":
-        return f"COALESCE({column} @> to_jsonb(%s::text), false)", [value]
+        return f"COALESCE({column} @> %s::jsonb, false)", [json.dumps([value])]
     return f"EXISTS (SELECT 1 FROM json_each({column}) WHERE json_each.value = %s)", [value]
 
 

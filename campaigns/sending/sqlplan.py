@@ -60,8 +60,10 @@ def _window_sql(classified: str, keep_routes: bool) -> str:
             "created_at", "updated_at",
         )
     )
+    # json_agg cast once, not jsonb_agg: building a jsonb value per id cost 6 ms of a 20,000-id
+    # step (BENCHMARKS.md, "This round"); the stored jsonb is the same.
     routes = (
-        "jsonb_agg(jsonb_build_array(k.address, k.language) ORDER BY k.rn)" if keep_routes else "'[]'::jsonb"
+        "json_agg(json_build_array(k.address, k.language) ORDER BY k.rn)::jsonb" if keep_routes else "'[]'::jsonb"
     )
     # %(…)s: rows (the window), size (ids per request), cap (targets at most), after (the
     # cursor), first (the step's first batch_no), dispatch, prefix, status, now, expired (no row).
@@ -82,7 +84,7 @@ cut AS (SELECT p.*, CASE
           WHEN p.first_kept IS NULL THEN p.last_read
           ELSE (SELECT max(position) FROM c WHERE position < p.first_kept) END AS position
         FROM p),
-b AS (SELECT (k.rn - 1) / %(size)s AS b, jsonb_agg(k.external_id ORDER BY k.rn) AS targets,
+b AS (SELECT (k.rn - 1) / %(size)s AS b, json_agg(k.external_id ORDER BY k.rn)::jsonb AS targets,
              {routes} AS routes, count(*) AS n
       FROM k, cut WHERE k.rn <= cut.planned AND NOT %(expired)s GROUP BY 1),
 ins AS (INSERT INTO {quote(meta.db_table)} ({columns})

@@ -9,7 +9,6 @@ which must then match the provider's ``address_pattern`` where it has one.
 from __future__ import annotations
 
 import json
-
 from collections import Counter
 from collections.abc import Iterator
 from enum import StrEnum

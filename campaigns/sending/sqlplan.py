@@ -62,9 +62,9 @@ def _window_sql(classified: str, keep_routes: bool) -> str:
     )
     # json_agg cast once, not jsonb_agg: building a jsonb value per id cost 6 ms of a 20,000-id
     # step (BENCHMARKS.md, "This round"); the stored jsonb is the same.
-    routes = (
-        "json_agg(json_build_array(k.address, k.language) ORDER BY k.rn)::jsonb" if keep_routes else "'[]'::jsonb"
-    )
+    routes = "'[]'::jsonb"
+    if keep_routes:
+        routes = "json_agg(json_build_array(k.address, k.language) ORDER BY k.rn)::jsonb"
     # %(…)s: rows (the window), size (ids per request), cap (targets at most), after (the
     # cursor), first (the step's first batch_no), dispatch, prefix, status, now, expired (no row).
     return f"""

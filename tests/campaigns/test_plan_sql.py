@@ -203,7 +203,9 @@ def test_planned_ids_and_routes_are_compressed_with_lz4():
     """Migration 0015: the 13 and 25 KB of a Jiguang request's ids and routes are written with
     lz4, not pglz (a fifth of a planning step; BENCHMARKS.md, "This round")."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'")
+        cursor.execute(
+            "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'"
+        )
         if not cursor.fetchone()[0]:
             pytest.skip("this PostgreSQL server was built without lz4")
         cursor.execute(

@@ -33,10 +33,17 @@ class Recipient(models.Model):
 
 
 class RecipientTag(models.Model):
-    """One tag of one recipient: a row per tag so tag audiences query by index."""
+    """One tag of one recipient: a row per tag so tag audiences query by index.
+
+    ``address_kinds`` is the provider kinds the recipient has an address at, as
+    ``,alipayplus,jiguang,`` (empty: none), written only by database triggers
+    (``campaigns.audiences.address_kinds``): counting a tag's recipients that hold an
+    Alipay+ token reads this index alone instead of every recipient's addresses.
+    """
 
     recipient = models.ForeignKey(Recipient, on_delete=models.CASCADE, related_name="tag_rows")
     tag = models.CharField(max_length=40)
+    address_kinds = models.TextField(default="", db_default="", blank=True, editable=False)
 
     class Meta:
         verbose_name = _("recipient tag")
@@ -44,7 +51,10 @@ class RecipientTag(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["recipient", "tag"], name="recipient_tag_unique")
         ]
-        indexes = [models.Index(fields=["tag", "recipient"], name="recipient_tag_idx")]
+        indexes = [
+            models.Index(fields=["tag", "recipient"], name="recipient_tag_idx"),
+            models.Index(fields=["tag", "address_kinds", "recipient"], name="recipient_tag_kinds_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.recipient_id}:{self.tag}"

@@ -177,6 +177,26 @@ def test_the_check_command_reports_drift_and_repairs_it_when_asked(capsys):
     assert list(digest_drift()) == []
 
 
+def test_the_check_command_reports_stale_address_kinds_and_repairs_them(capsys):
+    from campaigns.audiences.address_kinds import kinds_drift
+    from campaigns.models import Recipient, RecipientTag
+
+    recipient = Recipient.objects.create(external_id="k1", addresses={"alipayplus": "tok"})
+    RecipientTag.objects.create(recipient=recipient, tag="vip")
+    call_command("check_audience_digests")
+    assert "0 tag rows with stale address kinds" in capsys.readouterr().out
+
+    RecipientTag.objects.update(address_kinds=",jiguang,")  # as a bypassed trigger would
+    with pytest.raises(SystemExit):
+        call_command("check_audience_digests")
+    assert "kept address kinds ',jiguang,'" in capsys.readouterr().err
+
+    call_command("check_audience_digests", "--repair")
+    assert "1 tag rows with stale address kinds (repaired)" in capsys.readouterr().out
+    assert kinds_drift() == []
+    assert RecipientTag.objects.get().address_kinds == ",alipayplus,"
+
+
 def test_reach_counts_equal_a_count_of_the_rows_with_suppressions_and_several_tags(marketer):
     rows = [
         {"external_id": f"r{i}", "language": "en", "tags": tags, "addresses": {"alipayplus": f"tok{i}"}}

@@ -29,7 +29,7 @@ differ; the tests run it after every kind of write.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 from campaigns.models import RecipientTag
 
@@ -49,14 +49,10 @@ def _kinds(text: str) -> frozenset[str]:
     return frozenset(k for k in text.split(",") if k)
 
 
-def kinds_drift(limit: int = 10) -> list[tuple[int, str, str]]:
-    """Return up to ``limit`` tag rows whose ``address_kinds`` are not their recipient's
-    address kinds, as (tag row id, stored, expected); empty when every row is right."""
-    drift = []
+def kinds_drift() -> Iterator[tuple[int, str, str]]:
+    """Yield every tag row whose ``address_kinds`` are not its recipient's address kinds, as
+    (tag row id, stored, expected), in one pass over the rows (as ``digest.digest_drift``)."""
     rows = RecipientTag.objects.values_list("pk", "address_kinds", "recipient__addresses").order_by("pk")
     for pk, stored, addresses in rows.iterator(chunk_size=2000):
         if _kinds(stored) != frozenset(addresses or {}):
-            drift.append((pk, stored, kinds_text(addresses)))
-            if len(drift) >= limit:
-                break
-    return drift
+            yield pk, stored, kinds_text(addresses)

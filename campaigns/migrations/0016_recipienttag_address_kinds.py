@@ -11,15 +11,18 @@ _SQLITE_KINDS = (
     "(SELECT key FROM json_each({doc}) ORDER BY key)), '')"
 )
 
-SQLITE = [
-    "CREATE TRIGGER crier_recipienttag_kinds_insert AFTER INSERT ON campaigns_recipienttag BEGIN "
+_SQLITE_OWN_ROW = (
+    "CREATE TRIGGER crier_recipienttag_kinds_{name} AFTER {event} ON campaigns_recipienttag BEGIN "
     "UPDATE campaigns_recipienttag SET address_kinds = "
     + _SQLITE_KINDS.format(doc="(SELECT addresses FROM campaigns_recipient WHERE id = NEW.recipient_id)")
-    + " WHERE id = NEW.id; END",
-    "CREATE TRIGGER crier_recipienttag_kinds_move AFTER UPDATE OF recipient_id ON campaigns_recipienttag "
-    "BEGIN UPDATE campaigns_recipienttag SET address_kinds = "
-    + _SQLITE_KINDS.format(doc="(SELECT addresses FROM campaigns_recipient WHERE id = NEW.recipient_id)")
-    + " WHERE id = NEW.id; END",
+    + " WHERE id = NEW.id; END"
+)
+
+SQLITE = [
+    # A tag row takes its recipient's kinds when inserted or moved to another recipient…
+    _SQLITE_OWN_ROW.format(name="insert", event="INSERT"),
+    _SQLITE_OWN_ROW.format(name="move", event="UPDATE OF recipient_id"),
+    # …and a recipient's tag rows take the new kinds when its addresses change.
     "CREATE TRIGGER crier_recipient_kinds_update AFTER UPDATE OF addresses ON campaigns_recipient "
     "WHEN OLD.addresses IS NOT NEW.addresses BEGIN UPDATE campaigns_recipienttag SET address_kinds = "
     + _SQLITE_KINDS.format(doc="NEW.addresses")

@@ -193,7 +193,7 @@ def test_the_check_command_reports_stale_address_kinds_and_repairs_them(capsys):
 
     call_command("check_audience_digests", "--repair")
     assert "1 tag rows with stale address kinds (repaired)" in capsys.readouterr().out
-    assert kinds_drift() == []
+    assert list(kinds_drift()) == []
     assert RecipientTag.objects.get().address_kinds == ",alipayplus,"
 
 

@@ -62,19 +62,14 @@ class Command(BaseCommand):
 
     def _tag_kinds(self, repair: bool) -> int:
         """Report (and repair) tag rows whose provider kinds are not their recipient's."""
-        stale, seen = 0, set()
-        # A row a repair cannot fix (a key with a comma, written by hand) comes back: stop there.
-        while (rows := kinds_drift(limit=1000)) and not seen.intersection(pk for pk, _s, _e in rows):
-            for pk, stored, expected in rows:
-                stale += 1
-                seen.add(pk)
-                line = f"recipient tag {pk}: kept address kinds {stored!r}, the addresses say {expected!r}"
-                if not repair:
-                    self.stderr.write(line)
-                    continue
+        stale = 0
+        for pk, stored, expected in kinds_drift():
+            stale += 1
+            line = f"recipient tag {pk}: kept address kinds {stored!r}, the addresses say {expected!r}"
+            if repair:
                 RecipientTag.objects.filter(pk=pk).update(address_kinds=expected)
-            if not repair:
-                break
+            else:
+                self.stderr.write(line)
         repaired = " (repaired)" if repair and stale else ""
         self.stdout.write(f"{stale} tag rows with stale address kinds{repaired}")
         return stale

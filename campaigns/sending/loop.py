@@ -273,6 +273,7 @@ class SendLoop:
             return None
         if not planned:  # sending caught up with planning: plan the next step now (or wait for it)
             if self.plan_thread is not None:
+                self.plan_thread.nudge()
                 self.plan_thread.wait_step(0.5)
             self._plan()
             return Exit.LOST_CLAIM if self.plan_lost else None
@@ -328,6 +329,8 @@ class SendLoop:
         for d in chunk.deliveries:
             d.attempts += 1
             d.status = DeliveryStatus.IN_FLIGHT
+        if self.plan_thread is not None:
+            self.plan_thread.nudge()  # fewer planned requests are open: it may plan the next step
         return chunk
 
     def _send_chunk(self, chunk: Chunk) -> bool:

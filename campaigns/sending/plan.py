@@ -41,8 +41,11 @@ BULK_SIZE = 2000
 BULK_TARGETS = 20_000
 # …and reads at most this many audience pages that yield no request (all skipped).
 BULK_PAGES = 20
-# A planning thread pauses this long (seconds) when it is ``lead`` requests ahead of sending.
-LEAD_WAIT = 0.05
+# A planning thread that is ``lead`` requests ahead of sending recounts when the send loop
+# takes a chunk (``PlanThread.nudge``), and at the latest after this many seconds. Recounting
+# every 50 ms instead was 6.7 % of the worker's GIL time while an Alipay+ dispatch was sent,
+# all of it taken from the sending threads (BENCHMARKS.md, "Third session").
+LEAD_WAIT = 0.5
 
 
 class DispatchRefused(Exception):
@@ -373,6 +376,8 @@ class PlanThread(threading.Thread):
     planned in vain (and the first requests of a resumed dispatch are not queued behind
     millions of rows). ``lost`` is set on :class:`PlanConflict`, ``error`` holds any other
     exception for the loop to raise; ``stepped`` is set after every step and at the end.
+    The loop calls :meth:`nudge` whenever it takes planned requests, so a thread that is far
+    enough ahead waits for that instead of polling the database.
     """
 
     def __init__(self, planner: Planner, max_requests: int, *, lead: int, name: str) -> None:
@@ -382,14 +387,16 @@ class PlanThread(threading.Thread):
         self.lead = lead
         self.stopped = threading.Event()
         self.stepped = threading.Event()
+        self.nudged = threading.Event()
         self.lost = False
         self.error: BaseException | None = None
 
     def run(self) -> None:
         try:
             while not self.stopped.is_set() and not self.planner.done:
+                self.nudged.clear()  # before counting: a nudge from now on ends the wait below
                 if self._unsent() >= self.lead:
-                    self.stopped.wait(LEAD_WAIT)  # far enough ahead: let sending catch up
+                    self.nudged.wait(LEAD_WAIT)  # far enough ahead: until sending takes a chunk
                     continue
                 # Past the expiry a step only counts (Planner.expired): its largest steps will do.
                 self.planner.step(max_requests=BULK_SIZE if self.planner.expired else self.max_requests)
@@ -407,6 +414,10 @@ class PlanThread(threading.Thread):
         unsent = Delivery.objects.filter(dispatch_id=self.planner.dispatch.pk, status__in=OPEN_DELIVERY)
         return unsent[: self.lead].count()
 
+    def nudge(self) -> None:
+        """Tell the thread that sending took planned requests: it counts again at once."""
+        self.nudged.set()
+
     def wait_step(self, timeout: float) -> None:
         """Wait up to ``timeout`` seconds for the next step (or the end)."""
         self.stepped.wait(timeout)
@@ -415,6 +426,7 @@ class PlanThread(threading.Thread):
     def stop(self) -> None:
         """Plan no further step; wait for the one being committed, if any."""
         self.stopped.set()
+        self.nudged.set()  # a thread waiting to recount ends now
         self.join(timeout=60)
 
 

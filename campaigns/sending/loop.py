@@ -30,8 +30,6 @@ from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import Future
-from concurrent.futures import wait as wait_futures
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -49,7 +47,7 @@ from campaigns.sending.finish import dispatch_finish, dispatch_progress, store_c
 from campaigns.sending.operations import sending_stopped
 from campaigns.sending.outcomes import record_outcomes
 from campaigns.sending.plan import BULK_SIZE, PlanConflict, Planner, PlanThread
-from campaigns.sending.pool import DaemonPool
+from campaigns.sending.pool import DaemonPool, Group
 from campaigns.sending.ratelimit import RateShare, TokenBucket
 from campaigns.sending.stopflag import Refresher, StopFlag
 from campaigns.sending.transitions import OPEN_DELIVERY, delivery_move
@@ -352,13 +350,13 @@ class SendLoop:
         try:
             self.stop.refresh_if_due()
             send = (self.provider, self.client, self.bucket, self.message)
-            futures = [self.pool.submit(send_one, *send, batch, self.stop) for batch in chunk.batches]
+            group = self.pool.run_all(send_one, [(*send, batch, self.stop) for batch in chunk.batches])
             self._settle()  # the previous chunk, while this one is sent
             self._plan()  # …and the next step of planning
             self.stop.refresh_if_due()
             if self.pipelined:
                 self.ahead = self._read(timezone.now())
-            results = self._answers(futures)
+            results = self._answers(group)
         finally:
             reader.stop()
             beat.stop()
@@ -373,17 +371,17 @@ class SendLoop:
             self._settle()
         return True
 
-    def _answers(self, futures: list[Future]) -> list[Result | None] | None:
+    def _answers(self, group: Group) -> list[Result | None] | None:
         """Wait for the chunk's requests, reading the stop for them meanwhile; None if abandoned.
 
         A request not issued because sending halted answers None. Reads the stop itself
         when the reader thread's reading is due (a fallback), so requests seldom wait.
         """
-        pending = set(futures)
-        while pending:
+        while True:
             self.stop.refresh_if_due(after=self.stop.max_age)  # only if the reader thread lags
-            _done, pending = wait_futures(pending, timeout=self.stop.max_age / 4)
-            if pending and shutdown.shutting_down():
+            if group.wait(self.stop.max_age / 4):
+                break
+            if shutdown.shutting_down():
                 now = time.monotonic()
                 if self.shutdown_seen is None:
                     self.shutdown_seen = now
@@ -391,11 +389,11 @@ class SendLoop:
                     logger.warning(
                         "dispatch %s: %d requests still in flight at shutdown; left to the watchdog",
                         self.dispatch.pk,
-                        len(pending),
+                        group.left,
                         extra=self._ids,
                     )
                     return None
-        return [future.result() for future in futures]
+        return group.results()
 
     def _put_back(self, deliveries: list[Delivery]) -> None:
         """Reopen requests marked in flight but never issued (sending halted), attempt uncounted."""

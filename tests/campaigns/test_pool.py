@@ -1,19 +1,23 @@
 """The send loop's daemon thread pool (campaigns/sending/pool.py): threads start when work
-needs them, never more than its size, and every call runs."""
+needs them, never more than its size, every call of a group runs, and the group's results
+come back in the order the calls were given."""
 
 from __future__ import annotations
 
 import threading
-from concurrent.futures import wait
+import time
 
-from campaigns.sending.pool import DaemonPool
+import pytest
+
+from campaigns.sending.pool import DaemonPool, Group
 
 
 def test_one_request_starts_one_thread_and_later_ones_reuse_it():
     pool = DaemonPool(10, name="t")
     try:
         for n in range(5):
-            assert pool.submit(lambda n=n: n * 2).result(timeout=5) == n * 2
+            group = pool.run_all(lambda n: n * 2, [(n,)])
+            assert group.wait(5) and group.results() == [n * 2]
         assert len(pool._threads) == 1
     finally:
         pool.shutdown()
@@ -35,26 +39,48 @@ def test_calls_run_concurrently_up_to_the_size_and_no_further():
                 running[0] -= 1
 
     try:
-        futures = [pool.submit(call) for _ in range(10)]
-        done, _ = wait(futures, timeout=10)
-        assert len(done) == 10 and all(f.exception() is None for f in futures)
-        futures = [pool.submit(lambda: threading.current_thread().name) for _ in range(25)]
-        assert all(f.result(timeout=5) for f in futures)
+        group = pool.run_all(call, [()] * 10)
+        assert group.wait(10) and sorted(group.results()) == list(range(10))
+        group = pool.run_all(lambda: threading.current_thread().name, [()] * 25)
+        assert group.wait(10) and all(group.results())
         assert len(pool._threads) == 10 and peak[0] == 10
     finally:
         pool.shutdown()
 
 
-def test_an_exception_reaches_the_future_and_the_thread_goes_on():
+def test_results_keep_the_order_of_the_calls_whatever_order_they_finish_in():
+    pool = DaemonPool(4, name="t")
+    try:
+        # The first calls sleep longest, so they finish last.
+        group = pool.run_all(lambda i: time.sleep((8 - i) * 0.01) or i, [(i,) for i in range(8)])
+        assert not group.wait(0) and group.left > 0
+        assert group.wait(10) and group.left == 0
+        assert group.results() == list(range(8))
+    finally:
+        pool.shutdown()
+
+
+def test_an_exception_reaches_the_results_and_the_thread_goes_on():
     pool = DaemonPool(1, name="t")
 
-    def boom():
-        raise ValueError("refused")
+    def maybe(n: int) -> int:
+        if n == 1:
+            raise ValueError("refused")
+        return n
 
     try:
-        failed = pool.submit(boom)
-        assert isinstance(failed.exception(timeout=5), ValueError)
-        assert pool.submit(lambda: "next").result(timeout=5) == "next"
+        failed = pool.run_all(maybe, [(0,), (1,), (2,)])
+        assert failed.wait(5)
+        with pytest.raises(ValueError, match="refused"):
+            failed.results()
+        after = pool.run_all(lambda: "next", [()])
+        assert after.wait(5) and after.results() == ["next"]
     finally:
         pool.shutdown()
     assert not any(thread.is_alive() for thread in pool._threads)
+
+
+def test_an_empty_group_is_done_at_once_and_results_are_not_read_before_the_end():
+    assert Group(0).wait(0) and Group(0).results() == []
+    with pytest.raises(RuntimeError):
+        Group(1).results()

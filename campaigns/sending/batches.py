@@ -25,11 +25,55 @@ from providers.fields import decrypt_address
 logger = logging.getLogger(__name__)
 
 
+class OpenDelivery:
+    """A planned request as the send loop holds it: the columns it reads, and the outcome
+    ``campaigns.sending.outcomes`` sets on it and writes back by primary key.
+
+    Not a ``Delivery`` instance: building 200 model objects (and loading every column) a
+    chunk was a third of reading it, on the loop's thread beside the sending threads
+    (BENCHMARKS.md, "Third session"). ``provider_message_id`` is read because an outcome
+    without one keeps the last; every other written column is set by each outcome.
+    """
+
+    __slots__ = (
+        "pk",
+        "idempotency_key",
+        "targets",
+        "routes",
+        "selector",
+        "status",
+        "attempts",
+        "provider_message_id",
+        "provider_code",
+        "provider_message",
+        "next_attempt_at",
+        "updated_at",
+    )
+    COLUMNS = __slots__[:8]
+
+    def __init__(self, *values) -> None:
+        (
+            self.pk,
+            self.idempotency_key,
+            self.targets,
+            self.routes,
+            self.selector,
+            self.status,
+            self.attempts,
+            self.provider_message_id,
+        ) = values
+        self.provider_code = self.provider_message = ""
+        self.next_attempt_at = self.updated_at = None
+
+    def __repr__(self) -> str:
+        return f"<OpenDelivery {self.pk} {self.idempotency_key} {self.status}>"
+
+
 @dataclass
 class Chunk:
     """Open deliveries read together, and the request each of them sends."""
 
-    deliveries: list[Delivery] = field(default_factory=list)
+    deliveries: list[OpenDelivery] = field(default_factory=list)
     batches: list[Batch] = field(default_factory=list)
 
     def only(self, pks: set[int]) -> Chunk:
@@ -61,13 +105,13 @@ def _addresses(provider_kind: str, external_ids: Iterable[str]) -> dict[str, tup
     return {external_id: (decrypt_address(stored or ""), language) for external_id, stored, language in rows}
 
 
-def routed(delivery: Delivery) -> bool:
+def routed(delivery: Delivery | OpenDelivery) -> bool:
     """True when planning kept this delivery's addresses (so sending need not read them)."""
     return bool(delivery.routes) and len(delivery.routes) == len(delivery.targets)
 
 
 def _looked_up(
-    delivery: Delivery, provider: Provider, recipients: dict[str, tuple[str, str]]
+    delivery: Delivery | OpenDelivery, provider: Provider, recipients: dict[str, tuple[str, str]]
 ) -> list[Target]:
     """Targets whose address and language are read from Recipient now (not kept by planning)."""
     targets = []
@@ -79,7 +123,7 @@ def _looked_up(
     return targets
 
 
-def batch_for(delivery: Delivery, provider: Provider, recipients: dict[str, tuple[str, str]]) -> Batch:
+def batch_for(delivery: Delivery | OpenDelivery, provider: Provider, recipients: dict[str, tuple[str, str]]) -> Batch:
     """Return the request ``delivery`` sends (``recipients``: addresses of unrouted targets)."""
     selector = delivery.selector or {}
     if routed(delivery):
@@ -113,11 +157,13 @@ def read_chunk(dispatch_id: int, provider: Provider, now: datetime, size: int) -
     Jiguang requests is some 400,000 new objects, and collecting while they were made took
     three quarters of the read."""
     with collector_paused():
-        deliveries = list(
+        rows = (
             Delivery.objects.filter(dispatch_id=dispatch_id, status__in=OPEN_DELIVERY)
             .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-            .order_by("batch_no")[:size]
+            .order_by("batch_no")
+            .values_list(*OpenDelivery.COLUMNS)[:size]
         )
+        deliveries = [OpenDelivery(*row) for row in rows]
         recipients = _addresses(provider.kind, (t for d in deliveries if not routed(d) for t in d.targets))
         return Chunk(deliveries, [batch_for(d, provider, recipients) for d in deliveries])
 

@@ -41,7 +41,7 @@ from django.utils import timezone
 
 from campaigns.models import Delivery, DeliveryStatus, Dispatch
 from campaigns.sending import shutdown
-from campaigns.sending.batches import Chunk, read_chunk, send_one
+from campaigns.sending.batches import Chunk, OpenDelivery, read_chunk, send_one
 from campaigns.sending.claims import HeartbeatThread, heartbeat, release
 from campaigns.sending.finish import dispatch_finish, dispatch_progress, store_counts
 from campaigns.sending.operations import sending_stopped
@@ -143,7 +143,7 @@ class SendLoop:
             self.expires = dispatch.due_at + timedelta(seconds=dispatch.campaign.expired_seconds)
         self.pipelined = provider.limits.idempotent
         self.ahead: Chunk | None = None
-        self.unrecorded: tuple[list[Delivery], list[Result]] | None = None
+        self.unrecorded: tuple[list[OpenDelivery], list[Result]] | None = None
         self.counted_at = 0.0
         self.client: httpx.Client | None = None
         self.pool: DaemonPool | None = None
@@ -167,9 +167,22 @@ class SendLoop:
                 self.planner, self.plan_step, lead=PLAN_LEAD * self.plan_step, name=f"plan-{self.dispatch.pk}"
             )
             self.plan_thread.start()
+        # The heartbeat and the stop reader run for the whole loop, each on a connection of
+        # its own: started and stopped around every chunk, their threads (and the stop
+        # reader's new database connection each time) were a third of the pause between two
+        # chunks, when no request is on the wire (BENCHMARKS.md, "Third session").
+        beat = HeartbeatThread(
+            self.dispatch.pk,
+            self.me,
+            max(0.5, settings.CRIER_STALE_DISPATCH_SECONDS / 4),
+            on_lost=self.stop.mark_lost,
+        )
+        reader = Refresher(self.stop, name=f"stop-reader-{self.dispatch.pk}")
         try:
             with RateShare(self.account, self.bucket, self.concurrency):
                 self.counted_at = time.monotonic()
+                beat.start()
+                reader.start()  # keeps the stop reading fresh while this thread stores answers
                 try:
                     while True:
                         ended = self._step()
@@ -177,6 +190,8 @@ class SendLoop:
                             return ended
                 finally:
                     self.stop.close()  # a request not yet issued is not issued any more
+                    reader.stop()
+                    beat.stop()
         finally:
             if self.plan_thread is not None:
                 self.plan_thread.stop()  # before the claim is handed on: no step after this task
@@ -338,28 +353,15 @@ class SendLoop:
         back open. Returns False only when, at shutdown, requests were still unanswered
         after ``SHUTDOWN_GRACE``: they are left in flight, with the claim, to the watchdog.
         """
-        beat = HeartbeatThread(
-            self.dispatch.pk,
-            self.me,
-            max(0.5, settings.CRIER_STALE_DISPATCH_SECONDS / 4),
-            on_lost=self.stop.mark_lost,
-        )
-        beat.start()
-        reader = Refresher(self.stop, name=f"stop-reader-{self.dispatch.pk}")
-        reader.start()  # keeps the stop reading fresh while this thread stores answers
-        try:
-            self.stop.refresh_if_due()
-            send = (self.provider, self.client, self.bucket, self.message)
-            group = self.pool.run_all(send_one, [(*send, batch, self.stop) for batch in chunk.batches])
-            self._settle()  # the previous chunk, while this one is sent
-            self._plan()  # …and the next step of planning
-            self.stop.refresh_if_due()
-            if self.pipelined:
-                self.ahead = self._read(timezone.now())
-            results = self._answers(group)
-        finally:
-            reader.stop()
-            beat.stop()
+        self.stop.refresh_if_due()
+        send = (self.provider, self.client, self.bucket, self.message)
+        group = self.pool.run_all(send_one, [(*send, batch, self.stop) for batch in chunk.batches])
+        self._settle()  # the previous chunk, while this one is sent
+        self._plan()  # …and the next step of planning
+        self.stop.refresh_if_due()
+        if self.pipelined:
+            self.ahead = self._read(timezone.now())
+        results = self._answers(group)
         if results is None:
             self.abandoned = True
             return False
@@ -395,7 +397,7 @@ class SendLoop:
                     return None
         return group.results()
 
-    def _put_back(self, deliveries: list[Delivery]) -> None:
+    def _put_back(self, deliveries: list[OpenDelivery]) -> None:
         """Reopen requests marked in flight but never issued (sending halted), attempt uncounted."""
         if not deliveries:
             return

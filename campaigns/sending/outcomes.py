@@ -113,7 +113,8 @@ def record_outcomes(
     campaign: Campaign,
     max_attempts: int,
 ) -> None:
-    """Store outcomes and attempts of one chunk in bulk."""
+    """Store outcomes and attempts of one chunk in bulk. ``deliveries`` are ``Delivery``
+    objects or the send loop's ``batches.OpenDelivery`` rows (the same attributes)."""
     now = timezone.now()
     attempts = [
         _apply(delivery, result, provider=provider, campaign=campaign, max_attempts=max_attempts, now=now)

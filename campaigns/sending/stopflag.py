@@ -7,7 +7,7 @@ rate-limit wait, where the time passes, and during it), and answers from a readi
 ``SendSwitch`` at most ``max_age`` (250 ms) old. So within ``max_age`` of the stop being
 committed no request leaves but those already on the wire (at most ``max_concurrency``).
 
-Threads: while a chunk is sent, a :class:`Refresher` thread reads the stop every
+Threads: while a send loop runs, a :class:`Refresher` thread reads the stop every
 ``max_age / 2`` on a database connection of its own (as the heartbeat does), so the
 readings stay fresh while the loop's thread stores the previous chunk's answers; the
 loop's thread also reads whenever it finds the reading due while it waits (a fallback).
@@ -151,7 +151,8 @@ class StopFlag:
 
 
 class Refresher(threading.Thread):
-    """Read ``flag`` every ``max_age / 2`` while a chunk is sent, on a connection of its own."""
+    """Read ``flag`` every ``max_age / 2`` while a send loop runs, on a connection of its own
+    (one thread and one connection for the whole loop, not one a chunk)."""
 
     def __init__(self, flag: StopFlag, name: str) -> None:
         super().__init__(name=name, daemon=True)

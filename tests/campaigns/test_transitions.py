@@ -155,3 +155,30 @@ def test_cancelling_moves_every_pending_occurrence_and_leaves_the_others(dispatc
         dispatches_move(
             DispatchStatus.RUNNING, DispatchStatus.CANCELLED, where={"campaign": dispatch.campaign}
         )
+
+
+def test_the_heartbeat_renews_only_its_own_running_claim_and_the_stop_reads_the_switch(dispatch):
+    """``claims.heartbeat`` and ``operations.sending_stopped`` are fixed SQL statements, not
+    ORM queries: they must still write what the watchdog's ORM queries read, and nothing else."""
+    from campaigns.models import SendSwitch
+    from campaigns.sending.claims import claim, heartbeat, release
+    from campaigns.sending.operations import sending_stopped
+
+    long_ago = timezone.now() - dt.timedelta(hours=1)
+    assert claim(dispatch.pk, "me", long_ago)
+    before = timezone.now()
+    assert heartbeat(dispatch.pk, "me") is True
+    dispatch.refresh_from_db()
+    assert dispatch.heartbeat_at >= before and dispatch.claimed_by == "me"
+    assert Dispatch.objects.filter(pk=dispatch.pk, heartbeat_at__gte=before).exists(), "comparable as stored"
+    assert heartbeat(dispatch.pk, "another worker") is False
+    assert release(dispatch.pk, "me")
+    assert heartbeat(dispatch.pk, "me") is False, "a claim handed back is not renewed"
+    dispatch.refresh_from_db()
+    assert dispatch.heartbeat_at is None and dispatch.status == DispatchStatus.PENDING
+
+    assert sending_stopped() is False
+    SendSwitch.objects.update_or_create(pk=1, defaults={"stopped": False})
+    assert sending_stopped() is False
+    SendSwitch.objects.filter(pk=1).update(stopped=True)
+    assert sending_stopped() is True

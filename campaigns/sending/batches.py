@@ -123,7 +123,9 @@ def _looked_up(
     return targets
 
 
-def batch_for(delivery: Delivery | OpenDelivery, provider: Provider, recipients: dict[str, tuple[str, str]]) -> Batch:
+def batch_for(
+    delivery: Delivery | OpenDelivery, provider: Provider, recipients: dict[str, tuple[str, str]]
+) -> Batch:
     """Return the request ``delivery`` sends (``recipients``: addresses of unrouted targets)."""
     selector = delivery.selector or {}
     if routed(delivery):

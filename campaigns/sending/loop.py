@@ -36,7 +36,7 @@ from enum import StrEnum
 import httpx
 from django.conf import settings
 from django.db import connection
-from django.db.models import F, Min
+from django.db.models import F, Min, Q
 from django.utils import timezone
 
 from campaigns.models import Delivery, DeliveryStatus, Dispatch
@@ -170,18 +170,23 @@ class SendLoop:
         # The heartbeat and the stop reader run for the whole loop, each on a connection of
         # its own: started and stopped around every chunk, their threads (and the stop
         # reader's new database connection each time) were a third of the pause between two
-        # chunks, when no request is on the wire (BENCHMARKS.md, "Third session").
-        beat = HeartbeatThread(
-            self.dispatch.pk,
-            self.me,
-            max(0.5, settings.CRIER_STALE_DISPATCH_SECONDS / 4),
-            on_lost=self.stop.mark_lost,
-        )
+        # chunks, when no request is on the wire (BENCHMARKS.md, "Third session"). Inside a
+        # transaction (a caller's, a test's) no other connection sees the claim, so there the
+        # loop's own heartbeat before every chunk is the only one (as for plans_beside).
+        beat = None
+        if not connection.in_atomic_block:
+            beat = HeartbeatThread(
+                self.dispatch.pk,
+                self.me,
+                max(0.5, settings.CRIER_STALE_DISPATCH_SECONDS / 4),
+                on_lost=self.stop.mark_lost,
+            )
         reader = Refresher(self.stop, name=f"stop-reader-{self.dispatch.pk}")
         try:
             with RateShare(self.account, self.bucket, self.concurrency):
                 self.counted_at = time.monotonic()
-                beat.start()
+                if beat is not None:
+                    beat.start()
                 reader.start()  # keeps the stop reading fresh while this thread stores answers
                 try:
                     while True:
@@ -191,7 +196,8 @@ class SendLoop:
                 finally:
                     self.stop.close()  # a request not yet issued is not issued any more
                     reader.stop()
-                    beat.stop()
+                    if beat is not None:
+                        beat.stop()
         finally:
             if self.plan_thread is not None:
                 self.plan_thread.stop()  # before the claim is handed on: no step after this task
@@ -294,10 +300,15 @@ class SendLoop:
         # claim, so the counts stay true until the finish stores them.
         counts = dispatch_progress(self.dispatch.pk)
         waiting = None
-        if counts.get(DeliveryStatus.RETRY):
-            waiting = Delivery.objects.filter(
-                dispatch_id=self.dispatch.pk, status=DeliveryStatus.RETRY
-            ).aggregate(at=Min("next_attempt_at"))["at"]
+        if counts.get(DeliveryStatus.RETRY) or counts.get(DeliveryStatus.PENDING):
+            open_rows = Delivery.objects.filter(dispatch_id=self.dispatch.pk, status__in=OPEN_DELIVERY)
+            now = timezone.now()
+            if open_rows.filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)).exists():
+                # Due requests the empty chunk did not hold: never finish past them. (A chunk
+                # read ahead before requests were put back open did not hold them.)
+                self.ahead = None
+                return None
+            waiting = open_rows.aggregate(at=Min("next_attempt_at"))["at"]
         if waiting is None:
             if counts.get(DeliveryStatus.IN_FLIGHT):
                 # Only a crashed predecessor leaves these; the watchdog settles them.
@@ -398,9 +409,13 @@ class SendLoop:
         return group.results()
 
     def _put_back(self, deliveries: list[OpenDelivery]) -> None:
-        """Reopen requests marked in flight but never issued (sending halted), attempt uncounted."""
+        """Reopen requests marked in flight but never issued (sending halted), attempt uncounted.
+
+        The chunk read ahead meanwhile did not hold them (they were in flight): it is dropped,
+        so the next pass reads them again, in batch order, with the rest."""
         if not deliveries:
             return
+        self.ahead = None
         n = delivery_move(
             DeliveryStatus.IN_FLIGHT,
             DeliveryStatus.PENDING,

@@ -442,3 +442,55 @@ def test_planning_past_the_expiry_writes_no_request_and_counts_the_rest_as_expir
     assert dispatch.planned_at is not None
     assert dispatch.skipped_reasons == {"occurrence expired": 1200 - 10 - 4, "opted out of provider": 4}
     assert dispatch.skipped == 1190 and "1186 occurrence expired" in dispatch.detail
+
+
+def _send_loop(dispatch_id: int):
+    """The send loop ``dispatch_run`` would run for this dispatch: claimed, its first step planned."""
+    import time
+
+    from campaigns.provider_options import send_message
+    from campaigns.sending.claims import claim, worker_id
+    from campaigns.sending.loop import SendLoop
+    from campaigns.sending.run import _claimed, _first_run
+
+    me, now = worker_id(), timezone.now()
+    assert claim(dispatch_id, me, now)
+    dispatch = _claimed(dispatch_id, now)
+    ended, planner = _first_run(dispatch, me, now)
+    assert ended is None
+    message = send_message(dispatch.campaign, dispatch=dispatch)
+    return SendLoop(dispatch, planner, message, me=me, deadline=time.monotonic() + 60)
+
+
+def test_requests_put_back_open_are_sent_before_the_dispatch_finishes(make_account, approved_campaign):
+    """A chunk whose requests were all kept back and put back open, while the chunk read ahead
+    came back empty (they were in flight then): the loop took that empty chunk for the end and
+    finished the dispatch ``sent`` with the requests still pending. Putting requests back drops
+    the chunk read ahead, and the loop never finishes while a request is open and due."""
+    from campaigns.sending.batches import Chunk, read_chunk
+
+    account, server = make_account("alipayplus")
+    ids = make_recipients(3)
+    approved_campaign(account, make_audience("all"))
+    [dispatch_id] = dispatcher_tick()
+    loop = _send_loop(dispatch_id)
+    assert loop.planner.done and loop.pipelined
+
+    # Putting back drops the chunk read ahead.
+    chunk = loop._mark_in_flight(read_chunk(dispatch_id, loop.provider, timezone.now(), 10), timezone.now())
+    loop.ahead = Chunk()
+    loop._put_back(chunk.deliveries)
+    assert loop.ahead is None
+    assert set(Delivery.objects.filter(dispatch_id=dispatch_id).values_list("status", "attempts")) == {
+        (DeliveryStatus.PENDING, 0)
+    }
+
+    # And an empty chunk is not the end while requests are open and due.
+    loop.ahead = Chunk()
+    assert loop.run() == DispatchStatus.SENT
+    dispatch = Dispatch.objects.get(pk=dispatch_id)
+    assert dispatch.delivered == 3
+    assert set(Delivery.objects.filter(dispatch_id=dispatch_id).values_list("status", flat=True)) == {
+        DeliveryStatus.DELIVERED
+    }
+    assert sorted(server.app.counts_by_target()) == sorted(f"tok_{x}" for x in ids)

@@ -30,6 +30,12 @@ class Rate:
     requests: int
     seconds: float
     outcomes: dict[str, int] = field(default_factory=dict)
+    # CPU seconds the measuring process used meanwhile (every thread); 0 where not measured.
+    cpu_seconds: float = 0.0
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        return 1000 * self.cpu_seconds / self.requests if self.requests else 0.0
 
     @property
     def per_second(self) -> float:
@@ -62,11 +68,11 @@ def raw_client_rate(
             return provider.send(client, message, batch)
 
         list(pool.map(one, warmup))  # open the kept-alive connections first
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         for result in pool.map(one, batches):
             outcomes[str(result.outcome)] += 1
-        elapsed = time.perf_counter() - started
-    return Rate(len(batches), elapsed, dict(outcomes))
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return Rate(len(batches), elapsed, dict(outcomes), cpu_seconds=cpu)
 
 
 def raw_bytes(request: httpx.Request) -> bytes:

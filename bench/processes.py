@@ -225,6 +225,16 @@ def process_memory(pid: int) -> dict[str, int]:
     return values
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """Return the CPU time (user + system, seconds) ``pid`` has used so far; 0 once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
 class Cluster:
     """A real ``manage.py qcluster`` (main process, sentinel, workers, pusher, monitor)."""
 
@@ -240,6 +250,10 @@ class Cluster:
         """Return ``process_memory`` of the main process and each descendant, by pid."""
         pids = [self.process.pid, *descendants(self.process.pid)]
         return {pid: process_memory(pid) for pid in pids}
+
+    def cpu_seconds(self) -> float:
+        """Return the CPU time the main process and every descendant have used so far."""
+        return sum(process_cpu_seconds(pid) for pid in [self.process.pid, *descendants(self.process.pid)])
 
     def wait_for_workers(self, expected: int, timeout: float = 60) -> None:
         """Wait until the cluster has forked its processes (sentinel, workers, pusher, monitor)."""

@@ -10,7 +10,7 @@ from datetime import datetime
 
 import httpx
 from django.db import connection
-from django.db.models import Q, TextField
+from django.db.models import Q, QuerySet, TextField
 from django.db.models.expressions import RawSQL
 
 from campaigns.audiences.stream import address_sql
@@ -152,6 +152,14 @@ def batch_for(
     )
 
 
+def open_due(dispatch_id: int, now: datetime) -> QuerySet[Delivery]:
+    """The dispatch's requests that are open (pending, retry) and due by ``now``: what the next
+    chunk is read from, and what a dispatch may not finish past (``SendLoop._idle``)."""
+    return Delivery.objects.filter(dispatch_id=dispatch_id, status__in=OPEN_DELIVERY).filter(
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    )
+
+
 def read_chunk(dispatch_id: int, provider: Provider, now: datetime, size: int) -> Chunk:
     """Read up to ``size`` open deliveries due by ``now``, in batch order, with their requests.
 
@@ -159,12 +167,7 @@ def read_chunk(dispatch_id: int, provider: Provider, now: datetime, size: int) -
     Jiguang requests is some 400,000 new objects, and collecting while they were made took
     three quarters of the read."""
     with collector_paused():
-        rows = (
-            Delivery.objects.filter(dispatch_id=dispatch_id, status__in=OPEN_DELIVERY)
-            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-            .order_by("batch_no")
-            .values_list(*OpenDelivery.COLUMNS)[:size]
-        )
+        rows = open_due(dispatch_id, now).order_by("batch_no").values_list(*OpenDelivery.COLUMNS)[:size]
         deliveries = [OpenDelivery(*row) for row in rows]
         recipients = _addresses(provider.kind, (t for d in deliveries if not routed(d) for t in d.targets))
         return Chunk(deliveries, [batch_for(d, provider, recipients) for d in deliveries])

@@ -36,12 +36,12 @@ from enum import StrEnum
 import httpx
 from django.conf import settings
 from django.db import connection
-from django.db.models import F, Min, Q
+from django.db.models import F, Min
 from django.utils import timezone
 
 from campaigns.models import Delivery, DeliveryStatus, Dispatch
 from campaigns.sending import shutdown
-from campaigns.sending.batches import Chunk, OpenDelivery, read_chunk, send_one
+from campaigns.sending.batches import Chunk, OpenDelivery, open_due, read_chunk, send_one
 from campaigns.sending.claims import HeartbeatThread, heartbeat, release
 from campaigns.sending.finish import dispatch_finish, dispatch_progress, store_counts
 from campaigns.sending.operations import sending_stopped
@@ -301,14 +301,11 @@ class SendLoop:
         counts = dispatch_progress(self.dispatch.pk)
         waiting = None
         if counts.get(DeliveryStatus.RETRY) or counts.get(DeliveryStatus.PENDING):
-            open_rows = Delivery.objects.filter(dispatch_id=self.dispatch.pk, status__in=OPEN_DELIVERY)
-            now = timezone.now()
-            if open_rows.filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)).exists():
-                # Due requests the empty chunk did not hold: never finish past them. (A chunk
-                # read ahead before requests were put back open did not hold them.)
-                self.ahead = None
-                return None
-            waiting = open_rows.aggregate(at=Min("next_attempt_at"))["at"]
+            if open_due(self.dispatch.pk, timezone.now()).exists():
+                return None  # due requests the empty chunk did not hold: never finish past them
+            waiting = Delivery.objects.filter(
+                dispatch_id=self.dispatch.pk, status__in=OPEN_DELIVERY
+            ).aggregate(at=Min("next_attempt_at"))["at"]
         if waiting is None:
             if counts.get(DeliveryStatus.IN_FLIGHT):
                 # Only a crashed predecessor leaves these; the watchdog settles them.

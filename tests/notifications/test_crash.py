@@ -84,13 +84,20 @@ def test_a_worker_killed_before_the_send_and_a_lost_enqueue_still_deliver_exactl
     try:
         sending_stop(actor=people["operator"], reason="incident")  # commits; enqueues after commit
         stop_mail = Notification.objects.get(kind="sending_stopped", channel=Channel.EMAIL)
+        # The kill must land where this test says: the e-mail claimed and stuck. Another of
+        # cluster A's workers sends the chat message meanwhile; killed between the platform's
+        # answer and the UPDATE recording it, that row is sent again by design (at least once,
+        # notifications/delivery.py) — which is not this test's case, so wait for it to be sent.
         wait_for(
             lambda: (
                 silent.connections
                 and Notification.objects.filter(pk=stop_mail.pk, status=NotificationStatus.SENDING).exists()
+                and Notification.objects.filter(
+                    kind="sending_stopped", channel=Channel.CHAT, status=NotificationStatus.SENT
+                ).exists()
             ),
             timeout=60,
-            what="cluster A to claim the e-mail and wait for the mail server",
+            what="cluster A to send the chat message, claim the e-mail and wait for the mail server",
         )
         stuck.kill()  # after the commit, before the send
         assert not mailed_keys(mail_dir)

@@ -647,7 +647,11 @@ def test_the_calendar_shows_occurrences_by_day_and_marks_overlaps_on_one_audienc
     template, marketer, reviewer
 ):
     vips = make_audience("users", name="VIPs")
-    when = timezone.now() + dt.timedelta(days=2)
+    # At 10:00, so that Promo B an hour later falls on the same day at any time of day the
+    # test runs (at 23:30 it fell on the next day's cell).
+    when = timezone.localtime(timezone.now() + dt.timedelta(days=2)).replace(
+        hour=10, minute=0, second=0, microsecond=0
+    )
     _approved(
         marketer, reviewer, template, name="Promo A", audience=vips, schedule_kind="once", fixed_time=when
     )

@@ -40,6 +40,7 @@ from approvals.services import (
     review_volume,
 )
 from audit.admin import ReadOnlyAdminMixin
+from campaigns import stored_text
 from campaigns.admin import BUTTON_LABELS, CampaignAdmin, error_text
 from campaigns.lifecycle import CampaignTransitionError
 from campaigns.models import Campaign, CampaignStatus, Dispatch
@@ -226,7 +227,7 @@ class ReviewedCampaignAdmin(CampaignAdmin):
         self.run_bulk(
             request, queryset.order_by("pk"),
             lambda campaign: campaign_withdraw(
-                campaign=campaign, actor=request.user, reason=_("withdrawn from the campaign list")),
+                campaign=campaign, actor=request.user, reason=stored_text.WITHDRAWN_FROM_LIST),
             _("Withdrawn from review: %(campaigns)s."),
         )
 
@@ -257,7 +258,7 @@ class ReviewedCampaignAdmin(CampaignAdmin):
         edited = change and any(f in EDITABLE_FIELDS for f in form.changed_data)
         stored = Campaign.objects.get(pk=obj.pk) if edited else None
         if stored is not None and stored.status == CampaignStatus.IN_REVIEW:
-            campaign_withdraw(campaign=stored, actor=request.user, reason=_("edited in the admin"))
+            campaign_withdraw(campaign=stored, actor=request.user, reason=stored_text.EDITED_IN_ADMIN)
             super().save_model(request, obj, form, change)
             request.crier_withdrawn_from = CampaignStatus.IN_REVIEW
             return

@@ -41,6 +41,7 @@ from approvals.rules import (
     requirement_for,
 )
 from audit.services import record_event
+from campaigns import stored_text
 from campaigns.lifecycle import describe, permission_text
 from campaigns.models import Campaign, CampaignStatus, Dispatch, DispatchStatus
 from campaigns.sending.finish import campaign_settle
@@ -175,11 +176,12 @@ def _confirm(dispatch: Dispatch, actor) -> None:
     campaign = dispatch.campaign
     approvers = [*review_approvers(_approved_review(campaign)), actor]
     limit = reach_limit(campaign, reach=dispatch.reach, approvers=approvers)
-    detail = _("reach of %(reach)s recipients confirmed by %(user)s (new bound %(limit)s); sending") % {
-        "reach": dispatch.reach,
-        "user": actor.get_username(),
-        "limit": limit,
-    }
+    detail = stored_text.english(
+        stored_text.REACH_CONFIRMED,
+        reach=dispatch.reach,
+        user=actor.get_username(),
+        limit=limit,
+    )
     now = timezone.now()
     if not dispatch_move(
         dispatch.pk, DispatchStatus.HELD, DispatchStatus.PENDING, detail=detail, updated_at=now
@@ -240,9 +242,11 @@ def dispatch_cancel(*, dispatch: Dispatch, actor, reason: str = "") -> Dispatch:
         refusal = cancel_refusal(dispatch=current, user=actor)
         if refusal is not None:
             raise refusal.error()
-        detail = _("held occurrence cancelled by %(user)s") % {"user": actor.get_username()}
+        detail = stored_text.english(stored_text.HELD_CANCELLED_BY, user=actor.get_username())
         if reason:
-            detail = f"{detail}: {reason}"
+            detail = stored_text.english(
+                stored_text.HELD_CANCELLED_BY_BECAUSE, user=actor.get_username(), reason=reason
+            )
         now = timezone.now()
         if not dispatch_move(
             current.pk,
@@ -269,6 +273,6 @@ def dispatch_cancel(*, dispatch: Dispatch, actor, reason: str = "") -> Dispatch:
                 "reach_limit": current.campaign.reach_limit,
             },
         )
-    campaign_settle(current.campaign, ended=_("held occurrence cancelled"))
+    campaign_settle(current.campaign, ended=stored_text.HELD_CANCELLED_ENDED)
     current.refresh_from_db()
     return current

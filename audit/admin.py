@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy
 
 from audit.models import AuditCheckpoint, AuditEvent
+from audit.stored_text import in_reader_language
 
 
 class ReadOnlyAdminMixin:
@@ -31,9 +33,16 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ["object_id", "reason"]
     fields = [
         "id", "created_at", "campaign", "object_type", "object_id", "action", "from_state", "to_state",
-        "actor", "reason", "data", "prev_hash", "hash", "key_id",
+        "actor", "reason_words", "data", "prev_hash", "hash", "key_id",
     ]
     readonly_fields = fields
+
+    @admin.display(description=gettext_lazy("reason"))
+    def reason_words(self, event: AuditEvent) -> str:
+        """The stored reason in the reader's language when it is a sentence Crier stores in
+        English (audit/stored_text.py); a person's own words as written. The chain keeps
+        (and hashes) the stored text; only its display is translated."""
+        return in_reader_language(event.reason)
 
 
 @admin.register(AuditCheckpoint)

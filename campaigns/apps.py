@@ -37,7 +37,10 @@ class CampaignsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
-        from campaigns import checks  # noqa: F401  (registers system checks)
+        from campaigns import (
+            checks,  # noqa: F401  (registers system checks)
+            stored_text,  # noqa: F401  (declares the sentences the engine stores)
+        )
         from campaigns.audiences.digest import connect_signals
 
         connect_signals()  # SQLite: the function the audience member triggers call

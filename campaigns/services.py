@@ -250,10 +250,10 @@ def campaign_edit(*, campaign: Campaign, actor, changes: Mapping[str, Any]) -> C
             setattr(current, name, value)
         campaign_clean(current)
         voiding = current.status == S.APPROVED
-        reason = f"edited {', '.join(sorted(diff)) or 'nothing'}"
+        reason = stored_text.english(stored_text.EDITED, fields=", ".join(sorted(diff)) or "nothing")
         fields = dict(diff)
         if voiding:
-            reason = f"approval voided: {reason}"
+            reason = stored_text.english(stored_text.APPROVAL_VOIDED, reason=reason)
             # Scheduled natively at mPaaS: cancel there first (raises, changing nothing, if
             # mPaaS does not confirm), so the voided content is not sent by mPaaS.
             if native_cancel(campaign=current, actor=actor, reason=reason):
@@ -363,9 +363,9 @@ def campaign_void_if_changed(*, campaign: Campaign, actor=None) -> bool:
         reviewed = reviewed_snapshot_voided(campaign=current, actor=actor, reason=stored_text.CONTENT_CHANGED)
         changed = snapshot_changes(reviewed, snapshot) if reviewed is not None and snapshot else []
         if problem:
-            reason = f"approval voided: the message can no longer be built ({problem})"
+            reason = stored_text.english(stored_text.UNBUILDABLE, problem=problem)
         else:
-            reason = f"approval voided: {', '.join(changed) or 'content'} changed since submission"
+            reason = stored_text.english(stored_text.CHANGED_SINCE, changed=", ".join(changed) or "content")
         campaign_transition(
             campaign=current,
             to=S.DRAFT,

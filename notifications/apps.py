@@ -30,6 +30,7 @@ class NotificationsConfig(AppConfig):
         from django.db.models.signals import post_migrate
 
         from audit.signals import event_recorded
+        from notifications import errors  # noqa: F401  (declares the sentences of last_error)
         from notifications.outbox import on_event_recorded
 
         event_recorded.connect(on_event_recorded, dispatch_uid="notifications.outbox")

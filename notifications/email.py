@@ -13,9 +13,8 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.utils import translation
-from django.utils.translation import gettext as _
 
-from notifications import languages
+from notifications import errors, languages
 from notifications.errors import DeliveryError
 from notifications.messages import footer, render
 from notifications.models import Notification
@@ -25,9 +24,7 @@ def send_email(notification: Notification) -> None:
     """Send ``notification`` to its user's address; raise DeliveryError when it fails."""
     user = notification.user
     if not user.email:
-        raise DeliveryError(
-            _("user %(user)r has no e-mail address") % {"user": user.get_username()}, retryable=False
-        )
+        raise DeliveryError.saying(errors.NO_EMAIL, user=user.get_username(), retryable=False)
     language = languages.of_row(notification.language)
     with translation.override(language):  # the row's language, the same on every retry
         rendered = render(notification.kind, notification.context)
@@ -45,10 +42,6 @@ def send_email(notification: Notification) -> None:
     try:
         message.send()
     except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused) as exc:
-        raise DeliveryError(
-            _("the mail server refused the message: %(error)s") % {"error": exc}, retryable=False
-        ) from exc
+        raise DeliveryError.saying(errors.MAIL_REFUSED, error=exc, retryable=False) from exc
     except (OSError, smtplib.SMTPException) as exc:  # OSError: no route, refused, timeout
-        raise DeliveryError(
-            _("the mail server could not be reached: %(error)s") % {"error": f"{type(exc).__name__}: {exc}"}
-        ) from exc
+        raise DeliveryError.saying(errors.MAIL_UNREACHABLE, error=f"{type(exc).__name__}: {exc}") from exc

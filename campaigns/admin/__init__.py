@@ -375,3 +375,14 @@ class DeliveryAdmin(ReadOnlyAdminMixin, DeliveryListMixin, admin.ModelAdmin):
     exclude = ["routes"]
     # Lone surrogates, NUL and deep nesting are a form error (providers/safe_json.py).
     formfield_overrides = {models.JSONField: {"form_class": SafeJSONField}}
+    readonly_fields = ["message_words"]
+
+    def get_fields(self, request: HttpRequest, obj=None) -> list[str]:
+        """Every field, the stored ``provider_message`` shown in the reader's language instead
+        (Crier's own words, such as a request left in flight; a provider's words as stored)."""
+        fields = [f for f in super().get_fields(request, obj) if f != "message_words"]
+        return ["message_words" if f == "provider_message" else f for f in fields]
+
+    @admin.display(description=gettext_lazy("provider message"))
+    def message_words(self, delivery: Delivery) -> str:
+        return in_reader_language(delivery.provider_message)  # campaigns/stored_text.py

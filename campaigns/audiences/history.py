@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from audit.services import canonical_json, record_event
+from campaigns import stored_text
 from campaigns.audiences.rules import masked_addresses
 
 RECIPIENT = "recipient"
@@ -98,7 +99,11 @@ def record_opt_out(
     *, external_id: str, provider_kind: str, code: str, column: str, value: str, tags: Sequence[str]
 ) -> None:
     """Record an opt-out learned from provider ``provider_kind`` (no actor: the provider said so)."""
-    reason = f"opted out at {provider_kind}" + (f" (provider code {code})" if code else "")
+    reason = (
+        stored_text.english(stored_text.OPTED_OUT_AT_CODE, provider=provider_kind, code=code)
+        if code
+        else stored_text.english(stored_text.OPTED_OUT_AT, provider=provider_kind)
+    )
     record_event(
         object_type=RECIPIENT,
         object_id=external_id,

@@ -11,6 +11,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from audit.services import record_event
+from campaigns import stored_text
 from campaigns.audiences.stream import SkipReason
 from campaigns.lifecycle import campaign_transition
 from campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryStatus, Dispatch, DispatchStatus
@@ -111,10 +112,11 @@ def _last_status(campaign: Campaign) -> str:
     return CampaignStatus.FAILED
 
 
-def campaign_settle(campaign: Campaign, *, ended: str = "occurrence sent") -> None:
+def campaign_settle(campaign: Campaign, *, ended: str = stored_text.OCCURRENCE_SENT) -> None:
     """After a dispatch ends or is held: back to approved if occurrences remain, else the final
     status. A held last occurrence keeps the campaign sending until a reviewer confirms or
-    cancels it, or it expires (``campaigns.sending.reach``); ``ended`` says what happened."""
+    cancels it, or it expires (``campaigns.sending.reach``); ``ended`` says what happened (a
+    sentence of ``campaigns.stored_text``: it is stored in the audit reason)."""
     campaign.refresh_from_db(fields=["status", "next_due_at"])
     if campaign.status != CampaignStatus.SENDING:
         return
@@ -124,8 +126,9 @@ def campaign_settle(campaign: Campaign, *, ended: str = "occurrence sent") -> No
     if native.native_settle(campaign):
         return  # registered with mPaaS's scheduler: approved until its schedule ends
     if campaign.next_due_at is not None:
-        campaign_move(campaign, CampaignStatus.APPROVED, f"{ended}; more are scheduled")
+        more = stored_text.english(stored_text.MORE_SCHEDULED, ended=ended)
+        campaign_move(campaign, CampaignStatus.APPROVED, more)
         return
     if occurrences.filter(status=DispatchStatus.HELD).exists():
         return
-    campaign_move(campaign, _last_status(campaign), "last occurrence finished")
+    campaign_move(campaign, _last_status(campaign), stored_text.LAST_FINISHED)

@@ -39,6 +39,7 @@ from django.db import connection
 from django.db.models import F, Min
 from django.utils import timezone
 
+from campaigns import stored_text
 from campaigns.models import Delivery, DeliveryStatus, Dispatch
 from campaigns.sending import shutdown
 from campaigns.sending.batches import Chunk, OpenDelivery, open_due, read_chunk, send_one
@@ -257,13 +258,13 @@ class SendLoop:
         if shutdown.shutting_down():
             self._settle()
             store_counts(self.dispatch.pk)
-            if release(self.dispatch.pk, self.me, "handed back: its worker was shutting down"):
+            if release(self.dispatch.pk, self.me, stored_text.HANDED_BACK):
                 enqueue_dispatch(self.dispatch.pk)  # another worker (cluster) continues at once
             return Exit.SHUTDOWN
         if self.stop.refresh():
             self._settle()
             store_counts(self.dispatch.pk)
-            release(self.dispatch.pk, self.me, "halted by the emergency stop")
+            release(self.dispatch.pk, self.me, stored_text.HALTED)
             return Exit.STOPPED
         if not heartbeat(self.dispatch.pk, self.me):
             self._settle()  # real answers from the provider: keep them
@@ -273,7 +274,7 @@ class SendLoop:
     def _next_chunk(self, now: datetime) -> Chunk:
         """The chunk read ahead, or the next one read now; expire what is unsent after expiry."""
         if self.expires is not None and now > self.expires:
-            n = expire_open(self.dispatch.pk, "the occurrence expired before this request was sent")
+            n = expire_open(self.dispatch.pk, stored_text.EXPIRED_UNSENT)
             logger.warning("dispatch %s: %s unsent requests expired", self.dispatch.pk, n, extra=self._ids)
             self.ahead = None  # it may hold requests that have just expired
             self.planner.expired = True  # the rest of the audience is counted, not planned
@@ -309,13 +310,14 @@ class SendLoop:
         if waiting is None:
             if counts.get(DeliveryStatus.IN_FLIGHT):
                 # Only a crashed predecessor leaves these; the watchdog settles them.
-                release(self.dispatch.pk, self.me, "requests in flight from a stopped worker")
+                release(self.dispatch.pk, self.me, stored_text.LEFT_IN_FLIGHT)
                 return Exit.STOPPED
             return dispatch_finish(self.dispatch, counts=counts)
         wait = max(0.0, (waiting - timezone.now()).total_seconds())
         if time.monotonic() + wait > self.deadline:
             store_counts(self.dispatch.pk)
-            release(self.dispatch.pk, self.me, f"waiting {wait:.0f} s to retry")
+            why = stored_text.english(stored_text.WAITING_TO_RETRY, seconds=f"{wait:.0f}")
+            release(self.dispatch.pk, self.me, why)
             enqueue_dispatch(self.dispatch.pk)
             return Exit.CONTINUE
         shutdown.sleep(min(wait, 1.0))  # a shutdown wakes it; the next _check hands over
@@ -432,7 +434,7 @@ class SendLoop:
         if time.monotonic() > self.deadline:
             self._settle()
             store_counts(self.dispatch.pk)
-            if release(self.dispatch.pk, self.me, "continuing in a new task"):
+            if release(self.dispatch.pk, self.me, stored_text.CONTINUING):
                 enqueue_dispatch(self.dispatch.pk)
             return Exit.CONTINUE
         if time.monotonic() - self.counted_at >= COUNT_INTERVAL:

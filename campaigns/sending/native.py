@@ -40,6 +40,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.exceptions import ValidationError
 
+from campaigns import stored_text
 from campaigns.models import Campaign, ScheduleKind
 from campaigns.schedules.spec import ScheduleError, ScheduleSpec
 from providers import http as provider_http
@@ -180,12 +181,17 @@ def native_settle(campaign: Campaign) -> bool:
     if not task_ids:
         return False
     ends = schedule_end(campaign)
+    if ends:
+        reason = stored_text.english(
+            stored_text.NATIVE_SCHEDULED_UNTIL, count=len(task_ids), ends=f"{ends:%Y-%m-%d %H:%M}"
+        )
+    else:
+        reason = stored_text.english(stored_text.NATIVE_SCHEDULED, count=len(task_ids))
     campaign_transition(
         campaign=campaign,
         to=CampaignStatus.APPROVED,
         action="native_scheduled",
-        reason=f"mPaaS scheduled {len(task_ids)} task(s); it sends them itself until "
-        f"{ends:%Y-%m-%d %H:%M} UTC" if ends else f"mPaaS scheduled {len(task_ids)} task(s)",
+        reason=reason,
         data={"task_ids": task_ids, "ends_at": ends.isoformat() if ends else None},
         fields={"native_task_ids": task_ids, "next_due_at": ends},
     )
@@ -206,13 +212,12 @@ def native_finish(campaign: Campaign, due_at: dt.datetime) -> bool:
     if not Campaign.objects.filter(pk=campaign.pk, next_due_at=due_at).update(next_due_at=None):
         return True  # another ticker got here first
     campaign.next_due_at = None
-    reason = "the end of its mPaaS native schedule has passed"
     if campaign.status == CampaignStatus.APPROVED:
-        campaign_transition(campaign=campaign, to=CampaignStatus.SENDING, reason=reason)
+        campaign_transition(campaign=campaign, to=CampaignStatus.SENDING, reason=stored_text.NATIVE_ENDED)
     campaign_transition(
         campaign=campaign,
         to=CampaignStatus.SENT,
-        reason=f"{reason}; mPaaS sent its occurrences itself",
+        reason=stored_text.NATIVE_SENT,
         data={"task_ids": list(campaign.native_task_ids)},
     )
     return True

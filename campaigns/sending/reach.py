@@ -22,7 +22,6 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from audit.services import record_event
 from campaigns import stored_text
@@ -88,7 +87,7 @@ def hold_if_over(dispatch: Dispatch, me: str) -> bool:
                 },
             )
     if moved:
-        campaign_settle(campaign, ended=_("occurrence held for a reviewer"))
+        campaign_settle(campaign, ended=stored_text.OCCURRENCE_HELD)
     return True
 
 
@@ -123,7 +122,7 @@ def held_expire_one(dispatch: Dispatch, *, now: datetime) -> bool:
                 data={"due_at": dispatch.due_at, "reach": dispatch.reach, "expired_at": expiry},
             )
     if moved:
-        campaign_settle(dispatch.campaign, ended=_("held occurrence expired"))
+        campaign_settle(dispatch.campaign, ended=stored_text.HELD_EXPIRED_ENDED)
     return bool(moved)
 
 

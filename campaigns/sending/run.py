@@ -108,7 +108,7 @@ def _first_run(dispatch: Dispatch, me: str, now: datetime) -> tuple[str | None, 
             return DispatchStatus.HELD, None
     account = dispatch.campaign.provider_account
     if not account.enabled:
-        release(dispatch.pk, me, f"provider account {account.name!r} is disabled; waiting")
+        release(dispatch.pk, me, stored_text.english(stored_text.ACCOUNT_DISABLED, name=account.name))
         return Exit.STOPPED, None
     planner = Planner(dispatch, account.provider(with_credentials=True), me=me)
     try:

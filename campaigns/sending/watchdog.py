@@ -26,11 +26,6 @@ from campaigns.sending.transitions import delivery_move, dispatch_move
 from campaigns.sending.wake import enqueue_dispatch
 from providers.registry import provider_class
 
-WORKER_LOST = (
-    "the worker stopped while this request was in flight; the provider may or may not have acted. "
-    "Resend or close it."
-)
-
 
 def _settle_in_flight(dispatch_id: int, kind: str, now: datetime, report: Counter) -> None:
     """Resend (deduplicating provider) or mark unknown the requests a dead worker left in flight."""
@@ -47,7 +42,7 @@ def _settle_in_flight(dispatch_id: int, kind: str, now: datetime, report: Counte
         DeliveryStatus.UNKNOWN,
         where={"dispatch_id": dispatch_id},
         provider_code="WORKER_LOST",
-        provider_message=WORKER_LOST,
+        provider_message=stored_text.WORKER_LOST,
         updated_at=now,
     )
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from django.utils.translation import gettext as _
-
-from notifications import languages
+from notifications import errors, languages
 from notifications.chat.base import ChatPlatform
 from notifications.chat.dingtalk import DingTalk
 from notifications.chat.feishu import Feishu
@@ -28,13 +26,9 @@ def send_chat(notification: Notification) -> None:
     try:
         credentials = webhook.get_credentials()
     except crypto.CredentialsUnreadable as exc:
-        raise DeliveryError(
-            _("chat webhook %(name)r: its credentials cannot be read with CRIER_FIELD_KEYS; enter them again")
-            % {"name": webhook.name},
-            retryable=False,
-        ) from exc
+        raise DeliveryError.saying(errors.CREDENTIALS_UNREADABLE, name=webhook.name, retryable=False) from exc
     if not credentials.get("url"):
-        raise DeliveryError(_("chat webhook %(name)r has no URL") % {"name": webhook.name}, retryable=False)
+        raise DeliveryError.saying(errors.NO_URL, name=webhook.name, retryable=False)
     platform(webhook.kind).post(
         url=credentials["url"],
         secret=credentials.get("secret", ""),

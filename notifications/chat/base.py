@@ -15,8 +15,10 @@ from urllib.parse import urlsplit
 
 import httpx
 from django.conf import settings
+from django.utils import translation
 from django.utils.translation import gettext as _
 
+from notifications import errors
 from notifications.errors import DeliveryError
 from notifications.messages import Rendered
 from providers import http as provider_http
@@ -40,16 +42,16 @@ class ChatPlatform:
         try:
             parts = urlsplit(url)
         except ValueError:
-            return _("the webhook URL is not a URL")
+            return _(errors.NOT_A_URL)
         host = (parts.hostname or "").lower()
         if sandbox:
             if host in SANDBOX_HOSTS and parts.scheme in ("http", "https"):
                 return None
-            return _("a sandbox webhook must point at a local emulator (127.0.0.1 or localhost)")
+            return _(errors.NOT_SANDBOX)
         if parts.scheme != "https":
-            return _("the webhook URL must use https")
+            return _(errors.NOT_HTTPS)
         if host not in cls.allowed_hosts():
-            return _("%(host)s is not a %(platform)s host; allowed: %(hosts)s") % {
+            return _(errors.NOT_PLATFORM_HOST) % {
                 "host": host or "?",
                 "platform": cls.label,
                 "hosts": ", ".join(cls.allowed_hosts()),
@@ -66,7 +68,8 @@ class ChatPlatform:
 
     def post(self, *, url: str, secret: str, message: Rendered, key: str, sandbox: bool) -> None:
         """Deliver ``message``; raise DeliveryError (never with the URL: it holds the key)."""
-        problem = self.url_problem(url, sandbox=sandbox)
+        with translation.override("en"):  # stored for every reader (notifications/errors.py)
+            problem = self.url_problem(url, sandbox=sandbox)
         if problem:
             raise DeliveryError(problem, retryable=False)
         target, body = self.request(url, secret, message, key=key)
@@ -77,21 +80,10 @@ class ChatPlatform:
             with provider_http.client(timeout=timeout, follow_redirects=False) as client:
                 response = client.post(target, json=body, headers={"X-Crier-Notification": key})
         except httpx.HTTPError as exc:
-            raise DeliveryError(
-                _("%(platform)s did not answer: %(error)s")
-                % {
-                    "platform": self.label,
-                    "error": type(exc).__name__,
-                }
-            ) from exc
+            error = type(exc).__name__
+            raise DeliveryError.saying(errors.NO_ANSWER, platform=self.label, error=error) from exc
         if response.status_code == 429 or response.status_code >= 500:
-            raise DeliveryError(
-                _("%(platform)s answered HTTP %(status)s")
-                % {
-                    "platform": self.label,
-                    "status": response.status_code,
-                }
-            )
+            raise DeliveryError.saying(errors.HTTP_STATUS, platform=self.label, status=response.status_code)
         self.outcome(response)
 
 
@@ -99,13 +91,7 @@ def json_answer(response: httpx.Response, platform: str) -> dict:
     try:
         data = response.json()
     except ValueError as exc:
-        raise DeliveryError(
-            _("%(platform)s answered HTTP %(status)s without JSON")
-            % {
-                "platform": platform,
-                "status": response.status_code,
-            }
-        ) from exc
+        raise DeliveryError.saying(errors.NOT_JSON, platform=platform, status=response.status_code) from exc
     if not isinstance(data, dict):
-        raise DeliveryError(_("%(platform)s answered an unexpected body") % {"platform": platform})
+        raise DeliveryError.saying(errors.UNEXPECTED_BODY, platform=platform)
     return data

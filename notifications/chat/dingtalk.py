@@ -17,8 +17,8 @@ import time
 from urllib.parse import quote_plus
 
 import httpx
-from django.utils.translation import gettext as _
 
+from notifications import errors
 from notifications.chat.base import ChatPlatform, json_answer
 from notifications.errors import DeliveryError
 from notifications.messages import Rendered, markdown_lines
@@ -49,7 +49,6 @@ class DingTalk(ChatPlatform):
         code = data.get("errcode")
         if code == 0:
             return
-        raise DeliveryError(
-            _("DingTalk errcode %(code)s: %(message)s") % {"code": code, "message": data.get("errmsg", "")},
-            retryable=code in RETRYABLE,
+        raise DeliveryError.saying(
+            errors.DINGTALK_ERROR, code=code, message=data.get("errmsg", ""), retryable=code in RETRYABLE
         )

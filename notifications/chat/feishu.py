@@ -16,8 +16,8 @@ import hmac
 import time
 
 import httpx
-from django.utils.translation import gettext as _
 
+from notifications import errors
 from notifications.chat.base import ChatPlatform, json_answer
 from notifications.errors import DeliveryError
 from notifications.messages import Rendered, markdown_lines
@@ -66,8 +66,9 @@ class Feishu(ChatPlatform):
         code = data.get("code", data.get("StatusCode"))
         if code == 0:
             return
-        raise DeliveryError(
-            _("Feishu code %(code)s: %(message)s")
-            % {"code": code, "message": data.get("msg", data.get("StatusMessage", ""))},
+        raise DeliveryError.saying(
+            errors.FEISHU_ERROR,
+            code=code,
+            message=data.get("msg", data.get("StatusMessage", "")),
             retryable=code in RETRYABLE,
         )

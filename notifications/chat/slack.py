@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import httpx
 from django.conf import settings
-from django.utils.translation import gettext as _
 
+from notifications import errors
 from notifications.chat.base import ChatPlatform
 from notifications.errors import DeliveryError
 from notifications.messages import Rendered
@@ -52,8 +52,6 @@ class Slack(ChatPlatform):
     def outcome(self, response: httpx.Response) -> None:
         if response.status_code == 200:
             return
-        raise DeliveryError(
-            _("Slack answered HTTP %(status)s: %(words)s")
-            % {"status": response.status_code, "words": response.text[:200]},
-            retryable=False,
+        raise DeliveryError.saying(
+            errors.SLACK_ERROR, status=response.status_code, words=response.text[:200], retryable=False
         )

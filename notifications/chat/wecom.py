@@ -9,8 +9,8 @@ answer is ``{"errcode": 0, "errmsg": "ok"}`` or an errcode (93000: invalid webho
 from __future__ import annotations
 
 import httpx
-from django.utils.translation import gettext as _
 
+from notifications import errors
 from notifications.chat.base import ChatPlatform, json_answer
 from notifications.errors import DeliveryError
 from notifications.messages import Rendered
@@ -40,7 +40,6 @@ class WeCom(ChatPlatform):
         code = data.get("errcode")
         if code == 0:
             return
-        raise DeliveryError(
-            _("WeCom errcode %(code)s: %(message)s") % {"code": code, "message": data.get("errmsg", "")},
-            retryable=code in RETRYABLE,
+        raise DeliveryError.saying(
+            errors.WECOM_ERROR, code=code, message=data.get("errmsg", ""), retryable=code in RETRYABLE
         )

@@ -20,6 +20,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from audit.services import record_event
+from campaigns import stored_text
 from campaigns.audiences.address_kinds import kinds_drift
 from campaigns.audiences.digest import digest_drift, digest_lock, member_digest_recomputed
 from campaigns.models import AudienceDigest, RecipientTag
@@ -51,7 +52,7 @@ class Command(BaseCommand):
                     object_type="audience",
                     object_id=audience_id,
                     action="audience_digest_repaired",
-                    reason="the membership digest differed from the listed ids",
+                    reason=stored_text.DIGEST_DIFFERED,
                     data={"kept": kept.as_data(), "recomputed": fixed.as_data()},
                 )
             self.stdout.write(f"{line}: repaired")

@@ -60,28 +60,30 @@ class AuditEvent(AppendOnly):
     """An append-only record of a state change: who, when, from -> to, why; hash-chained."""
 
     campaign = models.ForeignKey(
-        "campaigns.Campaign", on_delete=models.PROTECT, related_name="audit_events", null=True, blank=True
+        "campaigns.Campaign", on_delete=models.PROTECT, related_name="audit_events", null=True, blank=True,
+        verbose_name=_("campaign"),
     )
-    object_type = models.CharField(max_length=50)
-    object_id = models.CharField(max_length=64)
-    action = models.CharField(max_length=50)
-    from_state = models.CharField(max_length=32, blank=True)
-    to_state = models.CharField(max_length=32, blank=True)
+    object_type = models.CharField(_("object type"), max_length=50)
+    object_id = models.CharField(_("object id"), max_length=64)
+    action = models.CharField(_("action"), max_length=50)
+    from_state = models.CharField(_("from state"), max_length=32, blank=True)
+    to_state = models.CharField(_("to state"), max_length=32, blank=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
         related_name="audit_events",
         null=True,
         blank=True,
+        verbose_name=_("actor"),
     )
-    reason = models.TextField(blank=True)
-    data = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField()
-    prev_hash = models.CharField(max_length=64)
+    reason = models.TextField(_("reason"), blank=True)
+    data = models.JSONField(_("data"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created at"))
+    prev_hash = models.CharField(_("previous hash"), max_length=64)
     # The MAC (hex HMAC-SHA256) under the key ``key_id``; for a legacy event written before
     # the chain was keyed (``key_id`` empty), the plain SHA-256 it was written with.
-    hash = models.CharField(max_length=64, unique=True)
-    key_id = models.CharField(max_length=32, blank=True, default="")
+    hash = models.CharField(_("hash"), max_length=64, unique=True)
+    key_id = models.CharField(_("key id"), max_length=32, blank=True, default="")
 
     class Meta(AppendOnly.Meta):
         verbose_name = _("audit event")

@@ -168,14 +168,18 @@ class Notification(models.Model):
     kind = models.CharField(_("event"), max_length=32, choices=EventKind.choices)
     channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="+",
+        verbose_name=_("user"),
     )
     webhook = models.ForeignKey(
-        ChatWebhook, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+        ChatWebhook, on_delete=models.CASCADE, null=True, blank=True, related_name="+",
+        verbose_name=_("chat webhook"),
     )
-    audit_event = models.ForeignKey("audit.AuditEvent", on_delete=models.PROTECT, related_name="+")
-    idempotency_key = models.CharField(max_length=120, unique=True)
-    context = models.JSONField(default=dict)
+    audit_event = models.ForeignKey(
+        "audit.AuditEvent", on_delete=models.PROTECT, related_name="+", verbose_name=_("audit event")
+    )
+    idempotency_key = models.CharField(_("idempotency key"), max_length=120, unique=True)
+    context = models.JSONField(_("context"), default=dict)
     # The recipient's language when the row was written (notifications.languages): the row is
     # rendered in it when it is sent, and every retry renders the same. Empty on rows written
     # before languages were kept: LANGUAGE_CODE.
@@ -183,13 +187,13 @@ class Notification(models.Model):
     status = models.CharField(
         _("status"), max_length=8, choices=NotificationStatus.choices, default=NotificationStatus.PENDING
     )
-    attempts = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField()
-    lease_until = models.DateTimeField(null=True, blank=True)
-    claimed_by = models.CharField(max_length=100, blank=True)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt at"))
+    lease_until = models.DateTimeField(_("lease until"), null=True, blank=True)
+    claimed_by = models.CharField(_("claimed by"), max_length=100, blank=True)
     last_error = models.TextField(_("last error"), blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]

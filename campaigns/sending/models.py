@@ -27,39 +27,42 @@ class DispatchStatus(models.TextChoices):
 class Dispatch(models.Model):
     """One occurrence of a campaign; (campaign, due_at) is the idempotency key of a send."""
 
-    campaign = models.ForeignKey("campaigns.Campaign", on_delete=models.PROTECT, related_name="dispatches")
-    due_at = models.DateTimeField()
+    campaign = models.ForeignKey(
+        "campaigns.Campaign", on_delete=models.PROTECT, related_name="dispatches", verbose_name=_("campaign")
+    )
+    due_at = models.DateTimeField(_("due at"))
     is_preview = models.BooleanField(_("preview"), default=False)
     status = models.CharField(
+        _("status"),
         max_length=20, choices=DispatchStatus.choices, default=DispatchStatus.PENDING
     )
-    content_hash = models.CharField(max_length=64, blank=True)
+    content_hash = models.CharField(_("content hash"), max_length=64, blank=True)
     # Which worker holds it and when it last showed life (the watchdog's input).
-    claimed_by = models.CharField(max_length=100, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    total_requests = models.PositiveIntegerField(default=0)
-    total_recipients = models.PositiveIntegerField(default=0)
-    delivered = models.PositiveIntegerField(default=0)
-    failed = models.PositiveIntegerField(default=0)
-    opted_out = models.PositiveIntegerField(default=0)
-    skipped = models.PositiveIntegerField(default=0)
-    unknown = models.PositiveIntegerField(default=0)
-    detail = models.TextField(blank=True)
+    claimed_by = models.CharField(_("claimed by"), max_length=100, blank=True)
+    heartbeat_at = models.DateTimeField(_("heartbeat at"), null=True, blank=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    total_requests = models.PositiveIntegerField(_("requests"), default=0)
+    total_recipients = models.PositiveIntegerField(_("recipients"), default=0)
+    delivered = models.PositiveIntegerField(_("delivered"), default=0)
+    failed = models.PositiveIntegerField(_("failed"), default=0)
+    opted_out = models.PositiveIntegerField(_("opted out"), default=0)
+    skipped = models.PositiveIntegerField(_("skipped"), default=0)
+    unknown = models.PositiveIntegerField(_("unknown"), default=0)
+    detail = models.TextField(_("detail"), blank=True)
     # Planning commits its Delivery rows in chunks, each sendable once committed; the
     # planning cursor moves in the same transaction as the rows (campaigns.sending.plan):
     # ``total_requests`` is the last batch_no planned, ``plan_after`` the audience's keyset
     # position after which planning resumes, ``skipped_reasons`` {reason: n} so far.
     # ``planned_at`` is set by the chunk that completes planning (docs/architecture.md).
-    planned_at = models.DateTimeField(null=True, blank=True)
-    plan_after = models.BigIntegerField(default=0)
-    skipped_reasons = models.JSONField(default=dict, blank=True)
+    planned_at = models.DateTimeField(_("planned at"), null=True, blank=True)
+    plan_after = models.BigIntegerField(_("planning cursor"), default=0)
+    skipped_reasons = models.JSONField(_("skipped by reason"), default=dict, blank=True)
     # How many recipients this occurrence reaches, counted when it is planned (None: not
     # counted, or a broadcast only the provider can count).
-    reach = models.PositiveIntegerField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    reach = models.PositiveIntegerField(_("reach"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("dispatch")
@@ -97,32 +100,35 @@ class DeliveryStatus(models.TextChoices):
 class Delivery(models.Model):
     """One provider request within a dispatch, with its idempotency key and outcome."""
 
-    dispatch = models.ForeignKey(Dispatch, on_delete=models.CASCADE, related_name="deliveries")
-    batch_no = models.PositiveIntegerField()
+    dispatch = models.ForeignKey(
+        Dispatch, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("dispatch")
+    )
+    batch_no = models.PositiveIntegerField(_("batch number"))
     # requestId (Alipay+), Msgkey (mPaaS), sendno (Jiguang); deterministic per batch.
-    idempotency_key = models.CharField(max_length=64, unique=True)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=64, unique=True)
     # External ids this request addresses (empty for a provider-side broadcast).
-    targets = models.JSONField(default=list, blank=True)
+    targets = models.JSONField(_("targets"), default=list, blank=True)
     # [address, language] per target, resolved when the dispatch was planned, so sending
     # reads no recipient again. Empty where the address is a credential (an Alipay+ access
     # token stays in Recipient only, and a retry uses a refreshed one), for previews and for
     # deliveries planned before this field: those look their addresses up when sent.
-    routes = models.JSONField(default=list, blank=True)
-    target_count = models.PositiveIntegerField(default=0)
+    routes = models.JSONField(_("routes"), default=list, blank=True)
+    target_count = models.PositiveIntegerField(_("target count"), default=0)
     # Provider-side selection instead of targets: {"tags": [...]} or {"segment": "..."}.
-    selector = models.JSONField(default=dict, blank=True)
+    selector = models.JSONField(_("selector"), default=dict, blank=True)
     status = models.CharField(
+        _("status"),
         max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
     )
-    attempts = models.PositiveSmallIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    provider_code = models.CharField(max_length=64, blank=True)
-    provider_message = models.TextField(blank=True)
-    provider_message_id = models.CharField(max_length=128, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
+    provider_code = models.CharField(_("provider code"), max_length=64, blank=True)
+    provider_message = models.TextField(_("provider message"), blank=True)
+    provider_message_id = models.CharField(_("provider message id"), max_length=128, blank=True)
     # When the sent message was recalled at the provider (campaigns.sending.recall); null: not recalled.
-    recalled_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    recalled_at = models.DateTimeField(_("recalled at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("delivery")

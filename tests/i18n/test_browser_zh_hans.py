@@ -15,8 +15,17 @@ marked in its source, or marked but missing from the catalogue), listed by page.
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 
 from approvals.services import campaign_approve, campaign_submit
+from audit.services import record_event
+from audit.stored_text import english
+from campaigns import stored_text
+from campaigns.models import Delivery, Dispatch, DispatchStatus
+from campaigns.sending.operations import sending_stop
+from notifications import errors
+from notifications.errors import DeliveryError
+from notifications.models import Notification
 from tests.approvals.factories import make_campaign
 from tests.i18n.scan import english_in
 
@@ -97,3 +106,46 @@ def test_no_english_text_of_the_catalogue_remains_on_the_five_pages(
     assert not hits, "English text of the catalogue shown untranslated:\n" + "\n".join(
         f"{name}: {found}" for name, found in hits.items()
     )
+
+
+@pytest.mark.catalogue
+def test_what_the_worker_stored_in_english_reads_in_chinese_on_the_operators_pages(
+    zh_page, login, live_server, screenshot, campaigns, make_user
+):
+    """The audit trail, a request left in flight and a failed notification: sentences stored
+    in English by the worker (audit/stored_text.py), read by a Chinese browser."""
+    approved = campaigns["approved"]
+    event = record_event(
+        campaign=approved, object_type="campaign", object_id=approved.pk, action="settle",
+        reason=english(stored_text.MORE_SCHEDULED, ended=stored_text.OCCURRENCE_HELD),
+    )
+    dispatch = Dispatch.objects.create(campaign=approved, due_at=timezone.now(), status=DispatchStatus.SENT)
+    delivery = Delivery.objects.create(
+        dispatch=dispatch, batch_no=1, idempotency_key="zh-walk-1", status="unknown",
+        provider_code="WORKER_LOST", provider_message=stored_text.WORKER_LOST,
+    )
+    operator = make_user("operator", "Operators")
+    operator.email = "operator@example.com"
+    operator.save(update_fields=["email"])
+    sending_stop(actor=operator, reason="核对预算")  # e-mails the operators
+    error = DeliveryError.saying(errors.HTTP_STATUS, platform="Slack", status=503)
+    Notification.objects.update(status="failed", last_error=str(error))
+    login(zh_page, "boss")
+    pages = {
+        "audit_event": (
+            f"/admin/audit/auditevent/{event.pk}/change/",
+            "发送场次已暂扣，等待审核人处理；后续还有已排期的发送场次",
+        ),
+        "delivery": (f"/admin/campaigns/delivery/{delivery.pk}/change/", "此请求发送中时工作进程已停止"),
+        "notifications": ("/admin/notifications/notification/", "Slack 返回 HTTP 503"),
+    }
+    hits = {}
+    for name, (path, chinese) in pages.items():
+        response = zh_page.goto(f"{live_server.url}{path}")
+        assert response.status == 200, (name, response.status)
+        screenshot(zh_page, f"zh_hans_{name}")
+        text = zh_page.evaluate(VISIBLE_TEXT)
+        assert chinese in text, name
+        if found := english_in(text):
+            hits[name] = found
+    assert not hits, f"English text of the catalogue shown untranslated: {hits}"

@@ -49,12 +49,21 @@ def reviewer2(make_user):
 
 
 def pytest_collection_modifyitems(items):
-    """Mark every test that runs a real ``qcluster`` as ``broker``: the tests whose outcome
-    depends on the task broker (ORM or Redis). ``.ci/run`` runs the whole suite on SQLite and
-    on PostgreSQL with Redis, and these again on PostgreSQL with the ORM broker."""
+    """Mark every test that runs a real ``qcluster`` as ``broker`` (the tests whose outcome
+    depends on the task broker, ORM or Redis), and every test that drives Chromium as
+    ``browser``; ``.ci/run`` says which runs take which (README, "Tests")."""
     for item in items:
-        if "qcluster" in getattr(item, "fixturenames", ()):
+        fixtures = getattr(item, "fixturenames", ())
+        if "qcluster" in fixtures:
             item.add_marker(pytest.mark.broker)
+        if {"browser_context", "zh_browser_context"} & set(fixtures):
+            item.add_marker(pytest.mark.browser)
+    # The files of long tests first (a real qcluster, a browser, other processes, or marked
+    # ``slow``): pytest-xdist hands out whole files in this order (--dist loadfile), so the run
+    # ends on short files instead of one worker finishing a 90-second kill test alone.
+    markers = ("integration", "broker", "slow")
+    long = {item.path for item in items if any(item.get_closest_marker(name) for name in markers)}
+    items.sort(key=lambda item: item.path not in long)  # stable: the collection order otherwise
 
 
 def pytest_configure(config):

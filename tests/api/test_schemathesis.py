@@ -132,6 +132,7 @@ def known_bug(request) -> str | None:
     return request.node.known_bug
 
 
+@pytest.mark.slow  # runs long: its file is scheduled first (tests/conftest.py)
 @pytest.mark.django_db
 @schema.parametrize()
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)

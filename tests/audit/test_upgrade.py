@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from django.conf import settings
 
 from tests.audit.conftest import KEY_A
@@ -56,6 +57,7 @@ def _manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow  # runs long: its file is scheduled first (tests/conftest.py)
 def test_an_upgraded_chain_verifies_is_sealed_and_continues_keyed(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
     env.update(

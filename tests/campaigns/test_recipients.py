@@ -199,6 +199,7 @@ def _rss_bytes() -> int:
     raise AssertionError("no VmRSS in /proc/self/status")
 
 
+@pytest.mark.slow  # runs long: its file is scheduled first (tests/conftest.py)
 def test_one_hundred_thousand_rows_import_in_one_call_with_flat_memory():
     """Memory does not grow with the number of rows.
 

@@ -186,6 +186,7 @@ def _seen_by_two_pytest_workers(tmp_path, **env: str) -> dict[str, str]:
     return seen
 
 
+@pytest.mark.slow  # runs long: its file is scheduled first (tests/conftest.py)
 def test_each_pytest_worker_scrapes_a_directory_of_its_own(tmp_path):
     """pytest-xdist's workers inherit the controller's environment: sharing its directory,
     one worker's scrape summed what a test in another worker sent (CI counted three lateness

@@ -96,6 +96,7 @@ def staff(world, superuser) -> Client:
     return client
 
 
+@pytest.mark.slow  # runs long: its file is scheduled first (tests/conftest.py)
 def test_every_admin_form_refuses_hostile_text_in_each_field_naming_it(staff, superuser):
     pages = form_pages(superuser)
     labels = {label for label, _url, _fields in pages}

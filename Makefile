@@ -27,7 +27,7 @@ run: $(STAMP) .env
 
 ## Run the whole test suite (SQLite, ORM broker unless DATABASE_URL/REDIS_URL say otherwise).
 test: $(STAMP)
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 ## ruff, import-linter's contracts (apps import one way; see docs/architecture.md), hadolint, shellcheck.
 lint: $(STAMP)

@@ -59,7 +59,8 @@ def pytest_collection_modifyitems(items):
         if {"browser_context", "zh_browser_context"} & set(fixtures):
             item.add_marker(pytest.mark.browser)
     # The files of long tests first (a real qcluster, a browser, other processes, or marked
-    # ``slow``): pytest-xdist hands out whole files in this order (--dist loadfile), so the run
+    # ``slow``): pytest-xdist hands out whole files in this order (--dist loadfile, with
+    # --no-loadscope-reorder: by default it orders files by their number of tests), so the run
     # ends on short files instead of one worker finishing a 90-second kill test alone.
     markers = ("integration", "broker", "slow")
     long = {item.path for item in items if any(item.get_closest_marker(name) for name in markers)}

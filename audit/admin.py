@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.contrib import admin
+from django.db import models
 from django.http import HttpRequest
-from django.utils.translation import gettext_lazy
 
 from audit.models import AuditCheckpoint, AuditEvent
 from audit.stored_text import in_reader_language
@@ -23,6 +25,29 @@ class ReadOnlyAdminMixin:
         return False
 
 
+def in_words(model: type[models.Model], field: str) -> Callable:
+    """A read-only admin display of ``model.field`` — text Crier stores in English — in the
+    reader's language (audit/stored_text.py), labelled as the field: ``<field>_words``."""
+
+    @admin.display(description=model._meta.get_field(field).verbose_name)
+    def words(self, obj: models.Model) -> str:
+        return in_reader_language(getattr(obj, field))
+
+    return words
+
+
+class StoredTextAdminMixin:
+    """On the change page, each field named in ``stored_text`` is shown by its ``<field>_words``
+    display (:func:`in_words`, listed in ``readonly_fields``) instead, in the same place."""
+
+    stored_text: tuple[str, ...] = ()
+
+    def get_fields(self, request: HttpRequest, obj=None) -> list[str]:
+        shown = {f"{name}_words" for name in self.stored_text}
+        fields = [f for f in super().get_fields(request, obj) if f not in shown]
+        return [f"{f}_words" if f in self.stored_text else f for f in fields]
+
+
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
@@ -36,13 +61,8 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "actor", "reason_words", "data", "prev_hash", "hash", "key_id",
     ]
     readonly_fields = fields
-
-    @admin.display(description=gettext_lazy("reason"))
-    def reason_words(self, event: AuditEvent) -> str:
-        """The stored reason in the reader's language when it is a sentence Crier stores in
-        English (audit/stored_text.py); a person's own words as written. The chain keeps
-        (and hashes) the stored text; only its display is translated."""
-        return in_reader_language(event.reason)
+    # The chain keeps (and hashes) the stored English; only its display is translated.
+    reason_words = in_words(AuditEvent, "reason")
 
 
 @admin.register(AuditCheckpoint)

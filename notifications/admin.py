@@ -11,7 +11,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from audit.stored_text import in_reader_language
+from audit.admin import StoredTextAdminMixin, in_words
 from notifications.chat import PLATFORMS
 from notifications.events import EventKind
 from notifications.models import ChatWebhook, Notification, NotificationPreference
@@ -187,7 +187,7 @@ class NotificationPreferenceAdmin(admin.ModelAdmin):
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(StoredTextAdminMixin, admin.ModelAdmin):
     """Delivery status of every notification, for operators: read-only."""
 
     list_display = (
@@ -205,16 +205,9 @@ class NotificationAdmin(admin.ModelAdmin):
     list_select_related = ("user", "webhook")
     search_fields = ("idempotency_key",)
     readonly_fields = [*(f.name for f in Notification._meta.fields), "last_error_words"]
-
-    def get_fields(self, request: HttpRequest, obj=None) -> list[str]:
-        """Every field, ``last_error`` shown in the reader's language instead."""
-        fields = [f for f in super().get_fields(request, obj) if f != "last_error_words"]
-        return ["last_error_words" if f == "last_error" else f for f in fields]
-
-    @admin.display(description=_("last error"))
-    def last_error_words(self, notification: Notification) -> str:
-        """Stored in English by the worker (notifications/errors.py); a platform's words as said."""
-        return in_reader_language(notification.last_error)
+    # Stored in English by the worker (notifications/errors.py); a platform's words as said.
+    stored_text = ("last_error",)
+    last_error_words = in_words(Notification, "last_error")
 
     @admin.display(description=_("recipient"))
     def recipient(self, notification: Notification) -> str:

@@ -12,7 +12,7 @@ from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from audit.admin import ReadOnlyAdminMixin
+from audit.admin import ReadOnlyAdminMixin, StoredTextAdminMixin, in_words
 from audit.models import AuditEvent
 from campaigns.actions import campaign_actions
 from campaigns.admin.dashboard import DashboardActionsMixin, rejection_reasons
@@ -38,7 +38,6 @@ from campaigns.previews import campaign_preview
 from campaigns.sending.operations import sending_resume, sending_stop
 from campaigns.sending.recall import campaign_recall
 from campaigns.services import EDITABLE_FIELDS, campaign_cancel, campaign_create, campaign_edit
-from campaigns.stored_text import in_reader_language
 from providers.safe_json import SafeJSONField, checked_text
 
 
@@ -287,7 +286,7 @@ class CampaignAdmin(CampaignListMixin, DashboardActionsMixin, CampaignPagesMixin
 
 
 @admin.register(Dispatch)
-class DispatchAdmin(ReadOnlyAdminMixin, DispatchListMixin, admin.ModelAdmin):
+class DispatchAdmin(StoredTextAdminMixin, ReadOnlyAdminMixin, DispatchListMixin, admin.ModelAdmin):
     """Dispatches, with the emergency stop for operators above the list.
 
     The ledger is read-only here for everyone, superusers included: only the engine and
@@ -300,16 +299,9 @@ class DispatchAdmin(ReadOnlyAdminMixin, DispatchListMixin, admin.ModelAdmin):
     list_filter = ["status", "is_preview"]
     list_select_related = ["campaign"]
     change_list_template = "admin/campaigns/dispatch/change_list.html"
+    stored_text = ("detail",)  # stored English (campaigns/stored_text.py)
     readonly_fields = ["detail_words"]
-
-    def get_fields(self, request: HttpRequest, obj=None) -> list[str]:
-        """Every field, the stored ``detail`` shown in the reader's language instead."""
-        fields = [f for f in super().get_fields(request, obj) if f != "detail_words"]
-        return ["detail_words" if f == "detail" else f for f in fields]
-
-    @admin.display(description=gettext_lazy("detail"))
-    def detail_words(self, dispatch: Dispatch) -> str:
-        return in_reader_language(dispatch.detail)  # stored English (campaigns/stored_text.py)
+    detail_words = in_words(Dispatch, "detail")
 
     def get_urls(self):
         urls = [
@@ -360,7 +352,7 @@ class DispatchAdmin(ReadOnlyAdminMixin, DispatchListMixin, admin.ModelAdmin):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(ReadOnlyAdminMixin, DeliveryListMixin, admin.ModelAdmin):
+class DeliveryAdmin(StoredTextAdminMixin, ReadOnlyAdminMixin, DeliveryListMixin, admin.ModelAdmin):
     """Deliveries, read-only like dispatches (see DispatchAdmin)."""
 
     list_display = ["idempotency_key", "campaign", "occurrence", "status", "attempts", "provider_code"]
@@ -375,14 +367,7 @@ class DeliveryAdmin(ReadOnlyAdminMixin, DeliveryListMixin, admin.ModelAdmin):
     exclude = ["routes"]
     # Lone surrogates, NUL and deep nesting are a form error (providers/safe_json.py).
     formfield_overrides = {models.JSONField: {"form_class": SafeJSONField}}
-    readonly_fields = ["message_words"]
-
-    def get_fields(self, request: HttpRequest, obj=None) -> list[str]:
-        """Every field, the stored ``provider_message`` shown in the reader's language instead
-        (Crier's own words, such as a request left in flight; a provider's words as stored)."""
-        fields = [f for f in super().get_fields(request, obj) if f != "message_words"]
-        return ["message_words" if f == "provider_message" else f for f in fields]
-
-    @admin.display(description=gettext_lazy("provider message"))
-    def message_words(self, delivery: Delivery) -> str:
-        return in_reader_language(delivery.provider_message)  # campaigns/stored_text.py
+    # Crier's own words (a request left in flight) in the reader's language; a provider's as stored.
+    stored_text = ("provider_message",)
+    readonly_fields = ["provider_message_words"]
+    provider_message_words = in_words(Delivery, "provider_message")

@@ -45,6 +45,12 @@ class CampaignsConfig(AppConfig):
 
         connect_signals()  # SQLite: the function the audience member triggers call
 
+        from django_q.signals import post_spawn
+
+        from campaigns.sending.collector import freeze_what_the_worker_started_with
+
+        post_spawn.connect(freeze_what_the_worker_started_with, dispatch_uid="campaigns.freeze_worker_start")
+
         post_migrate.connect(
             ensure_dispatcher_schedule, sender=self, dispatch_uid="campaigns.ensure_dispatcher_schedule"
         )

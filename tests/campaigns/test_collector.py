@@ -106,3 +106,29 @@ def test_reading_a_chunk_of_jiguang_requests_runs_no_collection(make_account, ap
     assert [len(batch.targets) for batch in chunk.batches] == [1000] * 6
     assert [t.external_id for batch in chunk.batches for t in batch.targets] == ids
     assert gc.isenabled()
+
+
+def test_a_new_worker_collects_then_freezes_what_it_started_with():
+    """django-q2's ``post_spawn`` (sent in each new worker process) freezes the objects the
+    worker starts with, so full collections no longer walk them (BENCHMARKS.md, "Fifth
+    session"), after a collection, so no garbage is frozen with them."""
+    import weakref
+
+    from django_q.signals import post_spawn
+
+    class Node:
+        pass
+
+    cycle = Node()
+    cycle.me = cycle  # garbage only the collector can free
+    gone = weakref.ref(cycle)
+    alive = Node()
+    del cycle
+    before = gc.get_freeze_count()
+    try:
+        post_spawn.send(sender="django_q", proc_name="Process-1")
+        assert gone() is None
+        assert gc.get_freeze_count() > before + 1000  # the test process's modules, functions, …
+        assert alive is not None
+    finally:
+        gc.unfreeze()

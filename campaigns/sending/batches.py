@@ -71,15 +71,33 @@ class OpenDelivery:
 
 @dataclass
 class Chunk:
-    """Open deliveries read together, and the request each of them sends."""
+    """Open deliveries read together, and what their requests are built from.
+
+    A request's :class:`~providers.base.Batch` is built by :meth:`batch` on the thread that
+    sends it, right before it leaves, not when the chunk is read: built at the read, the
+    200,000 targets of a chunk of Jiguang requests lived as long as the chunk did (it is
+    read ahead of the one on the wire), and the garbage collector walked them again and
+    again: 16 % of the worker's CPU, taken from the PostgreSQL backend planning beside it on
+    two cores (BENCHMARKS.md, "Fifth session")."""
 
     deliveries: list[OpenDelivery] = field(default_factory=list)
-    batches: list[Batch] = field(default_factory=list)
+    provider: Provider | None = None
+    # (address, language) of the targets whose addresses planning did not keep (_addresses).
+    recipients: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    def batch(self, delivery: OpenDelivery) -> Batch:
+        """The request ``delivery`` sends."""
+        assert self.provider is not None
+        return batch_for(delivery, self.provider, self.recipients)
+
+    @property
+    def batches(self) -> list[Batch]:
+        """Every request of the chunk, in order (built now)."""
+        return [self.batch(d) for d in self.deliveries]
 
     def only(self, pks: set[int]) -> Chunk:
         """Return the part of this chunk whose deliveries have one of ``pks``."""
-        kept = [(d, b) for d, b in zip(self.deliveries, self.batches, strict=True) if d.pk in pks]
-        return Chunk([d for d, _b in kept], [b for _d, b in kept])
+        return Chunk([d for d in self.deliveries if d.pk in pks], self.provider, self.recipients)
 
 
 def _addresses(provider_kind: str, external_ids: Iterable[str]) -> dict[str, tuple[str, str]]:
@@ -129,11 +147,11 @@ def batch_for(
     """Return the request ``delivery`` sends (``recipients``: addresses of unrouted targets)."""
     selector = delivery.selector or {}
     if routed(delivery):
+        routes = delivery.routes
+        if not isinstance(routes[0], str):  # [address, language] pairs: planned before 2026-12-07
+            routes = [address for address, _language in routes]
         # Positional: 1,000 targets a Jiguang request (providers.base.Target).
-        targets = [
-            Target(external_id, address, language)
-            for external_id, (address, language) in zip(delivery.targets, delivery.routes, strict=True)
-        ]
+        targets = [Target(external_id, address) for external_id, address in zip(delivery.targets, routes, strict=True)]
     else:
         targets = _looked_up(delivery, provider, recipients)
     if selector.get("preview"):
@@ -161,16 +179,35 @@ def open_due(dispatch_id: int, now: datetime) -> QuerySet[Delivery]:
 
 
 def read_chunk(dispatch_id: int, provider: Provider, now: datetime, size: int) -> Chunk:
-    """Read up to ``size`` open deliveries due by ``now``, in batch order, with their requests.
+    """Read up to ``size`` open deliveries due by ``now``, in batch order, with the addresses
+    of the targets planning did not route (their requests are built when sent: ``Chunk``).
 
     The garbage collector is paused meanwhile (``campaigns.sending.collector``): a chunk of
-    Jiguang requests is some 400,000 new objects, and collecting while they were made took
-    three quarters of the read."""
+    Jiguang requests is 400 lists of 200,000 ids and addresses, decoded at once."""
     with collector_paused():
         rows = open_due(dispatch_id, now).order_by("batch_no").values_list(*OpenDelivery.COLUMNS)[:size]
         deliveries = [OpenDelivery(*row) for row in rows]
         recipients = _addresses(provider.kind, (t for d in deliveries if not routed(d) for t in d.targets))
-        return Chunk(deliveries, [batch_for(d, provider, recipients) for d in deliveries])
+        return Chunk(deliveries, provider, recipients)
+
+
+def send_planned(
+    provider: Provider,
+    client: httpx.Client,
+    bucket: TokenBucket,
+    message: Message,
+    chunk: Chunk,
+    delivery: OpenDelivery,
+    stop: StopFlag | None = None,
+) -> Result | None:
+    """Build ``delivery``'s request (``Chunk.batch``) and send it (``send_one``); a request
+    that cannot be built fails like one the provider refused to build."""
+    try:
+        batch = chunk.batch(delivery)
+    except Exception as exc:  # bad planned rows must not leave the delivery in flight
+        logger.exception("building %s failed", delivery.idempotency_key)
+        return Result(Outcome.FAILED, code="CLIENT_ERROR", message=f"{type(exc).__name__}: {exc}")
+    return send_one(provider, client, bucket, message, batch, stop)
 
 
 def send_one(

@@ -42,7 +42,7 @@ from django.utils import timezone
 from campaigns import stored_text
 from campaigns.models import Delivery, DeliveryStatus, Dispatch
 from campaigns.sending import shutdown
-from campaigns.sending.batches import Chunk, OpenDelivery, open_due, read_chunk, send_one
+from campaigns.sending.batches import Chunk, OpenDelivery, open_due, read_chunk, send_planned
 from campaigns.sending.claims import HeartbeatThread, heartbeat, release
 from campaigns.sending.finish import dispatch_finish, dispatch_progress, store_counts
 from campaigns.sending.operations import sending_stopped
@@ -365,7 +365,7 @@ class SendLoop:
         """
         self.stop.refresh_if_due()
         send = (self.provider, self.client, self.bucket, self.message)
-        group = self.pool.run_all(send_one, [(*send, batch, self.stop) for batch in chunk.batches])
+        group = self.pool.run_all(send_planned, [(*send, chunk, d, self.stop) for d in chunk.deliveries])
         self._settle()  # the previous chunk, while this one is sent
         self._plan()  # …and the next step of planning
         self.stop.refresh_if_due()

@@ -108,10 +108,13 @@ class Delivery(models.Model):
     idempotency_key = models.CharField(_("idempotency key"), max_length=64, unique=True)
     # External ids this request addresses (empty for a provider-side broadcast).
     targets = models.JSONField(_("targets"), default=list, blank=True)
-    # [address, language] per target, resolved when the dispatch was planned, so sending
-    # reads no recipient again. Empty where the address is a credential (an Alipay+ access
-    # token stays in Recipient only, and a retry uses a refreshed one), for previews and for
+    # The address of each target, resolved when the dispatch was planned, so sending reads
+    # no recipient again. Empty where the address is a credential (an Alipay+ access token
+    # stays in Recipient only, and a retry uses a refreshed one), for previews and for
     # deliveries planned before this field: those look their addresses up when sent.
+    # Deliveries planned before 2026-12-07 hold [address, language] pairs, read the same;
+    # no provider sends a language per target, and building the pairs was a sixth of a
+    # planning step (BENCHMARKS.md, "Fifth session").
     routes = models.JSONField(_("routes"), default=list, blank=True)
     target_count = models.PositiveIntegerField(_("target count"), default=0)
     # Provider-side selection instead of targets: {"tags": [...]} or {"segment": "..."}.

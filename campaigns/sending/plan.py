@@ -72,8 +72,8 @@ def idempotency_key(dispatch: Dispatch, batch_no: int) -> str:
 class PlannedRequest:
     targets: tuple[str, ...] = ()
     selector: dict | None = None
-    # (address, language) per target, when planning may keep them (see Delivery.routes).
-    routes: tuple[tuple[str, str], ...] = ()
+    # The address of each target, when planning may keep them (see Delivery.routes).
+    routes: tuple[str, ...] = ()
 
 
 def _preview_requests(dispatch: Dispatch, provider: Provider) -> Iterator[PlannedRequest]:
@@ -147,7 +147,7 @@ def _id_requests(
     stream.skip_log = skip_log
 
     def planned(rows: list[TargetRow]) -> tuple[PlannedRequest, int]:
-        routes = tuple((row.address, row.language) for row in rows) if keep_routes else ()
+        routes = tuple(row.address for row in rows) if keep_routes else ()
         request = PlannedRequest(targets=tuple(row.external_id for row in rows), routes=routes)
         return request, rows[-1].position
 
@@ -329,7 +329,7 @@ class Planner:
                         batch_no,
                         f"{prefix}{batch_no}",
                         list(request.targets),
-                        [list(route) for route in request.routes],
+                        list(request.routes),
                         len(request.targets),
                         request.selector or {},
                     )

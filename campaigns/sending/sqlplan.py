@@ -64,7 +64,7 @@ def _window_sql(classified: str, keep_routes: bool) -> str:
     # step (BENCHMARKS.md, "This round"); the stored jsonb is the same.
     routes = "'[]'::jsonb"
     if keep_routes:
-        routes = "json_agg(json_build_array(k.address, k.language) ORDER BY k.rn)::jsonb"
+        routes = "json_agg(k.address ORDER BY k.rn)::jsonb"
     # %(…)s: rows (the window), size (ids per request), cap (targets at most), after (the
     # cursor), first (the step's first batch_no), dispatch, prefix, status, now, expired (no row).
     return f"""

@@ -283,13 +283,12 @@ def test_jiguang_addresses_are_kept_when_planning_and_sending_reads_no_recipient
 
     account, server = make_account("jiguang")
     ids = make_recipients(1500, kind="jiguang")
-    Recipient.objects.filter(external_id=ids[0]).update(language="zh-CN")
     approved_campaign(account, make_audience("users", user_ids=ids))
     [dispatch_id] = dispatcher_tick()
     dispatch = _plan_only(dispatch_id)
 
     first, second = dispatch.deliveries.order_by("batch_no")
-    assert first.routes[:2] == [[f"tok_{ids[0]}", "zh-CN"], [f"tok_{ids[1]}", "en"]]
+    assert first.routes[:2] == [f"tok_{ids[0]}", f"tok_{ids[1]}"]  # the address of each target
     assert [len(first.routes), len(second.routes)] == [1000, 500]
     # A change after planning does not reach this occurrence: it sends what was planned.
     Recipient.objects.filter(external_id=ids[1]).update(addresses={"jiguang": "changed_after_planning"})
@@ -328,6 +327,24 @@ def test_deliveries_planned_before_routes_existed_still_find_their_addresses(mak
 
     assert dispatch_run(dispatch_id) == DispatchStatus.SENT
     assert sorted(server.app.counts_by_target()) == sorted(f"tok_{x}" for x in ids)
+
+
+def test_deliveries_planned_with_address_and_language_pairs_send_to_those_addresses(
+    make_account, approved_campaign
+):
+    """Before 2026-12-07 planning kept [address, language] per target; such rows, still open
+    in a dispatch across the upgrade, are sent to the addresses they hold, not looked up."""
+    account, server = make_account("jiguang")
+    ids = make_recipients(5, kind="jiguang")
+    approved_campaign(account, make_audience("users", user_ids=ids))
+    [dispatch_id] = dispatcher_tick()
+    dispatch = _plan_only(dispatch_id)
+    [delivery] = dispatch.deliveries.all()
+    delivery.routes = [[f"kept_{x}", "zh-CN"] for x in delivery.targets]
+    delivery.save(update_fields=["routes"])
+
+    assert dispatch_run(dispatch_id) == DispatchStatus.SENT
+    assert sorted(server.app.counts_by_target()) == sorted(f"kept_{x}" for x in ids)
 
 
 def _busiest_second(times: list[float]) -> int:
@@ -494,3 +511,25 @@ def test_requests_put_back_open_are_sent_before_the_dispatch_finishes(make_accou
         DeliveryStatus.DELIVERED
     }
     assert sorted(server.app.counts_by_target()) == sorted(f"tok_{x}" for x in ids)
+
+
+def test_a_request_that_cannot_be_built_from_its_planned_rows_fails_and_is_not_left_in_flight(
+    make_account, approved_campaign
+):
+    """Requests are built on the thread that sends them (``batches.send_planned``); a row that
+    cannot be read fails as a request the client could not build, never stays in flight."""
+    account, server = make_account("jiguang")
+    ids = make_recipients(3, kind="jiguang")
+    approved_campaign(account, make_audience("users", user_ids=ids))
+    [dispatch_id] = dispatcher_tick()
+    dispatch = _plan_only(dispatch_id)
+    [delivery] = dispatch.deliveries.all()
+    delivery.routes = [7] * len(delivery.targets)  # neither an address nor a pair
+    delivery.save(update_fields=["routes"])
+
+    dispatch_run(dispatch_id)
+
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.provider_code) == (DeliveryStatus.FAILED, "CLIENT_ERROR")
+    assert "TypeError" in delivery.provider_message
+    assert server.app.counts_by_target() == {}

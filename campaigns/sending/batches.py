@@ -77,8 +77,8 @@ class Chunk:
     sends it, right before it leaves, not when the chunk is read: built at the read, the
     200,000 targets of a chunk of Jiguang requests lived as long as the chunk did (it is
     read ahead of the one on the wire), and the garbage collector walked them again and
-    again: 16 % of the worker's CPU, taken from the PostgreSQL backend planning beside it on
-    two cores (BENCHMARKS.md, "Fifth session")."""
+    again, on the two cores the PostgreSQL backend planning beside it needs (BENCHMARKS.md,
+    "Fifth session")."""
 
     deliveries: list[OpenDelivery] = field(default_factory=list)
     provider: Provider | None = None
@@ -151,7 +151,7 @@ def batch_for(
         if not isinstance(routes[0], str):  # [address, language] pairs: planned before 2026-12-07
             routes = [address for address, _language in routes]
         # Positional: 1,000 targets a Jiguang request (providers.base.Target).
-        targets = [Target(external_id, address) for external_id, address in zip(delivery.targets, routes, strict=True)]
+        targets = [Target(i, address) for i, address in zip(delivery.targets, routes, strict=True)]
     else:
         targets = _looked_up(delivery, provider, recipients)
     if selector.get("preview"):

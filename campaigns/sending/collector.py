@@ -60,4 +60,3 @@ def freeze_what_the_worker_started_with(**_kwargs) -> None:
     """
     gc.collect()
     gc.freeze()
-

@@ -56,7 +56,9 @@ def freeze_what_the_worker_started_with(**_kwargs) -> None:
     dispatch was sent: a quarter of the worker's CPU, on the two cores the PostgreSQL backend
     planning that dispatch needs (BENCHMARKS.md, "Fifth session"). Frozen, they are never
     walked again; objects made afterwards are collected as before. Nothing frozen is
-    garbage: the collection before the freeze frees every cycle that was.
+    garbage: the collection before the freeze frees every cycle that was. A frozen object
+    that becomes part of a garbage cycle later stays until the process ends; what a worker
+    starts with lives as long as it does, and django-q2 replaces a worker after 500 tasks.
     """
     gc.collect()
     gc.freeze()

@@ -329,22 +329,28 @@ def test_deliveries_planned_before_routes_existed_still_find_their_addresses(mak
     assert sorted(server.app.counts_by_target()) == sorted(f"tok_{x}" for x in ids)
 
 
+def _one_planned_jiguang_request(make_account, approved_campaign, n: int):
+    """A Jiguang campaign to ``n`` recipients, planned and not sent: (emulator, dispatch id, its
+    one request)."""
+    account, server = make_account("jiguang")
+    ids = make_recipients(n, kind="jiguang")
+    approved_campaign(account, make_audience("users", user_ids=ids))
+    [dispatch_id] = dispatcher_tick()
+    [delivery] = _plan_only(dispatch_id).deliveries.all()
+    return server, dispatch_id, delivery
+
+
 def test_deliveries_planned_with_address_and_language_pairs_send_to_those_addresses(
     make_account, approved_campaign
 ):
     """Before 2026-12-07 planning kept [address, language] per target; such rows, still open
     in a dispatch across the upgrade, are sent to the addresses they hold, not looked up."""
-    account, server = make_account("jiguang")
-    ids = make_recipients(5, kind="jiguang")
-    approved_campaign(account, make_audience("users", user_ids=ids))
-    [dispatch_id] = dispatcher_tick()
-    dispatch = _plan_only(dispatch_id)
-    [delivery] = dispatch.deliveries.all()
+    server, dispatch_id, delivery = _one_planned_jiguang_request(make_account, approved_campaign, 5)
     delivery.routes = [[f"kept_{x}", "zh-CN"] for x in delivery.targets]
     delivery.save(update_fields=["routes"])
 
     assert dispatch_run(dispatch_id) == DispatchStatus.SENT
-    assert sorted(server.app.counts_by_target()) == sorted(f"kept_{x}" for x in ids)
+    assert sorted(server.app.counts_by_target()) == sorted(f"kept_{x}" for x in delivery.targets)
 
 
 def _busiest_second(times: list[float]) -> int:
@@ -518,12 +524,7 @@ def test_a_request_that_cannot_be_built_from_its_planned_rows_fails_and_is_not_l
 ):
     """Requests are built on the thread that sends them (``batches.send_planned``); a row that
     cannot be read fails as a request the client could not build, never stays in flight."""
-    account, server = make_account("jiguang")
-    ids = make_recipients(3, kind="jiguang")
-    approved_campaign(account, make_audience("users", user_ids=ids))
-    [dispatch_id] = dispatcher_tick()
-    dispatch = _plan_only(dispatch_id)
-    [delivery] = dispatch.deliveries.all()
+    server, dispatch_id, delivery = _one_planned_jiguang_request(make_account, approved_campaign, 3)
     delivery.routes = [7] * len(delivery.targets)  # neither an address nor a pair
     delivery.save(update_fields=["routes"])
 

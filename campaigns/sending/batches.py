@@ -90,11 +90,6 @@ class Chunk:
         assert self.provider is not None
         return batch_for(delivery, self.provider, self.recipients)
 
-    @property
-    def batches(self) -> list[Batch]:
-        """Every request of the chunk, in order (built now)."""
-        return [self.batch(d) for d in self.deliveries]
-
     def only(self, pks: set[int]) -> Chunk:
         """Return the part of this chunk whose deliveries have one of ``pks``."""
         return Chunk([d for d in self.deliveries if d.pk in pks], self.provider, self.recipients)
